@@ -1,0 +1,62 @@
+//! Tenancy, enforced in one place.
+//!
+//! Architecture invariant: services never call `Entity::find()` (or
+//! `update_many` / `delete_many`) on a [`TenantOwned`] entity directly; they go
+//! through an [`AccountScope`], which is built only from an authenticated
+//! viewer. The tenancy property tests exercise every operation through it.
+
+use sea_orm::{ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, UpdateMany};
+use uuid::Uuid;
+
+use crate::{invitation, refresh_token, user, user_preferences};
+
+/// An entity whose rows belong to one account.
+pub trait TenantOwned: EntityTrait {
+    /// The column holding the owning account's id.
+    fn account_column() -> Self::Column;
+}
+
+/// The account an operation acts for; every query it builds is filtered to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AccountScope {
+    account_id: Uuid,
+}
+
+impl AccountScope {
+    /// Scope to `account_id`. Callers derive it from verified credentials.
+    pub fn new(account_id: Uuid) -> Self {
+        Self { account_id }
+    }
+
+    /// The account this scope is bound to.
+    pub fn account_id(&self) -> Uuid {
+        self.account_id
+    }
+
+    /// `SELECT … WHERE account_id = ?`.
+    pub fn find<E: TenantOwned>(&self) -> Select<E> {
+        E::find().filter(E::account_column().eq(self.account_id))
+    }
+
+    /// `UPDATE … WHERE account_id = ?`; add further filters on the result.
+    pub fn update_many<E: TenantOwned>(&self) -> UpdateMany<E> {
+        E::update_many().filter(E::account_column().eq(self.account_id))
+    }
+
+    /// `DELETE … WHERE account_id = ?`; add further filters on the result.
+    pub fn delete_many<E: TenantOwned>(&self) -> DeleteMany<E> {
+        E::delete_many().filter(E::account_column().eq(self.account_id))
+    }
+}
+
+macro_rules! tenant_owned {
+    ($($module:ident),* $(,)?) => {$(
+        impl TenantOwned for $module::Entity {
+            fn account_column() -> Self::Column {
+                $module::Column::AccountId
+            }
+        }
+    )*};
+}
+
+tenant_owned!(user, user_preferences, refresh_token, invitation);

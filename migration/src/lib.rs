@@ -1,0 +1,17 @@
+//! Schema migrations, applied on start in embedded mode and by `alatar migrate`.
+//!
+//! Landed migrations are never edited; add a new one instead.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_accounts;
+
+/// Runs every migration in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_create_accounts::Migration)]
+    }
+}

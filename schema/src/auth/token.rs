@@ -1,0 +1,113 @@
+//! JWT access tokens: HS256 pinned, `iss`, `aud`, `exp` required and checked.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use alatar_entity::{Role, Tier};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Token settings from configuration.
+#[derive(Clone)]
+pub struct TokenConfig {
+    /// HMAC key; at least 32 bytes.
+    pub secret: SecretString,
+    /// `iss` claim written and required.
+    pub issuer: String,
+    /// `aud` claim written and required.
+    pub audience: String,
+    /// Access token lifetime (seed 001 property 38: 24 h).
+    pub access_ttl: Duration,
+    /// Refresh token lifetime.
+    pub refresh_ttl: Duration,
+}
+
+/// What an access token asserts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// User id.
+    pub sub: Uuid,
+    /// Account id.
+    pub acc: Uuid,
+    /// Role when issued; authorisation re-reads it for sensitive actions.
+    pub role: Role,
+    /// Account tier when issued (rate limits).
+    pub tier: Tier,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// Issued at (seconds).
+    pub iat: i64,
+    /// Expiry (seconds).
+    pub exp: i64,
+    /// Unique token id.
+    pub jti: Uuid,
+}
+
+/// Signs and verifies access tokens.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    config: TokenConfig,
+}
+
+impl TokenKeys {
+    /// Builds keys; refuses secrets too short for HS256.
+    pub fn new(config: TokenConfig) -> ApiResult<Self> {
+        let secret = config.secret.expose_secret().as_bytes();
+        if secret.len() < 32 {
+            return Err(ApiError::internal(anyhow::anyhow!("jwt secret must be at least 32 bytes")));
+        }
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.set_issuer(&[config.issuer.as_str()]);
+        validation.set_audience(&[config.audience.as_str()]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            config,
+        })
+    }
+
+    /// The configuration these keys were built from.
+    pub fn config(&self) -> &TokenConfig {
+        &self.config
+    }
+
+    /// Issues an access token; returns it with its expiry (unix seconds).
+    pub fn issue(&self, user: Uuid, account: Uuid, role: Role, tier: Tier) -> ApiResult<(String, i64)> {
+        let now = chrono::Utc::now().timestamp();
+        let exp = now + i64::try_from(self.config.access_ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        let claims = AccessClaims {
+            sub: user,
+            acc: account,
+            role,
+            tier,
+            iss: self.config.issuer.clone(),
+            aud: self.config.audience.clone(),
+            iat: now,
+            exp,
+            jti: Uuid::new_v4(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(ApiError::internal)?;
+        Ok((token, exp))
+    }
+
+    /// Verifies signature, algorithm, issuer, audience and expiry.
+    pub fn verify(&self, token: &str) -> ApiResult<AccessClaims> {
+        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|_| ApiError::Unauthenticated)
+    }
+}

@@ -1,0 +1,169 @@
+//! Accounts and auth: `me`, `register`, `login`, `refreshToken`, `logout`,
+//! `updatePreferences`, `inviteMember`, `removeMember`, `accountEvents`.
+
+use async_graphql::{Context, InputObject, MaybeUndefined, Object, Result, Subscription, ID};
+use futures_util::{Stream, StreamExt};
+use uuid::Uuid;
+
+use super::types::{Account, AccountEvent, AuthPayload, InvitePayload, Invitation, Role, User, UserPreferences};
+use crate::context::ContextExt;
+use crate::error::ApiError;
+use crate::service::{accounts, preferences, sessions, AuthSession};
+
+fn payload(session: AuthSession) -> AuthPayload {
+    AuthPayload {
+        access_token: session.access_token,
+        token_type: "Bearer",
+        expires_at: session.expires_at,
+        refresh_token: session.refresh_token,
+        refresh_expires_at: session.refresh_expires_at,
+        user: session.user,
+    }
+}
+
+fn parse_id(field: &'static str, id: &ID) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(id).map_err(|_| ApiError::bad_input(field, "is not a valid id"))
+}
+
+/// Account queries.
+#[derive(Default)]
+pub struct AccountQuery;
+
+#[Object]
+impl AccountQuery {
+    /// The authenticated user.
+    async fn me(&self, ctx: &Context<'_>) -> Result<User> {
+        let viewer = ctx.viewer()?;
+        let me = accounts::member(&ctx.state().db, ctx.scope()?, viewer.sub)
+            .await
+            .map_err(|_| ApiError::Unauthenticated)?;
+        Ok(User(me))
+    }
+
+    /// The caller's account.
+    async fn account(&self, ctx: &Context<'_>) -> Result<Account> {
+        Ok(Account(accounts::account(&ctx.state().db, ctx.scope()?).await?))
+    }
+}
+
+/// Changes to `UserPreferences`; omitted fields stay as they are.
+#[derive(InputObject)]
+pub struct UpdatePreferencesInput {
+    /// A model id such as `google/gemini-2.5-flash`; null resets to the default.
+    llm_model: MaybeUndefined<String>,
+    /// BCP 47 language tag.
+    locale: Option<String>,
+    /// IANA time zone.
+    timezone: Option<String>,
+    /// ISO 4217 currency.
+    currency: Option<String>,
+    /// Email when an analysis finishes.
+    email_notifications: Option<bool>,
+}
+
+/// Account mutations.
+#[derive(Default)]
+pub struct AccountMutation;
+
+#[Object]
+impl AccountMutation {
+    /// Creates a user. Without `invitationToken` it creates a new account
+    /// with the user as `OWNER`; with one it joins the inviting account.
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+        account_name: Option<String>,
+        invitation_token: Option<String>,
+    ) -> Result<AuthPayload> {
+        let state = ctx.state();
+        let registration = sessions::Registration {
+            email: &email,
+            password: &password,
+            account_name: account_name.as_deref(),
+            invitation_token: invitation_token.as_deref(),
+        };
+        Ok(payload(sessions::register(&state.db, &state.tokens, state.events.as_ref(), registration).await?))
+    }
+
+    /// Exchanges email and password for tokens.
+    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<AuthPayload> {
+        let state = ctx.state();
+        Ok(payload(sessions::login(&state.db, &state.tokens, &email, &password).await?))
+    }
+
+    /// Exchanges a refresh token for new tokens; the old one stops working.
+    async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> Result<AuthPayload> {
+        let state = ctx.state();
+        Ok(payload(sessions::refresh(&state.db, &state.tokens, &refresh_token).await?))
+    }
+
+    /// Revokes the session of `refreshToken`, or all sessions with `everywhere`.
+    async fn logout(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: Option<String>,
+        #[graphql(default = false)] everywhere: bool,
+    ) -> Result<bool> {
+        let viewer = ctx.viewer()?;
+        let token = match (refresh_token.as_deref(), everywhere) {
+            (_, true) => None,
+            (Some(t), false) => Some(t),
+            (None, false) => {
+                return Err(ApiError::bad_input("refreshToken", "is required unless everywhere is true").into());
+            }
+        };
+        sessions::logout(&ctx.state().db, ctx.scope()?, viewer.sub, token).await?;
+        Ok(true)
+    }
+
+    /// Changes the caller's preferences.
+    async fn update_preferences(&self, ctx: &Context<'_>, input: UpdatePreferencesInput) -> Result<UserPreferences> {
+        let viewer = ctx.viewer()?;
+        let patch = preferences::PreferencesPatch {
+            llm_model: match input.llm_model {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(m) => Some(Some(m)),
+            },
+            locale: input.locale,
+            timezone: input.timezone,
+            currency: input.currency,
+            email_notifications: input.email_notifications,
+        };
+        let updated = preferences::update(&ctx.state().db, ctx.scope()?, viewer.sub, patch).await?;
+        Ok(UserPreferences(updated))
+    }
+
+    /// Invites someone into the caller's account (owners and admins).
+    async fn invite_member(&self, ctx: &Context<'_>, email: String, role: Role) -> Result<InvitePayload> {
+        let viewer = ctx.viewer()?;
+        let state = ctx.state();
+        let (invitation, token) =
+            accounts::invite(&state.db, state.events.as_ref(), ctx.scope()?, viewer.sub, &email, role.into()).await?;
+        Ok(InvitePayload { invitation: Invitation(invitation), token })
+    }
+
+    /// Removes a member from the caller's account (owners and admins).
+    async fn remove_member(&self, ctx: &Context<'_>, user_id: ID) -> Result<User> {
+        let viewer = ctx.viewer()?;
+        let state = ctx.state();
+        let target = parse_id("userId", &user_id)?;
+        let removed = accounts::remove(&state.db, state.events.as_ref(), ctx.scope()?, viewer.sub, target).await?;
+        Ok(User(removed))
+    }
+}
+
+/// Account subscriptions.
+#[derive(Default)]
+pub struct AccountSubscription;
+
+#[Subscription]
+impl AccountSubscription {
+    /// Members joining, being invited or removed, live, for the caller's account.
+    async fn account_events(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = AccountEvent>> {
+        let scope = ctx.scope()?;
+        Ok(ctx.state().events.subscribe(scope.account_id()).map(AccountEvent::from))
+    }
+}

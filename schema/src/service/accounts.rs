@@ -1,0 +1,155 @@
+//! The account (tenant) and its members: listing, inviting, removing.
+
+use chrono::{Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+use alatar_entity::{account, invitation, user, AccountScope, Role};
+
+use super::{AccountEvent, AccountEventKind, AccountEvents, Email};
+use crate::auth::secret;
+use crate::error::{ApiError, ApiResult};
+
+/// How long an invitation stays valid.
+const INVITATION_TTL_DAYS: i64 = 7;
+
+/// The account `scope` is bound to.
+pub async fn account(db: &DatabaseConnection, scope: AccountScope) -> ApiResult<account::Model> {
+    account::Entity::find_by_id(scope.account_id())
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("account"))
+}
+
+/// A member of the account, or `NOT_FOUND` (also for other accounts' users).
+pub async fn member(db: &DatabaseConnection, scope: AccountScope, user_id: Uuid) -> ApiResult<user::Model> {
+    scope
+        .find::<user::Entity>()
+        .filter(user::Column::Id.eq(user_id))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("user"))
+}
+
+/// All members, oldest first.
+pub async fn members(db: &DatabaseConnection, scope: AccountScope) -> ApiResult<Vec<user::Model>> {
+    Ok(scope.find::<user::Entity>().order_by_asc(user::Column::CreatedAt).all(db).await?)
+}
+
+/// The acting member, re-read so that a role change or removal since the
+/// token was issued takes effect at once.
+pub async fn actor(db: &DatabaseConnection, scope: AccountScope, user_id: Uuid) -> ApiResult<user::Model> {
+    member(db, scope, user_id).await.map_err(|_| ApiError::Unauthenticated)
+}
+
+fn require_manager(actor: &user::Model) -> ApiResult<()> {
+    if actor.role.can_manage_members() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("only owners and admins can manage members"))
+    }
+}
+
+/// Invites `email` with `role`; returns the invitation and its one-time token
+/// (shown once, stored only hashed). Only owners may invite owners.
+pub async fn invite(
+    db: &DatabaseConnection,
+    events: &dyn AccountEvents,
+    scope: AccountScope,
+    actor_id: Uuid,
+    email: &str,
+    role: Role,
+) -> ApiResult<(invitation::Model, String)> {
+    let actor = actor(db, scope, actor_id).await?;
+    require_manager(&actor)?;
+    if role == Role::Owner && actor.role != Role::Owner {
+        return Err(ApiError::Forbidden("only owners can invite owners"));
+    }
+    let email = Email::parse(email)?;
+    if user::Entity::find().filter(user::Column::Email.eq(email.as_str())).count(db).await? > 0 {
+        return Err(ApiError::Conflict("this email already belongs to a member".into()));
+    }
+    let token = secret::generate();
+    let now = Utc::now();
+    let invite = invitation::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        account_id: Set(scope.account_id()),
+        email: Set(email.as_str().to_owned()),
+        role: Set(role),
+        token_hash: Set(secret::digest(&token)),
+        invited_by: Set(actor.id),
+        created_at: Set(now),
+        expires_at: Set(now + Duration::days(INVITATION_TTL_DAYS)),
+        accepted_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    events.publish(AccountEvent {
+        account_id: scope.account_id(),
+        kind: AccountEventKind::MemberInvited,
+        email: invite.email.clone(),
+        at: now,
+    });
+    Ok((invite, token))
+}
+
+/// Removes a member and everything that is theirs alone (tokens,
+/// preferences). Admins cannot remove owners; the last owner stays.
+pub async fn remove(
+    db: &DatabaseConnection,
+    events: &dyn AccountEvents,
+    scope: AccountScope,
+    actor_id: Uuid,
+    user_id: Uuid,
+) -> ApiResult<user::Model> {
+    let actor = actor(db, scope, actor_id).await?;
+    require_manager(&actor)?;
+    let txn = db.begin().await?;
+    let target = scope
+        .find::<user::Entity>()
+        .filter(user::Column::Id.eq(user_id))
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    if target.role == Role::Owner {
+        if actor.role != Role::Owner {
+            return Err(ApiError::Forbidden("only owners can remove owners"));
+        }
+        let owners = scope.find::<user::Entity>().filter(user::Column::Role.eq(Role::Owner)).count(&txn).await?;
+        if owners <= 1 {
+            return Err(ApiError::Conflict("the last owner cannot be removed".into()));
+        }
+    }
+    // Invitations the member sent point at it; they go with it.
+    scope
+        .delete_many::<invitation::Entity>()
+        .filter(invitation::Column::InvitedBy.eq(target.id))
+        .exec(&txn)
+        .await?;
+    let removed = scope.delete_many::<user::Entity>().filter(user::Column::Id.eq(target.id)).exec(&txn).await?;
+    if removed.rows_affected != 1 {
+        return Err(ApiError::NotFound("user"));
+    }
+    txn.commit().await?;
+    events.publish(AccountEvent {
+        account_id: scope.account_id(),
+        kind: AccountEventKind::MemberRemoved,
+        email: target.email.clone(),
+        at: Utc::now(),
+    });
+    Ok(target)
+}
+
+/// Pending (unaccepted, unexpired) invitations, newest first.
+pub async fn pending_invitations(db: &DatabaseConnection, scope: AccountScope) -> ApiResult<Vec<invitation::Model>> {
+    Ok(scope
+        .find::<invitation::Entity>()
+        .filter(invitation::Column::AcceptedAt.is_null())
+        .filter(invitation::Column::ExpiresAt.gt(Utc::now()))
+        .order_by_desc(invitation::Column::CreatedAt)
+        .all(db)
+        .await?)
+}

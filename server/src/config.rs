@@ -1,0 +1,237 @@
+//! Typed configuration: defaults, then an optional TOML file, then `ALATAR_*`
+//! environment variables (`__` separates sections: `ALATAR_JWT__SECRET`).
+//! Unknown keys and bad values stop startup with a message naming the key.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// Everything the server can be told.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Where embedded state lives (SQLite file, generated JWT secret).
+    pub data_dir: PathBuf,
+    /// `postgres://…` for PostgreSQL; unset means SQLite in `data_dir`.
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub database_url: Option<SecretString>,
+    /// Maximum database connections.
+    pub database_max_connections: u32,
+    /// `redis://…`; unset means in-memory rate limits.
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub redis_url: Option<SecretString>,
+    /// Access and refresh tokens.
+    pub jwt: JwtConfig,
+    /// GraphQL limits and features.
+    pub graphql: GraphqlConfig,
+    /// Rate limits.
+    pub rate_limit: RateLimitConfig,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// Token settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JwtConfig {
+    /// HS256 key (32+ bytes). Required with PostgreSQL; embedded mode
+    /// generates one into `data_dir/jwt-secret` when unset.
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub secret: Option<SecretString>,
+    /// `iss` claim.
+    pub issuer: String,
+    /// `aud` claim.
+    pub audience: String,
+    /// Access token lifetime in seconds (seed 001: 24 h).
+    pub access_ttl_secs: u64,
+    /// Refresh token lifetime in seconds.
+    pub refresh_ttl_secs: u64,
+}
+
+/// GraphQL limits.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GraphqlConfig {
+    /// Maximum selection depth.
+    pub max_depth: usize,
+    /// Maximum complexity.
+    pub max_complexity: usize,
+    /// Maximum aliases per document.
+    pub max_aliases: usize,
+    /// Maximum operations in one batched request.
+    pub max_batch: usize,
+    /// Maximum request body in bytes.
+    pub max_body_bytes: usize,
+    /// Serve introspection (turn off in production if clients use the SDL).
+    pub introspection: bool,
+    /// Field suggestions in validation errors.
+    pub suggestions: bool,
+    /// Serve GraphiQL on `GET /graphql` to browsers.
+    pub playground: bool,
+}
+
+/// Per-user quotas on heavy operations.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Free tier, per hour.
+    pub free_per_hour: u64,
+    /// Premium tier, per hour.
+    pub premium_per_hour: u64,
+    /// Root fields counted (analysis and query-heavy operations).
+    pub heavy_operations: Vec<String>,
+}
+
+/// Log output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `tracing` filter, e.g. `info,alatar=debug`.
+    pub level: String,
+    /// `json` (default) or `pretty`.
+    pub format: LogFormat,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable.
+    Pretty,
+}
+
+fn serialize_secret_opt<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    // Defaults never hold secrets; a set one must not round-trip into output.
+    match value {
+        Some(_) => s.serialize_some("[redacted]"),
+        None => s.serialize_none(),
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            database_max_connections: 16,
+            redis_url: None,
+            jwt: JwtConfig::default(),
+            graphql: GraphqlConfig::default(),
+            rate_limit: RateLimitConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+impl Default for JwtConfig {
+    fn default() -> Self {
+        Self {
+            secret: None,
+            issuer: "alatar".into(),
+            audience: "alatar-api".into(),
+            access_ttl_secs: 24 * 3600,
+            refresh_ttl_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+impl Default for GraphqlConfig {
+    fn default() -> Self {
+        Self {
+            max_depth: 12,
+            max_complexity: 1000,
+            max_aliases: 30,
+            max_batch: 10,
+            max_body_bytes: 1024 * 1024,
+            introspection: true,
+            suggestions: true,
+            playground: true,
+        }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            free_per_hour: 100,
+            premium_per_hour: 1000,
+            heavy_operations: vec![
+                "submitAnalysisRequest".into(),
+                "analysisRequest".into(),
+                "listAnalysisRequests".into(),
+            ],
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { level: "info".into(), format: LogFormat::Json }
+    }
+}
+
+/// Why configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A key is unknown or a value does not parse; the message names it.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if given), then the environment.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Invalid(format!("config file {} does not exist", path.display())));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed("ALATAR_").split("__").ignore(&["config"]));
+        let config: Config = figment.extract().map_err(|e| {
+            let messages: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+            ConfigError::Invalid(messages.join("; "))
+        })?;
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
+        if self.graphql.max_batch == 0 {
+            return bad("graphql.max_batch", "must be at least 1");
+        }
+        if self.graphql.max_body_bytes < 1024 {
+            return bad("graphql.max_body_bytes", "must be at least 1024");
+        }
+        if self.jwt.access_ttl_secs == 0 || self.jwt.refresh_ttl_secs == 0 {
+            return bad("jwt.access_ttl_secs", "token lifetimes must be positive");
+        }
+        if let Some(secret) = &self.jwt.secret {
+            if secrecy::ExposeSecret::expose_secret(secret).len() < 32 {
+                return bad("jwt.secret", "must be at least 32 bytes");
+            }
+        }
+        if self.uses_postgres() && self.jwt.secret.is_none() {
+            return bad("jwt.secret", "is required with a PostgreSQL database_url (instances must share it)");
+        }
+        Ok(())
+    }
+
+    /// Whether `database_url` points at PostgreSQL.
+    pub fn uses_postgres(&self) -> bool {
+        self.database_url
+            .as_ref()
+            .is_some_and(|u| secrecy::ExposeSecret::expose_secret(u).starts_with("postgres"))
+    }
+}

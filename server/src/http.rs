@@ -1,0 +1,43 @@
+//! Routes and the middleware every request passes through.
+
+mod auth;
+mod graphql;
+mod negotiate;
+mod observe;
+mod ops;
+mod ws;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use sea_orm::DatabaseConnection;
+
+use alatar_schema::{auth::TokenKeys, AppSchema};
+
+use crate::config::GraphqlConfig;
+use crate::metrics::Metrics;
+
+pub use observe::RequestId;
+
+/// What handlers share.
+#[derive(Clone)]
+pub struct HttpState {
+    pub schema: AppSchema,
+    pub tokens: TokenKeys,
+    pub db: DatabaseConnection,
+    pub redis: Option<redis::aio::ConnectionManager>,
+    pub metrics: Arc<Metrics>,
+    pub graphql: Arc<GraphqlConfig>,
+}
+
+/// The application's routes.
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/health", get(ops::health))
+        .route("/readyz", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe))
+        .with_state(state)
+}

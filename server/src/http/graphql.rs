@@ -1,0 +1,344 @@
+//! `POST /graphql` and `GET /graphql` per the GraphQL-over-HTTP spec: strict
+//! parameter checks, content negotiation, meaningful status codes. A browser's
+//! `GET` gets GraphiQL; a WebSocket upgrade goes to `ws`.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{ServerError, Variables};
+use serde_json::{Map, Value};
+
+use super::auth::{self, Credentials};
+use super::negotiate::{self, BodyKind, MediaType};
+use super::{ws, HttpState, RequestId};
+
+/// A request refused before execution, with the status the spec asks for.
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    fn bad(message: impl Into<String>) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, code: "BAD_USER_INPUT", message: message.into() }
+    }
+
+    fn into_response(self, media: MediaType, request_id: &str) -> Response {
+        let body = serde_json::json!({
+            "errors": [{
+                "message": self.message,
+                "extensions": { "code": self.code, "requestId": request_id },
+            }]
+        });
+        let mut response = (self.status, body.to_string()).into_response();
+        set_content_type(response.headers_mut(), media);
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
+        }
+        response
+    }
+}
+
+fn set_content_type(headers: &mut HeaderMap, media: MediaType) {
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(media.content_type()));
+}
+
+fn request_id(request: &Request) -> String {
+    request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default()
+}
+
+/// Reads `{query, operationName, variables, extensions}` strictly.
+fn parse_params(value: Value) -> Result<async_graphql::Request, Refusal> {
+    let Value::Object(mut map) = value else {
+        return Err(Refusal::bad("the request must be a JSON object"));
+    };
+    let query = match map.remove("query") {
+        Some(Value::String(q)) => q,
+        Some(_) => return Err(Refusal::bad("`query` must be a string")),
+        None => return Err(Refusal::bad("`query` is required")),
+    };
+    let mut request = async_graphql::Request::new(query);
+    match map.remove("operationName") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(name)) => request = request.operation_name(name),
+        Some(_) => return Err(Refusal::bad("`operationName` must be a string")),
+    }
+    match map.remove("variables") {
+        None | Some(Value::Null) => {}
+        Some(v @ Value::Object(_)) => request = request.variables(Variables::from_json(v)),
+        Some(_) => return Err(Refusal::bad("`variables` must be an object")),
+    }
+    match map.remove("extensions") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(ext)) => {
+            for (key, value) in ext {
+                let value = async_graphql::Value::from_json(value).map_err(|_| Refusal::bad("invalid `extensions`"))?;
+                request.extensions.insert(key, value);
+            }
+        }
+        Some(_) => return Err(Refusal::bad("`extensions` must be an object")),
+    }
+    Ok(request)
+}
+
+/// A JSON body: one request object, or a batch (array) of them.
+fn parse_json_body(bytes: &[u8], max_batch: usize) -> Result<(Vec<async_graphql::Request>, bool), Refusal> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| Refusal::bad(format!("body is not valid JSON: {e}")))?;
+    match value {
+        Value::Array(items) => {
+            if items.is_empty() {
+                return Err(Refusal::bad("an empty batch"));
+            }
+            if items.len() > max_batch {
+                return Err(Refusal::bad(format!("batch of {} operations exceeds the limit of {max_batch}", items.len())));
+            }
+            Ok((items.into_iter().map(parse_params).collect::<Result<_, _>>()?, true))
+        }
+        single => Ok((vec![parse_params(single)?], false)),
+    }
+}
+
+/// Query-string parameters of a `GET`; `variables` and `extensions` are JSON.
+fn parse_query_string(raw: &str) -> Result<async_graphql::Request, Refusal> {
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw).map_err(|_| Refusal::bad("malformed query string"))?;
+    let mut map = Map::new();
+    for (key, value) in pairs {
+        let value = match key.as_str() {
+            "variables" | "extensions" => {
+                serde_json::from_str(&value).map_err(|_| Refusal::bad(format!("`{key}` must be a JSON object")))?
+            }
+            _ => Value::String(value),
+        };
+        map.insert(key, value);
+    }
+    parse_params(Value::Object(map))
+}
+
+fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
+    let name = request.operation_name.clone();
+    let doc = request.parsed_query().ok()?;
+    match name {
+        Some(name) => doc.operations.iter().find(|(n, _)| n.is_some_and(|n| n.as_str() == name)),
+        None => doc.operations.iter().next(),
+    }
+    .map(|(_, op)| op.node.ty)
+}
+
+fn type_label(ty: Option<OperationType>) -> &'static str {
+    match ty {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "unknown",
+    }
+}
+
+pub async fn post(State(state): State<HttpState>, request: Request) -> Response {
+    let rid = request_id(&request);
+    let Some(media) = negotiate::accept(request.headers()) else {
+        return Refusal { status: StatusCode::NOT_ACCEPTABLE, code: "BAD_USER_INPUT", message: "not acceptable: use application/graphql-response+json or application/json".into() }
+            .into_response(MediaType::Json, &rid);
+    };
+    let credentials = auth::from_headers(request.headers(), &state.tokens);
+    if let Credentials::Invalid = credentials {
+        return unauthenticated(media, &rid);
+    }
+    let kind = negotiate::body_kind(request.headers());
+    let parsed = match kind {
+        BodyKind::Unsupported => Err(Refusal {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "BAD_USER_INPUT",
+            message: "unsupported content type: send application/json (UTF-8) or multipart/form-data".into(),
+        }),
+        BodyKind::Json => match to_bytes(request.into_body(), state.graphql.max_body_bytes).await {
+            Ok(bytes) => parse_json_body(&bytes, state.graphql.max_batch),
+            Err(_) => Err(too_large(state.graphql.max_body_bytes)),
+        },
+        BodyKind::Multipart(content_type) => multipart(&state, content_type, request.into_body()).await,
+    };
+    match parsed {
+        Ok((requests, batch)) => execute(&state, requests, batch, credentials, media, &rid).await,
+        Err(refusal) => refusal.into_response(media, &rid),
+    }
+}
+
+fn too_large(limit: usize) -> Refusal {
+    Refusal {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        code: "BAD_USER_INPUT",
+        message: format!("request body exceeds {limit} bytes"),
+    }
+}
+
+async fn multipart(state: &HttpState, content_type: String, body: Body) -> Result<(Vec<async_graphql::Request>, bool), Refusal> {
+    let limit = state.graphql.max_body_bytes;
+    let reader = async_read(body);
+    let options = async_graphql::http::MultipartOptions::default().max_file_size(limit).max_num_files(16);
+    match async_graphql::http::receive_batch_body(Some(content_type.as_str()), reader, options).await {
+        Ok(async_graphql::BatchRequest::Single(r)) => Ok((vec![r], false)),
+        Ok(async_graphql::BatchRequest::Batch(rs)) if rs.len() <= state.graphql.max_batch => Ok((rs, true)),
+        Ok(async_graphql::BatchRequest::Batch(_)) => Err(Refusal::bad("batch exceeds the limit")),
+        Err(async_graphql::ParseRequestError::PayloadTooLarge) => Err(too_large(limit)),
+        Err(e) => Err(Refusal::bad(format!("invalid multipart request: {e}"))),
+    }
+}
+
+fn async_read(body: Body) -> impl futures_util::AsyncRead + Send + Unpin {
+    use futures_util::TryStreamExt;
+    body.into_data_stream()
+        .map_err(|e| std::io::Error::other(e.to_string()))
+        .into_async_read()
+}
+
+fn unauthenticated(media: MediaType, rid: &str) -> Response {
+    Refusal { status: StatusCode::UNAUTHORIZED, code: "UNAUTHENTICATED", message: "invalid or expired access token".into() }
+        .into_response(media, rid)
+}
+
+pub async fn get(State(state): State<HttpState>, request: Request) -> Response {
+    let rid = request_id(&request);
+    let (mut parts, _body) = request.into_parts();
+    let is_upgrade = parts
+        .headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if is_upgrade {
+        return ws::upgrade(state, &mut parts).await;
+    }
+    let raw_query = parts.uri.query().unwrap_or_default().to_owned();
+    if state.graphql.playground && negotiate::wants_html(&parts.headers) && !raw_query.contains("query=") {
+        let page = async_graphql::http::GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql")
+            .title("Alatar GraphQL")
+            .finish();
+        return Html(page).into_response();
+    }
+    let Some(media) = negotiate::accept(&parts.headers) else {
+        return Refusal { status: StatusCode::NOT_ACCEPTABLE, code: "BAD_USER_INPUT", message: "not acceptable".into() }
+            .into_response(MediaType::Json, &rid);
+    };
+    let credentials = auth::from_headers(&parts.headers, &state.tokens);
+    if let Credentials::Invalid = credentials {
+        return unauthenticated(media, &rid);
+    }
+    let mut gql = match parse_query_string(&raw_query) {
+        Ok(r) => r,
+        Err(refusal) => return refusal.into_response(media, &rid),
+    };
+    if operation_type(&mut gql) == Some(OperationType::Mutation) {
+        let mut response = Refusal {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            code: "BAD_USER_INPUT",
+            message: "mutations are only accepted over POST".into(),
+        }
+        .into_response(media, &rid);
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(&state, vec![gql], false, credentials, media, &rid).await
+}
+
+/// True for errors raised before execution: the response has no `data`.
+fn is_request_error(response: &async_graphql::Response) -> bool {
+    response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+fn error_code(error: &ServerError) -> Option<&str> {
+    match error.extensions.as_ref()?.get("code")? {
+        async_graphql::Value::String(code) => Some(code.as_str()),
+        _ => None,
+    }
+}
+
+fn retry_after(error: &ServerError) -> Option<u64> {
+    match error.extensions.as_ref()?.get("retryAfter")? {
+        async_graphql::Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
+
+async fn execute(
+    state: &HttpState,
+    requests: Vec<async_graphql::Request>,
+    batch: bool,
+    credentials: Credentials,
+    media: MediaType,
+    rid: &str,
+) -> Response {
+    let viewer = match credentials {
+        Credentials::Viewer(v) => Some(v),
+        _ => None,
+    };
+    let runs = requests.into_iter().map(|mut request| {
+        state.metrics.operation(type_label(operation_type(&mut request)));
+        if let Some(viewer) = &viewer {
+            request = request.data(viewer.clone());
+        }
+        state.schema.execute(request)
+    });
+    let responses = futures_util::future::join_all(runs).await;
+
+    let mut limited: Option<u64> = None;
+    let mut all_limited = true;
+    let mut request_errors = true;
+    let bodies: Vec<Value> = responses
+        .into_iter()
+        .map(|mut response| {
+            let request_error = is_request_error(&response);
+            request_errors &= request_error;
+            let mut this_limited = false;
+            for error in &mut response.errors {
+                if let Some(code) = error_code(error) {
+                    state.metrics.error(code);
+                }
+                if let Some(after) = retry_after(error) {
+                    limited = Some(limited.map_or(after, |l| l.max(after)));
+                    this_limited = true;
+                }
+                error.extensions.get_or_insert_with(Default::default).set("requestId", rid);
+            }
+            all_limited &= this_limited;
+            let mut body = Map::new();
+            if !request_error {
+                body.insert("data".into(), serde_json::to_value(&response.data).unwrap_or(Value::Null));
+            }
+            if !response.errors.is_empty() {
+                body.insert("errors".into(), serde_json::to_value(&response.errors).unwrap_or(Value::Null));
+            }
+            if !response.extensions.is_empty() {
+                body.insert("extensions".into(), serde_json::to_value(&response.extensions).unwrap_or(Value::Null));
+            }
+            Value::Object(body)
+        })
+        .collect();
+
+    let status = if limited.is_some() && all_limited {
+        StatusCode::TOO_MANY_REQUESTS
+    } else if !batch && request_errors && media == MediaType::GraphqlResponse {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let body = if batch { Value::Array(bodies) } else { bodies.into_iter().next().unwrap_or(Value::Null) };
+    let mut response = (status, body.to_string()).into_response();
+    set_content_type(response.headers_mut(), media);
+    if let (StatusCode::TOO_MANY_REQUESTS, Some(after)) = (status, limited) {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(after));
+    }
+    response
+}
+
+/// Lets `ws` reuse the extractor machinery on already-split parts.
+pub async fn extract<T: FromRequestParts<()>>(parts: &mut axum::http::request::Parts) -> Result<T, T::Rejection> {
+    T::from_request_parts(parts, &()).await
+}

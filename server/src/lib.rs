@@ -1,0 +1,14 @@
+//! The `alatar` server: configuration, telemetry, and the HTTP / WebSocket
+//! transport in front of the GraphQL schema.
+//!
+//! Architecture invariant: this is the only crate that knows axum.
+
+pub mod cli;
+pub mod config;
+mod http;
+mod metrics;
+mod startup;
+pub mod telemetry;
+
+pub use config::Config;
+pub use startup::{connect_database, Application};

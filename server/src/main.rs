@@ -1,0 +1,32 @@
+//! `alatar`: parse the command line and configuration, then hand over.
+
+use anyhow::Context as _;
+use clap::Parser;
+use sea_orm_migration::MigratorTrait;
+
+use alatar_server::cli::{Cli, Command};
+use alatar_server::{connect_database, telemetry, Application, Config};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Command::Schema = cli.command {
+        print!("{}", alatar_schema::sdl());
+        return Ok(());
+    }
+    let config = Config::load(cli.config.as_deref())?;
+    telemetry::init(&config.log);
+    match cli.command {
+        Command::Serve => Application::build(config).await?.run_until_stopped().await?,
+        Command::Migrate => {
+            let db = connect_database(&config).await?;
+            alatar_migration::Migrator::up(&db, None).await.context("applying migrations")?;
+            tracing::info!("migrations applied");
+        }
+        Command::Worker => {
+            anyhow::bail!("`alatar worker` has nothing to run yet: the analysis pipeline is not built (issue 3)");
+        }
+        Command::Schema => {}
+    }
+    Ok(())
+}
