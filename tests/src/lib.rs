@@ -1,1 +1,49 @@
-//! placeholder
+//! Test support: per-test databases on SQLite and PostgreSQL, an in-process
+//! app, the real binary on port 0, and GraphQL helpers.
+
+mod app;
+mod binary;
+mod database;
+
+pub use app::{Gql, TestApp};
+pub use binary::{binary_path, RunningBinary};
+pub use database::{Backend, TestDb};
+
+/// Runs an async test body once per backend.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident => $body:ident;)*) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body($crate::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$body($crate::Backend::Postgres).await;
+            }
+        }
+    )*};
+}
+
+/// Where the test PostgreSQL server is (`ALATAR_TEST_POSTGRES_URL`).
+pub fn postgres_admin_url() -> String {
+    std::env::var("ALATAR_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// Where the test Redis server is (`ALATAR_TEST_REDIS_URL`).
+pub fn redis_url() -> String {
+    std::env::var("ALATAR_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A configuration for tests: port 0, a fixed secret, data in `dir`.
+pub fn test_config(dir: &std::path::Path) -> alatar_server::Config {
+    let mut config = alatar_server::Config::default();
+    config.listen = "127.0.0.1:0".parse().unwrap_or(config.listen);
+    config.data_dir = dir.to_path_buf();
+    config.jwt.secret = Some(TEST_JWT_SECRET.to_owned().into());
+    config
+}
+
+/// The HS256 key tests sign with.
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";

@@ -4,7 +4,7 @@
 use async_graphql::{ComplexObject, Context, Enum, Object, Result, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
-use alatar_entity::{account, invitation, user, user_preferences};
+use alatar_entity::{account, invitation, user, user_preferences, AccountScope};
 
 use crate::context::ContextExt;
 use crate::service::{accounts, preferences, AccountEvent as AccountEventModel, AccountEventKind};
@@ -36,6 +36,12 @@ pub enum Tier {
 /// A person who logs in.
 pub struct User(pub user::Model);
 
+impl User {
+    fn scope(&self) -> AccountScope {
+        AccountScope::new(self.0.account_id)
+    }
+}
+
 #[Object]
 impl User {
     async fn id(&self) -> ID {
@@ -55,14 +61,18 @@ impl User {
     }
     /// The account this user belongs to.
     async fn account(&self, ctx: &Context<'_>) -> Result<Account> {
-        Ok(Account(accounts::account(&ctx.state().db, ctx.scope()?).await?))
+        // A `User` only ever comes from a scoped lookup or the caller's own
+        // auth payload, so its account is the caller's.
+        Ok(Account(accounts::account(&ctx.state().db, self.scope()).await?))
     }
-    /// Only visible to the user themselves.
+    /// Only visible to the user themselves (null for other members).
     async fn preferences(&self, ctx: &Context<'_>) -> Result<Option<UserPreferences>> {
-        if ctx.viewer()?.sub != self.0.id {
+        // Anonymous callers reach a `User` only through their own
+        // register/login/refresh payload.
+        if ctx.viewer().is_ok_and(|v| v.sub != self.0.id) {
             return Ok(None);
         }
-        Ok(Some(UserPreferences(preferences::get(&ctx.state().db, ctx.scope()?, self.0.id).await?)))
+        Ok(Some(UserPreferences(preferences::get(&ctx.state().db, self.scope(), self.0.id).await?)))
     }
 }
 
@@ -85,12 +95,12 @@ impl Account {
     }
     /// Members, oldest first.
     async fn members(&self, ctx: &Context<'_>) -> Result<Vec<User>> {
-        let members = accounts::members(&ctx.state().db, ctx.scope()?).await?;
+        let members = accounts::members(&ctx.state().db, AccountScope::new(self.0.id)).await?;
         Ok(members.into_iter().map(User).collect())
     }
     /// Invitations not yet accepted and not expired.
     async fn pending_invitations(&self, ctx: &Context<'_>) -> Result<Vec<Invitation>> {
-        let pending = accounts::pending_invitations(&ctx.state().db, ctx.scope()?).await?;
+        let pending = accounts::pending_invitations(&ctx.state().db, AccountScope::new(self.0.id)).await?;
         Ok(pending.into_iter().map(Invitation).collect())
     }
 }

@@ -1,0 +1,109 @@
+//! The application in-process: requests go through the real router with
+//! `oneshot`, no socket involved.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use alatar_server::{Application, Config};
+
+use crate::{Backend, TestDb};
+
+/// An app on its own database.
+pub struct TestApp {
+    /// The router.
+    pub router: axum::Router,
+    /// Its database (kept alive for the test).
+    pub db: TestDb,
+}
+
+/// A GraphQL answer with its HTTP status and headers.
+#[derive(Debug)]
+pub struct Gql {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Response headers.
+    pub headers: axum::http::HeaderMap,
+    /// Parsed body.
+    pub body: Value,
+}
+
+impl Gql {
+    /// `data` at a JSON pointer such as `/me/email`.
+    pub fn data(&self, pointer: &str) -> &Value {
+        self.body.pointer(&format!("/data{pointer}")).unwrap_or(&Value::Null)
+    }
+
+    /// The first error's `extensions.code`, if any.
+    pub fn code(&self) -> Option<&str> {
+        self.body.pointer("/errors/0/extensions/code").and_then(Value::as_str)
+    }
+
+    /// Panics with the body if there are errors.
+    pub fn ok(self) -> Self {
+        assert!(self.body.get("errors").is_none(), "unexpected errors: {}", self.body);
+        self
+    }
+}
+
+impl TestApp {
+    /// An app on `backend` with the test configuration.
+    pub async fn new(backend: Backend) -> Self {
+        Self::with_config(backend, |_| {}).await
+    }
+
+    /// An app on `backend` with configuration changed by `tweak`.
+    pub async fn with_config(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
+        let db = TestDb::new(backend).await;
+        let mut config = crate::test_config(&db.dir);
+        tweak(&mut config);
+        let app = Application::build_with_database(config, db.conn.clone())
+            .await
+            .unwrap_or_else(|e| panic!("build app: {e:#}"));
+        Self { router: app.router(), db }
+    }
+
+    /// Sends an HTTP request through the router.
+    pub async fn send(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let response = self.router.clone().oneshot(request).await.unwrap_or_else(|e| match e {});
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.map(|b| b.to_vec()).unwrap_or_default();
+        (status, headers, body)
+    }
+
+    /// POSTs a GraphQL request body.
+    pub async fn post(&self, body: Value, token: Option<&str>) -> Gql {
+        let mut request = Request::post("/graphql")
+            .header("content-type", "application/json")
+            .header("accept", "application/graphql-response+json");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request.body(Body::from(body.to_string())).unwrap_or_else(|e| panic!("{e}"));
+        let (status, headers, bytes) = self.send(request).await;
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("non-JSON response ({status}): {e}: {}", String::from_utf8_lossy(&bytes)));
+        Gql { status, headers, body }
+    }
+
+    /// Runs `query` with `variables` as `token`'s user (or anonymously).
+    pub async fn gql(&self, query: &str, variables: Value, token: Option<&str>) -> Gql {
+        self.post(json!({ "query": query, "variables": variables }), token).await
+    }
+
+    /// Registers a new owner; returns (access token, refresh token, user id).
+    pub async fn register(&self, email: &str) -> (String, String, String) {
+        let r = self
+            .gql(
+                "mutation($e: String!) { register(email: $e, password: \"correct horse battery\") { accessToken refreshToken user { id } } }",
+                json!({ "e": email }),
+                None,
+            )
+            .await
+            .ok();
+        let s = |p: &str| r.data(p).as_str().unwrap_or_default().to_owned();
+        (s("/register/accessToken"), s("/register/refreshToken"), s("/register/user/id"))
+    }
+}

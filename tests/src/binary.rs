@@ -1,0 +1,72 @@
+//! The real `alatar` binary, started on port 0 and killed on drop.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// `target/<profile>/alatar`, next to this test executable's `deps/`.
+pub fn binary_path() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let profile_dir = exe.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_default();
+    let path = profile_dir.join("alatar");
+    assert!(path.exists(), "{} missing: build it with `cargo build -p alatar-server` first", path.display());
+    path
+}
+
+/// A running server process.
+pub struct RunningBinary {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// The port it bound.
+    pub port: u16,
+}
+
+impl RunningBinary {
+    /// Starts `alatar serve` in `dir` with `env`; waits for the "listening" log line.
+    pub fn start(dir: &Path, env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(binary_path());
+        command.arg("serve").current_dir(dir).env("ALATAR_LISTEN", "127.0.0.1:0");
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn alatar: {e}"));
+        let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("\"listening\"") {
+                    let _ = tx.send(line.clone());
+                }
+                if std::env::var_os("TEST_LOG").is_some() {
+                    println!("{line}");
+                }
+            }
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let output = child.wait_with_output().map(|o| String::from_utf8_lossy(&o.stderr).into_owned());
+                panic!("alatar did not start: {}", output.unwrap_or_default());
+            }
+        };
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        let address = value["address"].as_str().unwrap_or_default().to_owned();
+        let port = address.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        Self { child, base_url: format!("http://{address}"), port }
+    }
+}
+
+impl Drop for RunningBinary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,14 @@
+//! The one integration test binary: in-process API tests on SQLite and
+//! PostgreSQL, black-box tests of the real binary, property tests.
+
+mod api {
+    mod accounts;
+    mod binary;
+    mod jwt;
+    mod limits;
+    mod ops;
+    mod sdl;
+    mod tenancy;
+    mod transport;
+    mod ws;
+}

@@ -1,0 +1,137 @@
+//! register, login, refreshToken, logout, me, updatePreferences,
+//! inviteMember, removeMember.
+
+use serde_json::json;
+
+use alatar_tests::{on_both_backends, Backend, TestApp};
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn register_login_me(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (token, _, id) = app.register("Owner@Shop.Example").await;
+    let me = app.gql("{ me { id email role account { name tier members { email } } } }", json!({}), Some(&token)).await.ok();
+    assert_eq!(me.data("/me/id"), &json!(id));
+    assert_eq!(me.data("/me/email"), &json!("owner@shop.example"));
+    assert_eq!(me.data("/me/role"), &json!("OWNER"));
+    assert_eq!(me.data("/me/account/name"), &json!("shop.example"));
+    assert_eq!(me.data("/me/account/tier"), &json!("FREE"));
+
+    let login = app
+        .gql(
+            "mutation($p: String!) { login(email: \"OWNER@shop.example\", password: $p) { accessToken tokenType user { email } } }",
+            json!({ "p": PASSWORD }),
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(login.data("/login/tokenType"), &json!("Bearer"));
+
+    let wrong = app.gql("mutation { login(email: \"owner@shop.example\", password: \"not the password\") { accessToken } }", json!({}), None).await;
+    assert_eq!(wrong.code(), Some("BAD_USER_INPUT"));
+    let unknown = app.gql("mutation { login(email: \"nobody@shop.example\", password: \"not the password\") { accessToken } }", json!({}), None).await;
+    assert_eq!(unknown.body["errors"][0]["message"], wrong.body["errors"][0]["message"], "must not reveal which emails exist");
+
+    let dup = app.gql("mutation($p: String!) { register(email: \"owner@shop.example\", password: $p) { accessToken } }", json!({ "p": PASSWORD }), None).await;
+    assert_eq!(dup.code(), Some("CONFLICT"));
+    let weak = app.gql("mutation { register(email: \"x@shop.example\", password: \"short\") { accessToken } }", json!({}), None).await;
+    assert_eq!(weak.code(), Some("BAD_USER_INPUT"));
+    assert_eq!(weak.body["errors"][0]["extensions"]["field"], json!("password"));
+    let bad_email = app.gql("mutation($p: String!) { register(email: \"not-an-email\", password: $p) { accessToken } }", json!({ "p": PASSWORD }), None).await;
+    assert_eq!(bad_email.body["errors"][0]["extensions"]["field"], json!("email"));
+    assert!(bad_email.body["errors"][0]["extensions"]["requestId"].is_string());
+
+    let anonymous = app.gql("{ me { id } }", json!({}), None).await;
+    assert_eq!(anonymous.code(), Some("UNAUTHENTICATED"));
+}
+
+async fn refresh_rotation_and_logout(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (access, refresh, _) = app.register("a@shop.example").await;
+    let q = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }";
+    let rotated = app.gql(q, json!({ "t": refresh }), None).await.ok();
+    let refresh2 = rotated.data("/refreshToken/refreshToken").as_str().unwrap_or_default().to_owned();
+    assert_ne!(refresh2, refresh);
+    // Reusing a rotated token is treated as theft: the family is revoked.
+    assert_eq!(app.gql(q, json!({ "t": refresh }), None).await.code(), Some("UNAUTHENTICATED"));
+    assert_eq!(app.gql(q, json!({ "t": refresh2 }), None).await.code(), Some("UNAUTHENTICATED"));
+
+    let login = app
+        .gql("mutation($p: String!) { login(email: \"a@shop.example\", password: $p) { refreshToken } }", json!({ "p": PASSWORD }), None)
+        .await
+        .ok();
+    let refresh3 = login.data("/login/refreshToken").as_str().unwrap_or_default().to_owned();
+    app.gql("mutation($t: String) { logout(refreshToken: $t) }", json!({ "t": refresh3 }), Some(&access)).await.ok();
+    assert_eq!(app.gql(q, json!({ "t": refresh3 }), None).await.code(), Some("UNAUTHENTICATED"));
+    let missing = app.gql("mutation { logout }", json!({}), Some(&access)).await;
+    assert_eq!(missing.code(), Some("BAD_USER_INPUT"));
+}
+
+async fn preferences(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (token, _, _) = app.register("p@shop.example").await;
+    let m = "mutation($i: UpdatePreferencesInput!) { updatePreferences(input: $i) { llmModel currency timezone locale emailNotifications } }";
+    let r = app
+        .gql(m, json!({ "i": { "llmModel": "google/gemini-2.5-flash", "currency": "EUR", "emailNotifications": false } }), Some(&token))
+        .await
+        .ok();
+    assert_eq!(r.data("/updatePreferences/llmModel"), &json!("google/gemini-2.5-flash"));
+    assert_eq!(r.data("/updatePreferences/currency"), &json!("EUR"));
+    assert_eq!(r.data("/updatePreferences/timezone"), &json!("UTC"));
+    let me = app.gql("{ me { preferences { llmModel emailNotifications } } }", json!({}), Some(&token)).await.ok();
+    assert_eq!(me.data("/me/preferences/emailNotifications"), &json!(false));
+    let cleared = app.gql(m, json!({ "i": { "llmModel": null } }), Some(&token)).await.ok();
+    assert_eq!(cleared.data("/updatePreferences/llmModel"), &json!(null));
+    assert_eq!(cleared.data("/updatePreferences/currency"), &json!("EUR"));
+    let bad = app.gql(m, json!({ "i": { "currency": "euro" } }), Some(&token)).await;
+    assert_eq!(bad.code(), Some("BAD_USER_INPUT"));
+    assert_eq!(bad.body["errors"][0]["extensions"]["field"], json!("currency"));
+    assert_eq!(app.gql(m, json!({ "i": { "locale": "en" } }), None).await.code(), Some("UNAUTHENTICATED"));
+}
+
+async fn roles_invite_remove(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (owner, _, owner_id) = app.register("owner@team.example").await;
+    let invite = "mutation($e: String!, $r: Role!) { inviteMember(email: $e, role: $r) { token invitation { email role } } }";
+    let inv = app.gql(invite, json!({ "e": "viewer@team.example", "r": "VIEWER" }), Some(&owner)).await.ok();
+    let token = inv.data("/inviteMember/token").as_str().unwrap_or_default().to_owned();
+    let joined = app
+        .gql(
+            "mutation($t: String!, $p: String!) { register(email: \"viewer@team.example\", password: $p, invitationToken: $t) { accessToken user { id role account { members { email } } } } }",
+            json!({ "t": token, "p": PASSWORD }),
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(joined.data("/register/user/role"), &json!("VIEWER"));
+    assert_eq!(joined.data("/register/user/account/members").as_array().map(Vec::len), Some(2));
+    let viewer = joined.data("/register/accessToken").as_str().unwrap_or_default().to_owned();
+    let viewer_id = joined.data("/register/user/id").as_str().unwrap_or_default().to_owned();
+
+    // An invitation is single-use.
+    let again = app
+        .gql("mutation($t: String!, $p: String!) { register(email: \"viewer@team.example\", password: $p, invitationToken: $t) { accessToken } }", json!({ "t": token, "p": PASSWORD }), None)
+        .await;
+    assert!(matches!(again.code(), Some("CONFLICT" | "BAD_USER_INPUT")));
+
+    // A viewer manages nobody.
+    let forbidden = app.gql(invite, json!({ "e": "x@team.example", "r": "ANALYST" }), Some(&viewer)).await;
+    assert_eq!(forbidden.code(), Some("FORBIDDEN"));
+    let remove = "mutation($u: ID!) { removeMember(userId: $u) { email } }";
+    assert_eq!(app.gql(remove, json!({ "u": owner_id }), Some(&viewer)).await.code(), Some("FORBIDDEN"));
+    // The last owner stays.
+    assert_eq!(app.gql(remove, json!({ "u": owner_id }), Some(&owner)).await.code(), Some("CONFLICT"));
+    assert_eq!(app.gql(remove, json!({ "u": "not-a-uuid" }), Some(&owner)).await.code(), Some("BAD_USER_INPUT"));
+    app.gql(remove, json!({ "u": viewer_id }), Some(&owner)).await.ok();
+    // The removed member's still-unexpired token no longer gets anywhere.
+    assert_eq!(app.gql("{ me { id } }", json!({}), Some(&viewer)).await.code(), Some("UNAUTHENTICATED"));
+    let members = app.gql("{ account { members { email } } }", json!({}), Some(&owner)).await.ok();
+    assert_eq!(members.data("/account/members"), &json!([{ "email": "owner@team.example" }]));
+}
+
+on_both_backends! {
+    register_login_and_me => register_login_me;
+    refresh_tokens_rotate_and_logout_revokes => refresh_rotation_and_logout;
+    preferences_update_partially => preferences;
+    owners_and_admins_manage_members => roles_invite_remove;
+}

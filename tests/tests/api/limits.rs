@@ -1,0 +1,127 @@
+//! Depth, complexity, aliases, body size, batch size, introspection and rate
+//! limits: over-limit requests are refused before any resolver runs.
+
+use axum::body::Body;
+use axum::http::Request;
+use serde_json::json;
+
+use alatar_tests::{on_both_backends, Backend, TestApp};
+
+#[tokio::test]
+async fn query_shape_limits() {
+    let app = TestApp::with_config(Backend::Sqlite, |c| {
+        c.graphql.max_depth = 4;
+        c.graphql.max_aliases = 3;
+        c.graphql.max_complexity = 20;
+        c.graphql.max_batch = 2;
+        c.graphql.max_body_bytes = 2048;
+    })
+    .await;
+    let (token, _, _) = app.register("limits@shop.example").await;
+    let deep = app.gql("{ me { account { members { account { name } } } } }", json!({}), Some(&token)).await;
+    assert_eq!(deep.status, 400, "{}", deep.body);
+    assert_eq!(deep.code(), Some("BAD_USER_INPUT"));
+    assert!(deep.body.get("data").is_none(), "no resolver ran");
+
+    let aliases = app.gql("{ a: __typename b: __typename c: __typename d: __typename }", json!({}), None).await;
+    assert_eq!(aliases.status, 400);
+    assert!(aliases.body["errors"][0]["message"].as_str().unwrap_or_default().contains("aliases"));
+
+    let fields = (0..25).map(|i| format!("f{i}: id")).collect::<Vec<_>>().join(" ");
+    let wide = TestApp::with_config(Backend::Sqlite, |c| c.graphql.max_complexity = 20).await;
+    let (wide_token, _, _) = wide.register("wide@shop.example").await;
+    let complex = wide.gql(&format!("{{ account {{ {fields} }} }}"), json!({}), Some(&wide_token)).await;
+    assert_eq!(complex.status, 400, "{}", complex.body);
+    assert!(complex.body.get("data").is_none(), "no resolver ran");
+
+    let big = "x".repeat(4096);
+    let too_large = app.post(json!({ "query": format!("{{ __typename }} # {big}") }), None).await;
+    assert_eq!(too_large.status, 413);
+
+    let batch = app.post(json!([{ "query": "{ __typename }" }, { "query": "{ __typename }" }]), None).await;
+    assert_eq!(batch.status, 200);
+    assert_eq!(batch.body.as_array().map(Vec::len), Some(2));
+    let too_many = app.post(json!([{ "query": "{ a: __typename }" }, { "query": "{ __typename }" }, { "query": "{ __typename }" }]), None).await;
+    assert_eq!(too_many.status, 400);
+}
+
+#[tokio::test]
+async fn introspection_and_suggestions_can_be_switched_off() {
+    let app = TestApp::with_config(Backend::Sqlite, |c| {
+        c.graphql.introspection = false;
+        c.graphql.suggestions = false;
+    })
+    .await;
+    let r = app.gql("{ __schema { types { name } } }", json!({}), None).await;
+    assert_eq!(r.data("/__schema"), &json!(null), "{}", r.body);
+    let typo = app.gql("{ mee { id } }", json!({}), None).await;
+    let message = typo.body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(!message.contains("Did you mean"), "{message}");
+    let on = TestApp::new(Backend::Sqlite).await;
+    on.gql("{ __schema { queryType { name } } }", json!({}), None).await.ok();
+}
+
+async fn rate_limited(app: TestApp) {
+    let (token, _, _) = app.register(&format!("rl-{}@shop.example", uuid::Uuid::new_v4().simple())).await;
+    for _ in 0..3 {
+        app.gql("{ me { id } }", json!({}), Some(&token)).await.ok();
+    }
+    let over = app.gql("{ me { id } }", json!({}), Some(&token)).await;
+    assert_eq!(over.status, 429, "{}", over.body);
+    assert_eq!(over.code(), Some("RATE_LIMITED"));
+    let retry = over.body["errors"][0]["extensions"]["retryAfter"].as_u64().unwrap_or(0);
+    assert!((1..=3600).contains(&retry), "retryAfter {retry}");
+    assert_eq!(over.headers.get("retry-after").and_then(|v| v.to_str().ok()), Some(retry.to_string().as_str()));
+    // Operations outside the heavy set are not counted.
+    app.gql("{ account { id } }", json!({}), Some(&token)).await.ok();
+}
+
+async fn rate_limit_in_memory(backend: Backend) {
+    rate_limited(TestApp::with_config(backend, |c| {
+        c.rate_limit.free_per_hour = 3;
+        c.rate_limit.heavy_operations = vec!["me".into()];
+    })
+    .await)
+    .await;
+}
+
+async fn rate_limit_in_redis(backend: Backend) {
+    rate_limited(TestApp::with_config(backend, |c| {
+        c.rate_limit.free_per_hour = 3;
+        c.rate_limit.heavy_operations = vec!["me".into()];
+        c.redis_url = Some(alatar_tests::redis_url().into());
+    })
+    .await)
+    .await;
+}
+
+on_both_backends! {
+    rate_limits_in_memory => rate_limit_in_memory;
+    rate_limits_in_redis => rate_limit_in_redis;
+}
+
+#[tokio::test]
+async fn redis_counter_has_one_hour_ttl_and_is_shared() {
+    let config = |c: &mut alatar_server::Config| {
+        c.rate_limit.free_per_hour = 2;
+        c.rate_limit.heavy_operations = vec!["me".into()];
+        c.redis_url = Some(alatar_tests::redis_url().into());
+    };
+    let one = TestApp::with_config(Backend::Sqlite, config).await;
+    let (token, _, user_id) = one.register("shared@shop.example").await;
+    one.gql("{ me { id } }", json!({}), Some(&token)).await.ok();
+    let client = redis::Client::open(alatar_tests::redis_url()).unwrap_or_else(|e| panic!("{e}"));
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap_or_else(|e| panic!("{e}"));
+    let ttl: i64 = redis::cmd("TTL").arg(format!("alatar:ratelimit:{user_id}")).query_async(&mut conn).await.unwrap_or(-2);
+    assert!((3500..=3600).contains(&ttl), "ttl {ttl}");
+    // A second instance sharing Redis (same secret, so the token is valid there) sees the same count.
+    let two = TestApp::with_config(Backend::Sqlite, config).await;
+    let request = Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::from(json!({ "query": "{ __typename }" }).to_string()))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(two.send(request).await.0, 200);
+    one.gql("{ me { id } }", json!({}), Some(&token)).await.ok();
+    assert_eq!(one.gql("{ me { id } }", json!({}), Some(&token)).await.status, 429);
+}
