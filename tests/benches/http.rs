@@ -1,1 +1,127 @@
-fn main() {}
+//! HTTP benchmark: (a) a raw axum JSON handler and (b) the authenticated `me`
+//! query over HTTP, in one run on the same machine, loaded by `wrk` at 64
+//! connections. Run with `bash scripts/bench.sh` (or
+//! `cargo bench -p alatar-tests --bench http`, with wrk installed).
+//!
+//! Target (issue 2): (b) reaches at least 50% of (a)'s throughput, with p99
+//! latency under 5 ms.
+
+use std::process::Command;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+const CONNECTIONS: &str = "64";
+const SECONDS: &str = "10";
+
+struct Run {
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+fn parse_duration_ms(text: &str) -> f64 {
+    let text = text.trim();
+    let (number, factor) = if let Some(v) = text.strip_suffix("us") {
+        (v, 0.001)
+    } else if let Some(v) = text.strip_suffix("ms") {
+        (v, 1.0)
+    } else if let Some(v) = text.strip_suffix('s') {
+        (v, 1000.0)
+    } else {
+        (text, 1.0)
+    };
+    number.parse::<f64>().unwrap_or(f64::NAN) * factor
+}
+
+fn wrk(url: &str, script: Option<&std::path::Path>) -> Run {
+    let mut command = Command::new("wrk");
+    command.args(["-t2", "-c", CONNECTIONS, "-d", &format!("{SECONDS}s"), "--latency"]);
+    if let Some(script) = script {
+        command.arg("-s").arg(script);
+    }
+    let output = command.arg(url).output().unwrap_or_else(|e| panic!("wrk not runnable (apt-get install wrk): {e}"));
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let field = |prefix: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(!text.contains("Non-2xx"), "errors under load:\n{text}");
+    Run {
+        requests_per_second: field("Requests/sec:").parse().unwrap_or(0.0),
+        p50_ms: parse_duration_ms(&field("50%")),
+        p99_ms: parse_duration_ms(&field("99%")),
+    }
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = std::env::temp_dir().join(format!("alatar-bench-{}", uuid::Uuid::new_v4()));
+    let (raw_port, app_port, token) = runtime.block_on(async {
+        let raw = Router::new().route("/json", get(|| async { Json(json!({ "message": "Hello, World!" })) }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+        let raw_port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
+        tokio::spawn(async move { axum::serve(listener, raw).await });
+
+        let mut config = alatar_tests::test_config(&dir);
+        config.log.level = "warn".into();
+        alatar_server::telemetry::init(&config.log);
+        let app = alatar_server::Application::build(config).await.unwrap_or_else(|e| panic!("{e:#}"));
+        let app_port = app.port();
+        tokio::spawn(app.run_until_stopped());
+
+        let body = json!({ "query": "mutation { register(email: \"bench@shop.example\", password: \"correct horse battery\") { accessToken } }" });
+        let r: serde_json::Value = reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{app_port}/graphql"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let token = r["data"]["register"]["accessToken"].as_str().unwrap_or_default().to_owned();
+        (raw_port, app_port, token)
+    });
+    assert!(!token.is_empty(), "registration failed");
+
+    let script = dir.join("me.lua");
+    let body = json!({ "query": "{ me { id email role } }" }).to_string().replace('\\', "\\\\").replace('"', "\\\"");
+    std::fs::write(
+        &script,
+        format!(
+            "wrk.method = \"POST\"\nwrk.body = \"{body}\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Accept\"] = \"application/graphql-response+json\"\nwrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    // Warm both up, then measure.
+    let _ = Command::new("wrk").args(["-t1", "-c8", "-d2s"]).arg(format!("http://127.0.0.1:{raw_port}/json")).output();
+    let _ = Command::new("wrk").args(["-t1", "-c8", "-d2s", "-s"]).arg(&script).arg(format!("http://127.0.0.1:{app_port}/graphql")).output();
+    std::thread::sleep(Duration::from_millis(500));
+    let raw = wrk(&format!("http://127.0.0.1:{raw_port}/json"), None);
+    let me = wrk(&format!("http://127.0.0.1:{app_port}/graphql"), Some(&script));
+
+    let ratio = me.requests_per_second / raw.requests_per_second;
+    println!("| case | req/s | p50 ms | p99 ms |");
+    println!("|---|---:|---:|---:|");
+    println!("| (a) raw axum JSON handler | {:.0} | {:.2} | {:.2} |", raw.requests_per_second, raw.p50_ms, raw.p99_ms);
+    println!("| (b) authenticated `me` over HTTP | {:.0} | {:.2} | {:.2} |", me.requests_per_second, me.p50_ms, me.p99_ms);
+    println!();
+    println!("(b)/(a) throughput: {:.1}% (target >= 50%); (b) p99 {:.2} ms (target < 5 ms)", ratio * 100.0, me.p99_ms);
+    println!(
+        "targets: {}",
+        if ratio >= 0.5 && me.p99_ms < 5.0 { "MET" } else { "NOT MET" }
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    runtime.shutdown_timeout(Duration::from_secs(1));
+}

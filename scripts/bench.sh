@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Benchmarks; figures go into BENCHMARKS.md with the machine they ran on.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+cargo bench --locked -p alatar-tests --bench http
