@@ -8,4 +8,11 @@ cd "$(dirname "$0")/.."
 bash scripts/services.sh
 npm ci --prefix tests/graphql-http --no-audit --no-fund --silent
 cargo build --locked -p alatar-server --bin alatar
-cargo test --locked --workspace "$@"
+log="$(mktemp)"
+status=0
+cargo test --locked --workspace "$@" 2>&1 | tee "$log" || status=$?
+# cargo prints one result line per test target (doc-tests last, often empty);
+# close with the suite's total so the last line says what ran.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"
+exit "$status"

@@ -59,6 +59,17 @@ fn wrk(url: &str, script: Option<&std::path::Path>) -> Run {
     }
 }
 
+/// A wrk script that POSTs `query` with the bearer `token`.
+fn lua_script(dir: &std::path::Path, name: &str, query: &str, token: &str) -> std::path::PathBuf {
+    let path = dir.join(format!("{name}.lua"));
+    let body = json!({ "query": query }).to_string().replace('\\', "\\\\").replace('"', "\\\"");
+    let lua = format!(
+        "wrk.method = \"POST\"\nwrk.body = \"{body}\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Accept\"] = \"application/graphql-response+json\"\nwrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"
+    );
+    std::fs::write(&path, lua).unwrap_or_else(|e| panic!("{e}"));
+    path
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -94,15 +105,9 @@ fn main() {
     });
     assert!(!token.is_empty(), "registration failed");
 
-    let script = dir.join("me.lua");
-    let body = json!({ "query": "{ me { id email role } }" }).to_string().replace('\\', "\\\\").replace('"', "\\\"");
-    std::fs::write(
-        &script,
-        format!(
-            "wrk.method = \"POST\"\nwrk.body = \"{body}\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Accept\"] = \"application/graphql-response+json\"\nwrk.headers[\"Authorization\"] = \"Bearer {token}\"\n"
-        ),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let script = lua_script(&dir, "me", "{ me { id email role } }", &token);
+    // Diagnostic: the same path without the database read.
+    let typename = lua_script(&dir, "typename", "{ __typename }", &token);
 
     // Warm both up, then measure.
     let _ = Command::new("wrk").args(["-t1", "-c8", "-d2s"]).arg(format!("http://127.0.0.1:{raw_port}/json")).output();
@@ -110,12 +115,14 @@ fn main() {
     std::thread::sleep(Duration::from_millis(500));
     let raw = wrk(&format!("http://127.0.0.1:{raw_port}/json"), None);
     let me = wrk(&format!("http://127.0.0.1:{app_port}/graphql"), Some(&script));
+    let bare = wrk(&format!("http://127.0.0.1:{app_port}/graphql"), Some(&typename));
 
     let ratio = me.requests_per_second / raw.requests_per_second;
     println!("| case | req/s | p50 ms | p99 ms |");
     println!("|---|---:|---:|---:|");
     println!("| (a) raw axum JSON handler | {:.0} | {:.2} | {:.2} |", raw.requests_per_second, raw.p50_ms, raw.p99_ms);
     println!("| (b) authenticated `me` over HTTP | {:.0} | {:.2} | {:.2} |", me.requests_per_second, me.p50_ms, me.p99_ms);
+    println!("| (c) authenticated `{{ __typename }}` (no database read) | {:.0} | {:.2} | {:.2} |", bare.requests_per_second, bare.p50_ms, bare.p99_ms);
     println!();
     println!("(b)/(a) throughput: {:.1}% (target >= 50%); (b) p99 {:.2} ms (target < 5 ms)", ratio * 100.0, me.p99_ms);
     println!(
