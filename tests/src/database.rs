@@ -29,7 +29,8 @@ pub struct TestDb {
     postgres_name: Option<String>,
 }
 
-fn scratch_dir() -> PathBuf {
+/// A fresh scratch directory under the system temp dir.
+pub fn scratch_dir() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("alatar-test-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
     dir

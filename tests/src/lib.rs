@@ -7,7 +7,7 @@ mod database;
 
 pub use app::{Gql, TestApp};
 pub use binary::{binary_path, RunningBinary};
-pub use database::{Backend, TestDb};
+pub use database::{scratch_dir, Backend, TestDb};
 
 /// Runs an async test body once per backend.
 #[macro_export]

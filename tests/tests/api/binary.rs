@@ -6,12 +6,6 @@ use serde_json::json;
 
 use alatar_tests::{binary_path, RunningBinary};
 
-fn scratch() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("alatar-bin-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    dir
-}
-
 async fn post(base: &str, body: serde_json::Value, token: Option<&str>) -> serde_json::Value {
     let mut request = reqwest::Client::new().post(format!("{base}/graphql")).json(&body);
     if let Some(token) = token {
@@ -22,7 +16,7 @@ async fn post(base: &str, body: serde_json::Value, token: Option<&str>) -> serde
 
 #[tokio::test]
 async fn serve_with_no_configuration_uses_embedded_sqlite() {
-    let dir = scratch();
+    let dir = alatar_tests::scratch_dir();
     let server = RunningBinary::start(&dir, &[]);
     assert!(dir.join("data/alatar.db").exists(), "SQLite database created under ./data");
     let health = reqwest::get(format!("{}/readyz", server.base_url)).await.unwrap_or_else(|e| panic!("{e}"));
@@ -45,7 +39,7 @@ async fn serve_with_no_configuration_uses_embedded_sqlite() {
 }
 
 fn fails_with(env: &[(&str, &str)], file: Option<&str>, expect: &str) {
-    let dir = scratch();
+    let dir = alatar_tests::scratch_dir();
     let mut command = Command::new(binary_path());
     command.current_dir(&dir).arg("serve");
     if let Some(contents) = file {
@@ -71,7 +65,7 @@ fn bad_configuration_stops_startup_naming_the_key() {
     fails_with(&[], Some("[graphql]\nmax_dept = 3\n"), "max_dept");
     fails_with(&[("ALATAR_JWT__SECRET", "short")], None, "jwt.secret");
     let secret = "a-database-password-that-must-not-leak";
-    let dir = scratch();
+    let dir = alatar_tests::scratch_dir();
     let output = Command::new(binary_path())
         .current_dir(&dir)
         .arg("serve")
@@ -94,7 +88,7 @@ async fn migrate_then_serve_on_postgres() {
     sea_orm::ConnectionTrait::execute_unprepared(&conn, &format!("CREATE DATABASE {name}")).await.unwrap_or_else(|e| panic!("{e}"));
     let url = format!("{}/{name}", admin.rsplit_once('/').map(|(b, _)| b).unwrap_or_default());
     let env = [("ALATAR_DATABASE_URL", url.as_str()), ("ALATAR_JWT__SECRET", alatar_tests::TEST_JWT_SECRET)];
-    let dir = scratch();
+    let dir = alatar_tests::scratch_dir();
     let refused = Command::new(binary_path()).current_dir(&dir).arg("serve").envs(env).output().unwrap_or_else(|e| panic!("{e}"));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("alatar migrate"));
     let migrated = Command::new(binary_path()).current_dir(&dir).arg("migrate").envs(env).output().unwrap_or_else(|e| panic!("{e}"));
@@ -123,7 +117,7 @@ async fn graphql_over_http_audit_passes() {
         std::path::Path::new(modules).exists(),
         "graphql-http is not installed: run `npm ci --prefix tests/graphql-http` (scripts/test.sh does)"
     );
-    let dir = scratch();
+    let dir = alatar_tests::scratch_dir();
     let server = RunningBinary::start(&dir, &[]);
     let output = tokio::process::Command::new("node")
         .arg(audit)

@@ -72,15 +72,9 @@ async fn invite(server: &RunningBinary, token: &str, email: &str) {
     assert_eq!(status, 200);
 }
 
-fn scratch() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("alatar-ws-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-    dir
-}
-
 #[tokio::test]
 async fn graphql_transport_ws_streams_account_events() {
-    let dir = scratch();
+    let dir = alatar_tests::scratch_dir();
     let server = RunningBinary::start(&dir, &[]);
     let owner = register(&server, "ws-owner@shop.example").await;
     let other = register(&server, "ws-other@elsewhere.example").await;
@@ -101,7 +95,7 @@ async fn graphql_transport_ws_streams_account_events() {
 
 #[tokio::test]
 async fn invalid_tokens_and_early_subscribes_close_with_protocol_codes() {
-    let dir = scratch();
+    let dir = alatar_tests::scratch_dir();
     let server = RunningBinary::start(&dir, &[]);
     let mut socket = connect(&server, "graphql-transport-ws").await;
     send(&mut socket, json!({ "type": "connection_init", "payload": { "authorization": "Bearer not-a-token" } })).await;
@@ -124,7 +118,7 @@ async fn invalid_tokens_and_early_subscribes_close_with_protocol_codes() {
 
 #[tokio::test]
 async fn legacy_graphql_ws_protocol() {
-    let dir = scratch();
+    let dir = alatar_tests::scratch_dir();
     let server = RunningBinary::start(&dir, &[]);
     let owner = register(&server, "legacy@shop.example").await;
     let mut socket = connect(&server, "graphql-ws").await;
