@@ -87,10 +87,7 @@ fn user_fk<T: IntoIden + 'static>(table: T, column: &str) -> ForeignKeyCreateSta
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         if manager.get_database_backend() == DbBackend::Postgres {
-            manager
-                .get_connection()
-                .execute_unprepared("CREATE EXTENSION IF NOT EXISTS vector")
-                .await?;
+            manager.get_connection().execute_unprepared("CREATE EXTENSION IF NOT EXISTS vector").await?;
         }
         manager
             .create_table(
@@ -120,11 +117,7 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(
-                Index::create()
-                    .name("idx_users_account")
-                    .table(Users::Table)
-                    .col(Users::AccountId)
-                    .to_owned(),
+                Index::create().name("idx_users_account").table(Users::Table).col(Users::AccountId).to_owned(),
             )
             .await?;
         manager
@@ -198,9 +191,7 @@ impl MigrationTrait for Migration {
             Users::Table.into_iden(),
             Accounts::Table.into_iden(),
         ] {
-            manager
-                .drop_table(Table::drop().table(table).to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
         Ok(())
     }

@@ -8,9 +8,9 @@ use std::time::Duration;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest, NextSubscribe,
 };
-use futures_util::stream::{BoxStream, StreamExt};
 use async_graphql::parser::types::{ExecutableDocument, FragmentDefinition, Selection, SelectionSet};
 use async_graphql::{Name, Positioned, Response, ServerError, ServerResult, Variables};
+use futures_util::stream::{BoxStream, StreamExt};
 
 use alatar_entity::Tier;
 
@@ -161,13 +161,16 @@ impl Extension for RequestGuard {
         Ok(doc)
     }
 
-    async fn execute(&self, ctx: &ExtensionContext<'_>, operation_name: Option<&str>, next: NextExecute<'_>) -> Response {
-        let cost = self.heavy_by_operation.lock().ok().and_then(|map| {
-            match operation_name {
-                Some(name) => map.get(&Some(name.to_owned())).copied(),
-                None if map.len() == 1 => map.values().next().copied(),
-                None => None,
-            }
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        let cost = self.heavy_by_operation.lock().ok().and_then(|map| match operation_name {
+            Some(name) => map.get(&Some(name.to_owned())).copied(),
+            None if map.len() == 1 => map.values().next().copied(),
+            None => None,
         });
         let viewer = ctx.data_opt::<Viewer>();
         if let (Some(cost @ 1..), Some(Viewer(claims))) = (cost, viewer) {

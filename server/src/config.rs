@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -230,8 +230,6 @@ impl Config {
 
     /// Whether `database_url` points at PostgreSQL.
     pub fn uses_postgres(&self) -> bool {
-        self.database_url
-            .as_ref()
-            .is_some_and(|u| secrecy::ExposeSecret::expose_secret(u).starts_with("postgres"))
+        self.database_url.as_ref().is_some_and(|u| secrecy::ExposeSecret::expose_secret(u).starts_with("postgres"))
     }
 }

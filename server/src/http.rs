@@ -9,11 +9,11 @@ mod ws;
 
 use std::sync::Arc;
 
-use axum::routing::get;
 use axum::Router;
+use axum::routing::get;
 use sea_orm::DatabaseConnection;
 
-use alatar_schema::{auth::TokenKeys, AppSchema};
+use alatar_schema::{AppSchema, auth::TokenKeys};
 
 use crate::config::GraphqlConfig;
 use crate::metrics::Metrics;

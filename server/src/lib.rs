@@ -11,4 +11,4 @@ mod startup;
 pub mod telemetry;
 
 pub use config::Config;
-pub use startup::{connect_database, Application};
+pub use startup::{Application, connect_database};

@@ -5,7 +5,7 @@ use clap::Parser;
 use sea_orm_migration::MigratorTrait;
 
 use alatar_server::cli::{Cli, Command};
-use alatar_server::{connect_database, telemetry, Application, Config};
+use alatar_server::{Application, Config, connect_database, telemetry};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -13,7 +13,7 @@ use alatar_migration::Migrator;
 use alatar_schema::auth::{TokenConfig, TokenKeys};
 use alatar_schema::rate_limit::{InMemoryRateLimiter, RateLimiter, RedisRateLimiter};
 use alatar_schema::service::InProcessAccountEvents;
-use alatar_schema::{build_schema, AppState, QueryLimits, RateLimits};
+use alatar_schema::{AppState, QueryLimits, RateLimits, build_schema};
 
 use crate::config::Config;
 use crate::http::{self, HttpState};
@@ -49,15 +49,13 @@ pub async fn connect_database(config: &Config) -> anyhow::Result<DatabaseConnect
                 .foreign_keys(true)
         });
     // The error may echo the URL, credentials included: say only what failed.
-    Database::connect(options).await.map_err(|e| anyhow::anyhow!("cannot connect to the database: {}", redact(&e.to_string())))
+    Database::connect(options)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to the database: {}", redact(&e.to_string())))
 }
 
 fn redact(message: &str) -> String {
-    message
-        .split_whitespace()
-        .map(|w| if w.contains("://") { "[url]" } else { w })
-        .collect::<Vec<_>>()
-        .join(" ")
+    message.split_whitespace().map(|w| if w.contains("://") { "[url]" } else { w }).collect::<Vec<_>>().join(" ")
 }
 
 /// The embedded default: a secret generated once and kept in `data_dir`.
@@ -115,7 +113,8 @@ impl Application {
             Some(conn) => Arc::new(RedisRateLimiter::new(conn.clone())),
             None => Arc::new(InMemoryRateLimiter::default()),
         };
-        let state = AppState { db: db.clone(), tokens: tokens.clone(), events: Arc::new(InProcessAccountEvents::default()) };
+        let state =
+            AppState { db: db.clone(), tokens: tokens.clone(), events: Arc::new(InProcessAccountEvents::default()) };
         let limits = QueryLimits {
             max_depth: config.graphql.max_depth,
             max_complexity: config.graphql.max_complexity,

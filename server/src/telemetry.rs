@@ -1,6 +1,6 @@
 //! Structured logs through `tracing`: JSON lines by default.
 
-use tracing_subscriber::{fmt, EnvFilter};
+use tracing_subscriber::{EnvFilter, fmt};
 
 use crate::config::{LogConfig, LogFormat};
 

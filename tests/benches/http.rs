@@ -111,7 +111,11 @@ fn main() {
 
     // Warm both up, then measure.
     let _ = Command::new("wrk").args(["-t1", "-c8", "-d2s"]).arg(format!("http://127.0.0.1:{raw_port}/json")).output();
-    let _ = Command::new("wrk").args(["-t1", "-c8", "-d2s", "-s"]).arg(&script).arg(format!("http://127.0.0.1:{app_port}/graphql")).output();
+    let _ = Command::new("wrk")
+        .args(["-t1", "-c8", "-d2s", "-s"])
+        .arg(&script)
+        .arg(format!("http://127.0.0.1:{app_port}/graphql"))
+        .output();
     std::thread::sleep(Duration::from_millis(500));
     let raw = wrk(&format!("http://127.0.0.1:{raw_port}/json"), None);
     let me = wrk(&format!("http://127.0.0.1:{app_port}/graphql"), Some(&script));
@@ -121,14 +125,17 @@ fn main() {
     println!("| case | req/s | p50 ms | p99 ms |");
     println!("|---|---:|---:|---:|");
     println!("| (a) raw axum JSON handler | {:.0} | {:.2} | {:.2} |", raw.requests_per_second, raw.p50_ms, raw.p99_ms);
-    println!("| (b) authenticated `me` over HTTP | {:.0} | {:.2} | {:.2} |", me.requests_per_second, me.p50_ms, me.p99_ms);
-    println!("| (c) authenticated `{{ __typename }}` (no database read) | {:.0} | {:.2} | {:.2} |", bare.requests_per_second, bare.p50_ms, bare.p99_ms);
+    println!(
+        "| (b) authenticated `me` over HTTP | {:.0} | {:.2} | {:.2} |",
+        me.requests_per_second, me.p50_ms, me.p99_ms
+    );
+    println!(
+        "| (c) authenticated `{{ __typename }}` (no database read) | {:.0} | {:.2} | {:.2} |",
+        bare.requests_per_second, bare.p50_ms, bare.p99_ms
+    );
     println!();
     println!("(b)/(a) throughput: {:.1}% (target >= 50%); (b) p99 {:.2} ms (target < 5 ms)", ratio * 100.0, me.p99_ms);
-    println!(
-        "targets: {}",
-        if ratio >= 0.5 && me.p99_ms < 5.0 { "MET" } else { "NOT MET" }
-    );
+    println!("targets: {}", if ratio >= 0.5 && me.p99_ms < 5.0 { "MET" } else { "NOT MET" });
     let _ = std::fs::remove_dir_all(&dir);
     runtime.shutdown_timeout(Duration::from_secs(1));
 }

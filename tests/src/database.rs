@@ -48,7 +48,11 @@ fn with_database(admin_url: &str, name: &str) -> String {
 fn template_name() -> String {
     let names: Vec<String> = Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
     let last = names.last().cloned().unwrap_or_default();
-    format!("alatar_tpl_{}_{}", names.len(), last.chars().filter(|c| c.is_ascii_alphanumeric()).take(24).collect::<String>())
+    format!(
+        "alatar_tpl_{}_{}",
+        names.len(),
+        last.chars().filter(|c| c.is_ascii_alphanumeric()).take(24).collect::<String>()
+    )
 }
 
 impl TestDb {

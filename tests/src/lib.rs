@@ -6,8 +6,8 @@ mod binary;
 mod database;
 
 pub use app::{Gql, TestApp};
-pub use binary::{binary_path, RunningBinary};
-pub use database::{scratch_dir, Backend, TestDb};
+pub use binary::{RunningBinary, binary_path};
+pub use database::{Backend, TestDb, scratch_dir};
 
 /// Runs an async test body once per backend.
 #[macro_export]

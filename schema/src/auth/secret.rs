@@ -12,8 +12,5 @@ pub fn generate() -> String {
 /// Hex SHA-256, the only form stored. Tokens carry 256 bits of entropy, so an
 /// unsalted fast hash is enough (there is nothing to brute-force).
 pub fn digest(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }

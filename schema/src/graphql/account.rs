@@ -1,14 +1,14 @@
 //! Accounts and auth: `me`, `register`, `login`, `refreshToken`, `logout`,
 //! `updatePreferences`, `inviteMember`, `removeMember`, `accountEvents`.
 
-use async_graphql::{Context, InputObject, MaybeUndefined, Object, Result, Subscription, ID};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Subscription};
 use futures_util::{Stream, StreamExt};
 use uuid::Uuid;
 
-use super::types::{Account, AccountEvent, AuthPayload, InvitePayload, Invitation, Role, User, UserPreferences};
+use super::types::{Account, AccountEvent, AuthPayload, Invitation, InvitePayload, Role, User, UserPreferences};
 use crate::context::ContextExt;
 use crate::error::ApiError;
-use crate::service::{accounts, preferences, sessions, AuthSession};
+use crate::service::{AuthSession, accounts, preferences, sessions};
 
 fn payload(session: AuthSession) -> AuthPayload {
     AuthPayload {
@@ -34,9 +34,8 @@ impl AccountQuery {
     /// The authenticated user.
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
         let viewer = ctx.viewer()?;
-        let me = accounts::member(&ctx.state().db, ctx.scope()?, viewer.sub)
-            .await
-            .map_err(|_| ApiError::Unauthenticated)?;
+        let me =
+            accounts::member(&ctx.state().db, ctx.scope()?, viewer.sub).await.map_err(|_| ApiError::Unauthenticated)?;
         Ok(User(me))
     }
 

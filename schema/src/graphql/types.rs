@@ -1,13 +1,13 @@
 //! Output types. Database models are wrapped, never exposed directly, so the
 //! API can change shape without a migration (and hashes never leak).
 
-use async_graphql::{ComplexObject, Context, Enum, Object, Result, SimpleObject, ID};
+use async_graphql::{ComplexObject, Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use alatar_entity::{account, invitation, user, user_preferences, AccountScope};
+use alatar_entity::{AccountScope, account, invitation, user, user_preferences};
 
 use crate::context::ContextExt;
-use crate::service::{accounts, preferences, AccountEvent as AccountEventModel, AccountEventKind};
+use crate::service::{AccountEvent as AccountEventModel, AccountEventKind, accounts, preferences};
 
 /// A member's role within its account.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]

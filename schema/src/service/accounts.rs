@@ -7,7 +7,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use alatar_entity::{account, invitation, user, AccountScope, Role};
+use alatar_entity::{AccountScope, Role, account, invitation, user};
 
 use super::{AccountEvent, AccountEventKind, AccountEvents, Email};
 use crate::auth::secret;
@@ -18,20 +18,12 @@ const INVITATION_TTL_DAYS: i64 = 7;
 
 /// The account `scope` is bound to.
 pub async fn account(db: &DatabaseConnection, scope: AccountScope) -> ApiResult<account::Model> {
-    account::Entity::find_by_id(scope.account_id())
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound("account"))
+    account::Entity::find_by_id(scope.account_id()).one(db).await?.ok_or(ApiError::NotFound("account"))
 }
 
 /// A member of the account, or `NOT_FOUND` (also for other accounts' users).
 pub async fn member(db: &DatabaseConnection, scope: AccountScope, user_id: Uuid) -> ApiResult<user::Model> {
-    scope
-        .find::<user::Entity>()
-        .filter(user::Column::Id.eq(user_id))
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound("user"))
+    scope.find::<user::Entity>().filter(user::Column::Id.eq(user_id)).one(db).await?.ok_or(ApiError::NotFound("user"))
 }
 
 /// All members, oldest first.
@@ -124,11 +116,7 @@ pub async fn remove(
         }
     }
     // Invitations the member sent point at it; they go with it.
-    scope
-        .delete_many::<invitation::Entity>()
-        .filter(invitation::Column::InvitedBy.eq(target.id))
-        .exec(&txn)
-        .await?;
+    scope.delete_many::<invitation::Entity>().filter(invitation::Column::InvitedBy.eq(target.id)).exec(&txn).await?;
     let removed = scope.delete_many::<user::Entity>().filter(user::Column::Id.eq(target.id)).exec(&txn).await?;
     if removed.rows_affected != 1 {
         return Err(ApiError::NotFound("user"));

@@ -4,7 +4,7 @@ use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, QueryFilter, Set};
 use uuid::Uuid;
 
-use alatar_entity::{user, user_preferences, AccountScope};
+use alatar_entity::{AccountScope, user, user_preferences};
 
 use crate::error::{ApiError, ApiResult};
 
@@ -59,7 +59,8 @@ pub async fn update(
     let mut row: user_preferences::ActiveModel = get(db, scope, user_id).await?.into();
     if let Some(model) = patch.llm_model {
         if let Some(m) = &model {
-            let ok = !m.is_empty() && m.len() <= 200 && m.chars().all(|c| c.is_ascii_alphanumeric() || "/-_.:".contains(c));
+            let ok =
+                !m.is_empty() && m.len() <= 200 && m.chars().all(|c| c.is_ascii_alphanumeric() || "/-_.:".contains(c));
             if !ok {
                 return Err(ApiError::bad_input("llmModel", "must be a model id like `google/gemini-2.5-flash`"));
             }

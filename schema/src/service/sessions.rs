@@ -1,15 +1,13 @@
 //! Registration, login, refresh-token rotation and logout.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait};
 use uuid::Uuid;
 
-use alatar_entity::{account, invitation, refresh_token, user, AccountScope, Role, Tier};
+use alatar_entity::{AccountScope, Role, Tier, account, invitation, refresh_token, user};
 
-use super::{conflict_on_unique, AccountEvent, AccountEventKind, AccountEvents, Email};
-use crate::auth::{password, secret, password::Password, TokenKeys};
+use super::{AccountEvent, AccountEventKind, AccountEvents, Email, conflict_on_unique};
+use crate::auth::{TokenKeys, password, password::Password, secret};
 use crate::error::{ApiError, ApiResult};
 
 /// What a successful register, login or refresh hands back.
@@ -64,10 +62,8 @@ pub async fn register(
                 .await?
                 .filter(|i| i.accepted_at.is_none() && i.expires_at > now && i.email == email.as_str())
                 .ok_or_else(|| ApiError::bad_input("invitationToken", "is invalid, expired or for another email"))?;
-            let account = account::Entity::find_by_id(invite.account_id)
-                .one(&txn)
-                .await?
-                .ok_or(ApiError::NotFound("account"))?;
+            let account =
+                account::Entity::find_by_id(invite.account_id).one(&txn).await?.ok_or(ApiError::NotFound("account"))?;
             let role = invite.role;
             let mut accepted: invitation::ActiveModel = invite.into();
             accepted.accepted_at = Set(Some(now));

@@ -2,8 +2,8 @@
 
 use axum::http::HeaderMap;
 
-use alatar_schema::auth::TokenKeys;
 use alatar_schema::Viewer;
+use alatar_schema::auth::TokenKeys;
 
 /// What the request presented.
 pub enum Credentials {

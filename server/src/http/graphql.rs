@@ -2,17 +2,17 @@
 //! parameter checks, content negotiation, meaningful status codes. A browser's
 //! `GET` gets GraphiQL; a WebSocket upgrade goes to `ws`.
 
-use axum::body::{to_bytes, Body};
-use axum::extract::{FromRequestParts, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{ServerError, Variables};
+use axum::body::{Body, to_bytes};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::auth::{self, Credentials};
 use super::negotiate::{self, BodyKind, MediaType};
-use super::{ws, HttpState, RequestId};
+use super::{HttpState, RequestId, ws};
 
 /// A request refused before execution, with the status the spec asks for.
 struct Refusal {
@@ -88,14 +88,18 @@ fn parse_params(value: Value) -> Result<async_graphql::Request, Refusal> {
 
 /// A JSON body: one request object, or a batch (array) of them.
 fn parse_json_body(bytes: &[u8], max_batch: usize) -> Result<(Vec<async_graphql::Request>, bool), Refusal> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| Refusal::bad(format!("body is not valid JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|e| Refusal::bad(format!("body is not valid JSON: {e}")))?;
     match value {
         Value::Array(items) => {
             if items.is_empty() {
                 return Err(Refusal::bad("an empty batch"));
             }
             if items.len() > max_batch {
-                return Err(Refusal::bad(format!("batch of {} operations exceeds the limit of {max_batch}", items.len())));
+                return Err(Refusal::bad(format!(
+                    "batch of {} operations exceeds the limit of {max_batch}",
+                    items.len()
+                )));
             }
             Ok((items.into_iter().map(parse_params).collect::<Result<_, _>>()?, true))
         }
@@ -142,8 +146,12 @@ fn type_label(ty: Option<OperationType>) -> &'static str {
 pub async fn post(State(state): State<HttpState>, request: Request) -> Response {
     let rid = request_id(&request);
     let Some(media) = negotiate::accept(request.headers()) else {
-        return Refusal { status: StatusCode::NOT_ACCEPTABLE, code: "BAD_USER_INPUT", message: "not acceptable: use application/graphql-response+json or application/json".into() }
-            .into_response(MediaType::Json, &rid);
+        return Refusal {
+            status: StatusCode::NOT_ACCEPTABLE,
+            code: "BAD_USER_INPUT",
+            message: "not acceptable: use application/graphql-response+json or application/json".into(),
+        }
+        .into_response(MediaType::Json, &rid);
     };
     let credentials = auth::from_headers(request.headers(), &state.tokens);
     if let Credentials::Invalid = credentials {
@@ -176,7 +184,11 @@ fn too_large(limit: usize) -> Refusal {
     }
 }
 
-async fn multipart(state: &HttpState, content_type: String, body: Body) -> Result<(Vec<async_graphql::Request>, bool), Refusal> {
+async fn multipart(
+    state: &HttpState,
+    content_type: String,
+    body: Body,
+) -> Result<(Vec<async_graphql::Request>, bool), Refusal> {
     let limit = state.graphql.max_body_bytes;
     let reader = async_read(body);
     let options = async_graphql::http::MultipartOptions::default().max_file_size(limit).max_num_files(16);
@@ -191,14 +203,16 @@ async fn multipart(state: &HttpState, content_type: String, body: Body) -> Resul
 
 fn async_read(body: Body) -> impl futures_util::AsyncRead + Send + Unpin {
     use futures_util::TryStreamExt;
-    body.into_data_stream()
-        .map_err(|e| std::io::Error::other(e.to_string()))
-        .into_async_read()
+    body.into_data_stream().map_err(|e| std::io::Error::other(e.to_string())).into_async_read()
 }
 
 fn unauthenticated(media: MediaType, rid: &str) -> Response {
-    Refusal { status: StatusCode::UNAUTHORIZED, code: "UNAUTHENTICATED", message: "invalid or expired access token".into() }
-        .into_response(media, rid)
+    Refusal {
+        status: StatusCode::UNAUTHORIZED,
+        code: "UNAUTHENTICATED",
+        message: "invalid or expired access token".into(),
+    }
+    .into_response(media, rid)
 }
 
 pub async fn get(State(state): State<HttpState>, request: Request) -> Response {
@@ -222,8 +236,12 @@ pub async fn get(State(state): State<HttpState>, request: Request) -> Response {
         return Html(page).into_response();
     }
     let Some(media) = negotiate::accept(&parts.headers) else {
-        return Refusal { status: StatusCode::NOT_ACCEPTABLE, code: "BAD_USER_INPUT", message: "not acceptable".into() }
-            .into_response(MediaType::Json, &rid);
+        return Refusal {
+            status: StatusCode::NOT_ACCEPTABLE,
+            code: "BAD_USER_INPUT",
+            message: "not acceptable".into(),
+        }
+        .into_response(MediaType::Json, &rid);
     };
     let credentials = auth::from_headers(&parts.headers, &state.tokens);
     if let Credentials::Invalid = credentials {

@@ -63,10 +63,7 @@ pub fn accept(headers: &HeaderMap) -> Option<MediaType> {
 
 /// Whether a browser asked for a page (GraphiQL) rather than data.
 pub fn wants_html(headers: &HeaderMap) -> bool {
-    headers
-        .get(axum::http::header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"))
+    headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"))
 }
 
 /// The kind of request body, from `Content-Type`.

@@ -28,10 +28,8 @@ pub async fn observe(State(state): State<HttpState>, mut request: Request, next:
         .filter(|v| acceptable(v))
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     let method = request.method().as_str().to_owned();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route =
+        request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     request.extensions_mut().insert(RequestId(id.clone()));
     let span = tracing::info_span!(
         "request",

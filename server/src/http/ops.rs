@@ -1,10 +1,10 @@
 //! `/health` (the process is up), `/readyz` (its dependencies answer) and
 //! `/metrics` (Prometheus).
 
-use axum::extract::State;
-use axum::http::{header, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::HttpState;
@@ -33,9 +33,6 @@ pub async fn ready(State(state): State<HttpState>) -> Response {
 }
 
 pub async fn metrics(State(state): State<HttpState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
         .into_response()
 }

@@ -7,11 +7,11 @@ use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::ws::{CloseFrame, Message, WebSocketUpgrade};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use futures_util::{future, SinkExt, StreamExt};
+use futures_util::{SinkExt, StreamExt, future};
 
+use super::HttpState;
 use super::auth::{self, Credentials};
 use super::graphql::extract;
-use super::HttpState;
 
 /// The message the init callback fails with; the sink turns it into 4403.
 const FORBIDDEN: &str = "Forbidden";
@@ -41,28 +41,24 @@ pub async fn upgrade(state: HttpState, parts: &mut Parts) -> Response {
     };
     let schema = state.schema.clone();
     let keys = state.tokens.clone();
-    upgrade
-        .protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| async move {
-            let (sink, stream) = socket.split();
-            let sink = sink.with(|m| future::ready(Ok::<_, axum::Error>(protocol_close_code(m))));
-            GraphQLWebSocket::new_with_pair(sink, stream, schema, protocol)
-                .on_connection_init(move |payload| async move {
-                    let value = payload
-                        .get("authorization")
-                        .or_else(|| payload.get("Authorization"))
-                        .and_then(|v| v.as_str());
-                    let mut data = Data::default();
-                    match auth::from_authorization(value, &keys) {
-                        Credentials::Anonymous => Ok(data),
-                        Credentials::Viewer(viewer) => {
-                            data.insert(viewer);
-                            Ok(data)
-                        }
-                        Credentials::Invalid => Err(async_graphql::Error::new(FORBIDDEN)),
+    upgrade.protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
+        let (sink, stream) = socket.split();
+        let sink = sink.with(|m| future::ready(Ok::<_, axum::Error>(protocol_close_code(m))));
+        GraphQLWebSocket::new_with_pair(sink, stream, schema, protocol)
+            .on_connection_init(move |payload| async move {
+                let value =
+                    payload.get("authorization").or_else(|| payload.get("Authorization")).and_then(|v| v.as_str());
+                let mut data = Data::default();
+                match auth::from_authorization(value, &keys) {
+                    Credentials::Anonymous => Ok(data),
+                    Credentials::Viewer(viewer) => {
+                        data.insert(viewer);
+                        Ok(data)
                     }
-                })
-                .serve()
-                .await;
-        })
+                    Credentials::Invalid => Err(async_graphql::Error::new(FORBIDDEN)),
+                }
+            })
+            .serve()
+            .await;
+    })
 }

@@ -3,14 +3,15 @@
 
 use serde_json::json;
 
-use alatar_tests::{on_both_backends, Backend, TestApp};
+use alatar_tests::{Backend, TestApp, on_both_backends};
 
 const PASSWORD: &str = "correct horse battery";
 
 async fn register_login_me(backend: Backend) {
     let app = TestApp::new(backend).await;
     let (token, _, id) = app.register("Owner@Shop.Example").await;
-    let me = app.gql("{ me { id email role account { name tier members { email } } } }", json!({}), Some(&token)).await.ok();
+    let me =
+        app.gql("{ me { id email role account { name tier members { email } } } }", json!({}), Some(&token)).await.ok();
     assert_eq!(me.data("/me/id"), &json!(id));
     assert_eq!(me.data("/me/email"), &json!("owner@shop.example"));
     assert_eq!(me.data("/me/role"), &json!("OWNER"));
@@ -27,17 +28,46 @@ async fn register_login_me(backend: Backend) {
         .ok();
     assert_eq!(login.data("/login/tokenType"), &json!("Bearer"));
 
-    let wrong = app.gql("mutation { login(email: \"owner@shop.example\", password: \"not the password\") { accessToken } }", json!({}), None).await;
+    let wrong = app
+        .gql(
+            "mutation { login(email: \"owner@shop.example\", password: \"not the password\") { accessToken } }",
+            json!({}),
+            None,
+        )
+        .await;
     assert_eq!(wrong.code(), Some("BAD_USER_INPUT"));
-    let unknown = app.gql("mutation { login(email: \"nobody@shop.example\", password: \"not the password\") { accessToken } }", json!({}), None).await;
-    assert_eq!(unknown.body["errors"][0]["message"], wrong.body["errors"][0]["message"], "must not reveal which emails exist");
+    let unknown = app
+        .gql(
+            "mutation { login(email: \"nobody@shop.example\", password: \"not the password\") { accessToken } }",
+            json!({}),
+            None,
+        )
+        .await;
+    assert_eq!(
+        unknown.body["errors"][0]["message"], wrong.body["errors"][0]["message"],
+        "must not reveal which emails exist"
+    );
 
-    let dup = app.gql("mutation($p: String!) { register(email: \"owner@shop.example\", password: $p) { accessToken } }", json!({ "p": PASSWORD }), None).await;
+    let dup = app
+        .gql(
+            "mutation($p: String!) { register(email: \"owner@shop.example\", password: $p) { accessToken } }",
+            json!({ "p": PASSWORD }),
+            None,
+        )
+        .await;
     assert_eq!(dup.code(), Some("CONFLICT"));
-    let weak = app.gql("mutation { register(email: \"x@shop.example\", password: \"short\") { accessToken } }", json!({}), None).await;
+    let weak = app
+        .gql("mutation { register(email: \"x@shop.example\", password: \"short\") { accessToken } }", json!({}), None)
+        .await;
     assert_eq!(weak.code(), Some("BAD_USER_INPUT"));
     assert_eq!(weak.body["errors"][0]["extensions"]["field"], json!("password"));
-    let bad_email = app.gql("mutation($p: String!) { register(email: \"not-an-email\", password: $p) { accessToken } }", json!({ "p": PASSWORD }), None).await;
+    let bad_email = app
+        .gql(
+            "mutation($p: String!) { register(email: \"not-an-email\", password: $p) { accessToken } }",
+            json!({ "p": PASSWORD }),
+            None,
+        )
+        .await;
     assert_eq!(bad_email.body["errors"][0]["extensions"]["field"], json!("email"));
     assert!(bad_email.body["errors"][0]["extensions"]["requestId"].is_string());
 
@@ -57,7 +87,11 @@ async fn refresh_rotation_and_logout(backend: Backend) {
     assert_eq!(app.gql(q, json!({ "t": refresh2 }), None).await.code(), Some("UNAUTHENTICATED"));
 
     let login = app
-        .gql("mutation($p: String!) { login(email: \"a@shop.example\", password: $p) { refreshToken } }", json!({ "p": PASSWORD }), None)
+        .gql(
+            "mutation($p: String!) { login(email: \"a@shop.example\", password: $p) { refreshToken } }",
+            json!({ "p": PASSWORD }),
+            None,
+        )
         .await
         .ok();
     let refresh3 = login.data("/login/refreshToken").as_str().unwrap_or_default().to_owned();
@@ -72,7 +106,11 @@ async fn preferences(backend: Backend) {
     let (token, _, _) = app.register("p@shop.example").await;
     let m = "mutation($i: UpdatePreferencesInput!) { updatePreferences(input: $i) { llmModel currency timezone locale emailNotifications } }";
     let r = app
-        .gql(m, json!({ "i": { "llmModel": "google/gemini-2.5-flash", "currency": "EUR", "emailNotifications": false } }), Some(&token))
+        .gql(
+            m,
+            json!({ "i": { "llmModel": "google/gemini-2.5-flash", "currency": "EUR", "emailNotifications": false } }),
+            Some(&token),
+        )
         .await
         .ok();
     assert_eq!(r.data("/updatePreferences/llmModel"), &json!("google/gemini-2.5-flash"));
@@ -92,7 +130,8 @@ async fn preferences(backend: Backend) {
 async fn roles_invite_remove(backend: Backend) {
     let app = TestApp::new(backend).await;
     let (owner, _, owner_id) = app.register("owner@team.example").await;
-    let invite = "mutation($e: String!, $r: Role!) { inviteMember(email: $e, role: $r) { token invitation { email role } } }";
+    let invite =
+        "mutation($e: String!, $r: Role!) { inviteMember(email: $e, role: $r) { token invitation { email role } } }";
     let inv = app.gql(invite, json!({ "e": "viewer@team.example", "r": "VIEWER" }), Some(&owner)).await.ok();
     let token = inv.data("/inviteMember/token").as_str().unwrap_or_default().to_owned();
     let joined = app

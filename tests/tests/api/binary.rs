@@ -4,7 +4,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use alatar_tests::{binary_path, RunningBinary};
+use alatar_tests::{RunningBinary, binary_path};
 
 async fn post(base: &str, body: serde_json::Value, token: Option<&str>) -> serde_json::Value {
     let mut request = reqwest::Client::new().post(format!("{base}/graphql")).json(&body);
@@ -85,20 +85,30 @@ async fn migrate_then_serve_on_postgres() {
     let admin = alatar_tests::postgres_admin_url();
     let name = format!("alatar_bin_{}", uuid::Uuid::new_v4().simple());
     let conn = sea_orm::Database::connect(&admin).await.unwrap_or_else(|e| panic!("{e}"));
-    sea_orm::ConnectionTrait::execute_unprepared(&conn, &format!("CREATE DATABASE {name}")).await.unwrap_or_else(|e| panic!("{e}"));
+    sea_orm::ConnectionTrait::execute_unprepared(&conn, &format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
     let url = format!("{}/{name}", admin.rsplit_once('/').map(|(b, _)| b).unwrap_or_default());
     let env = [("ALATAR_DATABASE_URL", url.as_str()), ("ALATAR_JWT__SECRET", alatar_tests::TEST_JWT_SECRET)];
     let dir = alatar_tests::scratch_dir();
-    let refused = Command::new(binary_path()).current_dir(&dir).arg("serve").envs(env).output().unwrap_or_else(|e| panic!("{e}"));
+    let refused =
+        Command::new(binary_path()).current_dir(&dir).arg("serve").envs(env).output().unwrap_or_else(|e| panic!("{e}"));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("alatar migrate"));
-    let migrated = Command::new(binary_path()).current_dir(&dir).arg("migrate").envs(env).output().unwrap_or_else(|e| panic!("{e}"));
+    let migrated = Command::new(binary_path())
+        .current_dir(&dir)
+        .arg("migrate")
+        .envs(env)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(migrated.status.success(), "{}", String::from_utf8_lossy(&migrated.stderr));
     {
         let server = RunningBinary::start(&dir, &env);
         let r = post(&server.base_url, json!({ "query": "mutation { register(email: \"pg@shop.example\", password: \"correct horse battery\") { user { email } } }" }), None).await;
         assert_eq!(r["data"]["register"]["user"]["email"], "pg@shop.example");
     }
-    let _ = sea_orm::ConnectionTrait::execute_unprepared(&conn, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+    let _ =
+        sea_orm::ConnectionTrait::execute_unprepared(&conn, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await;
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -2,9 +2,9 @@
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use alatar_tests::{Backend, TestApp, TEST_JWT_SECRET};
+use alatar_tests::{Backend, TEST_JWT_SECRET, TestApp};
 
 fn b64(value: &Value) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
@@ -20,10 +20,9 @@ async fn malformed_tokens_are_rejected() {
     let app = TestApp::new(Backend::Sqlite).await;
     let (valid, _, _) = app.register("jwt@shop.example").await;
     let parts: Vec<&str> = valid.split('.').collect();
-    let payload: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap_or_default(),
-    )
-    .unwrap_or_default();
+    let payload: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap_or_default())
+            .unwrap_or_default();
     let now = chrono::Utc::now().timestamp();
     let with = |key: &str, value: Value| {
         let mut claims = payload.clone();
@@ -45,7 +44,15 @@ async fn malformed_tokens_are_rejected() {
             sign(&c, TEST_JWT_SECRET)
         }),
         ("tampered payload", format!("{}.{}.{}", parts[0], b64(&tampered_claims), parts[2])),
-        ("HS512", jsonwebtoken::encode(&Header::new(Algorithm::HS512), &payload, &EncodingKey::from_secret(TEST_JWT_SECRET.as_bytes())).unwrap_or_default()),
+        (
+            "HS512",
+            jsonwebtoken::encode(
+                &Header::new(Algorithm::HS512),
+                &payload,
+                &EncodingKey::from_secret(TEST_JWT_SECRET.as_bytes()),
+            )
+            .unwrap_or_default(),
+        ),
         ("garbage", "not.a.jwt".to_owned()),
     ];
     for (name, token) in cases {

@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::Request;
 use serde_json::json;
 
-use alatar_tests::{on_both_backends, Backend, TestApp};
+use alatar_tests::{Backend, TestApp, on_both_backends};
 
 #[tokio::test]
 async fn query_shape_limits() {
@@ -41,7 +41,12 @@ async fn query_shape_limits() {
     let batch = app.post(json!([{ "query": "{ __typename }" }, { "query": "{ __typename }" }]), None).await;
     assert_eq!(batch.status, 200);
     assert_eq!(batch.body.as_array().map(Vec::len), Some(2));
-    let too_many = app.post(json!([{ "query": "{ a: __typename }" }, { "query": "{ __typename }" }, { "query": "{ __typename }" }]), None).await;
+    let too_many = app
+        .post(
+            json!([{ "query": "{ a: __typename }" }, { "query": "{ __typename }" }, { "query": "{ __typename }" }]),
+            None,
+        )
+        .await;
     assert_eq!(too_many.status, 400);
 }
 
@@ -77,21 +82,25 @@ async fn rate_limited(app: TestApp) {
 }
 
 async fn rate_limit_in_memory(backend: Backend) {
-    rate_limited(TestApp::with_config(backend, |c| {
-        c.rate_limit.free_per_hour = 3;
-        c.rate_limit.heavy_operations = vec!["me".into()];
-    })
-    .await)
+    rate_limited(
+        TestApp::with_config(backend, |c| {
+            c.rate_limit.free_per_hour = 3;
+            c.rate_limit.heavy_operations = vec!["me".into()];
+        })
+        .await,
+    )
     .await;
 }
 
 async fn rate_limit_in_redis(backend: Backend) {
-    rate_limited(TestApp::with_config(backend, |c| {
-        c.rate_limit.free_per_hour = 3;
-        c.rate_limit.heavy_operations = vec!["me".into()];
-        c.redis_url = Some(alatar_tests::redis_url().into());
-    })
-    .await)
+    rate_limited(
+        TestApp::with_config(backend, |c| {
+            c.rate_limit.free_per_hour = 3;
+            c.rate_limit.heavy_operations = vec!["me".into()];
+            c.redis_url = Some(alatar_tests::redis_url().into());
+        })
+        .await,
+    )
     .await;
 }
 
@@ -112,7 +121,8 @@ async fn redis_counter_has_one_hour_ttl_and_is_shared() {
     one.gql("{ me { id } }", json!({}), Some(&token)).await.ok();
     let client = redis::Client::open(alatar_tests::redis_url()).unwrap_or_else(|e| panic!("{e}"));
     let mut conn = client.get_multiplexed_async_connection().await.unwrap_or_else(|e| panic!("{e}"));
-    let ttl: i64 = redis::cmd("TTL").arg(format!("alatar:ratelimit:{user_id}")).query_async(&mut conn).await.unwrap_or(-2);
+    let ttl: i64 =
+        redis::cmd("TTL").arg(format!("alatar:ratelimit:{user_id}")).query_async(&mut conn).await.unwrap_or(-2);
     assert!((3500..=3600).contains(&ttl), "ttl {ttl}");
     // A second instance sharing Redis (same secret, so the token is valid there) sees the same count.
     let two = TestApp::with_config(Backend::Sqlite, config).await;

@@ -43,7 +43,8 @@ async fn readyz_fails_when_the_database_is_gone() {
 #[tokio::test]
 async fn request_ids_are_kept_or_generated() {
     let app = TestApp::new(Backend::Sqlite).await;
-    let request = Request::get("/health").header("x-request-id", "abc-123").body(Body::empty()).unwrap_or_else(|e| panic!("{e}"));
+    let request =
+        Request::get("/health").header("x-request-id", "abc-123").body(Body::empty()).unwrap_or_else(|e| panic!("{e}"));
     let (_, headers, _) = app.send(request).await;
     assert_eq!(headers["x-request-id"], "abc-123");
     let (_, headers, _) = app.send(get("/health")).await;

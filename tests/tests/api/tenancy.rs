@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use alatar_tests::{Backend, TestApp};
 
@@ -41,7 +41,11 @@ struct Victim {
 
 async fn victim_state(app: &TestApp, victim: &Victim) -> Value {
     let r = app
-        .gql("{ me { preferences { currency llmModel } } account { id name members { id email role } } }", json!({}), Some(&victim.token))
+        .gql(
+            "{ me { preferences { currency llmModel } } account { id name members { id email role } } }",
+            json!({}),
+            Some(&victim.token),
+        )
         .await
         .ok();
     r.body["data"].clone()
@@ -52,7 +56,11 @@ async fn setup(backend: Backend) -> (TestApp, String, String, Victim) {
     let (attacker, attacker_refresh, _) = app.register("attacker@a.example").await;
     let (victim, victim_refresh, victim_id) = app.register("victim@b.example").await;
     let inv = app
-        .gql("mutation { inviteMember(email: \"colleague@b.example\", role: ADMIN) { token } }", json!({}), Some(&victim))
+        .gql(
+            "mutation { inviteMember(email: \"colleague@b.example\", role: ADMIN) { token } }",
+            json!({}),
+            Some(&victim),
+        )
         .await
         .ok();
     let token = inv.data("/inviteMember/token").as_str().unwrap_or_default().to_owned();
@@ -76,22 +84,53 @@ async fn setup(backend: Backend) -> (TestApp, String, String, Victim) {
 
 async fn apply(app: &TestApp, attacker: &str, refresh: &mut String, victim: &Victim, op: &Op) -> Value {
     let r = match op {
-        Op::Me => app.gql("{ me { id email account { id members { id email } pendingInvitations { email } } } }", json!({}), Some(attacker)).await,
-        Op::Account => app.gql("{ account { id name members { id email preferences { currency } } } }", json!({}), Some(attacker)).await,
+        Op::Me => {
+            app.gql(
+                "{ me { id email account { id members { id email } pendingInvitations { email } } } }",
+                json!({}),
+                Some(attacker),
+            )
+            .await
+        }
+        Op::Account => {
+            app.gql("{ account { id name members { id email preferences { currency } } } }", json!({}), Some(attacker))
+                .await
+        }
         Op::RemoveVictim(i) => {
-            app.gql("mutation($u: ID!) { removeMember(userId: $u) { id email } }", json!({ "u": victim.ids[*i] }), Some(attacker)).await
+            app.gql(
+                "mutation($u: ID!) { removeMember(userId: $u) { id email } }",
+                json!({ "u": victim.ids[*i] }),
+                Some(attacker),
+            )
+            .await
         }
         Op::InviteVictimEmail(i) => {
-            app.gql("mutation($e: String!) { inviteMember(email: $e, role: VIEWER) { token invitation { email } } }", json!({ "e": victim.emails[*i] }), Some(attacker))
+            app.gql(
+                "mutation($e: String!) { inviteMember(email: $e, role: VIEWER) { token invitation { email } } }",
+                json!({ "e": victim.emails[*i] }),
+                Some(attacker),
+            )
+            .await
+        }
+        Op::LogoutVictimToken => {
+            app.gql("mutation($t: String) { logout(refreshToken: $t) }", json!({ "t": victim.refresh }), Some(attacker))
                 .await
         }
-        Op::LogoutVictimToken => app.gql("mutation($t: String) { logout(refreshToken: $t) }", json!({ "t": victim.refresh }), Some(attacker)).await,
         Op::UpdatePreferences(c) => {
-            app.gql("mutation($c: String!) { updatePreferences(input: { currency: $c }) { currency } }", json!({ "c": c }), Some(attacker)).await
+            app.gql(
+                "mutation($c: String!) { updatePreferences(input: { currency: $c }) { currency } }",
+                json!({ "c": c }),
+                Some(attacker),
+            )
+            .await
         }
         Op::InviteAndRemoveOwn(n) => {
-            app.gql("mutation($e: String!) { inviteMember(email: $e, role: ANALYST) { invitation { email } } }", json!({ "e": format!("own{n}@a.example") }), Some(attacker))
-                .await
+            app.gql(
+                "mutation($e: String!) { inviteMember(email: $e, role: ANALYST) { invitation { email } } }",
+                json!({ "e": format!("own{n}@a.example") }),
+                Some(attacker),
+            )
+            .await
         }
         Op::RefreshOwn => {
             let r = app.gql("mutation($t: String!) { refreshToken(refreshToken: $t) { refreshToken user { account { members { email } } } } }", json!({ "t": refresh.clone() }), None).await;
@@ -105,7 +144,11 @@ async fn apply(app: &TestApp, attacker: &str, refresh: &mut String, victim: &Vic
 }
 
 fn check(backend: Backend) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     let (app, attacker, attacker_refresh, victim) = rt.block_on(setup(backend));
     let before = rt.block_on(victim_state(&app, &victim));
     let mut runner = TestRunner::new(Config { cases: 24, failure_persistence: None, ..Config::default() });
@@ -131,7 +174,11 @@ fn check(backend: Backend) {
         panic!("{e}");
     }
     // The victim's refresh token still works: the attacker's logout did not revoke it.
-    let r = rt.block_on(app.gql("mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }", json!({ "t": victim.refresh }), None));
+    let r = rt.block_on(app.gql(
+        "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }",
+        json!({ "t": victim.refresh }),
+        None,
+    ));
     assert!(r.body.get("errors").is_none(), "{}", r.body);
 }
 

@@ -2,7 +2,7 @@
 
 use axum::body::Body;
 use axum::http::Request;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use alatar_tests::{Backend, TestApp};
 
@@ -59,7 +59,10 @@ async fn get_runs_queries_but_not_mutations() {
         .unwrap_or_else(|e| panic!("{e}"));
     let (status, _, body) = app.send(q).await;
     assert_eq!(status, 200);
-    assert_eq!(serde_json::from_slice::<Value>(&body).unwrap_or_default(), json!({ "data": { "__typename": "Query" } }));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&body).unwrap_or_default(),
+        json!({ "data": { "__typename": "Query" } })
+    );
     let m = Request::get("/graphql?query=mutation%7Blogout%7D")
         .header("accept", "application/json")
         .body(Body::empty())
@@ -72,10 +75,16 @@ async fn get_runs_queries_but_not_mutations() {
 #[tokio::test]
 async fn browsers_get_graphiql_wired_for_subscriptions() {
     let app = TestApp::new(Backend::Sqlite).await;
-    let page = Request::get("/graphql").header("accept", "text/html,application/xhtml+xml").body(Body::empty()).unwrap_or_else(|e| panic!("{e}"));
+    let page = Request::get("/graphql")
+        .header("accept", "text/html,application/xhtml+xml")
+        .body(Body::empty())
+        .unwrap_or_else(|e| panic!("{e}"));
     let (status, _, body) = app.send(page).await;
     assert_eq!(status, 200);
     let html = String::from_utf8_lossy(&body);
     assert!(html.contains("graphiql"), "not GraphiQL");
-    assert!(html.contains("subscriptionUrl") || html.contains("ws://") || html.contains("wsUrl"), "no subscription endpoint");
+    assert!(
+        html.contains("subscriptionUrl") || html.contains("ws://") || html.contains("wsUrl"),
+        "no subscription endpoint"
+    );
 }

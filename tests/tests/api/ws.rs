@@ -4,16 +4,17 @@
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use alatar_tests::RunningBinary;
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(server: &RunningBinary, protocol: &str) -> Socket {
-    let mut request = format!("ws://127.0.0.1:{}/graphql", server.port).into_client_request().unwrap_or_else(|e| panic!("{e}"));
+    let mut request =
+        format!("ws://127.0.0.1:{}/graphql", server.port).into_client_request().unwrap_or_else(|e| panic!("{e}"));
     request.headers_mut().insert("sec-websocket-protocol", protocol.parse().unwrap_or_else(|e| panic!("{e}")));
     let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(response.headers()["sec-websocket-protocol"], protocol);
@@ -80,7 +81,8 @@ async fn graphql_transport_ws_streams_account_events() {
     let other = register(&server, "ws-other@elsewhere.example").await;
 
     let mut socket = connect(&server, "graphql-transport-ws").await;
-    send(&mut socket, json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {owner}") } })).await;
+    send(&mut socket, json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {owner}") } }))
+        .await;
     assert_eq!(next(&mut socket).await.ok().map(|v| v["type"].clone()), Some(json!("connection_ack")));
     send(&mut socket, json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { accountEvents { kind email } }" } })).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -89,7 +91,10 @@ async fn graphql_transport_ws_streams_account_events() {
     invite(&server, &owner, "new@shop.example").await;
     let event = next(&mut socket).await.unwrap_or_else(|code| panic!("closed {code}"));
     assert_eq!(event["type"], "next");
-    assert_eq!(event["payload"]["data"]["accountEvents"], json!({ "kind": "MEMBER_INVITED", "email": "new@shop.example" }));
+    assert_eq!(
+        event["payload"]["data"]["accountEvents"],
+        json!({ "kind": "MEMBER_INVITED", "email": "new@shop.example" })
+    );
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -102,14 +107,22 @@ async fn invalid_tokens_and_early_subscribes_close_with_protocol_codes() {
     assert_eq!(next(&mut socket).await.err(), Some(4403));
 
     let mut early = connect(&server, "graphql-transport-ws").await;
-    send(&mut early, json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { accountEvents { kind } }" } })).await;
+    send(
+        &mut early,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { accountEvents { kind } }" } }),
+    )
+    .await;
     assert_eq!(next(&mut early).await.err(), Some(4401));
 
     // Anonymous connections are accepted, but subscriptions need a viewer.
     let mut anonymous = connect(&server, "graphql-transport-ws").await;
     send(&mut anonymous, json!({ "type": "connection_init" })).await;
     assert_eq!(next(&mut anonymous).await.ok().map(|v| v["type"].clone()), Some(json!("connection_ack")));
-    send(&mut anonymous, json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { accountEvents { kind } }" } })).await;
+    send(
+        &mut anonymous,
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": "subscription { accountEvents { kind } }" } }),
+    )
+    .await;
     let error = next(&mut anonymous).await.unwrap_or_else(|code| panic!("closed {code}"));
     assert_eq!(error["type"], "next");
     assert_eq!(error["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
@@ -122,9 +135,14 @@ async fn legacy_graphql_ws_protocol() {
     let server = RunningBinary::start(&dir, &[]);
     let owner = register(&server, "legacy@shop.example").await;
     let mut socket = connect(&server, "graphql-ws").await;
-    send(&mut socket, json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {owner}") } })).await;
+    send(&mut socket, json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {owner}") } }))
+        .await;
     assert_eq!(next(&mut socket).await.ok().map(|v| v["type"].clone()), Some(json!("connection_ack")));
-    send(&mut socket, json!({ "id": "7", "type": "start", "payload": { "query": "subscription { accountEvents { kind email } }" } })).await;
+    send(
+        &mut socket,
+        json!({ "id": "7", "type": "start", "payload": { "query": "subscription { accountEvents { kind email } }" } }),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     invite(&server, &owner, "legacy-new@shop.example").await;
     let data = next(&mut socket).await.unwrap_or_else(|code| panic!("closed {code}"));
