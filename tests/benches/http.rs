@@ -90,17 +90,8 @@ fn main() {
         let app_port = app.port();
         tokio::spawn(app.run_until_stopped());
 
-        let body = json!({ "query": "mutation { register(email: \"bench@shop.example\", password: \"correct horse battery\") { accessToken } }" });
-        let r: serde_json::Value = reqwest::Client::new()
-            .post(format!("http://127.0.0.1:{app_port}/graphql"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"))
-            .json()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let token = r["data"]["register"]["accessToken"].as_str().unwrap_or_default().to_owned();
+        let token =
+            alatar_tests::register_over_http(&format!("http://127.0.0.1:{app_port}"), "bench@shop.example").await;
         (raw_port, app_port, token)
     });
     assert!(!token.is_empty(), "registration failed");

@@ -70,3 +70,22 @@ impl Drop for RunningBinary {
         let _ = self.child.wait();
     }
 }
+
+/// Registers a new owner against a server at `base_url` over real HTTP;
+/// returns the access token.
+pub async fn register_over_http(base_url: &str, email: &str) -> String {
+    let body = serde_json::json!({
+        "query": "mutation($e: String!) { register(email: $e, password: \"correct horse battery\") { accessToken } }",
+        "variables": { "e": email },
+    });
+    let r: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base_url}/graphql"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    r["data"]["register"]["accessToken"].as_str().unwrap_or_default().to_owned()
+}

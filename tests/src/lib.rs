@@ -6,7 +6,7 @@ mod binary;
 mod database;
 
 pub use app::{Gql, TestApp};
-pub use binary::{RunningBinary, binary_path};
+pub use binary::{RunningBinary, binary_path, register_over_http};
 pub use database::{Backend, TestDb, scratch_dir};
 
 /// Runs an async test body once per backend.

@@ -146,12 +146,7 @@ fn type_label(ty: Option<OperationType>) -> &'static str {
 pub async fn post(State(state): State<HttpState>, request: Request) -> Response {
     let rid = request_id(&request);
     let Some(media) = negotiate::accept(request.headers()) else {
-        return Refusal {
-            status: StatusCode::NOT_ACCEPTABLE,
-            code: "BAD_USER_INPUT",
-            message: "not acceptable: use application/graphql-response+json or application/json".into(),
-        }
-        .into_response(MediaType::Json, &rid);
+        return not_acceptable(&rid);
     };
     let credentials = auth::from_headers(request.headers(), &state.tokens);
     if let Credentials::Invalid = credentials {
@@ -206,6 +201,15 @@ fn async_read(body: Body) -> impl futures_util::AsyncRead + Send + Unpin {
     body.into_data_stream().map_err(|e| std::io::Error::other(e.to_string())).into_async_read()
 }
 
+fn not_acceptable(rid: &str) -> Response {
+    Refusal {
+        status: StatusCode::NOT_ACCEPTABLE,
+        code: "BAD_USER_INPUT",
+        message: "not acceptable: use application/graphql-response+json or application/json".into(),
+    }
+    .into_response(MediaType::Json, rid)
+}
+
 fn unauthenticated(media: MediaType, rid: &str) -> Response {
     Refusal {
         status: StatusCode::UNAUTHORIZED,
@@ -236,12 +240,7 @@ pub async fn get(State(state): State<HttpState>, request: Request) -> Response {
         return Html(page).into_response();
     }
     let Some(media) = negotiate::accept(&parts.headers) else {
-        return Refusal {
-            status: StatusCode::NOT_ACCEPTABLE,
-            code: "BAD_USER_INPUT",
-            message: "not acceptable".into(),
-        }
-        .into_response(MediaType::Json, &rid);
+        return not_acceptable(&rid);
     };
     let credentials = auth::from_headers(&parts.headers, &state.tokens);
     if let Credentials::Invalid = credentials {

@@ -47,17 +47,7 @@ async fn next(socket: &mut Socket) -> Result<Value, u16> {
 }
 
 async fn register(server: &RunningBinary, email: &str) -> String {
-    let body = json!({ "query": "mutation($e: String!) { register(email: $e, password: \"correct horse battery\") { accessToken } }", "variables": { "e": email } });
-    let r: Value = reqwest::Client::new()
-        .post(format!("{}/graphql", server.base_url))
-        .json(&body)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    r["data"]["register"]["accessToken"].as_str().unwrap_or_default().to_owned()
+    alatar_tests::register_over_http(&server.base_url, email).await
 }
 
 async fn invite(server: &RunningBinary, token: &str, email: &str) {
