@@ -1,9 +1,19 @@
 //! The analyst team: a Class 1 orchestrator, Class 2 departments and Class 3
 //! tools, with the ports (traits) for the engines they use.
 //!
-//! Architecture invariant: this crate knows neither HTTP nor GraphQL. The
-//! foundation only defines the departments; the pipeline fills them in.
+//! Architecture invariant: this crate knows neither HTTP nor GraphQL.
+//! - [`store`]: the `StoreData` port and the bundled demo shop.
+//! - [`tools`]: typed tools with JSON schemas, run by a `ToolRunner`.
+//! - [`departments`]: the Class 2 agents.
+//! - [`plan`] and [`llm`]: intents, plans and the model that writes.
+//! - [`result`]: the shape of an answer.
 
 mod department;
+pub mod departments;
+pub mod llm;
+pub mod plan;
+pub mod result;
+pub mod store;
+pub mod tools;
 
 pub use department::Department;

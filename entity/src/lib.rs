@@ -6,8 +6,13 @@
 
 pub mod model;
 mod role;
+mod status;
 mod tenancy;
 
-pub use model::{account, invitation, refresh_token, user, user_preferences};
+pub use model::{
+    account, agent_task, analysis_event, analysis_request, analysis_result, invitation, outbox_message,
+    proposed_action, refresh_token, store, tool_call, user, user_preferences,
+};
 pub use role::{Role, Tier};
+pub use status::{ActionStatus, AnalysisStatus, StoreKind, TaskStatus};
 pub use tenancy::{AccountScope, TenantOwned};

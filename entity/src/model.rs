@@ -1,7 +1,15 @@
 //! One module per table.
 
 pub mod account;
+pub mod agent_task;
+pub mod analysis_event;
+pub mod analysis_request;
+pub mod analysis_result;
 pub mod invitation;
+pub mod outbox_message;
+pub mod proposed_action;
 pub mod refresh_token;
+pub mod store;
+pub mod tool_call;
 pub mod user;
 pub mod user_preferences;

@@ -8,7 +8,10 @@
 use sea_orm::{ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, UpdateMany};
 use uuid::Uuid;
 
-use crate::{invitation, refresh_token, user, user_preferences};
+use crate::{
+    agent_task, analysis_event, analysis_request, analysis_result, invitation, proposed_action, refresh_token, store,
+    tool_call, user, user_preferences,
+};
 
 /// An entity whose rows belong to one account.
 pub trait TenantOwned: EntityTrait {
@@ -59,4 +62,16 @@ macro_rules! tenant_owned {
     )*};
 }
 
-tenant_owned!(user, user_preferences, refresh_token, invitation);
+tenant_owned!(
+    user,
+    user_preferences,
+    refresh_token,
+    invitation,
+    store,
+    analysis_request,
+    agent_task,
+    tool_call,
+    analysis_event,
+    analysis_result,
+    proposed_action,
+);

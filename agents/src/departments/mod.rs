@@ -1,0 +1,158 @@
+//! Class 2 departments. Each breaks its task into tool calls, runs them
+//! through a [`ToolRunner`] (retries, error budget, call records) and hands
+//! its output to the orchestrator through the task row.
+//!
+//! A new department (Knowledge, Market, Code, Datasets) is one more
+//! [`DepartmentAgent`] registered in [`Departments`]; the orchestrator only
+//! reads the plan and never names a department itself.
+
+mod data_retrieval;
+mod qualitative;
+mod quantitative;
+mod recommendation;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::Department;
+use crate::llm::{Llm, Narrative};
+use crate::plan::{Intent, Period};
+use crate::result::{KeyFigure, ProposalDraft, Provenance, Recommendation, Visualization};
+use crate::store::StoreData;
+use crate::tools::{TaskFailure, ToolRunner};
+
+pub use data_retrieval::DataRetrievalAgent;
+pub use qualitative::QualitativeAgent;
+pub use quantitative::QuantitativeAgent;
+pub use recommendation::RecommendationAgent;
+
+/// Everything a department needs to work one task.
+pub struct TaskContext {
+    /// The question as asked.
+    pub prompt: String,
+    /// Classified intent.
+    pub intent: Intent,
+    /// The period analysed.
+    pub period: Period,
+    /// "Today" for this request (its submission day).
+    pub as_of: NaiveDate,
+    /// What the plan asks of this task.
+    pub objective: String,
+    /// Outputs of the tasks this one depends on.
+    pub upstream: Vec<(Department, Value)>,
+    /// The store's data.
+    pub store: Arc<dyn StoreData>,
+    /// The model for words.
+    pub llm: Arc<dyn Llm>,
+}
+
+impl TaskContext {
+    /// The output of the upstream department `department`, typed.
+    pub fn upstream<T: DeserializeOwned>(&self, department: Department) -> Result<T, TaskFailure> {
+        let value = self
+            .upstream
+            .iter()
+            .find(|(d, _)| *d == department)
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| TaskFailure::Rejected(format!("missing input from {department:?}")))?;
+        serde_json::from_value(value).map_err(|e| TaskFailure::Rejected(format!("bad input from {department:?}: {e}")))
+    }
+}
+
+/// A Class 2 agent.
+#[async_trait]
+pub trait DepartmentAgent: Send + Sync {
+    /// Its department.
+    fn department(&self) -> Department;
+    /// Works the task; the returned JSON becomes the task's output.
+    async fn work(&self, task: &TaskContext, tools: &mut ToolRunner) -> Result<Value, TaskFailure>;
+}
+
+/// The departments this worker staffs.
+#[derive(Clone)]
+pub struct Departments(HashMap<Department, Arc<dyn DepartmentAgent>>);
+
+impl Departments {
+    /// The four analysis departments.
+    pub fn standard() -> Self {
+        let agents: [Arc<dyn DepartmentAgent>; 4] = [
+            Arc::new(DataRetrievalAgent),
+            Arc::new(QuantitativeAgent),
+            Arc::new(QualitativeAgent),
+            Arc::new(RecommendationAgent),
+        ];
+        Self(agents.into_iter().map(|a| (a.department(), a)).collect())
+    }
+
+    /// Adds or replaces a department.
+    pub fn with(mut self, agent: Arc<dyn DepartmentAgent>) -> Self {
+        self.0.insert(agent.department(), agent);
+        self
+    }
+
+    /// The agent for `department`.
+    pub fn get(&self, department: Department) -> Option<&Arc<dyn DepartmentAgent>> {
+        self.0.get(&department)
+    }
+
+    /// Departments staffed, for consumers to bind their queues.
+    pub fn staffed(&self) -> Vec<Department> {
+        let mut all: Vec<_> = self.0.keys().copied().collect();
+        all.sort_by_key(|d| Department::ALL.iter().position(|x| x == d));
+        all
+    }
+}
+
+/// Data fetched by a tool, with the call that fetched it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Retrieved {
+    /// The tool's output.
+    pub data: Value,
+    /// The call.
+    pub provenance: Provenance,
+}
+
+impl Retrieved {
+    /// The data, typed.
+    pub fn typed<T: DeserializeOwned>(&self) -> Result<T, TaskFailure> {
+        serde_json::from_value(self.data.clone()).map_err(|e| TaskFailure::Rejected(format!("bad dataset: {e}")))
+    }
+}
+
+/// `DataRetrieval`'s output: named datasets.
+pub type Datasets = BTreeMap<String, Retrieved>;
+
+/// `QuantitativeAnalysis`'s output.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Findings {
+    /// ISO 4217.
+    pub currency: String,
+    /// Figures with provenance.
+    pub figures: Vec<KeyFigure>,
+    /// Charts.
+    pub visualizations: Vec<Visualization>,
+    /// Labels and other non-numeric findings.
+    pub facts: Map<String, Value>,
+}
+
+/// `QualitativeAnalysis`'s output.
+pub type Words = Narrative;
+
+/// `RecommendationGeneration`'s output.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Proposals {
+    /// Advice in words.
+    pub recommendations: Vec<Recommendation>,
+    /// Concrete store changes for a person to approve.
+    pub actions: Vec<ProposalDraft>,
+}
+
+pub(crate) fn dataset<'a>(data: &'a Datasets, name: &str) -> Result<&'a Retrieved, TaskFailure> {
+    data.get(name).ok_or_else(|| TaskFailure::Rejected(format!("dataset {name} was not retrieved")))
+}

@@ -1,0 +1,36 @@
+//! `QualitativeAnalysis`: words from the model, figures from the tools.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::{DepartmentAgent, Findings, TaskContext};
+use crate::Department;
+use crate::llm::{Brief, LlmError};
+use crate::tools::{TaskFailure, ToolRunner};
+
+/// Writes the narrative.
+pub struct QualitativeAgent;
+
+#[async_trait]
+impl DepartmentAgent for QualitativeAgent {
+    fn department(&self) -> Department {
+        Department::QualitativeAnalysis
+    }
+
+    async fn work(&self, task: &TaskContext, _tools: &mut ToolRunner) -> Result<Value, TaskFailure> {
+        let findings: Findings = task.upstream(Department::QuantitativeAnalysis)?;
+        let brief = Brief {
+            prompt: task.prompt.clone(),
+            intent: task.intent,
+            period_label: task.period.label(),
+            currency: findings.currency,
+            figures: findings.figures,
+            facts: findings.facts,
+        };
+        let narrative = task.llm.write(&brief).await.map_err(|e| match e {
+            LlmError::Unavailable(m) => TaskFailure::Infrastructure(anyhow::anyhow!("model unavailable: {m}")),
+            LlmError::Invalid(m) => TaskFailure::Rejected(m),
+        })?;
+        serde_json::to_value(narrative).map_err(|e| TaskFailure::Infrastructure(e.into()))
+    }
+}

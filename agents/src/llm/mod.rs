@@ -1,0 +1,81 @@
+//! The `Llm` port: the model that plans and writes. Numbers never come from
+//! it; it receives figures computed by tools and puts them into words.
+//!
+//! Implementations: [`OfflineModel`] (deterministic rules and templates, the
+//! default without an API key).
+
+mod offline;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::plan::{Intent, Plan};
+use crate::result::{KeyFigure, Section};
+
+pub use offline::OfflineModel;
+
+/// Why the model could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    /// Worth retrying later (429, 5xx, timeout).
+    #[error("model unavailable: {0}")]
+    Unavailable(String),
+    /// The answer did not fit the required structure.
+    #[error("model answer rejected: {0}")]
+    Invalid(String),
+}
+
+/// What the writer gets: the question, the period and the computed figures.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Brief {
+    /// The question as asked.
+    pub prompt: String,
+    /// Classified intent.
+    pub intent: Intent,
+    /// "Aug 2026 – Oct 2026".
+    pub period_label: String,
+    /// ISO 4217.
+    pub currency: String,
+    /// Figures with provenance.
+    pub figures: Vec<KeyFigure>,
+    /// Labels and other non-numeric findings (best month, top product…).
+    pub facts: Map<String, Value>,
+}
+
+impl Brief {
+    /// A figure's value by key.
+    pub fn figure(&self, key: &str) -> Option<f64> {
+        self.figures.iter().find(|f| f.key == key).map(|f| f.value)
+    }
+
+    /// A fact as text.
+    pub fn fact(&self, key: &str) -> String {
+        match self.facts.get(key) {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => String::new(),
+        }
+    }
+}
+
+/// The words of an answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Narrative {
+    /// Two or three sentences.
+    pub summary: String,
+    /// Titled paragraphs.
+    pub sections: Vec<Section>,
+}
+
+/// The model behind the orchestrator's plan and the narrative.
+#[async_trait]
+pub trait Llm: Send + Sync {
+    /// Model id, recorded on the request (`offline` for the offline model).
+    fn model(&self) -> &str;
+    /// Classifies the question and writes a plan.
+    async fn plan(&self, prompt: &str, as_of: NaiveDate) -> Result<Plan, LlmError>;
+    /// Writes the narrative from the brief.
+    async fn write(&self, brief: &Brief) -> Result<Narrative, LlmError>;
+}
