@@ -11,6 +11,7 @@
 mod department;
 pub mod departments;
 pub mod llm;
+pub mod pipeline;
 pub mod plan;
 pub mod result;
 pub mod store;

@@ -1,0 +1,163 @@
+//! Progress events and the bus that carries them between instances.
+//! Events are persisted first (the database is the record); the bus only
+//! makes them arrive sooner. [`MemoryBus`] serves one process, [`RedisBus`]
+//! fans out through Redis pub/sub so a subscriber on any instance sees what
+//! a worker on any other did.
+
+mod redis;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::sync::{broadcast, watch};
+use uuid::Uuid;
+
+use alatar_entity::analysis_event;
+
+pub use self::redis::RedisBus;
+
+/// Event kinds, as stored and sent.
+pub mod kind {
+    /// `{status, reason?}`
+    pub const STATUS_CHANGED: &str = "STATUS_CHANGED";
+    /// `{intent, period, steps}`
+    pub const PLAN: &str = "PLAN";
+    /// `{taskId, department, attempt}`
+    pub const TASK_STARTED: &str = "TASK_STARTED";
+    /// `{taskId, toolCallId, tool, input}`
+    pub const TOOL_CALL: &str = "TOOL_CALL";
+    /// `{taskId, toolCallId, tool, summary, durationMs, attempts}`
+    pub const TOOL_RESULT: &str = "TOOL_RESULT";
+    /// `{taskId, tool, error, errorCount}`
+    pub const TOOL_ERROR: &str = "TOOL_ERROR";
+    /// `{taskId, department}`
+    pub const TASK_COMPLETED: &str = "TASK_COMPLETED";
+    /// `{taskId, department, error}`
+    pub const TASK_FAILED: &str = "TASK_FAILED";
+    /// `{taskId, department, output}`: a department's share of the answer.
+    pub const PARTIAL_RESULT: &str = "PARTIAL_RESULT";
+    /// `{summary}`: the result is written.
+    pub const RESULT: &str = "RESULT";
+}
+
+/// One progress event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Event {
+    /// Event id.
+    pub id: Uuid,
+    /// Owning account.
+    pub account_id: Uuid,
+    /// The request.
+    pub request_id: Uuid,
+    /// 1, 2, 3, … per request.
+    pub sequence: i64,
+    /// See [`kind`].
+    pub kind: String,
+    /// Kind-specific data.
+    pub payload: Value,
+    /// When it happened.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Event {
+    /// The request's last event: a terminal status.
+    pub fn is_terminal(&self) -> bool {
+        self.kind == kind::STATUS_CHANGED
+            && matches!(self.payload.get("status").and_then(Value::as_str), Some("COMPLETED" | "FAILED" | "CANCELLED"))
+    }
+}
+
+impl From<analysis_event::Model> for Event {
+    fn from(m: analysis_event::Model) -> Self {
+        Self {
+            id: m.id,
+            account_id: m.account_id,
+            request_id: m.request_id,
+            sequence: m.sequence,
+            kind: m.kind,
+            payload: m.payload,
+            created_at: m.created_at,
+        }
+    }
+}
+
+/// Per-request fan-out inside one process.
+pub struct Hub {
+    channels: Mutex<HashMap<Uuid, broadcast::Sender<Arc<Event>>>>,
+    resync: watch::Sender<u64>,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self { channels: Mutex::default(), resync: watch::channel(0).0 }
+    }
+}
+
+impl Hub {
+    /// Live events of one request.
+    pub fn subscribe(&self, request_id: Uuid) -> broadcast::Receiver<Arc<Event>> {
+        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        channels.entry(request_id).or_insert_with(|| broadcast::channel(64).0).subscribe()
+    }
+
+    /// Bumped when events may have been missed (the bus reconnected):
+    /// watchers re-read the database.
+    pub fn resync_signal(&self) -> watch::Receiver<u64> {
+        self.resync.subscribe()
+    }
+
+    /// Tells every watcher to re-read the database.
+    pub fn resync(&self) {
+        self.resync.send_modify(|g| *g += 1);
+    }
+
+    /// Hands an event to this process's watchers of its request.
+    pub fn deliver(&self, event: Arc<Event>) {
+        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(sender) = channels.get(&event.request_id) {
+            let terminal = event.is_terminal();
+            let _ = sender.send(event.clone());
+            if terminal || sender.receiver_count() == 0 {
+                channels.remove(&event.request_id);
+            }
+        }
+    }
+
+    /// Requests with live watchers here (for metrics and tests).
+    pub fn watched(&self) -> usize {
+        self.channels.lock().map(|c| c.len()).unwrap_or(0)
+    }
+}
+
+/// Carries committed events to watchers on every instance.
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    /// Best effort: a failure here loses nothing, watchers re-read the database.
+    async fn publish(&self, events: &[Event]);
+    /// This process's fan-out.
+    fn hub(&self) -> &Hub;
+}
+
+/// The in-process bus.
+#[derive(Default)]
+pub struct MemoryBus {
+    hub: Hub,
+}
+
+#[async_trait]
+impl EventBus for MemoryBus {
+    async fn publish(&self, events: &[Event]) {
+        for event in events {
+            self.hub.deliver(Arc::new(event.clone()));
+        }
+    }
+
+    fn hub(&self) -> &Hub {
+        &self.hub
+    }
+}

@@ -1,0 +1,232 @@
+//! Runs one department task: start (counted attempt), work through the
+//! tools, then commit output, tool-call records, events and the follow-up
+//! message in one transaction. A redelivery after that commit is a no-op.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use alatar_entity::{TaskStatus, agent_task, analysis_request, store, tool_call};
+
+use super::bus::kind;
+use super::journal::{append, enqueue};
+use super::{Message, Pipeline};
+use crate::Department;
+use crate::departments::TaskContext;
+use crate::plan::Plan;
+use crate::tools::{ErrorBudget, TaskFailure, ToolRunner};
+
+/// Counts tool errors on the task row, with a `TOOL_ERROR` event each.
+struct PersistedBudget {
+    p: Pipeline,
+    account_id: Uuid,
+    request_id: Uuid,
+    task_id: Uuid,
+}
+
+#[async_trait]
+impl ErrorBudget for PersistedBudget {
+    async fn record_error(&self, tool: &str, error: &str) -> anyhow::Result<u32> {
+        let tx = self.p.db.begin().await?;
+        agent_task::Entity::update_many()
+            .col_expr(agent_task::Column::ErrorCount, Expr::col(agent_task::Column::ErrorCount).add(1))
+            .col_expr(agent_task::Column::LastError, Expr::value(format!("{tool}: {error}")))
+            .filter(agent_task::Column::Id.eq(self.task_id))
+            .exec(&tx)
+            .await?;
+        let count: i32 = agent_task::Entity::find_by_id(self.task_id)
+            .select_only()
+            .column(agent_task::Column::ErrorCount)
+            .into_tuple()
+            .one(&tx)
+            .await?
+            .unwrap_or(0);
+        let payload = json!({ "taskId": self.task_id, "tool": tool, "error": error, "errorCount": count });
+        let events = append(&tx, self.account_id, self.request_id, vec![(kind::TOOL_ERROR, payload)]).await?;
+        tx.commit().await?;
+        self.p.bus.publish(&events).await;
+        Ok(u32::try_from(count).unwrap_or(0))
+    }
+}
+
+/// Handles `RunTask`.
+pub(crate) async fn run_task(p: &Pipeline, task_id: Uuid) -> anyhow::Result<()> {
+    let Some(task) = agent_task::Entity::find_by_id(task_id).one(&p.db).await? else { return Ok(()) };
+    if task.status != TaskStatus::Dispatched {
+        return Ok(()); // done already (a redelivery), or cancelled
+    }
+    let Some(request) = analysis_request::Entity::find_by_id(task.request_id).one(&p.db).await? else { return Ok(()) };
+    if request.status.is_terminal() {
+        return Ok(());
+    }
+    let department: Department = serde_json::from_value(json!(task.department))?;
+    let Some(agent) = p.departments.get(department).cloned() else {
+        anyhow::bail!("no {department:?} agent on this worker");
+    };
+
+    // Start: count the attempt and say so.
+    let tx = p.db.begin().await?;
+    agent_task::Entity::update_many()
+        .col_expr(agent_task::Column::Attempts, Expr::col(agent_task::Column::Attempts).add(1))
+        .filter(agent_task::Column::Id.eq(task.id))
+        .exec(&tx)
+        .await?;
+    let started = json!({ "taskId": task.id, "department": department, "attempt": task.attempts + 1 });
+    let events = append(&tx, request.account_id, request.id, vec![(kind::TASK_STARTED, started)]).await?;
+    tx.commit().await?;
+    p.bus.publish(&events).await;
+
+    let outcome = work(p, &request, &task, department, agent).await;
+    let (status, output, calls, mut events, error) = match outcome {
+        Ok((output, calls)) => {
+            let partial = partial(department, &output);
+            let mut events = Vec::new();
+            for call in &calls {
+                events.push((
+                    kind::TOOL_CALL,
+                    json!({ "taskId": task.id, "toolCallId": call.id, "tool": call.tool, "input": call.input }),
+                ));
+                events.push((
+                    kind::TOOL_RESULT,
+                    json!({ "taskId": task.id, "toolCallId": call.id, "tool": call.tool, "summary": call.output_summary,
+                            "durationMs": call.duration.as_secs_f64() * 1000.0, "attempts": call.attempts }),
+                ));
+            }
+            events.push((
+                kind::PARTIAL_RESULT,
+                json!({ "taskId": task.id, "department": department, "output": partial }),
+            ));
+            events.push((kind::TASK_COMPLETED, json!({ "taskId": task.id, "department": department })));
+            (TaskStatus::Completed, Some(output), calls, events, None)
+        }
+        Err(TaskFailure::Infrastructure(e)) => return Err(e),
+        Err(failure) => {
+            let error = failure.to_string();
+            let event = (kind::TASK_FAILED, json!({ "taskId": task.id, "department": department, "error": error }));
+            (TaskStatus::Failed, None, Vec::new(), vec![event], Some(error))
+        }
+    };
+
+    // Finish: only the first finisher commits; a concurrent duplicate rolls back.
+    let tx = p.db.begin().await?;
+    let mut update = agent_task::Entity::update_many()
+        .col_expr(agent_task::Column::Status, Expr::value(status))
+        .col_expr(agent_task::Column::FinishedAt, Expr::value(Utc::now()));
+    if let Some(output) = output {
+        update = update.col_expr(agent_task::Column::Output, Expr::value(output));
+    }
+    if let Some(error) = &error {
+        update = update.col_expr(agent_task::Column::LastError, Expr::value(error.clone()));
+    }
+    let changed = update
+        .filter(agent_task::Column::Id.eq(task.id))
+        .filter(agent_task::Column::Status.eq(TaskStatus::Dispatched))
+        .exec(&tx)
+        .await?
+        .rows_affected;
+    if changed != 1 {
+        return Ok(());
+    }
+    if !calls.is_empty() {
+        tool_call::Entity::insert_many(calls.iter().map(|c| tool_call::ActiveModel {
+            id: Set(c.id),
+            account_id: Set(request.account_id),
+            request_id: Set(request.id),
+            task_id: Set(task.id),
+            tool: Set(c.tool.clone()),
+            input: Set(c.input.clone()),
+            output_summary: Set(c.output_summary.clone()),
+            attempts: Set(c.attempts as i32),
+            duration_us: Set(c.duration.as_micros() as i64),
+            created_at: Set(c.at),
+        }))
+        .exec_without_returning(&tx)
+        .await?;
+    }
+    let committed = append(&tx, request.account_id, request.id, std::mem::take(&mut events)).await?;
+    enqueue(&tx, &Message::Advance { request_id: request.id, redispatch: false }).await?;
+    tx.commit().await?;
+    p.committed(&committed).await;
+    Ok(())
+}
+
+type Worked = (Value, Vec<crate::tools::ToolCallRecord>);
+
+async fn work(
+    p: &Pipeline,
+    request: &analysis_request::Model,
+    task: &agent_task::Model,
+    department: Department,
+    agent: Arc<dyn crate::departments::DepartmentAgent>,
+) -> Result<Worked, TaskFailure> {
+    let infra = |e: sea_orm::DbErr| TaskFailure::Infrastructure(e.into());
+    let plan: Plan = request
+        .plan
+        .clone()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .ok_or_else(|| TaskFailure::Rejected("the request has no plan".into()))?;
+    let depends_on: Vec<i32> = serde_json::from_value(task.depends_on.clone()).unwrap_or_default();
+    let upstream = agent_task::Entity::find()
+        .filter(agent_task::Column::RequestId.eq(request.id))
+        .filter(agent_task::Column::Step.is_in(depends_on))
+        .all(&p.db)
+        .await
+        .map_err(infra)?
+        .into_iter()
+        .filter_map(|t| Some((serde_json::from_value::<Department>(json!(t.department)).ok()?, t.output?)))
+        .collect();
+    let store = store::Entity::find_by_id(request.store_id)
+        .one(&p.db)
+        .await
+        .map_err(infra)?
+        .ok_or_else(|| TaskFailure::Rejected("the store was disconnected".into()))?;
+    let as_of = request.created_at.date_naive();
+    let data = p.stores.resolve(&store, as_of).await.map_err(TaskFailure::Rejected)?;
+    let context = TaskContext {
+        prompt: request.prompt.clone(),
+        intent: plan.intent,
+        period: plan.period,
+        as_of,
+        objective: task.objective.clone(),
+        upstream,
+        store: data,
+        llm: p.llm.clone(),
+    };
+    let budget = Arc::new(PersistedBudget {
+        p: p.clone(),
+        account_id: request.account_id,
+        request_id: request.id,
+        task_id: task.id,
+    });
+    let mut runner = ToolRunner::new(
+        budget,
+        u32::try_from(task.error_count).unwrap_or(0),
+        p.config.tool_timeout,
+        p.config.tool_backoff,
+    );
+    tracing::debug!(task_id = %task.id, ?department, "working");
+    let output = agent.work(&context, &mut runner).await?;
+    Ok((output, runner.into_calls()))
+}
+
+/// The part of a department's output worth streaming (datasets are not).
+fn partial(department: Department, output: &Value) -> Value {
+    match department {
+        Department::DataRetrieval => {
+            let names: Vec<_> = output.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
+            json!({ "datasets": names })
+        }
+        _ => {
+            let mut out = output.clone();
+            if let Some(o) = out.as_object_mut() {
+                o.remove("visualizations");
+            }
+            out
+        }
+    }
+}

@@ -1,0 +1,129 @@
+//! The pipeline's writes: conditional status transitions, numbered events
+//! and outbox messages, always inside the caller's transaction so that a
+//! state change, its events and the messages it causes commit together.
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use alatar_entity::{AnalysisStatus, analysis_event, analysis_request, outbox_message};
+
+use super::bus::{Event, kind};
+use super::message::Message;
+
+/// Moves a request from one of `from` to `to`; `false` if it was not in one
+/// of them (someone else moved it first, or it was cancelled).
+pub async fn transition<C: ConnectionTrait>(
+    db: &C,
+    request_id: Uuid,
+    from: &[AnalysisStatus],
+    to: AnalysisStatus,
+    reason: Option<&str>,
+) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let mut update = analysis_request::Entity::update_many()
+        .col_expr(analysis_request::Column::Status, Expr::value(to))
+        .col_expr(analysis_request::Column::UpdatedAt, Expr::value(now));
+    if to == AnalysisStatus::Planning {
+        update = update.col_expr(analysis_request::Column::StartedAt, Expr::value(now));
+    }
+    if to.is_terminal() {
+        update = update.col_expr(analysis_request::Column::FinishedAt, Expr::value(now));
+    }
+    if let Some(reason) = reason {
+        update = update.col_expr(analysis_request::Column::FailureReason, Expr::value(reason));
+    }
+    let result = update
+        .filter(analysis_request::Column::Id.eq(request_id))
+        .filter(analysis_request::Column::Status.is_in(from.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// The payload of a `STATUS_CHANGED` event.
+pub fn status_event(status: AnalysisStatus, reason: Option<&str>) -> (&'static str, Value) {
+    (kind::STATUS_CHANGED, json!({ "status": status.as_str(), "reason": reason }))
+}
+
+/// Appends events with the next sequence numbers. The counter update locks
+/// the request row, so concurrent writers of one request queue up and the
+/// numbers have no gaps; the unique index forbids duplicates outright.
+pub async fn append<C: ConnectionTrait>(
+    db: &C,
+    account_id: Uuid,
+    request_id: Uuid,
+    events: Vec<(&str, Value)>,
+) -> Result<Vec<Event>, DbErr> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let n = events.len() as i64;
+    analysis_request::Entity::update_many()
+        .col_expr(analysis_request::Column::LastSequence, Expr::col(analysis_request::Column::LastSequence).add(n))
+        .filter(analysis_request::Column::Id.eq(request_id))
+        .exec(db)
+        .await?;
+    let last: i64 = analysis_request::Entity::find_by_id(request_id)
+        .select_only()
+        .column(analysis_request::Column::LastSequence)
+        .into_tuple()
+        .one(db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("analysis request {request_id}")))?;
+    let now = Utc::now();
+    let models: Vec<analysis_event::Model> = events
+        .into_iter()
+        .enumerate()
+        .map(|(i, (kind, payload))| analysis_event::Model {
+            id: Uuid::now_v7(),
+            account_id,
+            request_id,
+            sequence: last - n + 1 + i as i64,
+            kind: kind.to_owned(),
+            payload,
+            created_at: now,
+        })
+        .collect();
+    analysis_event::Entity::insert_many(models.iter().cloned().map(analysis_event::ActiveModel::from))
+        .exec_without_returning(db)
+        .await?;
+    Ok(models.into_iter().map(Event::from).collect())
+}
+
+/// Queues `message` for the relay; it is published only if this commits.
+pub async fn enqueue<C: ConnectionTrait>(db: &C, message: &Message) -> Result<(), DbErr> {
+    let payload = serde_json::to_string(message).map_err(|e| DbErr::Custom(e.to_string()))?;
+    outbox_message::Entity::insert(outbox_message::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        queue: Set(message.queue().to_owned()),
+        payload: Set(payload),
+        created_at: Set(Utc::now()),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Persisted events of a request after `after`, in order.
+pub async fn events_after<C: ConnectionTrait>(
+    db: &C,
+    request_id: Uuid,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<Event>, DbErr> {
+    Ok(analysis_event::Entity::find()
+        .filter(analysis_event::Column::RequestId.eq(request_id))
+        .filter(analysis_event::Column::Sequence.gt(after))
+        .order_by_asc(analysis_event::Column::Sequence)
+        .limit(limit)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(Event::from)
+        .collect())
+}

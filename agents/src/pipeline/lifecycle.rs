@@ -1,0 +1,104 @@
+//! Request lifecycle operations used by the API and the worker: submit,
+//! cancel, fail. Each is one transaction: status, events, outbox.
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use uuid::Uuid;
+
+use alatar_entity::{AnalysisStatus, TaskStatus, agent_task, analysis_request};
+
+use super::journal::{append, enqueue, status_event, transition};
+use super::{Message, Pipeline};
+
+/// A question to queue.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    /// Tenant.
+    pub account_id: Uuid,
+    /// Who asks.
+    pub user_id: Uuid,
+    /// The store (already checked to belong to the account).
+    pub store_id: Uuid,
+    /// The question.
+    pub prompt: String,
+    /// The model that will write.
+    pub model: String,
+}
+
+const UNFINISHED: [AnalysisStatus; 4] =
+    [AnalysisStatus::Queued, AnalysisStatus::Planning, AnalysisStatus::Running, AnalysisStatus::AwaitingApproval];
+
+/// Stores the request (`QUEUED`), its first event and its message together.
+pub async fn submit(p: &Pipeline, new: NewRequest) -> Result<analysis_request::Model, DbErr> {
+    let now = Utc::now();
+    let id = Uuid::now_v7();
+    let tx = p.db.begin().await?;
+    let model = analysis_request::Entity::insert(analysis_request::ActiveModel {
+        id: Set(id),
+        account_id: Set(new.account_id),
+        user_id: Set(new.user_id),
+        store_id: Set(new.store_id),
+        prompt: Set(new.prompt),
+        status: Set(AnalysisStatus::Queued),
+        intent: Set(None),
+        plan: Set(None),
+        model: Set(new.model),
+        failure_reason: Set(None),
+        last_sequence: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        started_at: Set(None),
+        finished_at: Set(None),
+    })
+    .exec_with_returning(&tx)
+    .await?;
+    let events = append(&tx, new.account_id, id, vec![status_event(AnalysisStatus::Queued, None)]).await?;
+    enqueue(&tx, &Message::Advance { request_id: id, redispatch: false }).await?;
+    tx.commit().await?;
+    p.committed(&events).await;
+    Ok(analysis_request::Model { last_sequence: 1, ..model })
+}
+
+/// Ends an unfinished request as `status` (`CANCELLED` or `FAILED`) and
+/// cancels its unfinished tasks; `false` if it had already ended.
+pub async fn end(
+    p: &Pipeline,
+    request: &analysis_request::Model,
+    status: AnalysisStatus,
+    reason: Option<&str>,
+) -> Result<bool, DbErr> {
+    let tx = p.db.begin().await?;
+    if !transition(&tx, request.id, &UNFINISHED, status, reason).await? {
+        return Ok(false);
+    }
+    agent_task::Entity::update_many()
+        .col_expr(agent_task::Column::Status, Expr::value(TaskStatus::Cancelled))
+        .filter(agent_task::Column::RequestId.eq(request.id))
+        .filter(agent_task::Column::Status.is_in([TaskStatus::Pending, TaskStatus::Dispatched]))
+        .exec(&tx)
+        .await?;
+    let events = append(&tx, request.account_id, request.id, vec![status_event(status, reason)]).await?;
+    tx.commit().await?;
+    p.committed(&events).await;
+    Ok(true)
+}
+
+/// Re-issues the work of every unfinished request (the embedded queue does
+/// not survive a restart; handlers are idempotent, so extra messages are harmless).
+pub async fn resume_unfinished(p: &Pipeline) -> Result<usize, DbErr> {
+    let ids: Vec<Uuid> = analysis_request::Entity::find()
+        .filter(analysis_request::Column::Status.is_in(UNFINISHED))
+        .all(&p.db)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let tx = p.db.begin().await?;
+    for id in &ids {
+        enqueue(&tx, &Message::Advance { request_id: *id, redispatch: true }).await?;
+    }
+    tx.commit().await?;
+    p.outbox.notify_one();
+    Ok(ids.len())
+}

@@ -1,0 +1,53 @@
+//! What travels on the queues. Messages carry ids only; the database holds
+//! the state, so a redelivered message re-reads it and cannot double up.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Department;
+
+/// The orchestrator's queue.
+pub const ORCHESTRATOR_QUEUE: &str = "alatar.orchestrator";
+/// Where messages go after the delivery limit.
+pub const DEAD_LETTER_QUEUE: &str = "alatar.dead_letters";
+
+/// A unit of work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Message {
+    /// Orchestrator: look at the request and do the next thing (plan,
+    /// dispatch ready tasks, fail, or write the result).
+    Advance {
+        /// The request.
+        request_id: Uuid,
+        /// Re-send tasks already dispatched (after a restart lost them).
+        #[serde(default)]
+        redispatch: bool,
+    },
+    /// Department: work one task.
+    RunTask {
+        /// The request.
+        request_id: Uuid,
+        /// The task.
+        task_id: Uuid,
+        /// Its department (selects the queue).
+        department: Department,
+    },
+}
+
+impl Message {
+    /// The queue this message goes to.
+    pub fn queue(&self) -> &'static str {
+        match self {
+            Message::Advance { .. } => ORCHESTRATOR_QUEUE,
+            Message::RunTask { department, .. } => department.queue_name(),
+        }
+    }
+
+    /// The request it concerns.
+    pub fn request_id(&self) -> Uuid {
+        match self {
+            Message::Advance { request_id, .. } | Message::RunTask { request_id, .. } => *request_id,
+        }
+    }
+}

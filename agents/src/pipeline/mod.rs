@@ -1,0 +1,90 @@
+//! The analysis pipeline: requests flow through a transactional outbox onto
+//! the queue, the orchestrator plans and dispatches, departments work their
+//! tasks, and every step is a numbered, persisted event.
+//!
+//! Exactly-once effects on at-least-once delivery: every handler re-reads
+//! the state, changes it only through conditional updates, and writes the
+//! change, its events and its follow-up messages in one transaction. A
+//! redelivered message finds the work done and is acknowledged.
+
+pub mod bus;
+mod department;
+pub mod journal;
+pub mod lifecycle;
+pub mod message;
+mod orchestrator;
+pub mod queue;
+mod relay;
+mod stores;
+mod watch;
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
+
+pub use bus::{Event, EventBus, MemoryBus, RedisBus};
+pub use message::Message;
+pub use queue::{MemoryQueue, Queue, RabbitQueue};
+pub use relay::Relay;
+pub use stores::{DemoStores, StoreResolver};
+pub use watch::watch;
+pub use worker::Worker;
+
+use crate::departments::Departments;
+use crate::llm::Llm;
+
+/// Tunables, from configuration.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Unacknowledged deliveries per consumer.
+    pub prefetch: u16,
+    /// Deliveries before a message is dead-lettered.
+    pub max_deliveries: u32,
+    /// Per tool call.
+    pub tool_timeout: Duration,
+    /// First retry delay of a failing tool (doubles each time, with jitter).
+    pub tool_backoff: Duration,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            prefetch: 16,
+            max_deliveries: 5,
+            tool_timeout: Duration::from_secs(30),
+            tool_backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Everything the pipeline's handlers share.
+#[derive(Clone)]
+pub struct Pipeline {
+    /// Database.
+    pub db: DatabaseConnection,
+    /// Broker.
+    pub queue: Arc<dyn Queue>,
+    /// Event fan-out.
+    pub bus: Arc<dyn EventBus>,
+    /// The model.
+    pub llm: Arc<dyn Llm>,
+    /// The departments staffed here.
+    pub departments: Departments,
+    /// Store data by store.
+    pub stores: Arc<dyn StoreResolver>,
+    /// Wakes the outbox relay after a commit.
+    pub outbox: Arc<Notify>,
+    /// Tunables.
+    pub config: PipelineConfig,
+}
+
+impl Pipeline {
+    /// After a commit: wake the relay and broadcast the events.
+    pub async fn committed(&self, events: &[Event]) {
+        self.outbox.notify_one();
+        self.bus.publish(events).await;
+    }
+}

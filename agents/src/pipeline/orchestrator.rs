@@ -1,0 +1,276 @@
+//! Class 1: reads the request, plans, dispatches tasks whose inputs are
+//! ready, and reviews the departments' work into the `AnalysisResult`. It
+//! knows departments only through the plan, so new ones need no change here.
+
+use std::collections::HashSet;
+
+use chrono::{Duration, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use serde::Deserialize;
+use serde_json::json;
+use uuid::Uuid;
+
+use alatar_entity::{
+    ActionStatus, AnalysisStatus, TaskStatus, agent_task, analysis_request, analysis_result, proposed_action, tool_call,
+};
+
+use super::bus::kind;
+use super::journal::{append, enqueue, status_event, transition};
+use super::lifecycle::end;
+use super::{Message, Pipeline};
+use crate::Department;
+use crate::llm::LlmError;
+use crate::result::{AnalysisBody, KeyFigure, ProposalDraft, Recommendation, Section, Visualization};
+
+/// How long a proposal waits for a decision.
+const PROPOSAL_TTL_HOURS: i64 = 72;
+
+/// Handles `Advance`.
+pub(crate) async fn advance(p: &Pipeline, request_id: Uuid, redispatch: bool) -> anyhow::Result<()> {
+    let Some(request) = analysis_request::Entity::find_by_id(request_id).one(&p.db).await? else {
+        return Ok(());
+    };
+    match request.status {
+        AnalysisStatus::Queued | AnalysisStatus::Planning => plan(p, &request).await,
+        AnalysisStatus::Running => progress(p, &request, redispatch).await,
+        _ => Ok(()),
+    }
+}
+
+async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result<()> {
+    if request.status == AnalysisStatus::Queued {
+        let tx = p.db.begin().await?;
+        if !transition(&tx, request.id, &[AnalysisStatus::Queued], AnalysisStatus::Planning, None).await? {
+            return Ok(());
+        }
+        let events =
+            append(&tx, request.account_id, request.id, vec![status_event(AnalysisStatus::Planning, None)]).await?;
+        tx.commit().await?;
+        p.committed(&events).await;
+    }
+    let plan = match p.llm.plan(&request.prompt, request.created_at.date_naive()).await {
+        Ok(plan) => plan,
+        Err(LlmError::Unavailable(e)) => anyhow::bail!("planner unavailable: {e}"),
+        Err(LlmError::Invalid(e)) => {
+            end(p, request, AnalysisStatus::Failed, Some(&format!("the plan was rejected: {e}"))).await?;
+            return Ok(());
+        }
+    };
+    if let Err(e) = plan.validate() {
+        end(p, request, AnalysisStatus::Failed, Some(&format!("the plan was rejected: {e}"))).await?;
+        return Ok(());
+    }
+    let tx = p.db.begin().await?;
+    if !transition(&tx, request.id, &[AnalysisStatus::Planning], AnalysisStatus::Running, None).await? {
+        return Ok(());
+    }
+    analysis_request::Entity::update_many()
+        .col_expr(analysis_request::Column::Intent, Expr::value(plan.intent.as_str()))
+        .col_expr(analysis_request::Column::Plan, Expr::value(serde_json::to_value(&plan)?))
+        .filter(analysis_request::Column::Id.eq(request.id))
+        .exec(&tx)
+        .await?;
+    let now = Utc::now();
+    let tasks: Vec<agent_task::Model> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| agent_task::Model {
+            id: Uuid::now_v7(),
+            account_id: request.account_id,
+            request_id: request.id,
+            step: i as i32,
+            department: format!("{:?}", step.department),
+            objective: step.objective.clone(),
+            depends_on: json!(step.depends_on),
+            status: if step.depends_on.is_empty() { TaskStatus::Dispatched } else { TaskStatus::Pending },
+            attempts: 0,
+            error_count: 0,
+            last_error: None,
+            output: None,
+            created_at: now,
+            finished_at: None,
+        })
+        .collect();
+    agent_task::Entity::insert_many(tasks.iter().cloned().map(agent_task::ActiveModel::from))
+        .exec_without_returning(&tx)
+        .await?;
+    for (task, step) in tasks.iter().zip(&plan.steps).filter(|(t, _)| t.status == TaskStatus::Dispatched) {
+        enqueue(&tx, &Message::RunTask { request_id: request.id, task_id: task.id, department: step.department })
+            .await?;
+    }
+    let steps: Vec<_> = tasks
+        .iter()
+        .zip(&plan.steps)
+        .map(|(t, s)| json!({ "step": t.step, "taskId": t.id, "department": s.department, "objective": s.objective, "dependsOn": s.depends_on }))
+        .collect();
+    let events = append(
+        &tx,
+        request.account_id,
+        request.id,
+        vec![
+            (kind::PLAN, json!({ "intent": plan.intent, "period": plan.period, "periodLabel": plan.period.label(), "steps": steps })),
+            status_event(AnalysisStatus::Running, None),
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    p.committed(&events).await;
+    Ok(())
+}
+
+fn department_of(task: &agent_task::Model) -> Option<Department> {
+    serde_json::from_value(json!(task.department)).ok()
+}
+
+async fn progress(p: &Pipeline, request: &analysis_request::Model, redispatch: bool) -> anyhow::Result<()> {
+    let tasks = agent_task::Entity::find()
+        .filter(agent_task::Column::RequestId.eq(request.id))
+        .order_by_asc(agent_task::Column::Step)
+        .all(&p.db)
+        .await?;
+    if let Some(failed) = tasks.iter().find(|t| t.status == TaskStatus::Failed) {
+        let reason = format!(
+            "{} failed after {} errors: {}",
+            failed.department,
+            failed.error_count,
+            failed.last_error.as_deref().unwrap_or("unknown error")
+        );
+        end(p, request, AnalysisStatus::Failed, Some(&reason)).await?;
+        return Ok(());
+    }
+    if tasks.iter().all(|t| t.status == TaskStatus::Completed) {
+        return finish(p, request, &tasks).await;
+    }
+    let done: HashSet<i32> = tasks.iter().filter(|t| t.status == TaskStatus::Completed).map(|t| t.step).collect();
+    let tx = p.db.begin().await?;
+    for task in &tasks {
+        let Some(department) = department_of(task) else { continue };
+        let ready = task.status == TaskStatus::Pending
+            && serde_json::from_value::<Vec<i32>>(task.depends_on.clone())
+                .unwrap_or_default()
+                .iter()
+                .all(|d| done.contains(d));
+        let send = if ready {
+            // Conditional: of two concurrent advances only one dispatches.
+            agent_task::Entity::update_many()
+                .col_expr(agent_task::Column::Status, Expr::value(TaskStatus::Dispatched))
+                .filter(agent_task::Column::Id.eq(task.id))
+                .filter(agent_task::Column::Status.eq(TaskStatus::Pending))
+                .exec(&tx)
+                .await?
+                .rows_affected
+                == 1
+        } else {
+            redispatch && task.status == TaskStatus::Dispatched
+        };
+        if send {
+            enqueue(&tx, &Message::RunTask { request_id: request.id, task_id: task.id, department }).await?;
+        }
+    }
+    tx.commit().await?;
+    p.outbox.notify_one();
+    Ok(())
+}
+
+/// What any department may contribute to the answer, by shape.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Contribution {
+    figures: Vec<KeyFigure>,
+    visualizations: Vec<Visualization>,
+    summary: Option<String>,
+    sections: Vec<Section>,
+    recommendations: Vec<Recommendation>,
+    actions: Vec<ProposalDraft>,
+}
+
+async fn finish(p: &Pipeline, request: &analysis_request::Model, tasks: &[agent_task::Model]) -> anyhow::Result<()> {
+    let recorded: HashSet<Uuid> = tool_call::Entity::find()
+        .select_only()
+        .column(tool_call::Column::Id)
+        .filter(tool_call::Column::RequestId.eq(request.id))
+        .into_tuple()
+        .all(&p.db)
+        .await?
+        .into_iter()
+        .collect();
+    let mut body = AnalysisBody::default();
+    let mut summary = None;
+    let mut actions = Vec::new();
+    for task in tasks {
+        let Some(output) = &task.output else { continue };
+        let c: Contribution = serde_json::from_value(output.clone()).unwrap_or_default();
+        // Review: a figure without a recorded tool call behind it is not a fact.
+        let (kept, dropped): (Vec<_>, Vec<_>) = c.figures.into_iter().partition(|f| {
+            !f.provenance.is_empty() && f.provenance.iter().all(|pr| recorded.contains(&pr.tool_call_id))
+        });
+        for figure in dropped {
+            tracing::warn!(request_id = %request.id, figure = %figure.key, "figure without provenance dropped in review");
+        }
+        body.key_figures.extend(kept);
+        body.visualizations.extend(c.visualizations);
+        body.sections.extend(c.sections);
+        body.recommendations.extend(c.recommendations);
+        summary = summary.or(c.summary);
+        actions.extend(c.actions);
+    }
+    let summary = summary.unwrap_or_else(|| {
+        body.key_figures
+            .iter()
+            .take(3)
+            .map(|f| format!("{}: {} {}", f.label, f.value, f.unit))
+            .collect::<Vec<_>>()
+            .join("; ")
+    });
+    let now = Utc::now();
+    let tx = p.db.begin().await?;
+    if !transition(&tx, request.id, &[AnalysisStatus::Running], AnalysisStatus::Completed, None).await? {
+        return Ok(());
+    }
+    analysis_result::Entity::insert(analysis_result::ActiveModel {
+        request_id: Set(request.id),
+        account_id: Set(request.account_id),
+        summary: Set(summary.clone()),
+        body: Set(serde_json::to_value(&body)?),
+        created_at: Set(now),
+    })
+    .exec_without_returning(&tx)
+    .await?;
+    let mut action_ids = Vec::new();
+    for action in actions {
+        let id = Uuid::now_v7();
+        action_ids.push(id);
+        proposed_action::Entity::insert(proposed_action::ActiveModel {
+            id: Set(id),
+            account_id: Set(request.account_id),
+            request_id: Set(request.id),
+            kind: Set(action.kind),
+            parameters: Set(action.parameters),
+            preview: Set(action.preview),
+            required_scopes: Set(json!(action.required_scopes)),
+            status: Set(ActionStatus::Pending),
+            created_at: Set(now),
+            expires_at: Set(now + Duration::hours(PROPOSAL_TTL_HOURS)),
+        })
+        .exec_without_returning(&tx)
+        .await?;
+    }
+    let events = append(
+        &tx,
+        request.account_id,
+        request.id,
+        vec![
+            (
+                kind::RESULT,
+                json!({ "summary": summary, "keyFigures": body.key_figures.len(), "proposedActions": action_ids }),
+            ),
+            status_event(AnalysisStatus::Completed, None),
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    p.committed(&events).await;
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! Consumers: the orchestrator's queue, one per staffed department, and the
+//! dead letters. Work is acknowledged only after it committed; a failure
+//! asks for redelivery, and the broker dead-letters a message at the limit.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::EntityTrait;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use alatar_entity::{AnalysisStatus, analysis_request};
+
+use super::lifecycle::{end, resume_unfinished};
+use super::message::{DEAD_LETTER_QUEUE, ORCHESTRATOR_QUEUE};
+use super::queue::Delivery;
+use super::{Message, Pipeline, Relay, department, orchestrator};
+
+/// A running worker; dropping it (or [`Worker::stop`]) stops its consumers.
+pub struct Worker {
+    tasks: JoinSet<()>,
+}
+
+#[derive(Clone, Copy)]
+enum Role {
+    Work,
+    DeadLetters,
+}
+
+impl Worker {
+    /// Declares the queues, starts the outbox relay and the consumers. With
+    /// `resume`, re-issues the work of unfinished requests first (the
+    /// embedded queue forgets its messages on restart).
+    pub async fn start(p: Pipeline, resume: bool) -> anyhow::Result<Self> {
+        let mut queues = vec![ORCHESTRATOR_QUEUE, DEAD_LETTER_QUEUE];
+        queues.extend(p.departments.staffed().into_iter().map(|d| d.queue_name()));
+        p.queue.declare(&queues).await?;
+        if resume {
+            let n = resume_unfinished(&p).await?;
+            if n > 0 {
+                tracing::info!(requests = n, "resuming unfinished analysis requests");
+            }
+        }
+        let mut tasks = JoinSet::new();
+        let relay = Relay::spawn(p.clone());
+        tasks.spawn(async move {
+            let _ = relay.await;
+        });
+        for queue in queues {
+            let role = if queue == DEAD_LETTER_QUEUE { Role::DeadLetters } else { Role::Work };
+            tasks.spawn(consume_forever(p.clone(), queue, role));
+        }
+        Ok(Self { tasks })
+    }
+
+    /// Stops consuming; unacknowledged messages return to their queues.
+    pub async fn stop(mut self) {
+        self.tasks.shutdown().await;
+    }
+}
+
+async fn consume_forever(p: Pipeline, queue: &'static str, role: Role) {
+    loop {
+        match p.queue.consume(queue, p.config.prefetch).await {
+            Ok(mut consumer) => {
+                let slots = Arc::new(Semaphore::new(usize::from(p.config.prefetch.max(1))));
+                let mut running = JoinSet::new();
+                while let Some(delivery) = consumer.next().await {
+                    let Ok(slot) = slots.clone().acquire_owned().await else { break };
+                    let p = p.clone();
+                    running.spawn(async move {
+                        handle(&p, queue, role, delivery).await;
+                        drop(slot);
+                    });
+                    while running.try_join_next().is_some() {}
+                }
+                tracing::warn!(queue, "consumer ended; reconnecting");
+            }
+            Err(e) => tracing::warn!(queue, error = %e, "cannot consume; retrying"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+async fn handle(p: &Pipeline, queue: &str, role: Role, delivery: Delivery) {
+    let message: Message = match serde_json::from_slice(&delivery.body) {
+        Ok(m) => m,
+        Err(e) => {
+            // Nothing can ever process it; retrying would only delay the dead letter.
+            tracing::error!(queue, error = %e, "unreadable message dropped");
+            let _ = delivery.ack().await;
+            return;
+        }
+    };
+    let outcome = match role {
+        Role::DeadLetters => dead_letter(p, &message).await,
+        Role::Work => match &message {
+            Message::Advance { request_id, redispatch } => orchestrator::advance(p, *request_id, *redispatch).await,
+            Message::RunTask { task_id, .. } => department::run_task(p, *task_id).await,
+        },
+    };
+    let settled = match outcome {
+        Ok(()) => delivery.ack().await,
+        Err(e) => {
+            tracing::warn!(queue, request_id = %message.request_id(), attempt = delivery.delivery_count, error = format!("{e:#}"), "message failed; will be redelivered");
+            delivery.nack().await
+        }
+    };
+    if let Err(e) = settled {
+        tracing::warn!(queue, error = %e, "could not settle a delivery; the broker will redeliver it");
+    }
+}
+
+/// A message that kept failing: its request fails with the reason; others
+/// are unaffected.
+async fn dead_letter(p: &Pipeline, message: &Message) -> anyhow::Result<()> {
+    let Some(request) = analysis_request::Entity::find_by_id(message.request_id()).one(&p.db).await? else {
+        return Ok(());
+    };
+    let reason =
+        format!("a {} message failed {} deliveries and was dead-lettered", message.queue(), p.config.max_deliveries);
+    tracing::error!(request_id = %request.id, %reason, "dead letter");
+    end(p, &request, AnalysisStatus::Failed, Some(&reason)).await?;
+    Ok(())
+}
