@@ -20,6 +20,8 @@ pub struct AppState {
     pub tokens: TokenKeys,
     /// Account event fan-out.
     pub events: Arc<dyn AccountEvents>,
+    /// The analysis pipeline (database, queue, bus, model).
+    pub pipeline: alatar_agents::pipeline::Pipeline,
 }
 
 /// The authenticated caller, put into request data by the transport after it

@@ -2,6 +2,7 @@
 //! free of GraphQL so they can be tested directly and reused by workers.
 
 pub mod accounts;
+pub mod analysis;
 pub mod email;
 pub mod events;
 pub mod preferences;

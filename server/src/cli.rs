@@ -19,9 +19,9 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the API (and, once the pipeline lands, an in-process worker).
+    /// Serve the API and, unless `pipeline.worker = false`, an in-process worker.
     Serve,
-    /// Run agent workers only.
+    /// Run agent workers only (needs RabbitMQ: `amqp_url`); scale out freely.
     Worker,
     /// Apply pending database migrations and exit.
     Migrate,

@@ -26,6 +26,11 @@ pub struct Config {
     /// `redis://…`; unset means in-memory rate limits.
     #[serde(serialize_with = "serialize_secret_opt")]
     pub redis_url: Option<SecretString>,
+    /// `amqp://…` for RabbitMQ; unset means the in-process queue.
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub amqp_url: Option<SecretString>,
+    /// The analysis pipeline.
+    pub pipeline: PipelineSection,
     /// Access and refresh tokens.
     pub jwt: JwtConfig,
     /// GraphQL limits and features.
@@ -52,6 +57,29 @@ pub struct JwtConfig {
     pub access_ttl_secs: u64,
     /// Refresh token lifetime in seconds.
     pub refresh_ttl_secs: u64,
+}
+
+/// The analysis pipeline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineSection {
+    /// `alatar serve` also runs a worker in-process (turn off when separate
+    /// `alatar worker` processes do the work).
+    pub worker: bool,
+    /// Unacknowledged deliveries per consumer.
+    pub prefetch: u16,
+    /// Deliveries before a message is dead-lettered.
+    pub max_deliveries: u32,
+    /// Timeout per tool call, in milliseconds.
+    pub tool_timeout_ms: u64,
+    /// First retry delay of a failing tool, in milliseconds (doubles, with jitter).
+    pub tool_backoff_ms: u64,
+}
+
+impl Default for PipelineSection {
+    fn default() -> Self {
+        Self { worker: true, prefetch: 16, max_deliveries: 5, tool_timeout_ms: 30_000, tool_backoff_ms: 200 }
+    }
 }
 
 /// GraphQL limits.
@@ -124,6 +152,8 @@ impl Default for Config {
             database_url: None,
             database_max_connections: 16,
             redis_url: None,
+            amqp_url: None,
+            pipeline: PipelineSection::default(),
             jwt: JwtConfig::default(),
             graphql: GraphqlConfig::default(),
             rate_limit: RateLimitConfig::default(),
@@ -208,6 +238,12 @@ impl Config {
 
     fn check(&self) -> Result<(), ConfigError> {
         let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
+        if self.pipeline.prefetch == 0 {
+            return bad("pipeline.prefetch", "must be at least 1");
+        }
+        if self.pipeline.max_deliveries == 0 {
+            return bad("pipeline.max_deliveries", "must be at least 1");
+        }
         if self.graphql.max_batch == 0 {
             return bad("graphql.max_batch", "must be at least 1");
         }

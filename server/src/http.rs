@@ -27,6 +27,8 @@ pub struct HttpState {
     pub tokens: TokenKeys,
     pub db: DatabaseConnection,
     pub redis: Option<redis::aio::ConnectionManager>,
+    /// The broker, when it is an external one (`/readyz` checks it).
+    pub queue: Option<Arc<dyn alatar_agents::pipeline::Queue>>,
     pub metrics: Arc<Metrics>,
     pub graphql: Arc<GraphqlConfig>,
 }

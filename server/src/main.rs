@@ -23,9 +23,7 @@ async fn main() -> anyhow::Result<()> {
             alatar_migration::Migrator::up(&db, None).await.context("applying migrations")?;
             tracing::info!("migrations applied");
         }
-        Command::Worker => {
-            anyhow::bail!("`alatar worker` has nothing to run yet: the analysis pipeline is not built (issue 3)");
-        }
+        Command::Worker => alatar_server::run_worker(config).await?,
         Command::Schema => {}
     }
     Ok(())

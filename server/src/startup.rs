@@ -8,7 +8,13 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use sea_orm_migration::MigratorTrait;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
+use alatar_agents::departments::Departments;
+use alatar_agents::llm::OfflineModel;
+use alatar_agents::pipeline::{
+    DemoStores, EventBus, MemoryBus, MemoryQueue, Pipeline, PipelineConfig, Queue, RabbitQueue, RedisBus, Worker,
+};
 use alatar_migration::Migrator;
 use alatar_schema::auth::{TokenConfig, TokenKeys};
 use alatar_schema::rate_limit::{InMemoryRateLimiter, RateLimiter, RedisRateLimiter};
@@ -23,6 +29,84 @@ use crate::metrics::Metrics;
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    pipeline: Pipeline,
+    worker: Option<Worker>,
+}
+
+/// Connects Redis when configured.
+async fn connect_redis(config: &Config) -> anyhow::Result<Option<(redis::Client, redis::aio::ConnectionManager)>> {
+    let Some(url) = &config.redis_url else { return Ok(None) };
+    let client = redis::Client::open(url.expose_secret()).context("invalid redis_url")?;
+    let settings = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Duration::from_secs(2))
+        .set_response_timeout(Duration::from_secs(2))
+        .set_number_of_retries(2);
+    let manager = redis::aio::ConnectionManager::new_with_config(client.clone(), settings)
+        .await
+        .context("cannot connect to redis")?;
+    Ok(Some((client, manager)))
+}
+
+/// The pipeline's engines as configured: RabbitMQ or the in-process queue,
+/// Redis pub/sub or the in-process bus, the offline model.
+pub fn build_pipeline(
+    config: &Config,
+    db: DatabaseConnection,
+    redis: Option<&(redis::Client, redis::aio::ConnectionManager)>,
+) -> Pipeline {
+    let settings = &config.pipeline;
+    let queue: Arc<dyn Queue> = match &config.amqp_url {
+        Some(url) => Arc::new(RabbitQueue::new(url.expose_secret(), settings.max_deliveries)),
+        None => MemoryQueue::new(settings.max_deliveries),
+    };
+    let bus: Arc<dyn EventBus> = match redis {
+        Some((client, manager)) => RedisBus::start(client.clone(), manager.clone()),
+        None => Arc::new(MemoryBus::default()),
+    };
+    Pipeline {
+        db,
+        queue,
+        bus,
+        llm: Arc::new(OfflineModel),
+        departments: Departments::standard(),
+        stores: Arc::new(DemoStores),
+        outbox: Arc::new(Notify::new()),
+        config: PipelineConfig {
+            prefetch: settings.prefetch,
+            max_deliveries: settings.max_deliveries,
+            tool_timeout: Duration::from_millis(settings.tool_timeout_ms),
+            tool_backoff: Duration::from_millis(settings.tool_backoff_ms),
+        },
+    }
+}
+
+/// Connects and checks the database the way `serve` does: migrates SQLite,
+/// refuses PostgreSQL with pending migrations.
+pub async fn open_database(config: &Config) -> anyhow::Result<DatabaseConnection> {
+    let db = connect_database(config).await?;
+    if config.uses_postgres() {
+        let pending = Migrator::get_pending_migrations(&db).await?.len();
+        anyhow::ensure!(pending == 0, "the database has {pending} pending migrations: run `alatar migrate`");
+    } else {
+        Migrator::up(&db, None).await.context("migrating the embedded database")?;
+    }
+    Ok(db)
+}
+
+/// `alatar worker`: consumers only, until a signal.
+pub async fn run_worker(config: Config) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        config.amqp_url.is_some(),
+        "`alatar worker` needs amqp_url (RabbitMQ): the in-process queue only serves `alatar serve`'s own worker"
+    );
+    let db = open_database(&config).await?;
+    let redis = connect_redis(&config).await?;
+    let pipeline = build_pipeline(&config, db, redis.as_ref());
+    let worker = Worker::start(pipeline, false).await?;
+    tracing::info!("worker running");
+    shutdown_signal().await;
+    worker.stop().await;
+    Ok(())
 }
 
 /// Opens the configured database: PostgreSQL, or SQLite under `data_dir`.
@@ -78,13 +162,7 @@ fn embedded_jwt_secret(config: &Config) -> anyhow::Result<SecretString> {
 impl Application {
     /// Connects, migrates (embedded) or checks migrations (PostgreSQL), binds.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let db = connect_database(&config).await?;
-        if config.uses_postgres() {
-            let pending = Migrator::get_pending_migrations(&db).await?.len();
-            anyhow::ensure!(pending == 0, "the database has {pending} pending migrations: run `alatar migrate`");
-        } else {
-            Migrator::up(&db, None).await.context("migrating the embedded database")?;
-        }
+        let db = open_database(&config).await?;
         Self::build_with_database(config, db).await
     }
 
@@ -102,19 +180,25 @@ impl Application {
             refresh_ttl: Duration::from_secs(config.jwt.refresh_ttl_secs),
         })
         .map_err(|e| anyhow::anyhow!("jwt: {e}"))?;
-        let redis = match &config.redis_url {
-            Some(url) => {
-                let client = redis::Client::open(url.expose_secret()).context("invalid redis_url")?;
-                Some(redis::aio::ConnectionManager::new(client).await.context("cannot connect to redis")?)
-            }
-            None => None,
-        };
+        let redis_connection = connect_redis(&config).await?;
+        let redis = redis_connection.as_ref().map(|(_, manager)| manager.clone());
         let limiter: Arc<dyn RateLimiter> = match &redis {
             Some(conn) => Arc::new(RedisRateLimiter::new(conn.clone())),
             None => Arc::new(InMemoryRateLimiter::default()),
         };
-        let state =
-            AppState { db: db.clone(), tokens: tokens.clone(), events: Arc::new(InProcessAccountEvents::default()) };
+        let pipeline = build_pipeline(&config, db.clone(), redis_connection.as_ref());
+        let worker = if config.pipeline.worker {
+            // The embedded queue forgets on restart: resume from the database.
+            Some(Worker::start(pipeline.clone(), config.amqp_url.is_none()).await?)
+        } else {
+            None
+        };
+        let state = AppState {
+            db: db.clone(),
+            tokens: tokens.clone(),
+            events: Arc::new(InProcessAccountEvents::default()),
+            pipeline: pipeline.clone(),
+        };
         let limits = QueryLimits {
             max_depth: config.graphql.max_depth,
             max_complexity: config.graphql.max_complexity,
@@ -134,11 +218,12 @@ impl Application {
             tokens,
             db,
             redis,
+            queue: config.amqp_url.is_some().then(|| pipeline.queue.clone()),
             metrics: Arc::new(Metrics::default()),
             graphql: Arc::new(config.graphql.clone()),
         });
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
-        Ok(Self { listener, router })
+        Ok(Self { listener, router, pipeline, worker })
     }
 
     /// The bound port (useful with port 0).
@@ -151,10 +236,20 @@ impl Application {
         self.router.clone()
     }
 
-    /// Serves until SIGINT or SIGTERM, then drains in-flight requests.
+    /// The pipeline (tests drive and inspect it).
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    /// Serves until SIGINT or SIGTERM, then drains in-flight requests and
+    /// stops the in-process worker.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         tracing::info!(address = %self.listener.local_addr()?, "listening");
-        axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await
+        let served = axum::serve(self.listener, self.router).with_graceful_shutdown(shutdown_signal()).await;
+        if let Some(worker) = self.worker {
+            worker.stop().await;
+        }
+        served
     }
 }
 

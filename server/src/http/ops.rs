@@ -23,11 +23,15 @@ pub async fn ready(State(state): State<HttpState>) -> Response {
             Some(pong.is_ok())
         }
     };
-    let ready = database && redis.unwrap_or(true);
+    let queue = match &state.queue {
+        None => None,
+        Some(queue) => Some(queue.ping().await.is_ok()),
+    };
+    let ready = database && redis.unwrap_or(true) && queue.unwrap_or(true);
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = json!({
         "status": if ready { "ready" } else { "unavailable" },
-        "checks": { "database": database, "redis": redis },
+        "checks": { "database": database, "redis": redis, "queue": queue },
     });
     (status, Json(body)).into_response()
 }

@@ -1,0 +1,562 @@
+//! Analysis: `connectDemoStore`, `stores`, `submitAnalysisRequest`,
+//! `analysisRequest`, `listAnalysisRequests`, `cancelAnalysisRequest` and
+//! the `analysisRequestUpdates` subscription.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, Enum, ID, Json, Object, Result, SimpleObject, Subscription};
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+use serde_json::Value;
+use uuid::Uuid;
+
+use alatar_agents::pipeline::{Event, watch};
+use alatar_agents::result::{AnalysisBody, KeyFigure as KeyFigureModel, Visualization as VisualizationModel};
+use alatar_entity::{
+    AccountScope, agent_task, analysis_request, analysis_result, proposed_action, store, tool_call,
+};
+
+use crate::context::ContextExt;
+use crate::error::ApiError;
+use crate::service::analysis;
+
+fn parse_id(field: &'static str, id: &ID) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(id).map_err(|_| ApiError::bad_input(field, "is not a valid id"))
+}
+
+/// Where an analysis request is in its life.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "alatar_entity::AnalysisStatus")]
+pub enum AnalysisStatus {
+    /// Stored and published; waiting for a worker.
+    Queued,
+    /// The orchestrator is planning.
+    Planning,
+    /// Departments are working.
+    Running,
+    /// The result holds proposals waiting for a person.
+    AwaitingApproval,
+    /// Done; the result is available.
+    Completed,
+    /// Failed; see `failureReason`.
+    Failed,
+    /// Cancelled by a user.
+    Cancelled,
+}
+
+/// A department task's state.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "alatar_entity::TaskStatus")]
+pub enum TaskStatus {
+    /// Waiting for its inputs.
+    Pending,
+    /// On its department's queue or being worked.
+    Dispatched,
+    /// Output committed.
+    Completed,
+    /// Failed after too many errors.
+    Failed,
+    /// Its request ended first.
+    Cancelled,
+}
+
+/// A proposal's state.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "alatar_entity::ActionStatus")]
+pub enum ActionStatus {
+    /// Waiting for a person.
+    Pending,
+    /// Approved, about to run.
+    Approved,
+    /// Rejected.
+    Rejected,
+    /// Running against the store.
+    Executing,
+    /// Ran.
+    Executed,
+    /// Ran and failed.
+    Failed,
+    /// Nobody decided in time.
+    Expired,
+    /// Undone.
+    Reverted,
+}
+
+/// Where a store's data comes from.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "alatar_entity::StoreKind")]
+pub enum StoreKind {
+    /// The bundled demo shop.
+    Demo,
+    /// A Shopify shop.
+    Shopify,
+}
+
+/// A store linked to the account.
+pub struct Store(pub store::Model);
+
+#[Object]
+impl Store {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn kind(&self) -> StoreKind {
+        self.0.kind.into()
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// `*.myshopify.com` for Shopify stores.
+    async fn shop_domain(&self) -> Option<&str> {
+        self.0.shop_domain.as_deref()
+    }
+    async fn linked_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A merchant's question and its progress.
+pub struct AnalysisRequest(pub analysis_request::Model);
+
+impl AnalysisRequest {
+    fn scope(&self) -> AccountScope {
+        AccountScope::new(self.0.account_id)
+    }
+}
+
+#[Object]
+impl AnalysisRequest {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The question as asked.
+    async fn prompt(&self) -> &str {
+        &self.0.prompt
+    }
+    async fn status(&self) -> AnalysisStatus {
+        self.0.status.into()
+    }
+    /// `REVENUE_TREND`, `TOP_PRODUCTS`, … once planned.
+    async fn intent(&self) -> Option<&str> {
+        self.0.intent.as_deref()
+    }
+    /// The orchestrator's plan.
+    async fn plan(&self) -> Option<Json<Value>> {
+        self.0.plan.clone().map(Json)
+    }
+    /// The model writing the narrative.
+    async fn model(&self) -> &str {
+        &self.0.model
+    }
+    /// Why it failed.
+    async fn failure_reason(&self) -> Option<&str> {
+        self.0.failure_reason.as_deref()
+    }
+    /// The sequence number of the latest event (resume subscriptions after it).
+    async fn last_sequence(&self) -> i64 {
+        self.0.last_sequence
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.0.started_at
+    }
+    async fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.0.finished_at
+    }
+    /// The store asked about.
+    async fn store(&self, ctx: &Context<'_>) -> Result<Option<Store>> {
+        let found = self.scope().find::<store::Entity>().filter(store::Column::Id.eq(self.0.store_id)).one(&ctx.state().pipeline.db).await.map_err(ApiError::internal)?;
+        Ok(found.map(Store))
+    }
+    /// The departments' tasks, in plan order.
+    async fn tasks(&self, ctx: &Context<'_>) -> Result<Vec<AgentTask>> {
+        let tasks = self
+            .scope()
+            .find::<agent_task::Entity>()
+            .filter(agent_task::Column::RequestId.eq(self.0.id))
+            .order_by_asc(agent_task::Column::Step)
+            .all(&ctx.state().pipeline.db)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(tasks.into_iter().map(AgentTask).collect())
+    }
+    /// The answer, once written.
+    async fn result(&self, ctx: &Context<'_>) -> Result<Option<AnalysisResult>> {
+        let found = self
+            .scope()
+            .find::<analysis_result::Entity>()
+            .filter(analysis_result::Column::RequestId.eq(self.0.id))
+            .one(&ctx.state().pipeline.db)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(found.map(AnalysisResult))
+    }
+    /// Persisted events after `afterSequence` (the subscription streams them live).
+    async fn events(&self, ctx: &Context<'_>, #[graphql(default = 0)] after_sequence: i64) -> Result<Vec<AnalysisEvent>> {
+        let events = alatar_agents::pipeline::journal::events_after(&ctx.state().pipeline.db, self.0.id, after_sequence, 1_000).await.map_err(ApiError::internal)?;
+        Ok(events.into_iter().map(AnalysisEvent).collect())
+    }
+}
+
+/// One department's share of a request (seed 002: status, assignment, error count).
+pub struct AgentTask(pub agent_task::Model);
+
+#[Object]
+impl AgentTask {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// Position in the plan.
+    async fn step(&self) -> i32 {
+        self.0.step
+    }
+    /// Assigned department, e.g. `DataRetrieval`.
+    async fn department(&self) -> &str {
+        &self.0.department
+    }
+    /// What it must produce.
+    async fn objective(&self) -> &str {
+        &self.0.objective
+    }
+    async fn status(&self) -> TaskStatus {
+        self.0.status.into()
+    }
+    /// Deliveries that worked on it.
+    async fn attempts(&self) -> i32 {
+        self.0.attempts
+    }
+    /// Tool errors; at 5 the task fails.
+    async fn error_count(&self) -> i32 {
+        self.0.error_count
+    }
+    async fn last_error(&self) -> Option<&str> {
+        self.0.last_error.as_deref()
+    }
+    async fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.0.finished_at
+    }
+    /// The tool calls its output relies on.
+    async fn tool_calls(&self, ctx: &Context<'_>) -> Result<Vec<ToolCall>> {
+        let calls = AccountScope::new(self.0.account_id)
+            .find::<tool_call::Entity>()
+            .filter(tool_call::Column::TaskId.eq(self.0.id))
+            .order_by_asc(tool_call::Column::Id)
+            .all(&ctx.state().pipeline.db)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(calls.into_iter().map(ToolCall).collect())
+    }
+}
+
+/// A recorded Class 3 tool call.
+pub struct ToolCall(pub tool_call::Model);
+
+#[Object]
+impl ToolCall {
+    /// Cited by key figures' provenance.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn tool(&self) -> &str {
+        &self.0.tool
+    }
+    /// The validated input (the query behind the numbers).
+    async fn input(&self) -> Json<Value> {
+        Json(self.0.input.clone())
+    }
+    async fn output_summary(&self) -> &str {
+        &self.0.output_summary
+    }
+    async fn attempts(&self) -> i32 {
+        self.0.attempts
+    }
+    async fn duration_ms(&self) -> f64 {
+        self.0.duration_us as f64 / 1000.0
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Where a figure came from.
+#[derive(SimpleObject)]
+pub struct Provenance {
+    /// The tool call (see `AgentTask.toolCalls`).
+    pub tool_call_id: ID,
+    /// The tool.
+    pub tool: String,
+    /// Its input.
+    pub query: Json<Value>,
+}
+
+/// A number with its provenance.
+pub struct KeyFigure(KeyFigureModel);
+
+#[Object]
+impl KeyFigure {
+    async fn key(&self) -> &str {
+        &self.0.key
+    }
+    async fn label(&self) -> &str {
+        &self.0.label
+    }
+    async fn value(&self) -> f64 {
+        self.0.value
+    }
+    /// `USD`, `%`, `orders`, `units`, `days`, `customers`, `variants`.
+    async fn unit(&self) -> &str {
+        &self.0.unit
+    }
+    async fn provenance(&self) -> Vec<Provenance> {
+        self.0
+            .provenance
+            .iter()
+            .map(|p| Provenance { tool_call_id: ID(p.tool_call_id.to_string()), tool: p.tool.clone(), query: Json(p.query.clone()) })
+            .collect()
+    }
+}
+
+/// A chart.
+pub struct Visualization(VisualizationModel);
+
+#[Object]
+impl Visualization {
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+    /// `LINE` or `BAR`.
+    async fn chart_type(&self) -> &str {
+        &self.0.chart_type
+    }
+    /// The rows plotted.
+    async fn data(&self) -> Json<Vec<Value>> {
+        Json(self.0.data.clone())
+    }
+    /// A Vega-Lite v5 spec with the data inlined.
+    async fn spec(&self) -> Json<Value> {
+        Json(self.0.spec.clone())
+    }
+}
+
+/// A titled paragraph.
+#[derive(SimpleObject)]
+pub struct Section {
+    /// Heading.
+    pub title: String,
+    /// Text.
+    pub body: String,
+}
+
+/// Advice in words.
+#[derive(SimpleObject)]
+pub struct Recommendation {
+    /// What to do.
+    pub title: String,
+    /// Why.
+    pub rationale: String,
+}
+
+/// The answer to a request.
+pub struct AnalysisResult(pub analysis_result::Model);
+
+impl AnalysisResult {
+    fn body(&self) -> AnalysisBody {
+        serde_json::from_value(self.0.body.clone()).unwrap_or_default()
+    }
+}
+
+#[Object]
+impl AnalysisResult {
+    async fn summary(&self) -> &str {
+        &self.0.summary
+    }
+    async fn sections(&self) -> Vec<Section> {
+        self.body().sections.into_iter().map(|s| Section { title: s.title, body: s.body }).collect()
+    }
+    /// Figures, each with the tool calls behind it.
+    async fn key_figures(&self) -> Vec<KeyFigure> {
+        self.body().key_figures.into_iter().map(KeyFigure).collect()
+    }
+    async fn visualizations(&self) -> Vec<Visualization> {
+        self.body().visualizations.into_iter().map(Visualization).collect()
+    }
+    async fn recommendations(&self) -> Vec<Recommendation> {
+        self.body().recommendations.into_iter().map(|r| Recommendation { title: r.title, rationale: r.rationale }).collect()
+    }
+    /// Store changes proposed; each waits for a person's approval.
+    async fn proposed_actions(&self, ctx: &Context<'_>) -> Result<Vec<ProposedAction>> {
+        let actions = AccountScope::new(self.0.account_id)
+            .find::<proposed_action::Entity>()
+            .filter(proposed_action::Column::RequestId.eq(self.0.request_id))
+            .order_by_asc(proposed_action::Column::Id)
+            .all(&ctx.state().pipeline.db)
+            .await
+            .map_err(ApiError::internal)?;
+        Ok(actions.into_iter().map(ProposedAction).collect())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A proposed store change.
+pub struct ProposedAction(pub proposed_action::Model);
+
+#[Object]
+impl ProposedAction {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// `CREATE_DISCOUNT`, `UPDATE_PRODUCT`.
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+    /// Validated parameters.
+    async fn parameters(&self) -> Json<Value> {
+        Json(self.0.parameters.clone())
+    }
+    /// What changes and the expected effect.
+    async fn preview(&self) -> Json<Value> {
+        Json(self.0.preview.clone())
+    }
+    /// Shopify scopes the change needs.
+    async fn required_scopes(&self) -> Vec<String> {
+        serde_json::from_value(self.0.required_scopes.clone()).unwrap_or_default()
+    }
+    async fn status(&self) -> ActionStatus {
+        self.0.status.into()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.0.expires_at
+    }
+}
+
+/// A step of a request, numbered for replay.
+pub struct AnalysisEvent(pub Event);
+
+#[Object]
+impl AnalysisEvent {
+    /// 1, 2, 3, … per request; resume with `afterSequence`.
+    async fn sequence(&self) -> i64 {
+        self.0.sequence
+    }
+    /// `STATUS_CHANGED`, `PLAN`, `TASK_STARTED`, `TOOL_CALL`, `TOOL_RESULT`,
+    /// `TOOL_ERROR`, `PARTIAL_RESULT`, `TASK_COMPLETED`, `TASK_FAILED`, `RESULT`.
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+    /// Kind-specific data.
+    async fn payload(&self) -> Json<Value> {
+        Json(self.0.payload.clone())
+    }
+    /// The status, for `STATUS_CHANGED` events.
+    async fn status(&self) -> Option<&str> {
+        self.0.payload.get("status").and_then(Value::as_str)
+    }
+    async fn request_id(&self) -> ID {
+        ID(self.0.request_id.to_string())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Analysis queries.
+#[derive(Default)]
+pub struct AnalysisQuery;
+
+#[Object]
+impl AnalysisQuery {
+    /// The account's linked stores.
+    async fn stores(&self, ctx: &Context<'_>) -> Result<Vec<Store>> {
+        Ok(analysis::stores(&ctx.state().pipeline, ctx.scope()?).await?.into_iter().map(Store).collect())
+    }
+
+    /// One of the account's analysis requests.
+    async fn analysis_request(&self, ctx: &Context<'_>, id: ID) -> Result<AnalysisRequest> {
+        let id = parse_id("id", &id)?;
+        Ok(AnalysisRequest(analysis::request(&ctx.state().pipeline, ctx.scope()?, id).await?))
+    }
+
+    /// The account's analysis requests, newest first.
+    async fn list_analysis_requests(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+        status: Option<AnalysisStatus>,
+    ) -> Result<Connection<String, AnalysisRequest>> {
+        if !(1..=100).contains(&first) {
+            return Err(ApiError::bad_input("first", "must be between 1 and 100").into());
+        }
+        let before = match after {
+            Some(cursor) => Some(Uuid::parse_str(&cursor).map_err(|_| ApiError::bad_input("after", "is not a valid cursor"))?),
+            None => None,
+        };
+        let mut page =
+            analysis::list(&ctx.state().pipeline, ctx.scope()?, status.map(Into::into), before, first as u64 + 1).await?;
+        let has_next = page.len() > first as usize;
+        page.truncate(first as usize);
+        let mut connection = Connection::new(before.is_some(), has_next);
+        connection.edges.extend(page.into_iter().map(|r| Edge::new(r.id.to_string(), AnalysisRequest(r))));
+        Ok(connection)
+    }
+}
+
+/// Analysis mutations.
+#[derive(Default)]
+pub struct AnalysisMutation;
+
+#[Object]
+impl AnalysisMutation {
+    /// Links the bundled demo shop (a deterministic, realistic store) to the account.
+    async fn connect_demo_store(&self, ctx: &Context<'_>, name: Option<String>) -> Result<Store> {
+        let viewer = ctx.viewer()?;
+        Ok(Store(analysis::connect_demo_store(&ctx.state().pipeline, ctx.scope()?, viewer, name).await?))
+    }
+
+    /// Queues a question about one of the account's stores.
+    async fn submit_analysis_request(&self, ctx: &Context<'_>, prompt: String, store_id: ID) -> Result<AnalysisRequest> {
+        let viewer = ctx.viewer()?;
+        let store_id = parse_id("storeId", &store_id)?;
+        Ok(AnalysisRequest(analysis::submit(&ctx.state().pipeline, ctx.scope()?, viewer, &prompt, store_id).await?))
+    }
+
+    /// Cancels an unfinished request.
+    async fn cancel_analysis_request(&self, ctx: &Context<'_>, id: ID) -> Result<AnalysisRequest> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id("id", &id)?;
+        Ok(AnalysisRequest(analysis::cancel(&ctx.state().pipeline, ctx.scope()?, viewer, id).await?))
+    }
+}
+
+/// Analysis subscriptions.
+#[derive(Default)]
+pub struct AnalysisSubscription;
+
+#[Subscription]
+impl AnalysisSubscription {
+    /// Every step of a request: first the persisted events after
+    /// `afterSequence`, then live ones, without gaps or duplicates; completes
+    /// after the terminal status. Reconnect with the last sequence seen.
+    async fn analysis_request_updates(
+        &self,
+        ctx: &Context<'_>,
+        request_id: ID,
+        #[graphql(default = 0)] after_sequence: i64,
+    ) -> Result<impl Stream<Item = Result<AnalysisEvent>> + use<>> {
+        let id = parse_id("requestId", &request_id)?;
+        let pipeline = ctx.state().pipeline.clone();
+        analysis::request(&pipeline, ctx.scope()?, id).await?;
+        Ok(watch(pipeline.db.clone(), pipeline.bus.clone(), id, after_sequence)
+            .map(|item| item.map(AnalysisEvent).map_err(|e| ApiError::internal(e).into())))
+    }
+}
