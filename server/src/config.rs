@@ -74,11 +74,20 @@ pub struct PipelineSection {
     pub tool_timeout_ms: u64,
     /// First retry delay of a failing tool, in milliseconds (doubles, with jitter).
     pub tool_backoff_ms: u64,
+    /// Prefix for RabbitMQ queue and exchange names (deployments sharing a broker).
+    pub queue_namespace: String,
 }
 
 impl Default for PipelineSection {
     fn default() -> Self {
-        Self { worker: true, prefetch: 16, max_deliveries: 5, tool_timeout_ms: 30_000, tool_backoff_ms: 200 }
+        Self {
+            worker: true,
+            prefetch: 16,
+            max_deliveries: 5,
+            tool_timeout_ms: 30_000,
+            tool_backoff_ms: 200,
+            queue_namespace: String::new(),
+        }
     }
 }
 

@@ -56,7 +56,9 @@ pub fn build_pipeline(
 ) -> Pipeline {
     let settings = &config.pipeline;
     let queue: Arc<dyn Queue> = match &config.amqp_url {
-        Some(url) => Arc::new(RabbitQueue::new(url.expose_secret(), settings.max_deliveries)),
+        Some(url) => Arc::new(
+            RabbitQueue::new(url.expose_secret(), settings.max_deliveries).with_namespace(&settings.queue_namespace),
+        ),
         None => MemoryQueue::new(settings.max_deliveries),
     };
     let bus: Arc<dyn EventBus> = match redis {

@@ -14,6 +14,8 @@ use crate::{Backend, TestDb};
 pub struct TestApp {
     /// The router.
     pub router: axum::Router,
+    /// The application (keeps its in-process worker running).
+    pub app: Application,
     /// Its database (kept alive for the test).
     pub db: TestDb,
 }
@@ -61,7 +63,12 @@ impl TestApp {
         let app = Application::build_with_database(config, db.conn.clone())
             .await
             .unwrap_or_else(|e| panic!("build app: {e:#}"));
-        Self { router: app.router(), db }
+        Self { router: app.router(), app, db }
+    }
+
+    /// The analysis pipeline behind the app.
+    pub fn pipeline(&self) -> &alatar_agents::pipeline::Pipeline {
+        self.app.pipeline()
     }
 
     /// Sends an HTTP request through the router.

@@ -36,6 +36,11 @@ pub fn redis_url() -> String {
     std::env::var("ALATAR_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
+/// Where the test RabbitMQ server is (`ALATAR_TEST_AMQP_URL`).
+pub fn amqp_url() -> String {
+    std::env::var("ALATAR_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
 /// A configuration for tests: port 0, a fixed secret, data in `dir`.
 pub fn test_config(dir: &std::path::Path) -> alatar_server::Config {
     let mut config = alatar_server::Config::default();

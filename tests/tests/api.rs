@@ -3,6 +3,7 @@
 
 mod api {
     mod accounts;
+    mod analysis;
     mod binary;
     mod jwt;
     mod limits;

@@ -12,9 +12,7 @@ use uuid::Uuid;
 
 use alatar_agents::pipeline::{Event, watch};
 use alatar_agents::result::{AnalysisBody, KeyFigure as KeyFigureModel, Visualization as VisualizationModel};
-use alatar_entity::{
-    AccountScope, agent_task, analysis_request, analysis_result, proposed_action, store, tool_call,
-};
+use alatar_entity::{AccountScope, agent_task, analysis_request, analysis_result, proposed_action, store, tool_call};
 
 use crate::context::ContextExt;
 use crate::error::ApiError;
@@ -170,7 +168,13 @@ impl AnalysisRequest {
     }
     /// The store asked about.
     async fn store(&self, ctx: &Context<'_>) -> Result<Option<Store>> {
-        let found = self.scope().find::<store::Entity>().filter(store::Column::Id.eq(self.0.store_id)).one(&ctx.state().pipeline.db).await.map_err(ApiError::internal)?;
+        let found = self
+            .scope()
+            .find::<store::Entity>()
+            .filter(store::Column::Id.eq(self.0.store_id))
+            .one(&ctx.state().pipeline.db)
+            .await
+            .map_err(ApiError::internal)?;
         Ok(found.map(Store))
     }
     /// The departments' tasks, in plan order.
@@ -197,8 +201,15 @@ impl AnalysisRequest {
         Ok(found.map(AnalysisResult))
     }
     /// Persisted events after `afterSequence` (the subscription streams them live).
-    async fn events(&self, ctx: &Context<'_>, #[graphql(default = 0)] after_sequence: i64) -> Result<Vec<AnalysisEvent>> {
-        let events = alatar_agents::pipeline::journal::events_after(&ctx.state().pipeline.db, self.0.id, after_sequence, 1_000).await.map_err(ApiError::internal)?;
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 0)] after_sequence: i64,
+    ) -> Result<Vec<AnalysisEvent>> {
+        let events =
+            alatar_agents::pipeline::journal::events_after(&ctx.state().pipeline.db, self.0.id, after_sequence, 1_000)
+                .await
+                .map_err(ApiError::internal)?;
         Ok(events.into_iter().map(AnalysisEvent).collect())
     }
 }
@@ -316,7 +327,11 @@ impl KeyFigure {
         self.0
             .provenance
             .iter()
-            .map(|p| Provenance { tool_call_id: ID(p.tool_call_id.to_string()), tool: p.tool.clone(), query: Json(p.query.clone()) })
+            .map(|p| Provenance {
+                tool_call_id: ID(p.tool_call_id.to_string()),
+                tool: p.tool.clone(),
+                query: Json(p.query.clone()),
+            })
             .collect()
     }
 }
@@ -386,7 +401,11 @@ impl AnalysisResult {
         self.body().visualizations.into_iter().map(Visualization).collect()
     }
     async fn recommendations(&self) -> Vec<Recommendation> {
-        self.body().recommendations.into_iter().map(|r| Recommendation { title: r.title, rationale: r.rationale }).collect()
+        self.body()
+            .recommendations
+            .into_iter()
+            .map(|r| Recommendation { title: r.title, rationale: r.rationale })
+            .collect()
     }
     /// Store changes proposed; each waits for a person's approval.
     async fn proposed_actions(&self, ctx: &Context<'_>) -> Result<Vec<ProposedAction>> {
@@ -498,11 +517,14 @@ impl AnalysisQuery {
             return Err(ApiError::bad_input("first", "must be between 1 and 100").into());
         }
         let before = match after {
-            Some(cursor) => Some(Uuid::parse_str(&cursor).map_err(|_| ApiError::bad_input("after", "is not a valid cursor"))?),
+            Some(cursor) => {
+                Some(Uuid::parse_str(&cursor).map_err(|_| ApiError::bad_input("after", "is not a valid cursor"))?)
+            }
             None => None,
         };
         let mut page =
-            analysis::list(&ctx.state().pipeline, ctx.scope()?, status.map(Into::into), before, first as u64 + 1).await?;
+            analysis::list(&ctx.state().pipeline, ctx.scope()?, status.map(Into::into), before, first as u64 + 1)
+                .await?;
         let has_next = page.len() > first as usize;
         page.truncate(first as usize);
         let mut connection = Connection::new(before.is_some(), has_next);
@@ -524,7 +546,12 @@ impl AnalysisMutation {
     }
 
     /// Queues a question about one of the account's stores.
-    async fn submit_analysis_request(&self, ctx: &Context<'_>, prompt: String, store_id: ID) -> Result<AnalysisRequest> {
+    async fn submit_analysis_request(
+        &self,
+        ctx: &Context<'_>,
+        prompt: String,
+        store_id: ID,
+    ) -> Result<AnalysisRequest> {
         let viewer = ctx.viewer()?;
         let store_id = parse_id("storeId", &store_id)?;
         Ok(AnalysisRequest(analysis::submit(&ctx.state().pipeline, ctx.scope()?, viewer, &prompt, store_id).await?))

@@ -15,7 +15,12 @@ use crate::error::{ApiError, ApiResult};
 pub const MAX_PROMPT_CHARS: usize = 4_000;
 
 /// Links the bundled demo shop to the caller's account.
-pub async fn connect_demo_store(p: &Pipeline, scope: AccountScope, viewer: &AccessClaims, name: Option<String>) -> ApiResult<store::Model> {
+pub async fn connect_demo_store(
+    p: &Pipeline,
+    scope: AccountScope,
+    viewer: &AccessClaims,
+    name: Option<String>,
+) -> ApiResult<store::Model> {
     if viewer.role == Role::Viewer {
         return Err(ApiError::Forbidden("viewers cannot link stores"));
     }
@@ -45,7 +50,13 @@ pub async fn stores(p: &Pipeline, scope: AccountScope) -> ApiResult<Vec<store::M
 }
 
 /// Validates and queues a question about one of the account's stores.
-pub async fn submit(p: &Pipeline, scope: AccountScope, viewer: &AccessClaims, prompt: &str, store_id: Uuid) -> ApiResult<analysis_request::Model> {
+pub async fn submit(
+    p: &Pipeline,
+    scope: AccountScope,
+    viewer: &AccessClaims,
+    prompt: &str,
+    store_id: Uuid,
+) -> ApiResult<analysis_request::Model> {
     if viewer.role == Role::Viewer {
         return Err(ApiError::Forbidden("viewers cannot submit analysis requests"));
     }
@@ -103,7 +114,12 @@ pub async fn list(
 }
 
 /// Cancels an unfinished request (its requester, owners and admins).
-pub async fn cancel(p: &Pipeline, scope: AccountScope, viewer: &AccessClaims, id: Uuid) -> ApiResult<analysis_request::Model> {
+pub async fn cancel(
+    p: &Pipeline,
+    scope: AccountScope,
+    viewer: &AccessClaims,
+    id: Uuid,
+) -> ApiResult<analysis_request::Model> {
     let found = request(p, scope, id).await?;
     if found.user_id != viewer.sub && !viewer.role.can_manage_members() {
         return Err(ApiError::Forbidden("only the requester, owners and admins can cancel a request"));
@@ -111,7 +127,10 @@ pub async fn cancel(p: &Pipeline, scope: AccountScope, viewer: &AccessClaims, id
     if found.status.is_terminal() {
         return Err(ApiError::Conflict(format!("the request is already {}", found.status.as_str())));
     }
-    if !lifecycle::end(p, &found, AnalysisStatus::Cancelled, Some("cancelled by the user")).await.map_err(ApiError::internal)? {
+    if !lifecycle::end(p, &found, AnalysisStatus::Cancelled, Some("cancelled by the user"))
+        .await
+        .map_err(ApiError::internal)?
+    {
         return Err(ApiError::Conflict("the request finished before it could be cancelled".into()));
     }
     request(p, scope, id).await

@@ -22,13 +22,25 @@ const DEAD_LETTER_EXCHANGE: &str = "alatar.dlx";
 pub struct RabbitQueue {
     url: String,
     max_deliveries: u32,
+    namespace: String,
     publisher: Mutex<Option<(Connection, Channel)>>,
 }
 
 impl RabbitQueue {
     /// Connects lazily to `url` (`amqp://user:pass@host:5672/%2f`).
     pub fn new(url: impl Into<String>, max_deliveries: u32) -> Self {
-        Self { url: url.into(), max_deliveries, publisher: Mutex::new(None) }
+        Self { url: url.into(), max_deliveries, namespace: String::new(), publisher: Mutex::new(None) }
+    }
+
+    /// Prefixes every queue and exchange name, so that several deployments
+    /// (or parallel tests) can share one broker without stealing messages.
+    pub fn with_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    fn name(&self, name: &str) -> ShortString {
+        ShortString::from(format!("{}{name}", self.namespace))
     }
 
     async fn open(&self) -> anyhow::Result<(Connection, Channel)> {
@@ -59,7 +71,7 @@ impl RabbitQueue {
         args.insert(ShortString::from("x-delivery-limit"), AMQPValue::LongInt(self.max_deliveries as i32));
         args.insert(
             ShortString::from("x-dead-letter-exchange"),
-            AMQPValue::LongString(LongString::from(DEAD_LETTER_EXCHANGE)),
+            AMQPValue::LongString(LongString::from(self.name(DEAD_LETTER_EXCHANGE).as_str())),
         );
         args
     }
@@ -116,7 +128,7 @@ impl Queue for RabbitQueue {
         let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
         channel
             .exchange_declare(
-                DEAD_LETTER_EXCHANGE.into(),
+                self.name(DEAD_LETTER_EXCHANGE),
                 ExchangeKind::Fanout,
                 ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() },
                 FieldTable::default(),
@@ -124,18 +136,18 @@ impl Queue for RabbitQueue {
             .await?;
         let mut dead_args = FieldTable::default();
         dead_args.insert(ShortString::from("x-queue-type"), AMQPValue::LongString(LongString::from("quorum")));
-        channel.queue_declare(DEAD_LETTER_QUEUE.into(), durable, dead_args).await?;
+        channel.queue_declare(self.name(DEAD_LETTER_QUEUE), durable, dead_args).await?;
         channel
             .queue_bind(
-                DEAD_LETTER_QUEUE.into(),
-                DEAD_LETTER_EXCHANGE.into(),
+                self.name(DEAD_LETTER_QUEUE),
+                self.name(DEAD_LETTER_EXCHANGE),
                 "".into(),
                 QueueBindOptions::default(),
                 FieldTable::default(),
             )
             .await?;
         for queue in queues.iter().filter(|q| **q != DEAD_LETTER_QUEUE) {
-            channel.queue_declare((*queue).into(), durable, self.work_queue_arguments()).await?;
+            channel.queue_declare(self.name(queue), durable, self.work_queue_arguments()).await?;
         }
         Ok(())
     }
@@ -147,7 +159,7 @@ impl Queue for RabbitQueue {
             .with_content_type(ShortString::from("application/json"))
             .with_delivery_mode(2);
         let confirm = channel
-            .basic_publish("".into(), queue.into(), BasicPublishOptions::default(), body, properties)
+            .basic_publish("".into(), self.name(queue), BasicPublishOptions::default(), body, properties)
             .await?
             .await?;
         anyhow::ensure!(confirm.is_ack(), "RabbitMQ did not confirm the publish to {queue}");
@@ -159,7 +171,7 @@ impl Queue for RabbitQueue {
         channel.basic_qos(prefetch, BasicQosOptions::default()).await?;
         let inner = channel
             .basic_consume(
-                queue.into(),
+                self.name(queue),
                 format!("alatar-{}", Uuid::new_v4()).into(),
                 BasicConsumeOptions::default(),
                 FieldTable::default(),
