@@ -19,7 +19,7 @@ async fn health_ready_metrics() {
     let (status, _, body) = app.send(get("/readyz")).await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let ready: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-    assert_eq!(ready["checks"], json!({ "database": true, "redis": true }));
+    assert_eq!(ready["checks"], json!({ "database": true, "redis": true, "queue": null }));
 
     app.gql("{ __typename }", json!({}), None).await.ok();
     app.gql("{ me { id } }", json!({}), None).await;
