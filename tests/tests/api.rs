@@ -3,7 +3,7 @@
 
 mod api {
     mod accounts;
-    mod analysis;
+    pub mod analysis;
     mod binary;
     mod jwt;
     mod limits;

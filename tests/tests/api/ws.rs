@@ -145,3 +145,65 @@ async fn legacy_graphql_ws_protocol() {
     assert_eq!(next(&mut bad).await.ok().map(|v| v["type"].clone()), Some(json!("connection_error")));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+async fn post(server: &RunningBinary, token: &str, query: &str, variables: Value) -> Value {
+    reqwest::Client::new()
+        .post(format!("{}/graphql", server.base_url))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn analysis_request_updates_stream_to_completion() {
+    let dir = alatar_tests::scratch_dir();
+    let server = RunningBinary::start(&dir, &[]);
+    let owner = register(&server, "ws-analyst@shop.example").await;
+    let stranger = register(&server, "ws-stranger@elsewhere.example").await;
+    let store = post(&server, &owner, "mutation { connectDemoStore { id } }", json!({})).await;
+    let store = store["data"]["connectDemoStore"]["id"].clone();
+    let submitted = post(
+        &server,
+        &owner,
+        "mutation($p: String!, $s: ID!) { submitAnalysisRequest(prompt: $p, storeId: $s) { id } }",
+        json!({ "p": super::analysis::QUESTION, "s": store }),
+    )
+    .await;
+    let id = submitted["data"]["submitAnalysisRequest"]["id"].clone();
+    let subscription = "subscription($id: ID!) { analysisRequestUpdates(requestId: $id) { sequence kind status } }";
+
+    let mut socket = connect(&server, "graphql-transport-ws").await;
+    send(&mut socket, json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {owner}") } }))
+        .await;
+    assert_eq!(next(&mut socket).await.ok().map(|v| v["type"].clone()), Some(json!("connection_ack")));
+    send(&mut socket, json!({ "id": "a", "type": "subscribe", "payload": { "query": subscription, "variables": { "id": id } } }))
+        .await;
+    let mut events = Vec::new();
+    loop {
+        let message = next(&mut socket).await.unwrap_or_else(|code| panic!("closed {code}"));
+        match message["type"].as_str() {
+            Some("next") => events.push(message["payload"]["data"]["analysisRequestUpdates"].clone()),
+            Some("complete") => break,
+            other => panic!("unexpected {other:?}: {message}"),
+        }
+    }
+    let sequences: Vec<i64> = events.iter().filter_map(|e| e["sequence"].as_i64()).collect();
+    assert_eq!(sequences, (1..=events.len() as i64).collect::<Vec<_>>());
+    assert_eq!(events.last().map(|e| e["status"].clone()), Some(json!("COMPLETED")));
+
+    // Someone else's request does not exist for them.
+    let mut other = connect(&server, "graphql-transport-ws").await;
+    send(&mut other, json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {stranger}") } }))
+        .await;
+    assert_eq!(next(&mut other).await.ok().map(|v| v["type"].clone()), Some(json!("connection_ack")));
+    send(&mut other, json!({ "id": "b", "type": "subscribe", "payload": { "query": subscription, "variables": { "id": id } } }))
+        .await;
+    let refused = next(&mut other).await.unwrap_or_else(|code| panic!("closed {code}"));
+    assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND");
+    let _ = std::fs::remove_dir_all(dir);
+}
