@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 bash scripts/services.sh
 npm ci --prefix tests/graphql-http --no-audit --no-fund --silent
 cargo build --locked -p alatar-server --bin alatar
+# Tests namespace their RabbitMQ queues; drop what earlier runs left behind.
+if command -v rabbitmqctl >/dev/null 2>&1; then
+    rabbitmqctl -q list_queues name 2>/dev/null | grep -E '^(test|fault|bench)-' \
+        | xargs -r -n1 rabbitmqctl -q delete_queue >/dev/null 2>&1 || true
+fi
 log="$(mktemp)"
 status=0
 cargo test --locked --workspace "$@" 2>&1 | tee "$log" || status=$?

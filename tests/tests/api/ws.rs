@@ -181,8 +181,11 @@ async fn analysis_request_updates_stream_to_completion() {
     send(&mut socket, json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {owner}") } }))
         .await;
     assert_eq!(next(&mut socket).await.ok().map(|v| v["type"].clone()), Some(json!("connection_ack")));
-    send(&mut socket, json!({ "id": "a", "type": "subscribe", "payload": { "query": subscription, "variables": { "id": id } } }))
-        .await;
+    send(
+        &mut socket,
+        json!({ "id": "a", "type": "subscribe", "payload": { "query": subscription, "variables": { "id": id } } }),
+    )
+    .await;
     let mut events = Vec::new();
     loop {
         let message = next(&mut socket).await.unwrap_or_else(|code| panic!("closed {code}"));
@@ -198,11 +201,17 @@ async fn analysis_request_updates_stream_to_completion() {
 
     // Someone else's request does not exist for them.
     let mut other = connect(&server, "graphql-transport-ws").await;
-    send(&mut other, json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {stranger}") } }))
-        .await;
+    send(
+        &mut other,
+        json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {stranger}") } }),
+    )
+    .await;
     assert_eq!(next(&mut other).await.ok().map(|v| v["type"].clone()), Some(json!("connection_ack")));
-    send(&mut other, json!({ "id": "b", "type": "subscribe", "payload": { "query": subscription, "variables": { "id": id } } }))
-        .await;
+    send(
+        &mut other,
+        json!({ "id": "b", "type": "subscribe", "payload": { "query": subscription, "variables": { "id": id } } }),
+    )
+    .await;
     let refused = next(&mut other).await.unwrap_or_else(|code| panic!("closed {code}"));
     assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND");
     let _ = std::fs::remove_dir_all(dir);

@@ -1,0 +1,289 @@
+//! Fault tests against the real RabbitMQ, PostgreSQL and Redis: a broker
+//! restart with 200 requests in flight, a worker killed mid-work, Redis
+//! unreachable for a while. They run one at a time (their own test binary,
+//! serialised by a lock) and restore every service they disturb, also when
+//! they fail, through guards that act on drop.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use uuid::Uuid;
+
+use alatar_agents::pipeline::bus::kind;
+use alatar_agents::pipeline::lifecycle::{NewRequest, submit};
+use alatar_agents::pipeline::{Pipeline, watch};
+use alatar_entity::{AnalysisStatus, StoreKind, account, analysis_event, analysis_request, store, user};
+use alatar_tests::{Backend, TestApp, TestDb};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const QUESTION: &str = "How did revenue develop over the last 3 months and what should I do?";
+
+/// Runs a command, reporting failures without panicking (guards use it in drop).
+fn run(program: &str, args: &[&str]) -> bool {
+    Command::new(program).args(args).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+/// Stops the RabbitMQ application; starts it again on drop.
+struct BrokerOutage;
+
+impl BrokerOutage {
+    fn begin() -> Self {
+        assert!(run("rabbitmqctl", &["stop_app"]), "rabbitmqctl stop_app");
+        Self
+    }
+}
+
+impl Drop for BrokerOutage {
+    fn drop(&mut self) {
+        if !run("rabbitmqctl", &["start_app"]) {
+            eprintln!("WARNING: could not restart RabbitMQ; run `rabbitmqctl start_app`");
+        }
+        let _ = run("rabbitmqctl", &["await_startup"]);
+    }
+}
+
+/// Makes Redis unresponsive (every client paused) and drops its pub/sub
+/// connections; unpauses on drop.
+struct RedisOutage;
+
+impl RedisOutage {
+    fn begin(millis: u64) -> Self {
+        assert!(run("redis-cli", &["CLIENT", "KILL", "TYPE", "pubsub"]), "redis-cli CLIENT KILL");
+        assert!(run("redis-cli", &["CLIENT", "PAUSE", &millis.to_string(), "ALL"]), "redis-cli CLIENT PAUSE");
+        Self
+    }
+}
+
+impl Drop for RedisOutage {
+    fn drop(&mut self) {
+        let _ = run("redis-cli", &["CLIENT", "UNPAUSE"]);
+    }
+}
+
+/// Kills a child process on drop.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn production(namespace: &str) -> impl FnOnce(&mut alatar_server::Config) + '_ {
+    move |c| {
+        c.amqp_url = Some(alatar_tests::amqp_url().into());
+        c.redis_url = Some(alatar_tests::redis_url().into());
+        c.pipeline.queue_namespace = namespace.to_owned();
+        c.rate_limit.free_per_hour = 100_000;
+    }
+}
+
+/// An account with a demo store, written directly (no API round trips).
+async fn tenant(db: &sea_orm::DatabaseConnection) -> (Uuid, Uuid, Uuid) {
+    use sea_orm::ActiveValue::Set;
+    let (account_id, user_id, store_id) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let now = chrono::Utc::now();
+    account::Entity::insert(account::ActiveModel {
+        id: Set(account_id),
+        name: Set("faults".into()),
+        tier: Set(alatar_entity::Tier::Premium),
+        created_at: Set(now),
+    })
+    .exec_without_returning(db)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    user::Entity::insert(user::ActiveModel {
+        id: Set(user_id),
+        account_id: Set(account_id),
+        email: Set(format!("{user_id}@faults.example")),
+        password_hash: Set("unused".into()),
+        role: Set(alatar_entity::Role::Owner),
+        created_at: Set(now),
+        last_login_at: Set(None),
+    })
+    .exec_without_returning(db)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    store::Entity::insert(store::ActiveModel {
+        id: Set(store_id),
+        account_id: Set(account_id),
+        kind: Set(StoreKind::Demo),
+        name: Set("Demo".into()),
+        shop_domain: Set(None),
+        demo_seed: Set(Some(1)),
+        created_at: Set(now),
+    })
+    .exec_without_returning(db)
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    (account_id, user_id, store_id)
+}
+
+async fn submit_many(p: &Pipeline, n: usize) -> Vec<Uuid> {
+    let (account_id, user_id, store_id) = tenant(&p.db).await;
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let new =
+            NewRequest { account_id, user_id, store_id, prompt: format!("{QUESTION} #{i}"), model: "offline".into() };
+        ids.push(submit(p, new).await.unwrap_or_else(|e| panic!("{e}")).id);
+    }
+    ids
+}
+
+/// Waits until every request is terminal; returns their statuses.
+async fn settle(db: &sea_orm::DatabaseConnection, ids: &[Uuid], within: Duration) -> Vec<AnalysisStatus> {
+    let deadline = Instant::now() + within;
+    loop {
+        let rows = analysis_request::Entity::find()
+            .filter(analysis_request::Column::Id.is_in(ids.to_vec()))
+            .all(db)
+            .await
+            .unwrap_or_default();
+        if rows.len() == ids.len() && rows.iter().all(|r| r.status.is_terminal()) {
+            return rows.into_iter().map(|r| r.status).collect();
+        }
+        let open = rows.iter().filter(|r| !r.status.is_terminal()).count();
+        assert!(Instant::now() < deadline, "{open} of {} requests never finished", ids.len());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// One result and one terminal event per request: nothing duplicated.
+async fn assert_exactly_once(db: &sea_orm::DatabaseConnection, ids: &[Uuid]) {
+    for id in ids {
+        let results = analysis_event::Entity::find()
+            .filter(analysis_event::Column::RequestId.eq(*id))
+            .filter(analysis_event::Column::Kind.eq(kind::RESULT))
+            .count(db)
+            .await
+            .unwrap_or(0);
+        assert_eq!(results, 1, "request {id} has {results} results");
+        let request = analysis_request::Entity::find_by_id(*id).one(db).await.ok().flatten();
+        let events = analysis_event::Entity::find()
+            .filter(analysis_event::Column::RequestId.eq(*id))
+            .count(db)
+            .await
+            .unwrap_or(0);
+        assert_eq!(request.map(|r| r.last_sequence as u64), Some(events), "events of {id} are numbered without gaps");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rabbitmq_restart_with_200_requests_in_flight() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let namespace = format!("fault-{}.", Uuid::now_v7());
+    let app = TestApp::with_config(Backend::Postgres, production(&namespace)).await;
+    let p = app.pipeline().clone();
+    let ids = submit_many(&p, 200).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    {
+        let _outage = BrokerOutage::begin();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let statuses = settle(&p.db, &ids, Duration::from_secs(240)).await;
+    assert!(statuses.iter().all(|s| *s == AnalysisStatus::Completed), "{statuses:?}");
+    assert_exactly_once(&p.db, &ids).await;
+}
+
+fn spawn(db: &TestDb, namespace: &str, args: &[&str]) -> Process {
+    let child = Command::new(alatar_tests::binary_path())
+        .args(args)
+        .current_dir(&db.dir)
+        .env("ALATAR_DATABASE_URL", &db.url)
+        .env("ALATAR_AMQP_URL", alatar_tests::amqp_url())
+        .env("ALATAR_REDIS_URL", alatar_tests::redis_url())
+        .env("ALATAR_JWT__SECRET", alatar_tests::TEST_JWT_SECRET)
+        .env("ALATAR_PIPELINE__QUEUE_NAMESPACE", namespace)
+        .env("ALATAR_LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn alatar: {e}"));
+    Process(child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_loses_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let namespace = format!("fault-{}.", Uuid::now_v7());
+    // The API side: publishes through the outbox, runs no worker.
+    let app = TestApp::with_config(Backend::Postgres, |c| {
+        production(&namespace)(c);
+        c.pipeline.worker = false;
+    })
+    .await;
+    let p = app.pipeline().clone();
+    let first = spawn(&app.db, &namespace, &["worker"]);
+    let ids = submit_many(&p, 60).await;
+    // Kill -9 once work is under way, with deliveries unacknowledged.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while analysis_request::Entity::find()
+        .filter(analysis_request::Column::Status.eq(AnalysisStatus::Completed))
+        .count(&p.db)
+        .await
+        .unwrap_or(0)
+        < 3
+    {
+        assert!(Instant::now() < deadline, "the first worker never got going");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(first);
+    let _second = spawn(&app.db, &namespace, &["worker"]);
+    let statuses = settle(&p.db, &ids, Duration::from_secs(120)).await;
+    assert!(statuses.iter().all(|s| *s == AnalysisStatus::Completed), "{statuses:?}");
+    assert_exactly_once(&p.db, &ids).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_outage_loses_no_events_for_subscribers() {
+    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let namespace = format!("fault-{}.", Uuid::now_v7());
+    let app = TestApp::with_config(Backend::Postgres, production(&namespace)).await;
+    let p = app.pipeline().clone();
+    let ids = submit_many(&p, 1).await;
+    // A live subscriber from before the outage.
+    let live = tokio::spawn(
+        watch(p.db.clone(), p.bus.clone(), ids[0], 0).map(|e| e.map(|e| e.sequence).unwrap_or(-1)).collect::<Vec<_>>(),
+    );
+    let more = {
+        let _outage = RedisOutage::begin(3_000);
+        // Work keeps going while Redis is away; its events go to the database.
+        let more = submit_many(&p, 5).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        more
+    };
+    let all: Vec<Uuid> = ids.iter().chain(&more).copied().collect();
+    settle(&p.db, &all, Duration::from_secs(60)).await;
+    let live = tokio::time::timeout(Duration::from_secs(30), live).await.ok().and_then(Result::ok).unwrap_or_default();
+    let total = analysis_request::Entity::find_by_id(ids[0])
+        .one(&p.db)
+        .await
+        .ok()
+        .flatten()
+        .map(|r| r.last_sequence)
+        .unwrap_or(0);
+    assert_eq!(live, (1..=total).collect::<Vec<_>>(), "the live subscriber saw every event once");
+    // Late subscribers replay everything, including what happened during the outage.
+    for id in &more {
+        let replay: Vec<i64> = tokio::time::timeout(
+            Duration::from_secs(30),
+            watch(p.db.clone(), p.bus.clone(), *id, 0).map(|e| e.map(|e| e.sequence).unwrap_or(-1)).collect::<Vec<_>>(),
+        )
+        .await
+        .unwrap_or_default();
+        let total = analysis_request::Entity::find_by_id(*id)
+            .one(&p.db)
+            .await
+            .ok()
+            .flatten()
+            .map(|r| r.last_sequence)
+            .unwrap_or(0);
+        assert_eq!(replay, (1..=total).collect::<Vec<_>>());
+    }
+    assert_exactly_once(&p.db, &all).await;
+}
