@@ -4,10 +4,12 @@
 mod app;
 mod binary;
 mod database;
+mod tenant;
 
 pub use app::{Gql, TestApp};
 pub use binary::{RunningBinary, binary_path, register_over_http};
 pub use database::{Backend, TestDb, scratch_dir};
+pub use tenant::demo_tenant;
 
 /// Runs an async test body once per backend.
 #[macro_export]

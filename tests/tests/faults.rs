@@ -15,7 +15,7 @@ use uuid::Uuid;
 use alatar_agents::pipeline::bus::kind;
 use alatar_agents::pipeline::lifecycle::{NewRequest, submit};
 use alatar_agents::pipeline::{Pipeline, watch};
-use alatar_entity::{AnalysisStatus, StoreKind, account, analysis_event, analysis_request, store, user};
+use alatar_entity::{AnalysisStatus, analysis_event, analysis_request};
 use alatar_tests::{Backend, TestApp, TestDb};
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -83,49 +83,8 @@ fn production(namespace: &str) -> impl FnOnce(&mut alatar_server::Config) + '_ {
     }
 }
 
-/// An account with a demo store, written directly (no API round trips).
-async fn tenant(db: &sea_orm::DatabaseConnection) -> (Uuid, Uuid, Uuid) {
-    use sea_orm::ActiveValue::Set;
-    let (account_id, user_id, store_id) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
-    let now = chrono::Utc::now();
-    account::Entity::insert(account::ActiveModel {
-        id: Set(account_id),
-        name: Set("faults".into()),
-        tier: Set(alatar_entity::Tier::Premium),
-        created_at: Set(now),
-    })
-    .exec_without_returning(db)
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    user::Entity::insert(user::ActiveModel {
-        id: Set(user_id),
-        account_id: Set(account_id),
-        email: Set(format!("{user_id}@faults.example")),
-        password_hash: Set("unused".into()),
-        role: Set(alatar_entity::Role::Owner),
-        created_at: Set(now),
-        last_login_at: Set(None),
-    })
-    .exec_without_returning(db)
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    store::Entity::insert(store::ActiveModel {
-        id: Set(store_id),
-        account_id: Set(account_id),
-        kind: Set(StoreKind::Demo),
-        name: Set("Demo".into()),
-        shop_domain: Set(None),
-        demo_seed: Set(Some(1)),
-        created_at: Set(now),
-    })
-    .exec_without_returning(db)
-    .await
-    .unwrap_or_else(|e| panic!("{e}"));
-    (account_id, user_id, store_id)
-}
-
 async fn submit_many(p: &Pipeline, n: usize) -> Vec<Uuid> {
-    let (account_id, user_id, store_id) = tenant(&p.db).await;
+    let (account_id, user_id, store_id) = alatar_tests::demo_tenant(&p.db).await;
     let mut ids = Vec::new();
     for i in 0..n {
         let new =

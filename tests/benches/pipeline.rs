@@ -1,0 +1,167 @@
+//! End-to-end pipeline benchmark: analysis requests through the outbox,
+//! RabbitMQ, the orchestrator and four departments on PostgreSQL, events on
+//! Redis, the offline model on the demo store. One process holds the API side
+//! (`lifecycle::submit`, the path `submitAnalysisRequest` takes after
+//! validation) and the worker, as `alatar serve` does.
+//!
+//! Run: `bash scripts/bench.sh` (or `cargo bench -p alatar-tests --bench pipeline`
+//! with the services running). Targets (issue 3): ≥ 100 requests/s sustained;
+//! orchestration overhead per agent step (excluding tool time) p99 < 1 ms.
+
+use std::time::{Duration, Instant};
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use alatar_agents::pipeline::lifecycle::{NewRequest, submit};
+use alatar_entity::{AnalysisStatus, agent_task, analysis_event, analysis_request, tool_call};
+use alatar_server::Application;
+use alatar_tests::{Backend, TestDb};
+
+const REQUESTS: usize = 2_000;
+const SUBMITTERS: usize = 8;
+const QUESTION: &str = "How did revenue develop over the last 3 months and what should I do?";
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let db = TestDb::new(Backend::Postgres).await;
+    let mut config = alatar_tests::test_config(&db.dir);
+    config.amqp_url = Some(alatar_tests::amqp_url().into());
+    config.redis_url = Some(alatar_tests::redis_url().into());
+    config.pipeline.queue_namespace = format!("bench-{}.", Uuid::now_v7());
+    config.log.level = "error".into();
+    let app = Application::build_with_database(config, db.conn.clone()).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let p = app.pipeline().clone();
+    let (account_id, user_id, store_id) = alatar_tests::demo_tenant(&p.db).await;
+    let new = |i: usize| NewRequest {
+        account_id,
+        user_id,
+        store_id,
+        prompt: format!("{QUESTION} #{i}"),
+        model: "offline".into(),
+    };
+
+    // Warm-up: caches, connections, queues.
+    let warm: Vec<Uuid> = {
+        let mut ids = Vec::new();
+        for i in 0..50 {
+            ids.push(submit(&p, new(i)).await.unwrap_or_else(|e| panic!("{e}")).id);
+        }
+        ids
+    };
+    wait(&p.db, &warm).await;
+
+    let started = Instant::now();
+    let mut submitters = tokio::task::JoinSet::new();
+    for s in 0..SUBMITTERS {
+        let p = p.clone();
+        let new = new.clone();
+        submitters.spawn(async move {
+            let mut ids = Vec::new();
+            for i in (s..REQUESTS).step_by(SUBMITTERS) {
+                ids.push(submit(&p, new(i + 100)).await.unwrap_or_else(|e| panic!("{e}")).id);
+            }
+            ids
+        });
+    }
+    let mut ids = Vec::new();
+    while let Some(batch) = submitters.join_next().await {
+        ids.extend(batch.unwrap_or_default());
+    }
+    let submitted = started.elapsed();
+    wait(&p.db, &ids).await;
+    let elapsed = started.elapsed();
+
+    let requests = analysis_request::Entity::find()
+        .filter(analysis_request::Column::Id.is_in(ids.clone()))
+        .all(&p.db)
+        .await
+        .unwrap_or_default();
+    let completed = requests.iter().filter(|r| r.status == AnalysisStatus::Completed).count();
+    let mut latency: Vec<f64> = requests
+        .iter()
+        .filter_map(|r| r.finished_at.map(|f| (f - r.created_at).num_microseconds().unwrap_or(0) as f64 / 1000.0))
+        .collect();
+    latency.sort_by(f64::total_cmp);
+
+    // Per agent step: from TASK_STARTED to the task's commit, minus the time
+    // its tools ran. What is left is the pipeline's own work for the step:
+    // loading inputs, two transactions, events, the outbox row.
+    let tasks = agent_task::Entity::find()
+        .filter(agent_task::Column::RequestId.is_in(ids.clone()))
+        .all(&p.db)
+        .await
+        .unwrap_or_default();
+    let starts = analysis_event::Entity::find()
+        .filter(analysis_event::Column::RequestId.is_in(ids.clone()))
+        .filter(analysis_event::Column::Kind.eq("TASK_STARTED"))
+        .all(&p.db)
+        .await
+        .unwrap_or_default();
+    let calls = tool_call::Entity::find()
+        .filter(tool_call::Column::RequestId.is_in(ids.clone()))
+        .all(&p.db)
+        .await
+        .unwrap_or_default();
+    let mut overhead: Vec<f64> = tasks
+        .iter()
+        .filter_map(|t| {
+            let start = starts.iter().find(|e| e.payload["taskId"] == serde_json::json!(t.id))?.created_at;
+            let tools: i64 = calls.iter().filter(|c| c.task_id == t.id).map(|c| c.duration_us).sum();
+            Some(((t.finished_at? - start).num_microseconds()? - tools) as f64 / 1000.0)
+        })
+        .collect();
+    overhead.sort_by(f64::total_cmp);
+    let tool_ms: Vec<f64> = calls.iter().map(|c| c.duration_us as f64 / 1000.0).collect();
+
+    println!("pipeline benchmark: {REQUESTS} requests, RabbitMQ + PostgreSQL + Redis, offline model, demo store");
+    println!(
+        "  submitted in          {:.2} s ({:.0} submits/s)",
+        submitted.as_secs_f64(),
+        REQUESTS as f64 / submitted.as_secs_f64()
+    );
+    println!("  all terminal after    {:.2} s", elapsed.as_secs_f64());
+    println!("  completed             {completed}/{REQUESTS}");
+    println!("  throughput            {:.1} requests/s (target >= 100)", REQUESTS as f64 / elapsed.as_secs_f64());
+    println!(
+        "  request latency       p50 {:.0} ms, p99 {:.0} ms",
+        percentile(&latency, 0.5),
+        percentile(&latency, 0.99)
+    );
+    println!(
+        "  step overhead         p50 {:.2} ms, p99 {:.2} ms over {} steps (target p99 < 1 ms)",
+        percentile(&overhead, 0.5),
+        percentile(&overhead, 0.99),
+        overhead.len()
+    );
+    println!(
+        "  tool time per call    mean {:.3} ms over {} calls",
+        tool_ms.iter().sum::<f64>() / tool_ms.len().max(1) as f64,
+        tool_ms.len()
+    );
+}
+
+async fn wait(db: &sea_orm::DatabaseConnection, ids: &[Uuid]) {
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let open = analysis_request::Entity::find()
+            .filter(analysis_request::Column::Id.is_in(ids.to_vec()))
+            .all(db)
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| !r.status.is_terminal())
+            .count();
+        if open == 0 || Instant::now() > deadline {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
