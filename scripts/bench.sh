@@ -4,3 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 cargo bench --locked -p alatar-tests --bench http
+# The pipeline benchmark needs PostgreSQL, RabbitMQ and Redis running.
+bash scripts/services.sh
+cargo bench --locked -p alatar-tests --bench pipeline
