@@ -34,7 +34,7 @@ pub struct KeyFigure {
 }
 
 /// A titled paragraph of the narrative.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Section {
     /// Heading.
     pub title: String,

@@ -31,6 +31,8 @@ pub struct Config {
     pub amqp_url: Option<SecretString>,
     /// The analysis pipeline.
     pub pipeline: PipelineSection,
+    /// The language model; without `llm.api_key` the offline model answers.
+    pub llm: LlmSection,
     /// Access and refresh tokens.
     pub jwt: JwtConfig,
     /// GraphQL limits and features.
@@ -87,6 +89,58 @@ impl Default for PipelineSection {
             tool_timeout_ms: 30_000,
             tool_backoff_ms: 200,
             queue_namespace: String::new(),
+        }
+    }
+}
+
+/// The language model (OpenAI-compatible chat API; OpenRouter by default).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmSection {
+    /// API key; unset means the offline model.
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub api_key: Option<SecretString>,
+    /// OpenAI-compatible base URL.
+    pub base_url: String,
+    /// Model used when neither the user nor routing picks one.
+    pub default_model: String,
+    /// Model for planning (defaults to `default_model`).
+    pub planning_model: Option<String>,
+    /// Model for writing (defaults to `default_model`).
+    pub writing_model: Option<String>,
+    /// Model for inputs over `long_context_tokens`.
+    pub long_context_model: Option<String>,
+    /// Threshold for `long_context_model`.
+    pub long_context_tokens: usize,
+    /// Per attempt, in milliseconds.
+    pub timeout_ms: u64,
+    /// Retries of 429/5xx/timeouts.
+    pub max_retries: u32,
+    /// First retry delay in milliseconds (doubles, with jitter).
+    pub backoff_ms: u64,
+    /// Stream plain completions.
+    pub stream: bool,
+    /// USD per million tokens by model, for the cost log: `{ "m" = { input = 0.15, output = 0.6 } }`.
+    pub prices: std::collections::HashMap<String, alatar_agents::llm::Price>,
+}
+
+impl Default for LlmSection {
+    fn default() -> Self {
+        Self {
+            api_key: None,
+            base_url: "https://openrouter.ai/api/v1".into(),
+            default_model: "openai/gpt-4o-mini".into(),
+            planning_model: None,
+            writing_model: None,
+            long_context_model: None,
+            long_context_tokens: 100_000,
+            timeout_ms: 60_000,
+            max_retries: 3,
+            backoff_ms: 500,
+            stream: true,
+            prices: [("openai/gpt-4o-mini".to_owned(), alatar_agents::llm::Price { input: 0.15, output: 0.6 })]
+                .into_iter()
+                .collect(),
         }
     }
 }
@@ -163,6 +217,7 @@ impl Default for Config {
             redis_url: None,
             amqp_url: None,
             pipeline: PipelineSection::default(),
+            llm: LlmSection::default(),
             jwt: JwtConfig::default(),
             graphql: GraphqlConfig::default(),
             rate_limit: RateLimitConfig::default(),

@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use alatar_agents::departments::Departments;
-use alatar_agents::llm::OfflineModel;
+use alatar_agents::llm::{ChatClient, ChatConfig, Llm, ModelAnalyst, ModelRouter, OfflineModel};
 use alatar_agents::pipeline::{
     DemoStores, EventBus, MemoryBus, MemoryQueue, Pipeline, PipelineConfig, Queue, RabbitQueue, RedisBus, Worker,
 };
@@ -69,7 +69,7 @@ pub fn build_pipeline(
         db,
         queue,
         bus,
-        llm: Arc::new(OfflineModel),
+        llm: build_llm(config),
         departments: Departments::standard(),
         stores: Arc::new(DemoStores),
         outbox: Arc::new(Notify::new()),
@@ -80,6 +80,28 @@ pub fn build_pipeline(
             tool_backoff: Duration::from_millis(settings.tool_backoff_ms),
         },
     }
+}
+
+/// The offline model, or a chat model when `llm.api_key` is set.
+fn build_llm(config: &Config) -> Arc<dyn Llm> {
+    let settings = &config.llm;
+    let Some(api_key) = &settings.api_key else { return Arc::new(OfflineModel) };
+    let client = ChatClient::new(ChatConfig {
+        base_url: settings.base_url.clone(),
+        api_key: api_key.clone(),
+        timeout: Duration::from_millis(settings.timeout_ms),
+        max_retries: settings.max_retries,
+        backoff: Duration::from_millis(settings.backoff_ms),
+        prices: settings.prices.clone(),
+    });
+    let router = ModelRouter {
+        default_model: settings.default_model.clone(),
+        planning_model: settings.planning_model.clone(),
+        writing_model: settings.writing_model.clone(),
+        long_context_model: settings.long_context_model.clone(),
+        long_context_tokens: settings.long_context_tokens,
+    };
+    Arc::new(ModelAnalyst::new(client, router, settings.stream))
 }
 
 /// Connects and checks the database the way `serve` does: migrates SQLite,

@@ -4,6 +4,7 @@
 mod app;
 mod binary;
 mod database;
+pub mod fake_llm;
 mod tenant;
 
 pub use app::{Gql, TestApp};

@@ -7,6 +7,7 @@ mod api {
     mod binary;
     mod jwt;
     mod limits;
+    mod llm;
     mod ops;
     mod sdl;
     mod tenancy;

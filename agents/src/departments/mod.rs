@@ -50,6 +50,8 @@ pub struct TaskContext {
     pub store: Arc<dyn StoreData>,
     /// The model for words.
     pub llm: Arc<dyn Llm>,
+    /// The request's model (the user's preference when they set one).
+    pub model: Option<String>,
 }
 
 impl TaskContext {

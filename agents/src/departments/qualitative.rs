@@ -17,7 +17,7 @@ impl DepartmentAgent for QualitativeAgent {
         Department::QualitativeAnalysis
     }
 
-    async fn work(&self, task: &TaskContext, _tools: &mut ToolRunner) -> Result<Value, TaskFailure> {
+    async fn work(&self, task: &TaskContext, tools: &mut ToolRunner) -> Result<Value, TaskFailure> {
         let findings: Findings = task.upstream(Department::QuantitativeAnalysis)?;
         let brief = Brief {
             prompt: task.prompt.clone(),
@@ -27,10 +27,11 @@ impl DepartmentAgent for QualitativeAgent {
             figures: findings.figures,
             facts: findings.facts,
         };
-        let narrative = task.llm.write(&brief).await.map_err(|e| match e {
+        let mut narrative = task.llm.write(&brief, task.model.as_deref()).await.map_err(|e| match e {
             LlmError::Unavailable(m) => TaskFailure::Infrastructure(anyhow::anyhow!("model unavailable: {m}")),
             LlmError::Invalid(m) => TaskFailure::Rejected(m),
         })?;
+        tools.record(std::mem::take(&mut narrative.tool_calls));
         serde_json::to_value(narrative).map_err(|e| TaskFailure::Infrastructure(e.into()))
     }
 }

@@ -2,9 +2,14 @@
 //! it; it receives figures computed by tools and puts them into words.
 //!
 //! Implementations: [`OfflineModel`] (deterministic rules and templates, the
-//! default without an API key).
+//! default without an API key) and [`ModelAnalyst`] (an OpenAI-compatible
+//! chat model through langchain-rust, falling back to the offline rules when
+//! its answer does not fit the schema).
 
+mod chat;
+mod model;
 mod offline;
+mod router;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -14,7 +19,10 @@ use serde_json::{Map, Value};
 use crate::plan::{Intent, Plan};
 use crate::result::{KeyFigure, Section};
 
+pub use chat::{ChatClient, ChatConfig, Price, Usage};
+pub use model::ModelAnalyst;
 pub use offline::OfflineModel;
+pub use router::{ModelRouter, Task};
 
 /// Why the model could not answer.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +75,9 @@ pub struct Narrative {
     pub summary: String,
     /// Titled paragraphs.
     pub sections: Vec<Section>,
+    /// Tools the model called while writing (recorded with the task).
+    #[serde(skip)]
+    pub tool_calls: Vec<crate::tools::ToolCallRecord>,
 }
 
 /// The model behind the orchestrator's plan and the narrative.
@@ -74,8 +85,9 @@ pub struct Narrative {
 pub trait Llm: Send + Sync {
     /// Model id, recorded on the request (`offline` for the offline model).
     fn model(&self) -> &str;
-    /// Classifies the question and writes a plan.
-    async fn plan(&self, prompt: &str, as_of: NaiveDate) -> Result<Plan, LlmError>;
+    /// Classifies the question and writes a plan; `model` is the request's
+    /// model (the user's preference), which wins over routing.
+    async fn plan(&self, prompt: &str, as_of: NaiveDate, model: Option<&str>) -> Result<Plan, LlmError>;
     /// Writes the narrative from the brief.
-    async fn write(&self, brief: &Brief) -> Result<Narrative, LlmError>;
+    async fn write(&self, brief: &Brief, model: Option<&str>) -> Result<Narrative, LlmError>;
 }

@@ -66,6 +66,7 @@ impl OfflineModel {
             b.fact("last_period"),
         );
         Narrative {
+            tool_calls: Vec::new(),
             summary,
             sections: vec![
                 section(
@@ -98,6 +99,7 @@ impl OfflineModel {
     fn products(b: &Brief) -> Narrative {
         let c = &b.currency;
         Narrative {
+            tool_calls: Vec::new(),
             summary: format!(
                 "{} led sales in {} with {} net; the top five products made {:.1}% of product revenue.",
                 b.fact("top_product"),
@@ -119,6 +121,7 @@ impl OfflineModel {
 
     fn customers(b: &Brief) -> Narrative {
         Narrative {
+            tool_calls: Vec::new(),
             summary: format!(
                 "{} customers ordered in the last twelve months. {} are loyal and bring {:.1}% of revenue; {} are at risk of lapsing.",
                 number(b.figure("active_customers")),
@@ -141,6 +144,7 @@ impl OfflineModel {
 
     fn inventory(b: &Brief) -> Narrative {
         Narrative {
+            tool_calls: Vec::new(),
             summary: format!(
                 "{} variants will sell out within 14 days at the current pace; {} variants hold more than 120 days of stock.",
                 number(b.figure("at_risk_variants")),
@@ -162,6 +166,7 @@ impl OfflineModel {
     fn discounts(b: &Brief) -> Narrative {
         let c = &b.currency;
         Narrative {
+            tool_calls: Vec::new(),
             summary: format!(
                 "{:.1}% of orders in {} used a discount code, costing {}. Orders with a code averaged {} before discount, against {} without.",
                 b.figure("discounted_order_share_pct").unwrap_or(0.0),
@@ -189,6 +194,7 @@ impl OfflineModel {
             )
         };
         Narrative {
+            tool_calls: Vec::new(),
             summary,
             sections: vec![section(
                 "Method",
@@ -204,7 +210,7 @@ impl Llm for OfflineModel {
         "offline"
     }
 
-    async fn plan(&self, prompt: &str, as_of: NaiveDate) -> Result<Plan, LlmError> {
+    async fn plan(&self, prompt: &str, as_of: NaiveDate, _model: Option<&str>) -> Result<Plan, LlmError> {
         let intent = Intent::classify(prompt);
         let default_months = match intent {
             Intent::RevenueTrend => 3,
@@ -218,7 +224,7 @@ impl Llm for OfflineModel {
         Ok(Plan::for_intent(intent, period))
     }
 
-    async fn write(&self, brief: &Brief) -> Result<Narrative, LlmError> {
+    async fn write(&self, brief: &Brief, _model: Option<&str>) -> Result<Narrative, LlmError> {
         Ok(match brief.intent {
             Intent::RevenueTrend => Self::revenue(brief),
             Intent::TopProducts => Self::products(brief),

@@ -196,6 +196,7 @@ async fn work(
         upstream,
         store: data,
         llm: p.llm.clone(),
+        model: Some(request.model.clone()),
     };
     let budget = Arc::new(PersistedBudget {
         p: p.clone(),

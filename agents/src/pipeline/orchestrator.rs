@@ -49,7 +49,7 @@ async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result
         tx.commit().await?;
         p.committed(&events).await;
     }
-    let plan = match p.llm.plan(&request.prompt, request.created_at.date_naive()).await {
+    let plan = match p.llm.plan(&request.prompt, request.created_at.date_naive(), Some(&request.model)).await {
         Ok(plan) => plan,
         Err(LlmError::Unavailable(e)) => anyhow::bail!("planner unavailable: {e}"),
         Err(LlmError::Invalid(e)) => {

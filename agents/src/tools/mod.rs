@@ -1,6 +1,7 @@
 //! Class 3 tools: typed inputs and outputs, a JSON schema each, run with a
 //! timeout and retries by [`ToolRunner`], every call recorded.
 
+mod langchain;
 mod propose;
 mod runner;
 mod stats;
@@ -12,6 +13,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub use langchain::{CallLog, LangchainTool};
 pub use propose::{
     DiscountParameters, ProductUpdateParameters, ProposeAction, ProposeInput, ProposeOutput, ProposeTool,
 };

@@ -86,6 +86,11 @@ impl ToolRunner {
         Self { budget, errors, timeout, backoff, calls: Vec::new() }
     }
 
+    /// Adds calls made elsewhere for this task (by a model through adapters).
+    pub fn record(&mut self, calls: impl IntoIterator<Item = ToolCallRecord>) {
+        self.calls.extend(calls);
+    }
+
     /// Every successful call so far.
     pub fn into_calls(self) -> Vec<ToolCallRecord> {
         self.calls

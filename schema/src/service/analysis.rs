@@ -74,12 +74,21 @@ pub async fn submit(
         .await
         .map_err(ApiError::internal)?
         .ok_or(ApiError::NotFound("store"))?;
+    // The user's model choice wins; the offline model has no choice to make.
+    let model = match p.llm.model() {
+        "offline" => "offline".to_owned(),
+        default => crate::service::preferences::get(&p.db, scope, viewer.sub)
+            .await
+            .ok()
+            .and_then(|prefs| prefs.llm_model)
+            .unwrap_or_else(|| default.to_owned()),
+    };
     let new = lifecycle::NewRequest {
         account_id: scope.account_id(),
         user_id: viewer.sub,
         store_id,
         prompt: prompt.to_owned(),
-        model: p.llm.model().to_owned(),
+        model,
     };
     lifecycle::submit(p, new).await.map_err(ApiError::internal)
 }

@@ -1,0 +1,219 @@
+//! The OpenAI-compatible chat client (OpenRouter by default), through
+//! langchain-rust: tool calls, streaming, a timeout per call, retries of
+//! 429/5xx/timeouts with exponential backoff and jitter, and a log line per
+//! call with model, tokens and estimated cost.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use langchain_rust::language_models::llm::LLM;
+use langchain_rust::language_models::options::CallOptions;
+use langchain_rust::language_models::{GenerateResult, LLMError, LLMEvent, TokenUsage};
+use langchain_rust::llm::openai::{OpenAI, OpenAIConfig};
+use langchain_rust::schemas::{FunctionDefinition, Message};
+use langchain_rust::tools::Tool as LcTool;
+use rand::Rng;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::LlmError;
+
+/// Price of a model per million tokens, in USD.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Price {
+    /// Per million prompt tokens.
+    pub input: f64,
+    /// Per million completion tokens.
+    pub output: f64,
+}
+
+/// Where and how to call the model.
+#[derive(Debug, Clone)]
+pub struct ChatConfig {
+    /// `https://openrouter.ai/api/v1` or any OpenAI-compatible base URL.
+    pub base_url: String,
+    /// Bearer key.
+    pub api_key: SecretString,
+    /// Per attempt.
+    pub timeout: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// First retry delay (doubles, with jitter).
+    pub backoff: Duration,
+    /// Prices for the cost estimate, by model id.
+    pub prices: HashMap<String, Price>,
+}
+
+/// One model call's bill.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Usage {
+    /// Prompt tokens.
+    pub prompt_tokens: u32,
+    /// Completion tokens.
+    pub completion_tokens: u32,
+}
+
+/// Calls an OpenAI-compatible chat endpoint.
+#[derive(Clone)]
+pub struct ChatClient {
+    config: Arc<ChatConfig>,
+}
+
+fn retryable(error: &LLMError) -> bool {
+    use langchain_rust::language_models::LLMError as E;
+    match error {
+        E::OpenAIError(async_openai_error) => {
+            let text = async_openai_error.to_string();
+            // ApiError displays as "<status> <message>"; transport errors as "http error: …".
+            text.starts_with("429")
+                || text.starts_with('5')
+                || text.starts_with("http error")
+                || text.starts_with("stream failed")
+        }
+        E::RequestError(_) | E::Timeout(_) | E::IoError(_) => true,
+        _ => false,
+    }
+}
+
+impl ChatClient {
+    /// A client for `config`.
+    pub fn new(config: ChatConfig) -> Self {
+        Self { config: Arc::new(config) }
+    }
+
+    fn llm(&self, model: &str, tools: &[Arc<dyn LcTool>]) -> OpenAI<OpenAIConfig> {
+        let config = OpenAIConfig::new()
+            .with_api_base(self.config.base_url.trim_end_matches('/'))
+            .with_api_key(self.config.api_key.expose_secret());
+        let mut options = CallOptions::new().with_stream_usage(true);
+        if !tools.is_empty() {
+            options = options.with_functions(tools.iter().map(FunctionDefinition::from_langchain_tool).collect());
+        }
+        OpenAI::new(config).with_model(model).with_options(options)
+    }
+
+    fn log(&self, model: &str, tokens: Option<&TokenUsage>, started: Instant, attempts: u32) -> Usage {
+        let usage = tokens
+            .map(|t| Usage { prompt_tokens: t.prompt_tokens, completion_tokens: t.completion_tokens })
+            .unwrap_or_default();
+        let cost = self.config.prices.get(model).map(|p| {
+            (f64::from(usage.prompt_tokens) * p.input + f64::from(usage.completion_tokens) * p.output) / 1_000_000.0
+        });
+        tracing::info!(
+            model,
+            prompt_tokens = usage.prompt_tokens,
+            completion_tokens = usage.completion_tokens,
+            estimated_cost_usd = cost,
+            duration_ms = started.elapsed().as_millis() as u64,
+            attempts,
+            "llm call"
+        );
+        usage
+    }
+
+    async fn pause(&self, attempt: u32) {
+        let jitter: f64 = rand::rng().random_range(0.5..1.5);
+        let base = self.config.backoff.saturating_mul(1 << attempt.min(6));
+        tokio::time::sleep(base.mul_f64(jitter)).await;
+    }
+
+    /// One completion, retried on transient failures.
+    pub async fn complete(
+        &self,
+        model: &str,
+        messages: &[Message],
+        tools: &[Arc<dyn LcTool>],
+    ) -> Result<GenerateResult, LlmError> {
+        let llm = self.llm(model, tools);
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            let error = match tokio::time::timeout(self.config.timeout, llm.generate(messages)).await {
+                Ok(Ok(result)) => {
+                    self.log(model, result.tokens.as_ref(), started, attempt + 1);
+                    return Ok(result);
+                }
+                Ok(Err(e)) if retryable(&e) => e.to_string(),
+                Ok(Err(e)) => return Err(LlmError::Invalid(e.to_string())),
+                Err(_) => format!("timed out after {} ms", self.config.timeout.as_millis()),
+            };
+            tracing::warn!(model, attempt, error = %error, "llm call failed");
+            if attempt >= self.config.max_retries {
+                return Err(LlmError::Unavailable(error));
+            }
+            self.pause(attempt).await;
+            attempt += 1;
+        }
+    }
+
+    /// Streams a completion and returns the whole text. A failure before the
+    /// first chunk is retried; one after it is not (the text would repeat).
+    pub async fn stream_text(&self, model: &str, messages: &[Message]) -> Result<String, LlmError> {
+        let llm = self.llm(model, &[]);
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            let mut text = String::new();
+            let mut chunks = 0usize;
+            let outcome = tokio::time::timeout(self.config.timeout, async {
+                let mut events = llm.generate_stream(messages);
+                while let Some(event) = events.next().await {
+                    match event? {
+                        LLMEvent::Text(chunk) => {
+                            chunks += 1;
+                            text.push_str(&chunk);
+                        }
+                        LLMEvent::Done(result) => return Ok(Some(result)),
+                        _ => {}
+                    }
+                }
+                Ok::<_, LLMError>(None)
+            })
+            .await;
+            let error = match outcome {
+                Ok(Ok(done)) => {
+                    self.log(model, done.as_ref().and_then(|d| d.tokens.as_ref()), started, attempt + 1);
+                    tracing::debug!(model, chunks, "llm stream finished");
+                    return Ok(text);
+                }
+                Ok(Err(e)) if retryable(&e) && chunks == 0 => e.to_string(),
+                Ok(Err(e)) => return Err(LlmError::Invalid(e.to_string())),
+                Err(_) if chunks == 0 => format!("timed out after {} ms", self.config.timeout.as_millis()),
+                Err(_) => return Err(LlmError::Unavailable("the stream stalled".into())),
+            };
+            tracing::warn!(model, attempt, error = %error, "llm stream failed");
+            if attempt >= self.config.max_retries {
+                return Err(LlmError::Unavailable(error));
+            }
+            self.pause(attempt).await;
+            attempt += 1;
+        }
+    }
+
+    /// Lets the model call `tools` until it answers in words (at most
+    /// `max_rounds` model calls); returns the answer.
+    pub async fn run_tools(
+        &self,
+        model: &str,
+        mut messages: Vec<Message>,
+        tools: &[Arc<dyn LcTool>],
+        max_rounds: usize,
+    ) -> Result<String, LlmError> {
+        for _ in 0..max_rounds {
+            let result = self.complete(model, &messages, tools).await?;
+            if !result.has_tool_calls() {
+                return Ok(result.generation);
+            }
+            messages.push(Message::new_ai_message_with_tool_calls("", &result.tool_calls));
+            for call in &result.tool_calls {
+                let output = match tools.iter().find(|t| t.name() == call.name) {
+                    Some(tool) => tool.call(&call.arguments).await.unwrap_or_else(|e| format!("error: {e}")),
+                    None => format!("error: there is no tool named {}", call.name),
+                };
+                messages.push(Message::new_tool_message(output, call.id.clone()));
+            }
+        }
+        Err(LlmError::Invalid(format!("no answer after {max_rounds} rounds of tool calls")))
+    }
+}
