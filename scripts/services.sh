@@ -55,6 +55,12 @@ wait_for() {
 
 tcp_open() { timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
 
+# ------------------------------------------------------- build prerequisites
+# langchain-rust links OpenSSL (native TLS) through reqwest and async-openai.
+if ! dpkg -s libssl-dev pkg-config >/dev/null 2>&1; then
+    apt_install libssl-dev pkg-config
+fi
+
 # ---------------------------------------------------------------- PostgreSQL
 pg_major() {
     local m=""
