@@ -64,6 +64,13 @@ impl RunningBinary {
     }
 }
 
+impl RunningBinary {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for RunningBinary {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -20,8 +20,10 @@ use alatar_entity::analysis_request;
 use super::bus::{Event, EventBus};
 use super::journal::events_after;
 
-/// How long a quiet watcher waits before checking the database itself.
-const SAFETY_POLL: Duration = Duration::from_secs(5);
+/// How long a quiet watcher waits before checking the database itself. The
+/// bus resync covers outages; this only bounds the damage of a lost message,
+/// and must stay rare: thousands of idle watchers poll with it.
+const SAFETY_POLL: Duration = Duration::from_secs(30);
 
 /// Events of `request_id` after `after`, then live ones, ending after the
 /// terminal event. The caller checks the request belongs to the viewer.
