@@ -70,6 +70,10 @@ fn lua_script(dir: &std::path::Path, name: &str, query: &str, token: &str) -> st
     path
 }
 
+/// The same allocator as the `alatar` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -6,7 +6,9 @@ use std::collections::HashSet;
 
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
 use serde::Deserialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -120,14 +122,31 @@ async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result
     Ok(())
 }
 
-fn department_of(task: &agent_task::Model) -> Option<Department> {
+/// A task without its output: what progress decisions need. Outputs (the
+/// departments' datasets and findings) are read once, when the result is written.
+#[derive(Debug, FromQueryResult)]
+struct TaskHead {
+    id: Uuid,
+    step: i32,
+    department: String,
+    depends_on: serde_json::Value,
+    status: TaskStatus,
+    error_count: i32,
+    last_error: Option<String>,
+}
+
+fn department_of(task: &TaskHead) -> Option<Department> {
     serde_json::from_value(json!(task.department)).ok()
 }
 
 async fn progress(p: &Pipeline, request: &analysis_request::Model, redispatch: bool) -> anyhow::Result<()> {
-    let tasks = agent_task::Entity::find()
-        .filter(agent_task::Column::RequestId.eq(request.id))
-        .order_by_asc(agent_task::Column::Step)
+    use agent_task::Column as C;
+    let tasks: Vec<TaskHead> = agent_task::Entity::find()
+        .select_only()
+        .columns([C::Id, C::Step, C::Department, C::DependsOn, C::Status, C::ErrorCount, C::LastError])
+        .filter(C::RequestId.eq(request.id))
+        .order_by_asc(C::Step)
+        .into_model()
         .all(&p.db)
         .await?;
     if let Some(failed) = tasks.iter().find(|t| t.status == TaskStatus::Failed) {
@@ -141,6 +160,11 @@ async fn progress(p: &Pipeline, request: &analysis_request::Model, redispatch: b
         return Ok(());
     }
     if tasks.iter().all(|t| t.status == TaskStatus::Completed) {
+        let tasks = agent_task::Entity::find()
+            .filter(agent_task::Column::RequestId.eq(request.id))
+            .order_by_asc(agent_task::Column::Step)
+            .all(&p.db)
+            .await?;
         return finish(p, request, &tasks).await;
     }
     let done: HashSet<i32> = tasks.iter().filter(|t| t.status == TaskStatus::Completed).map(|t| t.step).collect();

@@ -1,5 +1,5 @@
-//! Redis pub/sub: every instance publishes committed events to one channel
-//! and one subscription per instance feeds the local [`Hub`]. When the
+//! Redis pub/sub: every instance publishes each commit's events as one
+//! message to one channel, and one subscription per instance feeds the local [`Hub`]. When the
 //! subscription breaks, it reconnects and asks watchers to re-read the
 //! database, so events published meanwhile are not lost to them.
 
@@ -44,9 +44,10 @@ async fn subscribe_forever(client: redis::Client, hub: Arc<Hub>) {
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
                         let Ok(payload) = message.get_payload::<Vec<u8>>() else { continue };
-                        match serde_json::from_slice::<Event>(&payload) {
-                            Ok(event) => hub.deliver(Arc::new(event)),
-                            Err(e) => tracing::warn!(error = %e, "unreadable event on the bus"),
+                        // One message per commit: the events it wrote, in order.
+                        match serde_json::from_slice::<Vec<Event>>(&payload) {
+                            Ok(events) => events.into_iter().for_each(|e| hub.deliver(Arc::new(e))),
+                            Err(e) => tracing::warn!(error = %e, "unreadable events on the bus"),
                         }
                     }
                 }
@@ -62,20 +63,23 @@ async fn subscribe_forever(client: redis::Client, hub: Arc<Hub>) {
 #[async_trait]
 impl EventBus for RedisBus {
     async fn publish(&self, events: &[Event]) {
+        if events.is_empty() {
+            return;
+        }
+        let Ok(body) = serde_json::to_vec(events) else { return };
+        let mut connection = self.connection.clone();
+        let mut command = redis::cmd("PUBLISH");
+        command.arg(CHANNEL).arg(body);
+        let publish = command.query_async::<i64>(&mut connection);
+        let failure = match tokio::time::timeout(Duration::from_millis(500), publish).await {
+            Ok(Ok(_)) => return,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => "timed out".to_owned(),
+        };
+        // Watchers here still get them; others re-read the database when the
+        // subscription comes back (or on their periodic check).
+        tracing::warn!(error = %failure, "events not published to redis");
         for event in events {
-            let Ok(body) = serde_json::to_vec(event) else { continue };
-            let mut connection = self.connection.clone();
-            let mut command = redis::cmd("PUBLISH");
-            command.arg(CHANNEL).arg(body);
-            let publish = command.query_async::<i64>(&mut connection);
-            let failure = match tokio::time::timeout(Duration::from_millis(500), publish).await {
-                Ok(Ok(_)) => continue,
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => "timed out".to_owned(),
-            };
-            // Watchers here still get it; others re-read the database when
-            // the subscription comes back (or on their periodic check).
-            tracing::warn!(error = %failure, "event not published to redis");
             self.hub.deliver(Arc::new(event.clone()));
         }
     }
