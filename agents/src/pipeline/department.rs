@@ -3,6 +3,7 @@
 //! message in one transaction. A redelivery after that commit is a no-op.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -21,9 +22,56 @@ use crate::departments::TaskContext;
 use crate::plan::Plan;
 use crate::tools::{ErrorBudget, TaskFailure, ToolRunner};
 
+/// How long a task may work before its start is announced on its own. Fast
+/// steps (most of them) record their start with their result: one
+/// transaction instead of two. Slow ones (a model writing) show it live.
+const ANNOUNCE_AFTER: Duration = Duration::from_millis(100);
+
+/// The task's start (attempt count and `TASK_STARTED`), committed at most once.
+struct Start {
+    p: Pipeline,
+    account_id: Uuid,
+    request_id: Uuid,
+    task_id: Uuid,
+    department: Department,
+    attempt: i32,
+    committed: tokio::sync::Mutex<bool>,
+}
+
+impl Start {
+    fn event(&self) -> (&'static str, Value) {
+        (kind::TASK_STARTED, json!({ "taskId": self.task_id, "department": self.department, "attempt": self.attempt }))
+    }
+
+    async fn count_attempt<C: sea_orm::ConnectionTrait>(&self, db: &C) -> Result<(), sea_orm::DbErr> {
+        agent_task::Entity::update_many()
+            .col_expr(agent_task::Column::Attempts, Expr::col(agent_task::Column::Attempts).add(1))
+            .filter(agent_task::Column::Id.eq(self.task_id))
+            .exec(db)
+            .await
+            .map(|_| ())
+    }
+
+    /// Commits the start now unless it already was.
+    async fn announce(&self) -> anyhow::Result<()> {
+        let mut committed = self.committed.lock().await;
+        if *committed {
+            return Ok(());
+        }
+        let tx = self.p.db.begin().await?;
+        self.count_attempt(&tx).await?;
+        let events = append(&tx, self.account_id, self.request_id, vec![self.event()]).await?;
+        tx.commit().await?;
+        *committed = true;
+        self.p.bus.publish(&events).await;
+        Ok(())
+    }
+}
+
 /// Counts tool errors on the task row, with a `TOOL_ERROR` event each.
 struct PersistedBudget {
     p: Pipeline,
+    start: Arc<Start>,
     account_id: Uuid,
     request_id: Uuid,
     task_id: Uuid,
@@ -32,6 +80,8 @@ struct PersistedBudget {
 #[async_trait]
 impl ErrorBudget for PersistedBudget {
     async fn record_error(&self, tool: &str, error: &str) -> anyhow::Result<u32> {
+        // The start comes first in the event sequence.
+        self.start.announce().await?;
         let tx = self.p.db.begin().await?;
         agent_task::Entity::update_many()
             .col_expr(agent_task::Column::ErrorCount, Expr::col(agent_task::Column::ErrorCount).add(1))
@@ -69,19 +119,33 @@ pub(crate) async fn run_task(p: &Pipeline, task_id: Uuid) -> anyhow::Result<()> 
         anyhow::bail!("no {department:?} agent on this worker");
     };
 
-    // Start: count the attempt and say so.
-    let tx = p.db.begin().await?;
-    agent_task::Entity::update_many()
-        .col_expr(agent_task::Column::Attempts, Expr::col(agent_task::Column::Attempts).add(1))
-        .filter(agent_task::Column::Id.eq(task.id))
-        .exec(&tx)
-        .await?;
-    let started = json!({ "taskId": task.id, "department": department, "attempt": task.attempts + 1 });
-    let events = append(&tx, request.account_id, request.id, vec![(kind::TASK_STARTED, started)]).await?;
-    tx.commit().await?;
-    p.bus.publish(&events).await;
-
-    let outcome = work(p, &request, &task, department, agent).await;
+    let start = Arc::new(Start {
+        p: p.clone(),
+        account_id: request.account_id,
+        request_id: request.id,
+        task_id: task.id,
+        department,
+        attempt: task.attempts + 1,
+        committed: tokio::sync::Mutex::new(false),
+    });
+    // The work runs on its own task so that announcing the start never waits
+    // on a connection the suspended work still holds.
+    let mut working = tokio::spawn({
+        let (p, request, task, start) = (p.clone(), request.clone(), task.clone(), start.clone());
+        async move { work(&p, &request, &task, department, agent, start).await }
+    });
+    let joined = match tokio::time::timeout(ANNOUNCE_AFTER, &mut working).await {
+        Ok(joined) => joined,
+        Err(_) => {
+            start.announce().await?;
+            working.await
+        }
+    };
+    let outcome = joined.map_err(|e| anyhow::anyhow!("department task panicked: {e}"))?;
+    if let Err(TaskFailure::Infrastructure(_)) = &outcome {
+        // The attempt counts even though nothing else can be committed.
+        start.announce().await?;
+    }
     let (status, output, calls, mut events, error) = match outcome {
         Ok((output, calls)) => {
             let partial = partial(department, &output);
@@ -132,6 +196,10 @@ pub(crate) async fn run_task(p: &Pipeline, task_id: Uuid) -> anyhow::Result<()> 
     if changed != 1 {
         return Ok(());
     }
+    if !*start.committed.lock().await {
+        start.count_attempt(&tx).await?;
+        events.insert(0, start.event());
+    }
     if !calls.is_empty() {
         tool_call::Entity::insert_many(calls.iter().map(|c| tool_call::ActiveModel {
             id: Set(c.id),
@@ -163,6 +231,7 @@ async fn work(
     task: &agent_task::Model,
     department: Department,
     agent: Arc<dyn crate::departments::DepartmentAgent>,
+    start: Arc<Start>,
 ) -> Result<Worked, TaskFailure> {
     let infra = |e: sea_orm::DbErr| TaskFailure::Infrastructure(e.into());
     let plan: Plan = request
@@ -200,6 +269,7 @@ async fn work(
     };
     let budget = Arc::new(PersistedBudget {
         p: p.clone(),
+        start,
         account_id: request.account_id,
         request_id: request.id,
         task_id: task.id,

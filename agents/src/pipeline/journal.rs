@@ -3,9 +3,10 @@
 //! state change, its events and the messages it causes commit together.
 
 use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -63,18 +64,20 @@ pub async fn append<C: ConnectionTrait>(
         return Ok(Vec::new());
     }
     let n = events.len() as i64;
-    analysis_request::Entity::update_many()
-        .col_expr(analysis_request::Column::LastSequence, Expr::col(analysis_request::Column::LastSequence).add(n))
-        .filter(analysis_request::Column::Id.eq(request_id))
-        .exec(db)
-        .await?;
-    let last: i64 = analysis_request::Entity::find_by_id(request_id)
-        .select_only()
-        .column(analysis_request::Column::LastSequence)
-        .into_tuple()
-        .one(db)
+    // One round trip: bump the counter and read it back (PostgreSQL and
+    // SQLite both have RETURNING).
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "UPDATE analysis_requests SET last_sequence = last_sequence + $1 WHERE id = $2 RETURNING last_sequence"
+        }
+        _ => "UPDATE analysis_requests SET last_sequence = last_sequence + ? WHERE id = ? RETURNING last_sequence",
+    };
+    let last: i64 = db
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [n.into(), request_id.into()]))
         .await?
-        .ok_or_else(|| DbErr::RecordNotFound(format!("analysis request {request_id}")))?;
+        .ok_or_else(|| DbErr::RecordNotFound(format!("analysis request {request_id}")))?
+        .try_get("", "last_sequence")?;
     let now = Utc::now();
     let models: Vec<analysis_event::Model> = events
         .into_iter()

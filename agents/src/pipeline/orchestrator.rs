@@ -40,18 +40,42 @@ pub(crate) async fn advance(p: &Pipeline, request_id: Uuid, redispatch: bool) ->
     }
 }
 
-async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result<()> {
-    if request.status == AnalysisStatus::Queued {
-        let tx = p.db.begin().await?;
-        if !transition(&tx, request.id, &[AnalysisStatus::Queued], AnalysisStatus::Planning, None).await? {
-            return Ok(());
-        }
-        let events =
-            append(&tx, request.account_id, request.id, vec![status_event(AnalysisStatus::Planning, None)]).await?;
-        tx.commit().await?;
-        p.committed(&events).await;
+/// Commits `PLANNING` on its own (for planners slow enough to be watched).
+async fn announce_planning(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result<bool> {
+    let tx = p.db.begin().await?;
+    if !transition(&tx, request.id, &[AnalysisStatus::Queued], AnalysisStatus::Planning, None).await? {
+        return Ok(false);
     }
-    let plan = match p.llm.plan(&request.prompt, request.created_at.date_naive(), Some(&request.model)).await {
+    let events =
+        append(&tx, request.account_id, request.id, vec![status_event(AnalysisStatus::Planning, None)]).await?;
+    tx.commit().await?;
+    p.committed(&events).await;
+    Ok(true)
+}
+
+/// How long planning may take before `PLANNING` is committed on its own; a
+/// fast planner's `PLANNING` commits together with the plan.
+const ANNOUNCE_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
+
+async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result<()> {
+    let planning = p.llm.plan(&request.prompt, request.created_at.date_naive(), Some(&request.model));
+    tokio::pin!(planning);
+    let mut announced = request.status == AnalysisStatus::Planning;
+    let outcome = if announced {
+        planning.await
+    } else {
+        match tokio::time::timeout(ANNOUNCE_AFTER, &mut planning).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                if !announce_planning(p, request).await? {
+                    return Ok(());
+                }
+                announced = true;
+                planning.await
+            }
+        }
+    };
+    let plan = match outcome {
         Ok(plan) => plan,
         Err(LlmError::Unavailable(e)) => anyhow::bail!("planner unavailable: {e}"),
         Err(LlmError::Invalid(e)) => {
@@ -64,10 +88,15 @@ async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result
         return Ok(());
     }
     let tx = p.db.begin().await?;
-    if !transition(&tx, request.id, &[AnalysisStatus::Planning], AnalysisStatus::Running, None).await? {
+    let from = if announced { AnalysisStatus::Planning } else { AnalysisStatus::Queued };
+    if !transition(&tx, request.id, &[from], AnalysisStatus::Running, None).await? {
         return Ok(());
     }
-    analysis_request::Entity::update_many()
+    let mut update = analysis_request::Entity::update_many();
+    if !announced {
+        update = update.col_expr(analysis_request::Column::StartedAt, Expr::value(Utc::now()));
+    }
+    update
         .col_expr(analysis_request::Column::Intent, Expr::value(plan.intent.as_str()))
         .col_expr(analysis_request::Column::Plan, Expr::value(serde_json::to_value(&plan)?))
         .filter(analysis_request::Column::Id.eq(request.id))
@@ -107,16 +136,16 @@ async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result
         .zip(&plan.steps)
         .map(|(t, s)| json!({ "step": t.step, "taskId": t.id, "department": s.department, "objective": s.objective, "dependsOn": s.depends_on }))
         .collect();
-    let events = append(
-        &tx,
-        request.account_id,
-        request.id,
-        vec![
-            (kind::PLAN, json!({ "intent": plan.intent, "period": plan.period, "periodLabel": plan.period.label(), "steps": steps })),
-            status_event(AnalysisStatus::Running, None),
-        ],
-    )
-    .await?;
+    let mut events = Vec::new();
+    if !announced {
+        events.push(status_event(AnalysisStatus::Planning, None));
+    }
+    events.push((
+        kind::PLAN,
+        json!({ "intent": plan.intent, "period": plan.period, "periodLabel": plan.period.label(), "steps": steps }),
+    ));
+    events.push(status_event(AnalysisStatus::Running, None));
+    let events = append(&tx, request.account_id, request.id, events).await?;
     tx.commit().await?;
     p.committed(&events).await;
     Ok(())
