@@ -1,5 +1,5 @@
 //! Prometheus metrics: HTTP requests and latency, GraphQL operations and
-//! errors by code. Exposed on `/metrics`.
+//! errors by code, pipeline step durations and overhead. Exposed on `/metrics`.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -29,7 +29,13 @@ struct ErrorLabels {
     code: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StepLabels {
+    step: &'static str,
+}
+
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
+type StepFamily = Family<StepLabels, Histogram, fn() -> Histogram>;
 
 /// The server's metric families.
 pub struct Metrics {
@@ -38,6 +44,8 @@ pub struct Metrics {
     http_latency: LatencyFamily,
     operations: Family<OperationLabels, Counter>,
     errors: Family<ErrorLabels, Counter>,
+    step_duration: StepFamily,
+    step_overhead: StepFamily,
 }
 
 fn latency_histogram() -> Histogram {
@@ -56,7 +64,15 @@ impl Default for Metrics {
         registry.register("http_request_duration_seconds", "HTTP request latency", http_latency.clone());
         registry.register("graphql_operations", "GraphQL operations by type", operations.clone());
         registry.register("graphql_errors", "GraphQL errors by extensions.code", errors.clone());
-        Self { registry, http_requests, http_latency, operations, errors }
+        let step_duration: StepFamily = Family::new_with_constructor(latency_histogram);
+        let step_overhead: StepFamily = Family::new_with_constructor(latency_histogram);
+        registry.register("pipeline_step_duration_seconds", "Handled queue messages by step", step_duration.clone());
+        registry.register(
+            "pipeline_step_overhead_seconds",
+            "Pipeline time per step excluding tool time",
+            step_overhead.clone(),
+        );
+        Self { registry, http_requests, http_latency, operations, errors, step_duration, step_overhead }
     }
 }
 
@@ -86,5 +102,13 @@ impl Metrics {
             tracing::error!("metrics encoding failed");
         }
         out
+    }
+}
+
+impl alatar_agents::pipeline::StepObserver for Metrics {
+    fn observe(&self, timing: alatar_agents::pipeline::StepTiming) {
+        let labels = StepLabels { step: timing.step };
+        self.step_duration.get_or_create(&labels).observe(timing.total.as_secs_f64());
+        self.step_overhead.get_or_create(&labels).observe(timing.total.saturating_sub(timing.tools).as_secs_f64());
     }
 }

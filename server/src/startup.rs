@@ -79,6 +79,7 @@ pub fn build_pipeline(
             tool_timeout: Duration::from_millis(settings.tool_timeout_ms),
             tool_backoff: Duration::from_millis(settings.tool_backoff_ms),
         },
+        observer: None,
     }
 }
 
@@ -210,7 +211,9 @@ impl Application {
             Some(conn) => Arc::new(RedisRateLimiter::new(conn.clone())),
             None => Arc::new(InMemoryRateLimiter::default()),
         };
-        let pipeline = build_pipeline(&config, db.clone(), redis_connection.as_ref());
+        let metrics = Arc::new(Metrics::default());
+        let mut pipeline = build_pipeline(&config, db.clone(), redis_connection.as_ref());
+        pipeline.observer = Some(metrics.clone());
         let worker = if config.pipeline.worker {
             // The embedded queue forgets on restart: resume from the database.
             Some(Worker::start(pipeline.clone(), config.amqp_url.is_none()).await?)
@@ -243,7 +246,7 @@ impl Application {
             db,
             redis,
             queue: config.amqp_url.is_some().then(|| pipeline.queue.clone()),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             graphql: Arc::new(config.graphql.clone()),
         });
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;

@@ -104,15 +104,17 @@ impl ErrorBudget for PersistedBudget {
     }
 }
 
-/// Handles `RunTask`.
-pub(crate) async fn run_task(p: &Pipeline, task_id: Uuid) -> anyhow::Result<()> {
-    let Some(task) = agent_task::Entity::find_by_id(task_id).one(&p.db).await? else { return Ok(()) };
+/// Handles `RunTask`; returns the time its tools took.
+pub(crate) async fn run_task(p: &Pipeline, task_id: Uuid) -> anyhow::Result<Duration> {
+    let Some(task) = agent_task::Entity::find_by_id(task_id).one(&p.db).await? else { return Ok(Duration::ZERO) };
     if task.status != TaskStatus::Dispatched {
-        return Ok(()); // done already (a redelivery), or cancelled
+        return Ok(Duration::ZERO); // done already (a redelivery), or cancelled
     }
-    let Some(request) = analysis_request::Entity::find_by_id(task.request_id).one(&p.db).await? else { return Ok(()) };
+    let Some(request) = analysis_request::Entity::find_by_id(task.request_id).one(&p.db).await? else {
+        return Ok(Duration::ZERO);
+    };
     if request.status.is_terminal() {
-        return Ok(());
+        return Ok(Duration::ZERO);
     }
     let department: Department = serde_json::from_value(json!(task.department))?;
     let Some(agent) = p.departments.get(department).cloned() else {
@@ -193,8 +195,9 @@ pub(crate) async fn run_task(p: &Pipeline, task_id: Uuid) -> anyhow::Result<()> 
         .exec(&tx)
         .await?
         .rows_affected;
+    let tool_time = calls.iter().map(|c| c.duration).sum();
     if changed != 1 {
-        return Ok(());
+        return Ok(tool_time);
     }
     if !*start.committed.lock().await {
         start.count_attempt(&tx).await?;
@@ -220,7 +223,7 @@ pub(crate) async fn run_task(p: &Pipeline, task_id: Uuid) -> anyhow::Result<()> 
     enqueue(&tx, &Message::Advance { request_id: request.id, redispatch: false }).await?;
     tx.commit().await?;
     p.committed(&committed).await;
-    Ok(())
+    Ok(tool_time)
 }
 
 type Worked = (Value, Vec<crate::tools::ToolCallRecord>);

@@ -79,6 +79,25 @@ pub struct Pipeline {
     pub outbox: Arc<Notify>,
     /// Tunables.
     pub config: PipelineConfig,
+    /// Told how long each handled message took (metrics, benchmarks).
+    pub observer: Option<Arc<dyn StepObserver>>,
+}
+
+/// How long one handled message took.
+#[derive(Debug, Clone, Copy)]
+pub struct StepTiming {
+    /// `advance`, `run_task` or `dead_letter`.
+    pub step: &'static str,
+    /// Wall time of the handler, from delivery to commit.
+    pub total: Duration,
+    /// Of which the tools ran (the rest is the pipeline's own overhead).
+    pub tools: Duration,
+}
+
+/// Receives step timings.
+pub trait StepObserver: Send + Sync {
+    /// One message was handled successfully.
+    fn observe(&self, timing: StepTiming);
 }
 
 impl Pipeline {

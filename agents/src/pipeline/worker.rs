@@ -3,7 +3,7 @@
 //! asks for redelivery, and the broker dead-letters a message at the limit.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sea_orm::EntityTrait;
 use tokio::sync::Semaphore;
@@ -14,7 +14,7 @@ use alatar_entity::{AnalysisStatus, analysis_request};
 use super::lifecycle::{end, resume_unfinished};
 use super::message::{DEAD_LETTER_QUEUE, ORCHESTRATOR_QUEUE};
 use super::queue::Delivery;
-use super::{Message, Pipeline, Relay, department, orchestrator};
+use super::{Message, Pipeline, Relay, StepTiming, department, orchestrator};
 
 /// A running worker; dropping it (or [`Worker::stop`]) stops its consumers.
 pub struct Worker {
@@ -92,13 +92,20 @@ async fn handle(p: &Pipeline, queue: &str, role: Role, delivery: Delivery) {
             return;
         }
     };
-    let outcome = match role {
-        Role::DeadLetters => dead_letter(p, &message).await,
+    let started = Instant::now();
+    let (step, outcome) = match role {
+        Role::DeadLetters => ("dead_letter", dead_letter(p, &message).await.map(|()| Duration::ZERO)),
         Role::Work => match &message {
-            Message::Advance { request_id, redispatch } => orchestrator::advance(p, *request_id, *redispatch).await,
-            Message::RunTask { task_id, .. } => department::run_task(p, *task_id).await,
+            Message::Advance { request_id, redispatch } => {
+                ("advance", orchestrator::advance(p, *request_id, *redispatch).await.map(|()| Duration::ZERO))
+            }
+            Message::RunTask { task_id, .. } => ("run_task", department::run_task(p, *task_id).await),
         },
     };
+    if let (Some(observer), Ok(tools)) = (&p.observer, &outcome) {
+        observer.observe(StepTiming { step, total: started.elapsed(), tools: *tools });
+    }
+    let outcome = outcome.map(|_| ());
     let settled = match outcome {
         Ok(()) => delivery.ack().await,
         Err(e) => {
