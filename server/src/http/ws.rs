@@ -42,8 +42,9 @@ pub async fn upgrade(state: HttpState, parts: &mut Parts) -> Response {
     let schema = state.schema.clone();
     let keys = state.tokens.clone();
     // Subscriptions are small and mostly idle: tungstenite's default 128 KiB
-    // read buffer per connection would dominate memory at thousands of them.
-    let upgrade = upgrade.read_buffer_size(4 * 1024).write_buffer_size(0).max_message_size(1024 * 1024);
+    // read buffer per connection would dominate memory at thousands of them
+    // (client messages are small; the buffer grows for a large one).
+    let upgrade = upgrade.read_buffer_size(1024).write_buffer_size(0).max_message_size(1024 * 1024);
     upgrade.protocols(async_graphql::http::ALL_WEBSOCKET_PROTOCOLS).on_upgrade(move |socket| async move {
         let (sink, stream) = socket.split();
         let sink = sink.with(|m| future::ready(Ok::<_, axum::Error>(protocol_close_code(m))));

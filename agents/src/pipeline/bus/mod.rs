@@ -102,7 +102,8 @@ impl Hub {
     /// Live events of one request.
     pub fn subscribe(&self, request_id: Uuid) -> broadcast::Receiver<Arc<Event>> {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        channels.entry(request_id).or_insert_with(|| broadcast::channel(64).0).subscribe()
+        // Small: a watcher that falls behind re-reads the database anyway.
+        channels.entry(request_id).or_insert_with(|| broadcast::channel(16).0).subscribe()
     }
 
     /// Bumped when events may have been missed (the bus reconnected):
