@@ -37,6 +37,25 @@ impl Department {
         Department::Datasets,
     ];
 
+    /// Stable name, as stored on `agent_tasks.department` and serialized.
+    pub fn name(self) -> &'static str {
+        match self {
+            Department::DataRetrieval => "DataRetrieval",
+            Department::QuantitativeAnalysis => "QuantitativeAnalysis",
+            Department::QualitativeAnalysis => "QualitativeAnalysis",
+            Department::RecommendationGeneration => "RecommendationGeneration",
+            Department::Knowledge => "Knowledge",
+            Department::Market => "Market",
+            Department::Code => "Code",
+            Department::Datasets => "Datasets",
+        }
+    }
+
+    /// The department with `name`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|d| d.name() == name)
+    }
+
     /// The durable queue the department consumes from.
     pub fn queue_name(self) -> &'static str {
         match self {

@@ -4,7 +4,10 @@ mod account;
 mod analysis;
 mod types;
 
-use async_graphql::{MergedObject, MergedSubscription};
+use async_graphql::{ID, MergedObject, MergedSubscription};
+use uuid::Uuid;
+
+use crate::error::ApiError;
 
 pub use account::{AccountMutation, AccountQuery, AccountSubscription};
 pub use analysis::{AnalysisMutation, AnalysisQuery, AnalysisSubscription};
@@ -20,3 +23,8 @@ pub struct Mutation(AccountMutation, AnalysisMutation);
 /// Root subscription.
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(AccountSubscription, AnalysisSubscription);
+
+/// An `ID` argument as a UUID, or `BAD_USER_INPUT` naming `field`.
+fn parse_id(field: &'static str, id: &ID) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(id).map_err(|_| ApiError::bad_input(field, "is not a valid id"))
+}

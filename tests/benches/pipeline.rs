@@ -18,18 +18,11 @@ use alatar_agents::pipeline::lifecycle::{NewRequest, submit};
 use alatar_agents::pipeline::{StepObserver, StepTiming, Worker};
 use alatar_entity::{AnalysisStatus, analysis_request, tool_call};
 use alatar_server::Application;
-use alatar_tests::{Backend, TestDb};
+use alatar_tests::{Backend, TestDb, percentile};
 
 const REQUESTS: usize = 2_000;
 const SUBMITTERS: usize = 8;
 const QUESTION: &str = "How did revenue develop over the last 3 months and what should I do?";
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 /// The same allocator as the `alatar` binary.
 #[global_allocator]

@@ -24,7 +24,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use uuid::Uuid;
 
-use alatar_tests::{Backend, RunningBinary, TestDb};
+use alatar_tests::{Backend, RunningBinary, TestDb, percentile};
 
 const SUBSCRIBERS: usize = 5_000;
 const REQUESTS: usize = SUBSCRIBERS;
@@ -37,20 +37,8 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 async fn post(base: &str, token: Option<&str>, query: &str, variables: Value) -> Value {
-    let mut request =
-        reqwest::Client::new().post(format!("{base}/graphql")).json(&json!({ "query": query, "variables": variables }));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    request.send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_else(|e| panic!("{e}"))
+    alatar_tests::post_graphql(base, json!({ "query": query, "variables": variables }), token).await
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

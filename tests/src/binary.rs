@@ -78,6 +78,16 @@ impl Drop for RunningBinary {
     }
 }
 
+/// POSTs a GraphQL request body to a server at `base_url` over real HTTP, as
+/// `token`'s user (or anonymously); returns the parsed response.
+pub async fn post_graphql(base_url: &str, body: serde_json::Value, token: Option<&str>) -> serde_json::Value {
+    let mut request = reqwest::Client::new().post(format!("{base_url}/graphql")).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Registers a new owner against a server at `base_url` over real HTTP;
 /// returns the access token.
 pub async fn register_over_http(base_url: &str, email: &str) -> String {
@@ -85,14 +95,6 @@ pub async fn register_over_http(base_url: &str, email: &str) -> String {
         "query": "mutation($e: String!) { register(email: $e, password: \"correct horse battery\") { accessToken } }",
         "variables": { "e": email },
     });
-    let r: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base_url}/graphql"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let r = post_graphql(base_url, body, None).await;
     r["data"]["register"]["accessToken"].as_str().unwrap_or_default().to_owned()
 }

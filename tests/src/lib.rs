@@ -8,9 +8,27 @@ pub mod fake_llm;
 mod tenant;
 
 pub use app::{Gql, TestApp};
-pub use binary::{RunningBinary, binary_path, register_over_http};
+pub use binary::{RunningBinary, binary_path, post_graphql, register_over_http};
 pub use database::{Backend, TestDb, scratch_dir};
 pub use tenant::demo_tenant;
+
+/// The `p` quantile (0.0–1.0) of an ascending sample; NaN when empty.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// The sequence numbers `watch` yields for `request` after `after`, until
+/// the stream ends (-1 marks an error).
+pub async fn event_sequences(p: &alatar_agents::pipeline::Pipeline, request: uuid::Uuid, after: i64) -> Vec<i64> {
+    use futures_util::StreamExt;
+    alatar_agents::pipeline::watch(p.db.clone(), p.bus.clone(), request, after)
+        .map(|e| e.map(|e| e.sequence).unwrap_or(-1))
+        .collect()
+        .await
+}
 
 /// Runs an async test body once per backend.
 #[macro_export]

@@ -8,15 +8,14 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use futures_util::StreamExt;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
+use alatar_agents::pipeline::Pipeline;
 use alatar_agents::pipeline::bus::kind;
 use alatar_agents::pipeline::lifecycle::{NewRequest, submit};
-use alatar_agents::pipeline::{Pipeline, watch};
 use alatar_entity::{AnalysisStatus, analysis_event, analysis_request};
-use alatar_tests::{Backend, TestApp, TestDb};
+use alatar_tests::{Backend, TestApp, TestDb, event_sequences};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -74,13 +73,19 @@ impl Drop for Process {
     }
 }
 
-fn production(namespace: &str) -> impl FnOnce(&mut alatar_server::Config) + '_ {
-    move |c| {
+/// An app on PostgreSQL, RabbitMQ (its own queue namespace, returned) and
+/// Redis; `worker` says whether it runs the in-process worker.
+async fn production(worker: bool) -> (TestApp, String) {
+    let namespace = format!("fault-{}.", Uuid::now_v7());
+    let app = TestApp::with_config(Backend::Postgres, |c| {
         c.amqp_url = Some(alatar_tests::amqp_url().into());
         c.redis_url = Some(alatar_tests::redis_url().into());
-        c.pipeline.queue_namespace = namespace.to_owned();
+        c.pipeline.queue_namespace = namespace.clone();
+        c.pipeline.worker = worker;
         c.rate_limit.free_per_hour = 100_000;
-    }
+    })
+    .await;
+    (app, namespace)
 }
 
 async fn submit_many(p: &Pipeline, n: usize) -> Vec<Uuid> {
@@ -135,8 +140,7 @@ async fn assert_exactly_once(db: &sea_orm::DatabaseConnection, ids: &[Uuid]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rabbitmq_restart_with_200_requests_in_flight() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let namespace = format!("fault-{}.", Uuid::now_v7());
-    let app = TestApp::with_config(Backend::Postgres, production(&namespace)).await;
+    let (app, _) = production(true).await;
     let p = app.pipeline().clone();
     let ids = submit_many(&p, 200).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -169,13 +173,8 @@ fn spawn(db: &TestDb, namespace: &str, args: &[&str]) -> Process {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_loses_nothing() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let namespace = format!("fault-{}.", Uuid::now_v7());
     // The API side: publishes through the outbox, runs no worker.
-    let app = TestApp::with_config(Backend::Postgres, |c| {
-        production(&namespace)(c);
-        c.pipeline.worker = false;
-    })
-    .await;
+    let (app, namespace) = production(false).await;
     let p = app.pipeline().clone();
     let first = spawn(&app.db, &namespace, &["worker"]);
     let ids = submit_many(&p, 60).await;
@@ -201,14 +200,14 @@ async fn a_killed_worker_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_loses_no_events_for_subscribers() {
     let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let namespace = format!("fault-{}.", Uuid::now_v7());
-    let app = TestApp::with_config(Backend::Postgres, production(&namespace)).await;
+    let (app, _) = production(true).await;
     let p = app.pipeline().clone();
     let ids = submit_many(&p, 1).await;
     // A live subscriber from before the outage.
-    let live = tokio::spawn(
-        watch(p.db.clone(), p.bus.clone(), ids[0], 0).map(|e| e.map(|e| e.sequence).unwrap_or(-1)).collect::<Vec<_>>(),
-    );
+    let live = tokio::spawn({
+        let (p, id) = (p.clone(), ids[0]);
+        async move { event_sequences(&p, id, 0).await }
+    });
     let more = {
         let _outage = RedisOutage::begin(3_000);
         // Work keeps going while Redis is away; its events go to the database.
@@ -229,12 +228,8 @@ async fn redis_outage_loses_no_events_for_subscribers() {
     assert_eq!(live, (1..=total).collect::<Vec<_>>(), "the live subscriber saw every event once");
     // Late subscribers replay everything, including what happened during the outage.
     for id in &more {
-        let replay: Vec<i64> = tokio::time::timeout(
-            Duration::from_secs(30),
-            watch(p.db.clone(), p.bus.clone(), *id, 0).map(|e| e.map(|e| e.sequence).unwrap_or(-1)).collect::<Vec<_>>(),
-        )
-        .await
-        .unwrap_or_default();
+        let replay: Vec<i64> =
+            tokio::time::timeout(Duration::from_secs(30), event_sequences(&p, *id, 0)).await.unwrap_or_default();
         let total = analysis_request::Entity::find_by_id(*id)
             .one(&p.db)
             .await

@@ -143,6 +143,13 @@ pub struct Findings {
     pub facts: Map<String, Value>,
 }
 
+impl Findings {
+    /// A figure's value by key.
+    pub fn figure(&self, key: &str) -> Option<f64> {
+        self.figures.iter().find(|f| f.key == key).map(|f| f.value)
+    }
+}
+
 /// `QualitativeAnalysis`'s output.
 pub type Words = Narrative;
 

@@ -12,15 +12,11 @@ use crate::result::{KeyFigure, Provenance, Visualization};
 use crate::tools::{
     Anomalies, AnomaliesInput, Compare, CompareInput, CustomerActivityOutput, DiscountUsageOutput, InventoryOutput,
     Point, ProductSalesOutput, Rank, RankInput, SalesByPeriodOutput, Segments, SegmentsInput, TaskFailure, ToolRunner,
-    Trend, TrendInput,
+    Trend, TrendInput, major,
 };
 
 /// Computes the numbers.
 pub struct QuantitativeAgent;
-
-fn major(cents: i64) -> f64 {
-    cents as f64 / 100.0
-}
 
 struct Sheet {
     findings: Findings,

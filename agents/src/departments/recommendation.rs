@@ -18,10 +18,6 @@ use crate::tools::{
 /// Proposes what to do.
 pub struct RecommendationAgent;
 
-fn figure(findings: &Findings, key: &str) -> Option<f64> {
-    findings.figures.iter().find(|f| f.key == key).map(|f| f.value)
-}
-
 /// What the shop's own discount history says a code of `percentage` costs.
 fn expected_effect(data: &Datasets, percentage: u8) -> Result<Value, TaskFailure> {
     let usage: DiscountUsageOutput = dataset(data, "discounts")?.typed()?;
@@ -84,8 +80,8 @@ impl DepartmentAgent for RecommendationAgent {
         let clear = |pct: u8| (("Clear slow stock"), "CLEARANCE", pct, vec![slow.product_id], 14);
         match task.intent {
             Intent::RevenueTrend | Intent::Anomalies => {
-                let change = figure(&findings, "net_revenue_change_pct").unwrap_or(0.0);
-                if change < 0.0 || figure(&findings, "revenue_slope_pct").unwrap_or(0.0) < -2.0 {
+                let change = findings.figure("net_revenue_change_pct").unwrap_or(0.0);
+                if change < 0.0 || findings.figure("revenue_slope_pct").unwrap_or(0.0) < -2.0 {
                     out.recommendations.push(Recommendation {
                         title: "Win back recent customers".into(),
                         rationale: format!("Net revenue is down {:.1}% on the previous period; a short, once-per-customer code brings lapsing buyers back without a storewide markdown.", change.abs()),
@@ -137,17 +133,6 @@ impl DepartmentAgent for RecommendationAgent {
                     .await?,
                 );
                 if task.intent == Intent::TopProducts {
-                    let description = format!(
-                        "{}: our {} staple, chosen by customers who want things made to last. Free returns within 30 days.",
-                        slow.title,
-                        task.store
-                            .products()
-                            .await
-                            .ok()
-                            .and_then(|ps| ps.into_iter().find(|p| p.id == slow.product_id))
-                            .map(|p| p.product_type.to_lowercase())
-                            .unwrap_or_else(|| "everyday".into()),
-                    );
                     let current = task
                         .store
                         .products()
@@ -155,6 +140,11 @@ impl DepartmentAgent for RecommendationAgent {
                         .ok()
                         .and_then(|ps| ps.into_iter().find(|p| p.id == slow.product_id));
                     if let Some(current) = current {
+                        let description = format!(
+                            "{}: our {} staple, chosen by customers who want things made to last. Free returns within 30 days.",
+                            slow.title,
+                            current.product_type.to_lowercase(),
+                        );
                         let action = ProposeAction::UpdateProduct(ProductUpdateParameters {
                             product_id: slow.product_id,
                             current_title: current.title.clone(),
@@ -172,7 +162,7 @@ impl DepartmentAgent for RecommendationAgent {
                 }
             }
             Intent::CustomerSegments => {
-                let at_risk = figure(&findings, "at_risk_customers").unwrap_or(0.0);
+                let at_risk = findings.figure("at_risk_customers").unwrap_or(0.0);
                 out.recommendations.push(Recommendation {
                     title: "Win back customers at risk".into(),
                     rationale: format!("{at_risk:.0} repeat customers have not ordered for over two months."),

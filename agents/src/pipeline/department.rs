@@ -68,20 +68,13 @@ impl Start {
     }
 }
 
-/// Counts tool errors on the task row, with a `TOOL_ERROR` event each.
-struct PersistedBudget {
-    p: Pipeline,
-    start: Arc<Start>,
-    account_id: Uuid,
-    request_id: Uuid,
-    task_id: Uuid,
-}
-
+/// The task's error budget: tool errors counted on its row, with a
+/// `TOOL_ERROR` event each.
 #[async_trait]
-impl ErrorBudget for PersistedBudget {
+impl ErrorBudget for Start {
     async fn record_error(&self, tool: &str, error: &str) -> anyhow::Result<u32> {
         // The start comes first in the event sequence.
-        self.start.announce().await?;
+        self.announce().await?;
         let tx = self.p.db.begin().await?;
         agent_task::Entity::update_many()
             .col_expr(agent_task::Column::ErrorCount, Expr::col(agent_task::Column::ErrorCount).add(1))
@@ -116,7 +109,9 @@ pub(crate) async fn run_task(p: &Pipeline, task_id: Uuid) -> anyhow::Result<Dura
     if request.status.is_terminal() {
         return Ok(Duration::ZERO);
     }
-    let department: Department = serde_json::from_value(json!(task.department))?;
+    let Some(department) = Department::from_name(&task.department) else {
+        anyhow::bail!("unknown department {:?}", task.department);
+    };
     let Some(agent) = p.departments.get(department).cloned() else {
         anyhow::bail!("no {department:?} agent on this worker");
     };
@@ -250,7 +245,7 @@ async fn work(
         .await
         .map_err(infra)?
         .into_iter()
-        .filter_map(|t| Some((serde_json::from_value::<Department>(json!(t.department)).ok()?, t.output?)))
+        .filter_map(|t| Some((Department::from_name(&t.department)?, t.output?)))
         .collect();
     let store = store::Entity::find_by_id(request.store_id)
         .one(&p.db)
@@ -270,15 +265,8 @@ async fn work(
         llm: p.llm.clone(),
         model: Some(request.model.clone()),
     };
-    let budget = Arc::new(PersistedBudget {
-        p: p.clone(),
-        start,
-        account_id: request.account_id,
-        request_id: request.id,
-        task_id: task.id,
-    });
     let mut runner = ToolRunner::new(
-        budget,
+        start,
         u32::try_from(task.error_count).unwrap_or(0),
         p.config.tool_timeout,
         p.config.tool_backoff,

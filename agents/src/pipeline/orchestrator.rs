@@ -112,7 +112,7 @@ async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result
             account_id: request.account_id,
             request_id: request.id,
             step: i as i32,
-            department: format!("{:?}", step.department),
+            department: step.department.name().to_owned(),
             objective: step.objective.clone(),
             depends_on: json!(step.depends_on),
             status: if step.depends_on.is_empty() { TaskStatus::Dispatched } else { TaskStatus::Pending },
@@ -164,10 +164,6 @@ struct TaskHead {
     last_error: Option<String>,
 }
 
-fn department_of(task: &TaskHead) -> Option<Department> {
-    serde_json::from_value(json!(task.department)).ok()
-}
-
 async fn progress(p: &Pipeline, request: &analysis_request::Model, redispatch: bool) -> anyhow::Result<()> {
     use agent_task::Column as C;
     let tasks: Vec<TaskHead> = agent_task::Entity::find()
@@ -199,7 +195,7 @@ async fn progress(p: &Pipeline, request: &analysis_request::Model, redispatch: b
     let done: HashSet<i32> = tasks.iter().filter(|t| t.status == TaskStatus::Completed).map(|t| t.step).collect();
     let tx = p.db.begin().await?;
     for task in &tasks {
-        let Some(department) = department_of(task) else { continue };
+        let Some(department) = Department::from_name(&task.department) else { continue };
         let ready = task.status == TaskStatus::Pending
             && serde_json::from_value::<Vec<i32>>(task.depends_on.clone())
                 .unwrap_or_default()

@@ -91,12 +91,14 @@ impl DemoStore {
     }
 
     /// Orders of one day; cached, since a day's orders never change.
-    fn day_orders(&self, day: NaiveDate, catalogue: &[Product]) -> Arc<Vec<Order>> {
+    /// `catalogue` is built only on a cache miss: most calls hit.
+    fn day_orders(&self, day: NaiveDate, catalogue: &mut Option<Vec<Product>>) -> Arc<Vec<Order>> {
         static CACHE: OnceLock<Mutex<HashMap<(u64, NaiveDate), Arc<Vec<Order>>>>> = OnceLock::new();
         let cache = CACHE.get_or_init(Default::default);
         if let Some(hit) = cache.lock().ok().and_then(|c| c.get(&(self.seed, day)).cloned()) {
             return hit;
         }
+        let catalogue = catalogue.get_or_insert_with(|| self.catalogue());
         let orders = Arc::new(generate_day(self.seed, day, catalogue));
         if let Ok(mut c) = cache.lock() {
             // Bounded: a few years of a handful of demo seeds.
@@ -209,13 +211,13 @@ impl StoreData for DemoStore {
     }
 
     async fn orders(&self, range: DateRange) -> Result<Vec<Order>, StoreError> {
-        let catalogue = self.catalogue();
+        let mut catalogue = None;
         // The demo shop opened a year before `as_of`; nothing after it.
         let mut day = range.from.max(self.as_of - Duration::days(365));
         let end = range.to.min(self.as_of);
         let mut orders = Vec::new();
         while day < end {
-            orders.extend(self.day_orders(day, &catalogue).iter().cloned());
+            orders.extend(self.day_orders(day, &mut catalogue).iter().cloned());
             day += Duration::days(1);
         }
         Ok(orders)

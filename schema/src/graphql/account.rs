@@ -3,8 +3,8 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Subscription};
 use futures_util::{Stream, StreamExt};
-use uuid::Uuid;
 
+use super::parse_id;
 use super::types::{Account, AccountEvent, AuthPayload, Invitation, InvitePayload, Role, User, UserPreferences};
 use crate::context::ContextExt;
 use crate::error::ApiError;
@@ -19,10 +19,6 @@ fn payload(session: AuthSession) -> AuthPayload {
         refresh_expires_at: session.refresh_expires_at,
         user: session.user,
     }
-}
-
-fn parse_id(field: &'static str, id: &ID) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(id).map_err(|_| ApiError::bad_input(field, "is not a valid id"))
 }
 
 /// Account queries.

@@ -18,9 +18,7 @@ use crate::context::ContextExt;
 use crate::error::ApiError;
 use crate::service::analysis;
 
-fn parse_id(field: &'static str, id: &ID) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(id).map_err(|_| ApiError::bad_input(field, "is not a valid id"))
-}
+use super::parse_id;
 
 /// Where an analysis request is in its life.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -198,7 +196,7 @@ impl AnalysisRequest {
             .one(&ctx.state().pipeline.db)
             .await
             .map_err(ApiError::internal)?;
-        Ok(found.map(AnalysisResult))
+        Ok(found.map(AnalysisResult::new))
     }
     /// Persisted events after `afterSequence` (the subscription streams them live).
     async fn events(
@@ -376,12 +374,13 @@ pub struct Recommendation {
     pub rationale: String,
 }
 
-/// The answer to a request.
-pub struct AnalysisResult(pub analysis_result::Model);
+/// The answer to a request; its body is parsed once, not per field.
+pub struct AnalysisResult(analysis_result::Model, AnalysisBody);
 
 impl AnalysisResult {
-    fn body(&self) -> AnalysisBody {
-        serde_json::from_value(self.0.body.clone()).unwrap_or_default()
+    fn new(model: analysis_result::Model) -> Self {
+        let body = serde_json::from_value(model.body.clone()).unwrap_or_default();
+        Self(model, body)
     }
 }
 
@@ -391,20 +390,20 @@ impl AnalysisResult {
         &self.0.summary
     }
     async fn sections(&self) -> Vec<Section> {
-        self.body().sections.into_iter().map(|s| Section { title: s.title, body: s.body }).collect()
+        self.1.sections.iter().map(|s| Section { title: s.title.clone(), body: s.body.clone() }).collect()
     }
     /// Figures, each with the tool calls behind it.
     async fn key_figures(&self) -> Vec<KeyFigure> {
-        self.body().key_figures.into_iter().map(KeyFigure).collect()
+        self.1.key_figures.iter().cloned().map(KeyFigure).collect()
     }
     async fn visualizations(&self) -> Vec<Visualization> {
-        self.body().visualizations.into_iter().map(Visualization).collect()
+        self.1.visualizations.iter().cloned().map(Visualization).collect()
     }
     async fn recommendations(&self) -> Vec<Recommendation> {
-        self.body()
+        self.1
             .recommendations
-            .into_iter()
-            .map(|r| Recommendation { title: r.title, rationale: r.rationale })
+            .iter()
+            .map(|r| Recommendation { title: r.title.clone(), rationale: r.rationale.clone() })
             .collect()
     }
     /// Store changes proposed; each waits for a person's approval.

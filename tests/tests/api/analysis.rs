@@ -19,7 +19,7 @@ use alatar_agents::tools::{TaskFailure, ToolRunner};
 use alatar_agents::{Department, store::Customer};
 use alatar_entity::{agent_task, analysis_event, analysis_result, proposed_action, store, tool_call};
 use alatar_server::Application;
-use alatar_tests::{Backend, TestApp, on_both_backends};
+use alatar_tests::{Backend, Gql, TestApp, event_sequences, on_both_backends};
 
 pub const QUESTION: &str = "How did revenue develop over the last 3 months and what should I do?";
 
@@ -221,6 +221,11 @@ async fn submission_is_validated(backend: Backend) {
     let _ = other;
 }
 
+/// The request ids on a `listAnalysisRequests` page, in order.
+fn ids_of(page: &Gql) -> Vec<Value> {
+    page.data("/listAnalysisRequests/edges").as_array().into_iter().flatten().map(|e| e["node"]["id"].clone()).collect()
+}
+
 async fn list_filter_and_cancel(backend: Backend) {
     // No worker: requests stay QUEUED until we act.
     let app = TestApp::with_config(backend, |c| c.pipeline.worker = false).await;
@@ -233,24 +238,12 @@ async fn list_filter_and_cancel(backend: Backend) {
     let page = "query($a: String, $s: AnalysisStatus) { listAnalysisRequests(first: 2, after: $a, status: $s) {
         edges { cursor node { id status } } pageInfo { hasNextPage endCursor } } }";
     let first = app.gql(page, json!({}), Some(&token)).await.ok();
-    let got: Vec<_> = first
-        .data("/listAnalysisRequests/edges")
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| e["node"]["id"].clone())
-        .collect();
+    let got = ids_of(&first);
     assert_eq!(got, vec![json!(ids[2]), json!(ids[1])], "newest first");
     assert_eq!(first.data("/listAnalysisRequests/pageInfo/hasNextPage"), &json!(true));
     let cursor = first.data("/listAnalysisRequests/pageInfo/endCursor").clone();
     let second = app.gql(page, json!({ "a": cursor }), Some(&token)).await.ok();
-    let got: Vec<_> = second
-        .data("/listAnalysisRequests/edges")
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| e["node"]["id"].clone())
-        .collect();
+    let got = ids_of(&second);
     assert_eq!(got, vec![json!(ids[0])]);
     assert_eq!(second.data("/listAnalysisRequests/pageInfo/hasNextPage"), &json!(false));
 
@@ -319,7 +312,7 @@ async fn redelivery_is_idempotent(backend: Backend) {
         .unwrap_or_default();
     let mut messages = vec![Message::Advance { request_id: request, redispatch: true }];
     for t in &tasks {
-        let department: Department = serde_json::from_value(json!(t.department)).unwrap_or(Department::DataRetrieval);
+        let department = Department::from_name(&t.department).unwrap_or(Department::DataRetrieval);
         messages.push(Message::RunTask { request_id: request, task_id: t.id, department });
     }
     for m in messages.iter().chain(messages.iter()) {
@@ -440,10 +433,7 @@ async fn watch_replays_then_streams(backend: Backend) {
     }
     let total = finished(&app, &token, &id).await["lastSequence"].as_i64().unwrap_or(0);
     assert_eq!(seen, (1..=total).collect::<Vec<_>>(), "every event once, in order, then the end");
-    let late: Vec<i64> = watch(p.db.clone(), p.bus.clone(), request, total - 2)
-        .map(|e| e.map(|e| e.sequence).unwrap_or(-1))
-        .collect()
-        .await;
+    let late = event_sequences(&p, request, total - 2).await;
     assert_eq!(late, vec![total - 1, total]);
     worker.stop().await;
 }
@@ -499,12 +489,9 @@ async fn runs_on_rabbitmq_redis_and_postgres() {
     let id = submit(&app, &token, &store, QUESTION).await;
     let request = Uuid::parse_str(&id).unwrap_or_default();
     let p = app.pipeline().clone();
-    let events: Vec<i64> = tokio::time::timeout(
-        Duration::from_secs(60),
-        watch(p.db.clone(), p.bus.clone(), request, 0).map(|e| e.map(|e| e.sequence).unwrap_or(-1)).collect::<Vec<_>>(),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("no terminal event within 60 s"));
+    let events: Vec<i64> = tokio::time::timeout(Duration::from_secs(60), event_sequences(&p, request, 0))
+        .await
+        .unwrap_or_else(|_| panic!("no terminal event within 60 s"));
     let done = finished(&app, &token, &id).await;
     assert_eq!(done["status"], "COMPLETED", "{done}");
     assert_eq!(events, (1..=done["lastSequence"].as_i64().unwrap_or(0)).collect::<Vec<_>>());

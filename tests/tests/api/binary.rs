@@ -4,15 +4,8 @@ use std::process::Command;
 
 use serde_json::json;
 
+use alatar_tests::post_graphql as post;
 use alatar_tests::{RunningBinary, binary_path};
-
-async fn post(base: &str, body: serde_json::Value, token: Option<&str>) -> serde_json::Value {
-    let mut request = reqwest::Client::new().post(format!("{base}/graphql")).json(&body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    request.send().await.unwrap_or_else(|e| panic!("{e}")).json().await.unwrap_or_else(|e| panic!("{e}"))
-}
 
 #[tokio::test]
 async fn serve_with_no_configuration_uses_embedded_sqlite() {

@@ -147,16 +147,7 @@ async fn legacy_graphql_ws_protocol() {
 }
 
 async fn post(server: &RunningBinary, token: &str, query: &str, variables: Value) -> Value {
-    reqwest::Client::new()
-        .post(format!("{}/graphql", server.base_url))
-        .bearer_auth(token)
-        .json(&json!({ "query": query, "variables": variables }))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-        .json()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
+    alatar_tests::post_graphql(&server.base_url, json!({ "query": query, "variables": variables }), Some(token)).await
 }
 
 #[tokio::test]

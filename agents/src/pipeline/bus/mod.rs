@@ -128,11 +128,6 @@ impl Hub {
             }
         }
     }
-
-    /// Requests with live watchers here (for metrics and tests).
-    pub fn watched(&self) -> usize {
-        self.channels.lock().map(|c| c.len()).unwrap_or(0)
-    }
 }
 
 /// Carries committed events to watchers on every instance.
