@@ -1,19 +1,24 @@
 //! The analyst team: a Class 1 orchestrator, Class 2 departments and Class 3
 //! tools, with the ports (traits) for the engines they use.
 //!
-//! Architecture invariant: this crate knows neither HTTP nor GraphQL.
+//! Architecture invariant: this crate knows neither the HTTP server nor the
+//! GraphQL schema; it reaches outside services (models, Shopify) as a client.
 //! - [`store`]: the `StoreData` port and the bundled demo shop.
 //! - [`tools`]: typed tools with JSON schemas, run by a `ToolRunner`.
 //! - [`departments`]: the Class 2 agents.
 //! - [`plan`] and [`llm`]: intents, plans and the model that writes.
 //! - [`result`]: the shape of an answer.
+//! - [`actions`]: approved store changes, executed exactly once, reverted.
+//! - [`shopify`]: OAuth, sealed tokens, signatures, the Admin API client.
 
+pub mod actions;
 mod department;
 pub mod departments;
 pub mod llm;
 pub mod pipeline;
 pub mod plan;
 pub mod result;
+pub mod shopify;
 pub mod store;
 pub mod tools;
 

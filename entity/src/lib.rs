@@ -10,8 +10,9 @@ mod status;
 mod tenancy;
 
 pub use model::{
-    account, agent_task, analysis_event, analysis_request, analysis_result, invitation, outbox_message,
-    proposed_action, refresh_token, store, tool_call, user, user_preferences,
+    account, agent_task, analysis_event, analysis_request, analysis_result, audit_entry, compliance_request,
+    invitation, oauth_state, outbox_message, proposed_action, refresh_token, shopify_cache, shopify_credential, store,
+    tool_call, user, user_preferences, webhook_delivery,
 };
 pub use role::{Role, Tier};
 pub use status::{ActionStatus, AnalysisStatus, StoreKind, TaskStatus};

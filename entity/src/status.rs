@@ -37,6 +37,12 @@ impl AnalysisStatus {
         matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
     }
 
+    /// The analysis is over: terminal, or its result is written and only
+    /// proposals wait for a person.
+    pub fn is_settled(self) -> bool {
+        self.is_terminal() || self == Self::AwaitingApproval
+    }
+
     /// Stable text form, as stored and as sent in events.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -122,4 +128,25 @@ pub enum ActionStatus {
     /// Undone after running.
     #[sea_orm(string_value = "REVERTED")]
     Reverted,
+}
+
+impl ActionStatus {
+    /// Stable text form, as stored and as sent in events.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Approved => "APPROVED",
+            Self::Rejected => "REJECTED",
+            Self::Executing => "EXECUTING",
+            Self::Executed => "EXECUTED",
+            Self::Failed => "FAILED",
+            Self::Expired => "EXPIRED",
+            Self::Reverted => "REVERTED",
+        }
+    }
+
+    /// Still waiting for a decision or for its execution to finish.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Pending | Self::Approved | Self::Executing)
+    }
 }

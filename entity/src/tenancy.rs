@@ -9,8 +9,9 @@ use sea_orm::{ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, UpdateM
 use uuid::Uuid;
 
 use crate::{
-    agent_task, analysis_event, analysis_request, analysis_result, invitation, proposed_action, refresh_token, store,
-    tool_call, user, user_preferences,
+    agent_task, analysis_event, analysis_request, analysis_result, audit_entry, compliance_request, invitation,
+    oauth_state, proposed_action, refresh_token, shopify_cache, shopify_credential, store, tool_call, user,
+    user_preferences,
 };
 
 /// An entity whose rows belong to one account.
@@ -74,4 +75,9 @@ tenant_owned!(
     analysis_event,
     analysis_result,
     proposed_action,
+    shopify_credential,
+    shopify_cache,
+    audit_entry,
+    compliance_request,
+    oauth_state,
 );

@@ -8,6 +8,8 @@ use crate::Department;
 
 /// The orchestrator's queue.
 pub const ORCHESTRATOR_QUEUE: &str = "alatar.orchestrator";
+/// Approved store changes, executed one by one.
+pub const ACTIONS_QUEUE: &str = "alatar.actions";
 /// Where messages go after the delivery limit.
 pub const DEAD_LETTER_QUEUE: &str = "alatar.dead_letters";
 
@@ -33,6 +35,13 @@ pub enum Message {
         /// Its department (selects the queue).
         department: Department,
     },
+    /// Run an approved action against its store.
+    ExecuteAction {
+        /// The request that proposed it.
+        request_id: Uuid,
+        /// The action.
+        action_id: Uuid,
+    },
 }
 
 impl Message {
@@ -41,13 +50,16 @@ impl Message {
         match self {
             Message::Advance { .. } => ORCHESTRATOR_QUEUE,
             Message::RunTask { department, .. } => department.queue_name(),
+            Message::ExecuteAction { .. } => ACTIONS_QUEUE,
         }
     }
 
     /// The request it concerns.
     pub fn request_id(&self) -> Uuid {
         match self {
-            Message::Advance { request_id, .. } | Message::RunTask { request_id, .. } => *request_id,
+            Message::Advance { request_id, .. }
+            | Message::RunTask { request_id, .. }
+            | Message::ExecuteAction { request_id, .. } => *request_id,
         }
     }
 }

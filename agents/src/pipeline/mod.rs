@@ -29,7 +29,7 @@ pub use bus::{Event, EventBus, MemoryBus, RedisBus};
 pub use message::Message;
 pub use queue::{MemoryQueue, Queue, RabbitQueue};
 pub use relay::Relay;
-pub use stores::{DemoStores, StoreResolver};
+pub use stores::{LinkedStores, StoreResolver};
 pub use watch::watch;
 pub use worker::Worker;
 

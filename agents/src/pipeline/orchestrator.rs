@@ -23,6 +23,7 @@ use super::lifecycle::end;
 use super::{Message, Pipeline};
 use crate::Department;
 use crate::llm::LlmError;
+use crate::actions::Actor;
 use crate::result::{AnalysisBody, KeyFigure, ProposalDraft, Recommendation, Section, Visualization};
 
 /// How long a proposal waits for a decision.
@@ -274,8 +275,10 @@ async fn finish(p: &Pipeline, request: &analysis_request::Model, tasks: &[agent_
             .join("; ")
     });
     let now = Utc::now();
+    // Proposals wait for a person; the request completes when all are decided.
+    let status = if actions.is_empty() { AnalysisStatus::Completed } else { AnalysisStatus::AwaitingApproval };
     let tx = p.db.begin().await?;
-    if !transition(&tx, request.id, &[AnalysisStatus::Running], AnalysisStatus::Completed, None).await? {
+    if !transition(&tx, request.id, &[AnalysisStatus::Running], status, None).await? {
         return Ok(());
     }
     analysis_result::Entity::insert(analysis_result::ActiveModel {
@@ -291,6 +294,13 @@ async fn finish(p: &Pipeline, request: &analysis_request::Model, tasks: &[agent_
     for action in actions {
         let id = Uuid::now_v7();
         action_ids.push(id);
+        let proposed = json!({
+            "kind": action.kind,
+            "parameters": action.parameters,
+            "parametersHash": crate::actions::parameters_hash(&action.kind, &action.parameters),
+        });
+        crate::actions::audit(&tx, request.account_id, Actor::Agent, "PROPOSED", Some(id), Some(request.store_id), proposed)
+            .await?;
         proposed_action::Entity::insert(proposed_action::ActiveModel {
             id: Set(id),
             account_id: Set(request.account_id),
@@ -302,6 +312,15 @@ async fn finish(p: &Pipeline, request: &analysis_request::Model, tasks: &[agent_
             status: Set(ActionStatus::Pending),
             created_at: Set(now),
             expires_at: Set(now + Duration::hours(PROPOSAL_TTL_HOURS)),
+            updated_at: Set(Some(now)),
+            decided_by: Set(None),
+            decided_at: Set(None),
+            decision_reason: Set(None),
+            outcome: Set(None),
+            inverse: Set(None),
+            executed_at: Set(None),
+            failure_reason: Set(None),
+            reverting_at: Set(None),
         })
         .exec_without_returning(&tx)
         .await?;
@@ -315,7 +334,7 @@ async fn finish(p: &Pipeline, request: &analysis_request::Model, tasks: &[agent_
                 kind::RESULT,
                 json!({ "summary": summary, "keyFigures": body.key_figures.len(), "proposedActions": action_ids }),
             ),
-            status_event(AnalysisStatus::Completed, None),
+            status_event(status, None),
         ],
     )
     .await?;

@@ -1,31 +1,72 @@
-//! Which `StoreData` serves a store row.
+//! Which `StoreData` (and `StoreWriter`) serves a store row.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use sea_orm::DatabaseConnection;
 
 use alatar_entity::{StoreKind, store};
 
-use crate::store::{DemoStore, StoreData};
+use crate::actions::{ReadOnlyStore, StoreWriter};
+use crate::shopify::{AdminClient, Shopify, ShopifyData, ShopifyWriter};
+use crate::store::{DemoStore, StoreData, StoreError};
 
-/// Resolves a linked store to its data source.
+/// Resolves a linked store to its data source and its writer.
 #[async_trait]
 pub trait StoreResolver: Send + Sync {
     /// The data of `store` as seen on `as_of`.
     async fn resolve(&self, store: &store::Model, as_of: NaiveDate) -> Result<Arc<dyn StoreData>, String>;
+    /// What applies approved changes to `store`.
+    async fn writer(&self, store: &store::Model) -> Result<Arc<dyn StoreWriter>, StoreError>;
 }
 
-/// Serves demo stores; Shopify stores need the Admin API client.
-pub struct DemoStores;
+/// Demo stores from the generator; Shopify stores through the Admin API
+/// when Shopify is configured.
+pub struct LinkedStores {
+    db: DatabaseConnection,
+    shopify: Option<Shopify>,
+}
+
+impl LinkedStores {
+    /// Demo stores only.
+    pub fn demo(db: DatabaseConnection) -> Self {
+        Self { db, shopify: None }
+    }
+
+    /// Demo and Shopify stores.
+    pub fn with_shopify(db: DatabaseConnection, shopify: Shopify) -> Self {
+        Self { db, shopify: Some(shopify) }
+    }
+
+    fn shopify(&self, store: &store::Model) -> Result<&Shopify, StoreError> {
+        self.shopify.as_ref().ok_or_else(|| {
+            StoreError::Denied(format!("store {} needs the Shopify Admin API, which is not configured", store.id))
+        })
+    }
+}
 
 #[async_trait]
-impl StoreResolver for DemoStores {
+impl StoreResolver for LinkedStores {
     async fn resolve(&self, store: &store::Model, as_of: NaiveDate) -> Result<Arc<dyn StoreData>, String> {
         match store.kind {
             StoreKind::Demo => Ok(Arc::new(DemoStore::new(store.demo_seed.unwrap_or(1) as u64, as_of))),
             StoreKind::Shopify => {
-                Err(format!("store {} needs the Shopify Admin API, which is not configured", store.id))
+                let shopify = self.shopify(store).map_err(|e| e.to_string())?;
+                let data = ShopifyData::open(shopify, self.db.clone(), store.clone()).await.map_err(|e| e.to_string())?;
+                Ok(Arc::new(data))
+            }
+        }
+    }
+
+    async fn writer(&self, store: &store::Model) -> Result<Arc<dyn StoreWriter>, StoreError> {
+        match store.kind {
+            StoreKind::Demo => Ok(Arc::new(ReadOnlyStore)),
+            StoreKind::Shopify => {
+                let shopify = self.shopify(store)?;
+                let token = shopify.credentials.token(store).await?;
+                let admin = AdminClient::new(shopify.http.clone(), shopify.app.clone(), token.shop, token.access_token);
+                Ok(Arc::new(ShopifyWriter::new(admin, token.scopes)))
             }
         }
     }

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use alatar_entity::{AnalysisStatus, analysis_request};
 
 use super::lifecycle::{end, resume_unfinished};
-use super::message::{DEAD_LETTER_QUEUE, ORCHESTRATOR_QUEUE};
+use super::message::{ACTIONS_QUEUE, DEAD_LETTER_QUEUE, ORCHESTRATOR_QUEUE};
 use super::queue::Delivery;
 use super::{Message, Pipeline, Relay, StepTiming, department, orchestrator};
 
@@ -32,7 +32,7 @@ impl Worker {
     /// `resume`, re-issues the work of unfinished requests first (the
     /// embedded queue forgets its messages on restart).
     pub async fn start(p: Pipeline, resume: bool) -> anyhow::Result<Self> {
-        let mut queues = vec![ORCHESTRATOR_QUEUE, DEAD_LETTER_QUEUE];
+        let mut queues = vec![ORCHESTRATOR_QUEUE, ACTIONS_QUEUE, DEAD_LETTER_QUEUE];
         queues.extend(p.departments.staffed().into_iter().map(|d| d.queue_name()));
         p.queue.declare(&queues).await?;
         if resume {
@@ -46,6 +46,7 @@ impl Worker {
         tasks.spawn(async move {
             let _ = relay.await;
         });
+        tasks.spawn(expire_forever(p.clone()));
         for queue in queues {
             let role = if queue == DEAD_LETTER_QUEUE { Role::DeadLetters } else { Role::Work };
             tasks.spawn(consume_forever(p.clone(), queue, role));
@@ -100,6 +101,9 @@ async fn handle(p: &Pipeline, queue: &str, role: Role, delivery: Delivery) {
                 ("advance", orchestrator::advance(p, *request_id, *redispatch).await.map(|()| Duration::ZERO))
             }
             Message::RunTask { task_id, .. } => ("run_task", department::run_task(p, *task_id).await),
+            Message::ExecuteAction { action_id, .. } => {
+                ("execute_action", crate::actions::execute(p, *action_id).await.map(|()| Duration::ZERO))
+            }
         },
     };
     if let (Some(observer), Ok(tools)) = (&p.observer, &outcome) {
@@ -121,6 +125,10 @@ async fn handle(p: &Pipeline, queue: &str, role: Role, delivery: Delivery) {
 /// A message that kept failing: its request fails with the reason; others
 /// are unaffected.
 async fn dead_letter(p: &Pipeline, message: &Message) -> anyhow::Result<()> {
+    if let Message::ExecuteAction { action_id, .. } = message {
+        let reason = format!("the store could not be reached in {} attempts", p.config.max_deliveries);
+        return crate::actions::fail_undeliverable(p, *action_id, &reason).await;
+    }
     let Some(request) = analysis_request::Entity::find_by_id(message.request_id()).one(&p.db).await? else {
         return Ok(());
     };
@@ -129,4 +137,20 @@ async fn dead_letter(p: &Pipeline, message: &Message) -> anyhow::Result<()> {
     tracing::error!(request_id = %request.id, %reason, "dead letter");
     end(p, &request, AnalysisStatus::Failed, Some(&reason)).await?;
     Ok(())
+}
+
+/// How often undecided proposals past their expiry are expired.
+const EXPIRY_SWEEP: Duration = Duration::from_secs(60);
+
+/// Expires undecided proposals (every worker sweeps; the conditional
+/// update lets exactly one of them expire each action).
+async fn expire_forever(p: Pipeline) {
+    loop {
+        match crate::actions::expire_due(&p).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(actions = n, "expired undecided proposals"),
+            Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+        }
+        tokio::time::sleep(EXPIRY_SWEEP).await;
+    }
 }

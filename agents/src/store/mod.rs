@@ -132,6 +132,16 @@ pub enum StoreError {
     /// The store refuses (revoked token, missing scope).
     #[error("store access denied: {0}")]
     Denied(String),
+    /// The store answered, and the answer is no (GraphQL errors, `userErrors`).
+    #[error("store rejected the request: {0}")]
+    Rejected(String),
+}
+
+impl StoreError {
+    /// Worth trying again later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
 }
 
 /// Read access to one shop's data.

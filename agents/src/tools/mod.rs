@@ -2,7 +2,7 @@
 //! timeout and retries by [`ToolRunner`], every call recorded.
 
 mod langchain;
-mod propose;
+pub mod propose;
 mod runner;
 mod stats;
 mod store;

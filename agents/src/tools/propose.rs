@@ -75,7 +75,8 @@ pub type ProposeOutput = ProposalDraft;
 /// `propose_action`: validates a proposed store change and writes its preview.
 pub struct ProposeTool;
 
-fn validate_discount(d: &DiscountParameters) -> Result<(), String> {
+/// The rules a discount must meet, checked at proposal and again at approval.
+pub fn validate_discount(d: &DiscountParameters) -> Result<(), String> {
     let code_ok = (4..=32).contains(&d.code.len())
         && d.code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if !code_ok {
@@ -90,6 +91,20 @@ fn validate_discount(d: &DiscountParameters) -> Result<(), String> {
     }
     if d.title.trim().is_empty() || d.title.len() > 255 {
         return Err("title must be 1-255 characters".into());
+    }
+    Ok(())
+}
+
+/// The rules a product text change must meet, checked at proposal and again at approval.
+pub fn validate_product(p: &ProductUpdateParameters) -> Result<(), String> {
+    if p.product_id == 0 {
+        return Err("productId must name a product".into());
+    }
+    if p.title.trim().is_empty() || p.title.chars().count() > 255 {
+        return Err("title must be 1-255 characters".into());
+    }
+    if p.description.chars().count() > 20_000 {
+        return Err("description must be at most 20000 characters".into());
     }
     Ok(())
 }
@@ -117,9 +132,7 @@ impl TypedTool for ProposeTool {
                 ("CREATE_DISCOUNT", serde_json::to_value(d), json!({ "summary": change }), vec!["write_discounts"])
             }
             ProposeAction::UpdateProduct(p) => {
-                if p.title.trim().is_empty() || p.title.len() > 255 {
-                    return Err(ToolError::InvalidInput("title must be 1-255 characters".into()));
-                }
+                validate_product(p).map_err(ToolError::InvalidInput)?;
                 let diff = json!({
                     "summary": format!("Update product {}", p.product_id),
                     "title": { "before": p.current_title, "after": p.title },

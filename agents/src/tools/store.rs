@@ -16,7 +16,7 @@ impl From<StoreError> for ToolError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(m) => ToolError::Transient(m),
-            StoreError::Denied(m) => ToolError::InvalidInput(m),
+            StoreError::Denied(m) | StoreError::Rejected(m) => ToolError::InvalidInput(m),
         }
     }
 }

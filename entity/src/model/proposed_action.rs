@@ -29,6 +29,24 @@ pub struct Model {
     pub created_at: ChronoDateTimeUtc,
     /// Undecided proposals expire.
     pub expires_at: ChronoDateTimeUtc,
+    /// Last status change.
+    pub updated_at: Option<ChronoDateTimeUtc>,
+    /// Who approved or rejected it.
+    pub decided_by: Option<Uuid>,
+    /// When.
+    pub decided_at: Option<ChronoDateTimeUtc>,
+    /// The rejection's reason.
+    pub decision_reason: Option<String>,
+    /// Shopify's answer to the execution (and to the revert).
+    pub outcome: Option<Json>,
+    /// The change that undoes it, captured before and at execution.
+    pub inverse: Option<Json>,
+    /// When it ran.
+    pub executed_at: Option<ChronoDateTimeUtc>,
+    /// Why execution (or the revert) failed.
+    pub failure_reason: Option<String>,
+    /// Set while a revert runs (a claim, so two reverts cannot both run).
+    pub reverting_at: Option<ChronoDateTimeUtc>,
 }
 
 /// Relations are expressed by foreign keys in the migration.

@@ -23,6 +23,8 @@ pub struct Model {
     pub demo_seed: Option<i64>,
     /// When it was linked.
     pub created_at: ChronoDateTimeUtc,
+    /// Set by `disconnectStore` or Shopify's `app/uninstalled`; no new analyses.
+    pub disconnected_at: Option<ChronoDateTimeUtc>,
 }
 
 /// Relations are expressed by foreign keys in the migration.

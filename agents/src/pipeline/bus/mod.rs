@@ -42,6 +42,8 @@ pub mod kind {
     pub const PARTIAL_RESULT: &str = "PARTIAL_RESULT";
     /// `{summary}`: the result is written.
     pub const RESULT: &str = "RESULT";
+    /// `{actionId, kind, status, reason?}`: a proposed action moved.
+    pub const ACTION_STATUS_CHANGED: &str = "ACTION_STATUS_CHANGED";
 }
 
 /// One progress event.
@@ -86,15 +88,17 @@ impl From<analysis_event::Model> for Event {
     }
 }
 
-/// Per-request fan-out inside one process.
+/// Per-request fan-out inside one process, and per-account fan-out of
+/// action status changes (the approval console watches a whole account).
 pub struct Hub {
     channels: Mutex<HashMap<Uuid, broadcast::Sender<Arc<Event>>>>,
+    accounts: Mutex<HashMap<Uuid, broadcast::Sender<Arc<Event>>>>,
     resync: watch::Sender<u64>,
 }
 
 impl Default for Hub {
     fn default() -> Self {
-        Self { channels: Mutex::default(), resync: watch::channel(0).0 }
+        Self { channels: Mutex::default(), accounts: Mutex::default(), resync: watch::channel(0).0 }
     }
 }
 
@@ -104,6 +108,13 @@ impl Hub {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         // Small: a watcher that falls behind re-reads the database anyway.
         channels.entry(request_id).or_insert_with(|| broadcast::channel(16).0).subscribe()
+    }
+
+    /// Live action status changes of one account.
+    pub fn subscribe_actions(&self, account_id: Uuid) -> broadcast::Receiver<Arc<Event>> {
+        let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+        accounts.retain(|_, sender| sender.receiver_count() > 0);
+        accounts.entry(account_id).or_insert_with(|| broadcast::channel(64).0).subscribe()
     }
 
     /// Bumped when events may have been missed (the bus reconnected):
@@ -119,6 +130,12 @@ impl Hub {
 
     /// Hands an event to this process's watchers of its request.
     pub fn deliver(&self, event: Arc<Event>) {
+        if event.kind == kind::ACTION_STATUS_CHANGED {
+            let accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(sender) = accounts.get(&event.account_id) {
+                let _ = sender.send(event.clone());
+            }
+        }
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(sender) = channels.get(&event.request_id) {
             let terminal = event.is_terminal();
