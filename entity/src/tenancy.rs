@@ -5,12 +5,15 @@
 //! through an [`AccountScope`], which is built only from an authenticated
 //! viewer. The tenancy property tests exercise every operation through it.
 
-use sea_orm::{ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, UpdateMany};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, DeleteMany, EntityTrait, PrimaryKeyTrait, QueryFilter, QuerySelect, Select,
+    UpdateMany,
+};
 use uuid::Uuid;
 
 use crate::{
     agent_task, analysis_event, analysis_request, analysis_result, audit_entry, compliance_request, invitation,
-    oauth_state, proposed_action, refresh_token, shopify_cache, shopify_credential, store, tool_call, user,
+    proposed_action, refresh_token, shopify_cache, shopify_credential, store, tool_call, user,
     user_preferences,
 };
 
@@ -47,6 +50,30 @@ impl AccountScope {
         E::update_many().filter(E::account_column().eq(self.account_id))
     }
 
+    /// The account a Shopify shop is linked to, with its credential: for
+    /// callers that verified the shop's identity (a webhook's HMAC, an App
+    /// Bridge session token) and act for that shop's account.
+    pub async fn of_shop<C: ConnectionTrait>(
+        db: &C,
+        shop_domain: &str,
+    ) -> Result<Option<(Self, shopify_credential::Model)>, DbErr> {
+        Ok(shopify_credential::Entity::find()
+            .filter(shopify_credential::Column::ShopDomain.eq(shop_domain))
+            .one(db)
+            .await?
+            .map(|c| (Self::new(c.account_id), c)))
+    }
+
+    /// Which account owns the row `id`, whoever asks: only for telling
+    /// "not yours" (`FORBIDDEN`) from "no such thing" (`NOT_FOUND`) where
+    /// the API promises that distinction. Never returns the row.
+    pub async fn owner_of<E: TenantOwned, C: ConnectionTrait>(
+        db: &C,
+        id: <E::PrimaryKey as PrimaryKeyTrait>::ValueType,
+    ) -> Result<Option<Uuid>, DbErr> {
+        E::find_by_id(id).select_only().column(E::account_column()).into_tuple::<Uuid>().one(db).await
+    }
+
     /// `DELETE … WHERE account_id = ?`; add further filters on the result.
     pub fn delete_many<E: TenantOwned>(&self) -> DeleteMany<E> {
         E::delete_many().filter(E::account_column().eq(self.account_id))
@@ -79,5 +106,4 @@ tenant_owned!(
     shopify_cache,
     audit_entry,
     compliance_request,
-    oauth_state,
 );

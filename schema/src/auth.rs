@@ -2,6 +2,8 @@
 
 pub mod password;
 pub mod secret;
+pub mod session_token;
 pub mod token;
 
+pub use session_token::SessionTokens;
 pub use token::{AccessClaims, TokenConfig, TokenKeys};

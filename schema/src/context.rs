@@ -22,6 +22,8 @@ pub struct AppState {
     pub events: Arc<dyn AccountEvents>,
     /// The analysis pipeline (database, queue, bus, model).
     pub pipeline: alatar_agents::pipeline::Pipeline,
+    /// Shopify, when configured.
+    pub shopify: Option<crate::service::shopify::ShopifyService>,
 }
 
 /// The authenticated caller, put into request data by the transport after it

@@ -1,7 +1,9 @@
 //! The GraphQL surface: one query/mutation pair per domain, merged.
 
 mod account;
+mod actions;
 mod analysis;
+mod shopify;
 mod types;
 
 use async_graphql::{ID, MergedObject, MergedSubscription};
@@ -10,19 +12,21 @@ use uuid::Uuid;
 use crate::error::ApiError;
 
 pub use account::{AccountMutation, AccountQuery, AccountSubscription};
+pub use actions::{ActionMutation, ActionQuery, ActionSubscription};
 pub use analysis::{AnalysisMutation, AnalysisQuery, AnalysisSubscription};
+pub use shopify::{ShopifyMutation, form_pairs};
 
 /// Root query.
 #[derive(MergedObject, Default)]
-pub struct Query(AccountQuery, AnalysisQuery);
+pub struct Query(AccountQuery, AnalysisQuery, ActionQuery);
 
 /// Root mutation.
 #[derive(MergedObject, Default)]
-pub struct Mutation(AccountMutation, AnalysisMutation);
+pub struct Mutation(AccountMutation, AnalysisMutation, ShopifyMutation, ActionMutation);
 
 /// Root subscription.
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(AccountSubscription, AnalysisSubscription);
+pub struct Subscription(AccountSubscription, AnalysisSubscription, ActionSubscription);
 
 /// An `ID` argument as a UUID, or `BAD_USER_INPUT` naming `field`.
 fn parse_id(field: &'static str, id: &ID) -> Result<Uuid, ApiError> {

@@ -17,7 +17,7 @@ use async_graphql::Schema;
 
 pub use context::{AppState, ContextExt, Viewer};
 pub use error::{ApiError, ApiResult};
-pub use graphql::{Mutation, Query, Subscription};
+pub use graphql::{Mutation, Query, Subscription, form_pairs};
 pub use guard::RateLimits;
 
 /// The executable schema.

@@ -2,11 +2,14 @@
 //! free of GraphQL so they can be tested directly and reused by workers.
 
 pub mod accounts;
+pub mod actions;
 pub mod analysis;
 pub mod email;
 pub mod events;
 pub mod preferences;
 pub mod sessions;
+pub mod shopify;
+pub mod webhooks;
 
 pub use email::Email;
 pub use events::{AccountEvent, AccountEventKind, AccountEvents, InProcessAccountEvents};

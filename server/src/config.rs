@@ -33,6 +33,8 @@ pub struct Config {
     pub pipeline: PipelineSection,
     /// The language model; without `llm.api_key` the offline model answers.
     pub llm: LlmSection,
+    /// The Shopify app; without `shopify.api_key` only demo stores can be linked.
+    pub shopify: ShopifySection,
     /// Access and refresh tokens.
     pub jwt: JwtConfig,
     /// GraphQL limits and features.
@@ -145,6 +147,73 @@ impl Default for LlmSection {
     }
 }
 
+/// The Shopify app (Partner dashboard credentials) and its Admin API client.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShopifySection {
+    /// The app's API key (client id); unset turns Shopify off.
+    pub api_key: Option<String>,
+    /// The app's API secret: verifies OAuth callbacks, webhooks and session tokens.
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub api_secret: Option<SecretString>,
+    /// Access scopes requested at install.
+    pub scopes: Vec<String>,
+    /// This server's public URL; the OAuth redirect is `<app_url>/shopify/callback`.
+    pub app_url: String,
+    /// Admin API version.
+    pub api_version: String,
+    /// URL of a shop with `{shop}` for its domain (tests point it at a fake Admin API).
+    pub admin_base_url: String,
+    /// AES-256-GCM keys for tokens at rest, by key id: base64 of 32 random
+    /// bytes. Several keys allow rotation. Required with PostgreSQL; embedded
+    /// mode generates one into `data_dir/token-key` when empty.
+    #[serde(serialize_with = "serialize_secret_map")]
+    pub token_keys: std::collections::BTreeMap<String, SecretString>,
+    /// The key id new ciphertexts use (defaults to the only key).
+    pub active_token_key: Option<String>,
+    /// How long raw Admin API answers are cached, in seconds.
+    pub cache_ttl_secs: u64,
+    /// Per Admin API attempt, in milliseconds.
+    pub timeout_ms: u64,
+    /// Retries of 429/5xx/timeouts/`THROTTLED`.
+    pub max_retries: u32,
+    /// First retry delay in milliseconds (doubles, with jitter).
+    pub backoff_ms: u64,
+    /// Order ranges longer than this many days are exported with a bulk operation.
+    pub bulk_threshold_days: i64,
+    /// Bulk operation polling interval in milliseconds.
+    pub bulk_poll_ms: u64,
+    /// How long an install's `state` nonce is valid, in seconds.
+    pub state_ttl_secs: u64,
+    /// How far an OAuth callback's `timestamp` may be from now, in seconds.
+    pub timestamp_tolerance_secs: u64,
+}
+
+impl Default for ShopifySection {
+    fn default() -> Self {
+        Self {
+            api_key: None,
+            api_secret: None,
+            scopes: ["read_orders", "read_products", "read_customers", "read_inventory", "write_discounts", "write_products"]
+                .map(String::from)
+                .to_vec(),
+            app_url: "http://127.0.0.1:8080".into(),
+            api_version: "2026-10".into(),
+            admin_base_url: "https://{shop}".into(),
+            token_keys: Default::default(),
+            active_token_key: None,
+            cache_ttl_secs: 300,
+            timeout_ms: 10_000,
+            max_retries: 4,
+            backoff_ms: 500,
+            bulk_threshold_days: 120,
+            bulk_poll_ms: 1_000,
+            state_ttl_secs: 600,
+            timestamp_tolerance_secs: 300,
+        }
+    }
+}
+
 /// GraphQL limits.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -199,6 +268,18 @@ pub enum LogFormat {
     Pretty,
 }
 
+fn serialize_secret_map<S: serde::Serializer>(
+    value: &std::collections::BTreeMap<String, SecretString>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut map = s.serialize_map(Some(value.len()))?;
+    for key in value.keys() {
+        map.serialize_entry(key, "[redacted]")?;
+    }
+    map.end()
+}
+
 fn serialize_secret_opt<S: serde::Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
     // Defaults never hold secrets; a set one must not round-trip into output.
     match value {
@@ -218,6 +299,7 @@ impl Default for Config {
             amqp_url: None,
             pipeline: PipelineSection::default(),
             llm: LlmSection::default(),
+            shopify: ShopifySection::default(),
             jwt: JwtConfig::default(),
             graphql: GraphqlConfig::default(),
             rate_limit: RateLimitConfig::default(),
@@ -320,6 +402,26 @@ impl Config {
         if let Some(secret) = &self.jwt.secret {
             if secrecy::ExposeSecret::expose_secret(secret).len() < 32 {
                 return bad("jwt.secret", "must be at least 32 bytes");
+            }
+        }
+        let shopify = &self.shopify;
+        if shopify.api_key.is_some() {
+            if shopify.api_secret.is_none() {
+                return bad("shopify.api_secret", "is required with shopify.api_key");
+            }
+            if !shopify.admin_base_url.contains("{shop}") {
+                return bad("shopify.admin_base_url", "must contain {shop}");
+            }
+            if self.uses_postgres() && shopify.token_keys.is_empty() {
+                return bad("shopify.token_keys", "is required with a PostgreSQL database_url (instances must share it)");
+            }
+            if shopify.token_keys.len() > 1 && shopify.active_token_key.is_none() {
+                return bad("shopify.active_token_key", "must name the key new tokens use when several are configured");
+            }
+            if let Some(active) = &shopify.active_token_key {
+                if !shopify.token_keys.contains_key(active) {
+                    return bad("shopify.active_token_key", "names no key in shopify.token_keys");
+                }
             }
         }
         if self.uses_postgres() && self.jwt.secret.is_none() {

@@ -5,32 +5,38 @@ mod graphql;
 mod negotiate;
 mod observe;
 mod ops;
+mod shopify;
 mod ws;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use sea_orm::DatabaseConnection;
 
-use alatar_schema::{AppSchema, auth::TokenKeys};
+use alatar_schema::service::shopify::ShopifyService;
+use alatar_schema::AppSchema;
 
 use crate::config::GraphqlConfig;
 use crate::metrics::Metrics;
 
+pub use auth::Authenticator;
 pub use observe::RequestId;
 
 /// What handlers share.
 #[derive(Clone)]
 pub struct HttpState {
     pub schema: AppSchema,
-    pub tokens: TokenKeys,
     pub db: DatabaseConnection,
     pub redis: Option<redis::aio::ConnectionManager>,
     /// The broker, when it is an external one (`/readyz` checks it).
     pub queue: Option<Arc<dyn alatar_agents::pipeline::Queue>>,
     pub metrics: Arc<Metrics>,
     pub graphql: Arc<GraphqlConfig>,
+    /// Bearer token verification.
+    pub auth: Authenticator,
+    /// Shopify, when configured (OAuth callback, webhooks).
+    pub shopify: Option<ShopifyService>,
 }
 
 /// The application's routes.
@@ -40,6 +46,8 @@ pub fn router(state: HttpState) -> Router {
         .route("/health", get(ops::health))
         .route("/readyz", get(ops::ready))
         .route("/metrics", get(ops::metrics))
+        .route("/shopify/callback", get(shopify::callback))
+        .route("/shopify/webhooks", post(shopify::webhook))
         .layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe))
         .with_state(state)
 }

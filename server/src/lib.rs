@@ -11,4 +11,4 @@ mod startup;
 pub mod telemetry;
 
 pub use config::Config;
-pub use startup::{Application, build_pipeline, connect_database, open_database, run_worker};
+pub use startup::{Application, build_pipeline, build_shopify, connect_database, open_database, run_worker};

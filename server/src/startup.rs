@@ -13,16 +13,19 @@ use tokio::sync::Notify;
 use alatar_agents::departments::Departments;
 use alatar_agents::llm::{ChatClient, ChatConfig, Llm, ModelAnalyst, ModelRouter, OfflineModel};
 use alatar_agents::pipeline::{
-    DemoStores, EventBus, MemoryBus, MemoryQueue, Pipeline, PipelineConfig, Queue, RabbitQueue, RedisBus, Worker,
+    EventBus, LinkedStores, MemoryBus, MemoryQueue, Pipeline, PipelineConfig, Queue, RabbitQueue, RedisBus,
+    StoreResolver, Worker,
 };
 use alatar_migration::Migrator;
-use alatar_schema::auth::{TokenConfig, TokenKeys};
+use alatar_agents::shopify::{Credentials, Shopify, ShopifyApp, TokenCipher};
+use alatar_schema::auth::{SessionTokens, TokenConfig, TokenKeys};
+use alatar_schema::service::shopify::ShopifyService;
 use alatar_schema::rate_limit::{InMemoryRateLimiter, RateLimiter, RedisRateLimiter};
 use alatar_schema::service::InProcessAccountEvents;
 use alatar_schema::{AppState, QueryLimits, RateLimits, build_schema};
 
 use crate::config::Config;
-use crate::http::{self, HttpState};
+use crate::http::{self, Authenticator, HttpState};
 use crate::metrics::Metrics;
 
 /// A bound, ready-to-serve application.
@@ -53,6 +56,7 @@ pub fn build_pipeline(
     config: &Config,
     db: DatabaseConnection,
     redis: Option<&(redis::Client, redis::aio::ConnectionManager)>,
+    shopify: Option<&ShopifyService>,
 ) -> Pipeline {
     let settings = &config.pipeline;
     let queue: Arc<dyn Queue> = match &config.amqp_url {
@@ -65,13 +69,17 @@ pub fn build_pipeline(
         Some((client, manager)) => RedisBus::start(client.clone(), manager.clone()),
         None => Arc::new(MemoryBus::default()),
     };
+    let stores: Arc<dyn StoreResolver> = match shopify {
+        Some(svc) => Arc::new(LinkedStores::with_shopify(db.clone(), svc.shopify.clone())),
+        None => Arc::new(LinkedStores::demo(db.clone())),
+    };
     Pipeline {
         db,
         queue,
         bus,
         llm: build_llm(config),
         departments: Departments::standard(),
-        stores: Arc::new(DemoStores),
+        stores,
         outbox: Arc::new(Notify::new()),
         config: PipelineConfig {
             prefetch: settings.prefetch,
@@ -81,6 +89,47 @@ pub fn build_pipeline(
         },
         observer: None,
     }
+}
+
+/// Shopify when `shopify.api_key` is set: the app, the token keyring and
+/// one HTTP client for every shop.
+pub fn build_shopify(config: &Config, db: &DatabaseConnection) -> anyhow::Result<Option<ShopifyService>> {
+    let s = &config.shopify;
+    let (Some(api_key), Some(api_secret)) = (&s.api_key, &s.api_secret) else { return Ok(None) };
+    let cipher = if s.token_keys.is_empty() {
+        TokenCipher::from_base64([("local", embedded_token_key(config)?.as_str())], "local")
+    } else {
+        let active = s.active_token_key.clone().or_else(|| s.token_keys.keys().next().cloned()).unwrap_or_default();
+        TokenCipher::from_base64(s.token_keys.iter().map(|(id, key)| (id.as_str(), key.expose_secret())), &active)
+    }
+    .map_err(|e| anyhow::anyhow!("shopify.token_keys: {e}"))?;
+    let app = Arc::new(ShopifyApp {
+        api_key: api_key.clone(),
+        api_secret: api_secret.clone(),
+        scopes: s.scopes.clone(),
+        redirect_uri: format!("{}/shopify/callback", s.app_url.trim_end_matches('/')),
+        api_version: s.api_version.clone(),
+        base_url: s.admin_base_url.clone(),
+        timeout: Duration::from_millis(s.timeout_ms),
+        max_retries: s.max_retries,
+        backoff: Duration::from_millis(s.backoff_ms),
+        cache_ttl: Duration::from_secs(s.cache_ttl_secs),
+        bulk_threshold_days: s.bulk_threshold_days,
+        bulk_poll: Duration::from_millis(s.bulk_poll_ms),
+    });
+    let http = reqwest::Client::builder().build().context("building the Shopify HTTP client")?;
+    let credentials = Credentials::new(db.clone(), Arc::new(cipher), app.clone(), http.clone());
+    Ok(Some(ShopifyService {
+        sessions: SessionTokens::new(api_key, api_secret),
+        shopify: Shopify { app, http, credentials },
+        state_ttl: Duration::from_secs(s.state_ttl_secs),
+        timestamp_tolerance: Duration::from_secs(s.timestamp_tolerance_secs),
+    }))
+}
+
+/// The embedded default: a token key generated once and kept in `data_dir`.
+fn embedded_token_key(config: &Config) -> anyhow::Result<String> {
+    read_or_create_secret(config, "token-key", TokenCipher::generate_key)
 }
 
 /// The offline model, or a chat model when `llm.api_key` is set.
@@ -126,7 +175,8 @@ pub async fn run_worker(config: Config) -> anyhow::Result<()> {
     );
     let db = open_database(&config).await?;
     let redis = connect_redis(&config).await?;
-    let pipeline = build_pipeline(&config, db, redis.as_ref());
+    let shopify = build_shopify(&config, &db)?;
+    let pipeline = build_pipeline(&config, db, redis.as_ref(), shopify.as_ref());
     let worker = Worker::start(pipeline, false).await?;
     tracing::info!("worker running");
     shutdown_signal().await;
@@ -169,19 +219,24 @@ fn redact(message: &str) -> String {
 
 /// The embedded default: a secret generated once and kept in `data_dir`.
 fn embedded_jwt_secret(config: &Config) -> anyhow::Result<SecretString> {
-    let path = config.data_dir.join("jwt-secret");
+    read_or_create_secret(config, "jwt-secret", alatar_schema::auth::secret::generate).map(SecretString::from)
+}
+
+/// `data_dir/<name>`, created with `generate()` (mode 0600) the first time.
+fn read_or_create_secret(config: &Config, name: &str, generate: impl FnOnce() -> String) -> anyhow::Result<String> {
+    let path = config.data_dir.join(name);
     if let Ok(existing) = std::fs::read_to_string(&path) {
-        return Ok(SecretString::from(existing.trim().to_owned()));
+        return Ok(existing.trim().to_owned());
     }
     std::fs::create_dir_all(&config.data_dir)?;
-    let secret = alatar_schema::auth::secret::generate();
+    let secret = generate();
     std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
     }
-    Ok(SecretString::from(secret))
+    Ok(secret)
 }
 
 impl Application {
@@ -212,7 +267,8 @@ impl Application {
             None => Arc::new(InMemoryRateLimiter::default()),
         };
         let metrics = Arc::new(Metrics::default());
-        let mut pipeline = build_pipeline(&config, db.clone(), redis_connection.as_ref());
+        let shopify = build_shopify(&config, &db)?;
+        let mut pipeline = build_pipeline(&config, db.clone(), redis_connection.as_ref(), shopify.as_ref());
         pipeline.observer = Some(metrics.clone());
         let worker = if config.pipeline.worker {
             // The embedded queue forgets on restart: resume from the database.
@@ -225,6 +281,7 @@ impl Application {
             tokens: tokens.clone(),
             events: Arc::new(InProcessAccountEvents::default()),
             pipeline: pipeline.clone(),
+            shopify: shopify.clone(),
         };
         let limits = QueryLimits {
             max_depth: config.graphql.max_depth,
@@ -242,7 +299,8 @@ impl Application {
         let schema = build_schema(state, &limits, rate_limits, limiter);
         let router = http::router(HttpState {
             schema,
-            tokens,
+            auth: Authenticator { keys: tokens, shopify: shopify.clone(), db: db.clone() },
+            shopify,
             db,
             redis,
             queue: config.amqp_url.is_some().then(|| pipeline.queue.clone()),

@@ -18,7 +18,9 @@ use crate::context::ContextExt;
 use crate::error::ApiError;
 use crate::service::analysis;
 
+use super::actions::ProposedAction;
 use super::parse_id;
+use super::shopify::Store;
 
 /// Where an analysis request is in its life.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -54,61 +56,6 @@ pub enum TaskStatus {
     Failed,
     /// Its request ended first.
     Cancelled,
-}
-
-/// A proposal's state.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(remote = "alatar_entity::ActionStatus")]
-pub enum ActionStatus {
-    /// Waiting for a person.
-    Pending,
-    /// Approved, about to run.
-    Approved,
-    /// Rejected.
-    Rejected,
-    /// Running against the store.
-    Executing,
-    /// Ran.
-    Executed,
-    /// Ran and failed.
-    Failed,
-    /// Nobody decided in time.
-    Expired,
-    /// Undone.
-    Reverted,
-}
-
-/// Where a store's data comes from.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(remote = "alatar_entity::StoreKind")]
-pub enum StoreKind {
-    /// The bundled demo shop.
-    Demo,
-    /// A Shopify shop.
-    Shopify,
-}
-
-/// A store linked to the account.
-pub struct Store(pub store::Model);
-
-#[Object]
-impl Store {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-    async fn kind(&self) -> StoreKind {
-        self.0.kind.into()
-    }
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-    /// `*.myshopify.com` for Shopify stores.
-    async fn shop_domain(&self) -> Option<&str> {
-        self.0.shop_domain.as_deref()
-    }
-    async fn linked_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
 }
 
 /// A merchant's question and its progress.
@@ -419,41 +366,6 @@ impl AnalysisResult {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
-    }
-}
-
-/// A proposed store change.
-pub struct ProposedAction(pub proposed_action::Model);
-
-#[Object]
-impl ProposedAction {
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-    /// `CREATE_DISCOUNT`, `UPDATE_PRODUCT`.
-    async fn kind(&self) -> &str {
-        &self.0.kind
-    }
-    /// Validated parameters.
-    async fn parameters(&self) -> Json<Value> {
-        Json(self.0.parameters.clone())
-    }
-    /// What changes and the expected effect.
-    async fn preview(&self) -> Json<Value> {
-        Json(self.0.preview.clone())
-    }
-    /// Shopify scopes the change needs.
-    async fn required_scopes(&self) -> Vec<String> {
-        serde_json::from_value(self.0.required_scopes.clone()).unwrap_or_default()
-    }
-    async fn status(&self) -> ActionStatus {
-        self.0.status.into()
-    }
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
-    }
-    async fn expires_at(&self) -> DateTime<Utc> {
-        self.0.expires_at
     }
 }
 

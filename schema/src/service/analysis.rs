@@ -37,6 +37,7 @@ pub async fn connect_demo_store(
         // One fixed seed: every demo store shows the same, reproducible shop.
         demo_seed: Set(Some(1)),
         created_at: Set(Utc::now()),
+        disconnected_at: Set(None),
     })
     .exec_with_returning(&p.db)
     .await
@@ -67,13 +68,16 @@ pub async fn submit(
     if prompt.chars().count() > MAX_PROMPT_CHARS {
         return Err(ApiError::bad_input("prompt", format!("must be at most {MAX_PROMPT_CHARS} characters")));
     }
-    scope
+    let found_store = scope
         .find::<store::Entity>()
         .filter(store::Column::Id.eq(store_id))
         .one(&p.db)
         .await
         .map_err(ApiError::internal)?
         .ok_or(ApiError::NotFound("store"))?;
+    if found_store.disconnected_at.is_some() {
+        return Err(ApiError::Conflict("the store is disconnected: link it again to analyse it".into()));
+    }
     // The user's model choice wins; the offline model has no choice to make.
     let model = match p.llm.model() {
         "offline" => "offline".to_owned(),

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value};
 
-use super::auth::{self, Credentials};
+use super::auth::Credentials;
 use super::negotiate::{self, BodyKind, MediaType};
 use super::{HttpState, RequestId, ws};
 
@@ -148,7 +148,7 @@ pub async fn post(State(state): State<HttpState>, request: Request) -> Response 
     let Some(media) = negotiate::accept(request.headers()) else {
         return not_acceptable(&rid);
     };
-    let credentials = auth::from_headers(request.headers(), &state.tokens);
+    let credentials = state.auth.from_headers(request.headers()).await;
     if let Credentials::Invalid = credentials {
         return unauthenticated(media, &rid);
     }
@@ -242,7 +242,7 @@ pub async fn get(State(state): State<HttpState>, request: Request) -> Response {
     let Some(media) = negotiate::accept(&parts.headers) else {
         return not_acceptable(&rid);
     };
-    let credentials = auth::from_headers(&parts.headers, &state.tokens);
+    let credentials = state.auth.from_headers(&parts.headers).await;
     if let Credentials::Invalid = credentials {
         return unauthenticated(media, &rid);
     }

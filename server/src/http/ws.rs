@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::{SinkExt, StreamExt, future};
 
 use super::HttpState;
-use super::auth::{self, Credentials};
+use super::auth::Credentials;
 use super::graphql::extract;
 
 /// The message the init callback fails with; the sink turns it into 4403.
@@ -40,7 +40,7 @@ pub async fn upgrade(state: HttpState, parts: &mut Parts) -> Response {
         Err(rejection) => return rejection.into_response(),
     };
     let schema = state.schema.clone();
-    let keys = state.tokens.clone();
+    let auth = state.auth.clone();
     // Subscriptions are small and mostly idle: tungstenite's default 128 KiB
     // read buffer per connection would dominate memory at thousands of them
     // (client messages are small; the buffer grows for a large one).
@@ -53,7 +53,7 @@ pub async fn upgrade(state: HttpState, parts: &mut Parts) -> Response {
                 let value =
                     payload.get("authorization").or_else(|| payload.get("Authorization")).and_then(|v| v.as_str());
                 let mut data = Data::default();
-                match auth::from_authorization(value, &keys) {
+                match auth.from_authorization(value).await {
                     Credentials::Anonymous => Ok(data),
                     Credentials::Viewer(viewer) => {
                         data.insert(viewer);

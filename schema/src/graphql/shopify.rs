@@ -1,0 +1,181 @@
+//! Stores and Shopify linking: `startShopifyOAuth`, `completeShopifyOAuth`,
+//! `disconnectStore`, and the `ShopifyStore` type (demo stores included).
+
+use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use alatar_agents::shopify::credentials::{self, status};
+use alatar_entity::{shopify_credential, store};
+
+use crate::context::ContextExt;
+use crate::error::ApiError;
+use crate::service::shopify as service;
+
+use super::parse_id;
+
+/// Where a store's data comes from.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "alatar_entity::StoreKind")]
+pub enum StoreKind {
+    /// The bundled demo shop.
+    Demo,
+    /// A Shopify shop.
+    Shopify,
+}
+
+/// The state of a store's access token.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum TokenStatus {
+    /// Usable.
+    Active,
+    /// Expired and Shopify refused the refresh: reinstall.
+    RefreshFailed,
+    /// The app was uninstalled: reinstall.
+    Revoked,
+    /// Unlinked with `disconnectStore`.
+    Disconnected,
+    /// The demo store needs no token.
+    NotApplicable,
+}
+
+/// A store linked to the account.
+#[derive(Clone)]
+pub struct Store(pub store::Model);
+
+impl Store {
+    async fn credential(&self, ctx: &Context<'_>) -> Result<Option<shopify_credential::Model>> {
+        Ok(service::credential(&ctx.state().db, &self.0).await?)
+    }
+}
+
+/// A linked store: a Shopify shop, or the bundled demo shop.
+#[Object(name = "ShopifyStore")]
+impl Store {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn kind(&self) -> StoreKind {
+        self.0.kind.into()
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// `*.myshopify.com` for Shopify stores.
+    async fn shop_domain(&self) -> Option<&str> {
+        self.0.shop_domain.as_deref()
+    }
+    /// Access scopes Shopify granted.
+    async fn scopes(&self, ctx: &Context<'_>) -> Result<Vec<String>> {
+        Ok(self.credential(ctx).await?.map(|c| credentials::split_scopes(&c.scopes)).unwrap_or_default())
+    }
+    async fn linked_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    /// When it was unlinked (or the app uninstalled).
+    async fn disconnected_at(&self) -> Option<DateTime<Utc>> {
+        self.0.disconnected_at
+    }
+    async fn token_status(&self, ctx: &Context<'_>) -> Result<TokenStatus> {
+        if self.0.kind == alatar_entity::StoreKind::Demo {
+            return Ok(TokenStatus::NotApplicable);
+        }
+        Ok(match self.credential(ctx).await? {
+            None => TokenStatus::Disconnected,
+            Some(c) if c.status == status::REVOKED => TokenStatus::Revoked,
+            Some(c) if c.status == status::REFRESH_FAILED => TokenStatus::RefreshFailed,
+            Some(_) => TokenStatus::Active,
+        })
+    }
+    /// Expiry of an expiring offline token (refreshed automatically before it).
+    async fn token_expires_at(&self, ctx: &Context<'_>) -> Result<Option<DateTime<Utc>>> {
+        Ok(self.credential(ctx).await?.and_then(|c| c.access_expires_at))
+    }
+}
+
+/// Where to send the merchant to install the app.
+#[derive(SimpleObject)]
+pub struct ShopifyOAuthStartPayload {
+    /// Shopify's grant screen, with every parameter filled in.
+    pub authorization_url: String,
+    /// The single-use nonce in the URL.
+    pub state: String,
+    /// When `state` stops working.
+    pub expires_at: DateTime<Utc>,
+    /// Scopes requested.
+    pub scopes: Vec<String>,
+    /// Where Shopify sends the merchant back.
+    pub redirect_uri: String,
+    /// The app's API key.
+    pub client_id: String,
+}
+
+/// Shopify mutations.
+#[derive(Default)]
+pub struct ShopifyMutation;
+
+#[Object]
+impl ShopifyMutation {
+    /// Starts installing the app on `shopDomain` (`*.myshopify.com`).
+    async fn start_shopify_o_auth(&self, ctx: &Context<'_>, shop_domain: String) -> Result<ShopifyOAuthStartPayload> {
+        let viewer = ctx.viewer()?;
+        let state = ctx.state();
+        let start = service::start(&state.db, state.shopify.as_ref(), ctx.scope()?, viewer, &shop_domain).await?;
+        Ok(ShopifyOAuthStartPayload {
+            authorization_url: start.authorization_url,
+            state: start.state,
+            expires_at: start.expires_at,
+            scopes: start.scopes,
+            redirect_uri: start.redirect_uri,
+            client_id: start.client_id,
+        })
+    }
+
+    /// Finishes an install from the callback's query string (for clients
+    /// that relay it instead of letting the browser land on `/shopify/callback`).
+    async fn complete_shopify_o_auth(&self, ctx: &Context<'_>, query: String) -> Result<Store> {
+        let params: Vec<(String, String)> = form_pairs(query.trim_start_matches('?'))
+            .ok_or_else(|| ApiError::bad_input("query", "is not a URL query string"))?;
+        let state = ctx.state();
+        let viewer = ctx.viewer().ok();
+        Ok(Store(service::complete(&state.db, state.shopify.as_ref(), &params, viewer).await?))
+    }
+
+    /// Unlinks a store: its token is deleted and its cached data dropped;
+    /// past analyses stay.
+    async fn disconnect_store(&self, ctx: &Context<'_>, id: ID) -> Result<Store> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id("id", &id)?;
+        Ok(Store(service::disconnect(&ctx.state().db, ctx.scope()?, viewer, id).await?))
+    }
+}
+
+/// `a=1&b=2` decoded (`+` and `%xx`), or `None` when malformed.
+pub fn form_pairs(query: &str) -> Option<Vec<(String, String)>> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((decode(k)?, decode(v)?))
+        })
+        .collect()
+}
+
+fn decode(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = raw.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}

@@ -1,0 +1,249 @@
+//! Shopify webhooks: verified over the raw body, processed once per
+//! `X-Shopify-Webhook-Id`, each in one transaction with its dedup record
+//! (a failure rolls both back, so Shopify's retry processes it again).
+//!
+//! Topics: `app/uninstalled` revokes the token; order, product and customer
+//! topics drop cached data; the mandatory compliance topics produce a
+//! customer's data (`customers/data_request`) or erase it
+//! (`customers/redact`, `shop/redact`).
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, SqlErr, TransactionTrait,
+};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use alatar_agents::actions::{Actor, audit};
+use alatar_agents::shopify::cache::{self, key};
+use alatar_agents::shopify::credentials::status;
+use alatar_agents::shopify::{gid_number, signature};
+use alatar_entity::{
+    AccountScope, agent_task, analysis_event, analysis_request, analysis_result, audit_entry, compliance_request,
+    oauth_state, proposed_action, shopify_cache, shopify_credential, store, tool_call, webhook_delivery,
+};
+
+use super::shopify::ShopifyService;
+
+/// One delivery as received.
+pub struct Delivery<'a> {
+    /// `X-Shopify-Topic`.
+    pub topic: &'a str,
+    /// `X-Shopify-Shop-Domain`.
+    pub shop: &'a str,
+    /// `X-Shopify-Webhook-Id`.
+    pub webhook_id: &'a str,
+    /// `X-Shopify-Hmac-Sha256`.
+    pub hmac: Option<&'a str>,
+    /// The raw body, exactly as sent.
+    pub body: &'a [u8],
+}
+
+/// What became of a delivery.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Missing or wrong HMAC: nothing changed (HTTP 401).
+    Unauthorized,
+    /// Malformed (no id, no shop, unreadable body): nothing changed (HTTP 400).
+    Malformed(&'static str),
+    /// Processed now.
+    Processed,
+    /// Seen before: nothing done again.
+    Duplicate,
+}
+
+/// Verifies and processes one delivery.
+pub async fn receive(db: &DatabaseConnection, svc: &ShopifyService, delivery: Delivery<'_>) -> Result<Outcome, DbErr> {
+    let secret = svc.shopify.app.api_secret.expose_secret().as_bytes();
+    if !delivery.hmac.is_some_and(|h| signature::verify_body(secret, delivery.body, h)) {
+        return Ok(Outcome::Unauthorized);
+    }
+    if delivery.webhook_id.is_empty() || delivery.topic.is_empty() || delivery.shop.is_empty() {
+        return Ok(Outcome::Malformed("X-Shopify-Webhook-Id, X-Shopify-Topic and X-Shopify-Shop-Domain are required"));
+    }
+    let Ok(payload) = serde_json::from_slice::<Value>(delivery.body) else {
+        return Ok(Outcome::Malformed("the body is not JSON"));
+    };
+    let tx = db.begin().await?;
+    let recorded = webhook_delivery::Entity::insert(webhook_delivery::ActiveModel {
+        webhook_id: Set(delivery.webhook_id.to_owned()),
+        shop_domain: Set(delivery.shop.to_owned()),
+        topic: Set(delivery.topic.to_owned()),
+        received_at: Set(Utc::now()),
+    })
+    .exec_without_returning(&tx)
+    .await;
+    match recorded {
+        Ok(_) => {}
+        Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => return Ok(Outcome::Duplicate),
+        Err(e) => return Err(e),
+    }
+    process(&tx, delivery.topic, delivery.shop, &payload).await?;
+    tx.commit().await?;
+    tracing::info!(topic = delivery.topic, shop = delivery.shop, webhook_id = delivery.webhook_id, "webhook processed");
+    Ok(Outcome::Processed)
+}
+
+async fn process<C: ConnectionTrait>(db: &C, topic: &str, shop: &str, payload: &Value) -> Result<(), DbErr> {
+    if topic == "shop/redact" {
+        return erase_shop(db, shop).await;
+    }
+    let Some((scope, credential)) = AccountScope::of_shop(db, shop).await? else {
+        // Not (or no longer) linked: nothing of it is here.
+        return Ok(());
+    };
+    let store_id = credential.store_id;
+    match topic {
+        "app/uninstalled" => {
+            scope
+                .update_many::<shopify_credential::Entity>()
+                .col_expr(shopify_credential::Column::Status, Expr::value(status::REVOKED))
+                .col_expr(shopify_credential::Column::AccessToken, Expr::value(""))
+                .col_expr(shopify_credential::Column::RefreshToken, Expr::value(Option::<String>::None))
+                .col_expr(shopify_credential::Column::UpdatedAt, Expr::value(Utc::now()))
+                .filter(shopify_credential::Column::StoreId.eq(store_id))
+                .exec(db)
+                .await?;
+            scope
+                .update_many::<store::Entity>()
+                .col_expr(store::Column::DisconnectedAt, Expr::value(Utc::now()))
+                .filter(store::Column::Id.eq(store_id))
+                .exec(db)
+                .await?;
+            cache::invalidate(db, scope, store_id, &[]).await?;
+            audit(db, scope.account_id(), Actor::Shopify, "APP_UNINSTALLED", None, Some(store_id), json!({ "shop": shop }))
+                .await?;
+        }
+        "customers/data_request" => {
+            let customer = customer_id(payload);
+            let export = customer_export(db, scope, store_id, customer).await?;
+            compliance_request::Entity::insert(compliance_request::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                account_id: Set(scope.account_id()),
+                store_id: Set(store_id),
+                topic: Set(topic.to_owned()),
+                customer_id: Set(customer.map(|c| c as i64)),
+                export: Set(export),
+                created_at: Set(Utc::now()),
+            })
+            .exec_without_returning(db)
+            .await?;
+        }
+        "customers/redact" => {
+            // The cache is the only place customer records live; drop all of
+            // it (orders embed customer ids) and every export about them.
+            cache::invalidate(db, scope, store_id, &[]).await?;
+            if let Some(customer) = customer_id(payload) {
+                scope
+                    .delete_many::<compliance_request::Entity>()
+                    .filter(compliance_request::Column::StoreId.eq(store_id))
+                    .filter(compliance_request::Column::CustomerId.eq(customer as i64))
+                    .exec(db)
+                    .await?;
+            }
+            audit(db, scope.account_id(), Actor::Shopify, "CUSTOMER_REDACTED", None, Some(store_id), json!({}))
+                .await?;
+        }
+        t if t.starts_with("orders/") || t.starts_with("refunds/") => {
+            cache::invalidate(db, scope, store_id, &[key::ORDERS]).await?;
+        }
+        t if t.starts_with("products/") || t.starts_with("inventory_levels/") || t.starts_with("inventory_items/") => {
+            cache::invalidate(db, scope, store_id, &[key::PRODUCTS]).await?;
+        }
+        t if t.starts_with("customers/") => {
+            cache::invalidate(db, scope, store_id, &[key::CUSTOMERS, key::ORDERS]).await?;
+        }
+        other => tracing::info!(topic = other, "webhook topic needs no action"),
+    }
+    Ok(())
+}
+
+fn customer_id(payload: &Value) -> Option<u64> {
+    let id = payload.pointer("/customer/id")?;
+    id.as_u64().or_else(|| id.as_str().and_then(|s| s.parse().ok().or_else(|| gid_number(s))))
+}
+
+/// Everything held about one customer: their record and orders from the cache.
+async fn customer_export<C: ConnectionTrait>(
+    db: &C,
+    scope: AccountScope,
+    store_id: Uuid,
+    customer: Option<u64>,
+) -> Result<Value, DbErr> {
+    let Some(customer) = customer else { return Ok(json!({ "customer": null, "orders": [] })) };
+    let matches = |node: &Value, pointer: &str| {
+        node.pointer(pointer).and_then(Value::as_str).and_then(gid_number) == Some(customer)
+    };
+    let cached = scope
+        .find::<shopify_cache::Entity>()
+        .filter(shopify_cache::Column::StoreId.eq(store_id))
+        .all(db)
+        .await?;
+    let mut record = Value::Null;
+    let mut orders = Vec::new();
+    for entry in cached {
+        let nodes = entry.body.as_array().cloned().unwrap_or_default();
+        if entry.key == key::CUSTOMERS {
+            if let Some(found) = nodes.into_iter().find(|n| matches(n, "/id")) {
+                record = found;
+            }
+        } else if entry.key.starts_with(key::ORDERS) {
+            orders.extend(nodes.into_iter().filter(|n| matches(n, "/customer/id")));
+        }
+    }
+    Ok(json!({ "customerId": customer, "customer": record, "orders": orders, "exportedAt": Utc::now() }))
+}
+
+/// `shop/redact`: every row of the shop, in every account it was ever
+/// linked to — analyses, tasks, tool calls, events, results, actions,
+/// audit records, credentials, cache, compliance requests, nonces and the
+/// webhook records themselves.
+async fn erase_shop<C: ConnectionTrait>(db: &C, shop: &str) -> Result<(), DbErr> {
+    // A system erasure across accounts, keyed by the verified shop domain.
+    let stores: Vec<store::Model> = store::Entity::find().filter(store::Column::ShopDomain.eq(shop)).all(db).await?;
+    for found in &stores {
+        let scope = AccountScope::new(found.account_id);
+        let requests: Vec<Uuid> = scope
+            .find::<analysis_request::Entity>()
+            .select_only()
+            .column(analysis_request::Column::Id)
+            .filter(analysis_request::Column::StoreId.eq(found.id))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let actions: Vec<Uuid> = scope
+            .find::<proposed_action::Entity>()
+            .select_only()
+            .column(proposed_action::Column::Id)
+            .filter(proposed_action::Column::RequestId.is_in(requests.clone()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        scope
+            .delete_many::<audit_entry::Entity>()
+            .filter(
+                Condition::any()
+                    .add(audit_entry::Column::StoreId.eq(found.id))
+                    .add(audit_entry::Column::ActionId.is_in(actions)),
+            )
+            .exec(db)
+            .await?;
+        scope.delete_many::<proposed_action::Entity>().filter(proposed_action::Column::RequestId.is_in(requests.clone())).exec(db).await?;
+        scope.delete_many::<analysis_result::Entity>().filter(analysis_result::Column::RequestId.is_in(requests.clone())).exec(db).await?;
+        scope.delete_many::<analysis_event::Entity>().filter(analysis_event::Column::RequestId.is_in(requests.clone())).exec(db).await?;
+        scope.delete_many::<tool_call::Entity>().filter(tool_call::Column::RequestId.is_in(requests.clone())).exec(db).await?;
+        scope.delete_many::<agent_task::Entity>().filter(agent_task::Column::RequestId.is_in(requests.clone())).exec(db).await?;
+        scope.delete_many::<analysis_request::Entity>().filter(analysis_request::Column::Id.is_in(requests)).exec(db).await?;
+        scope.delete_many::<shopify_cache::Entity>().filter(shopify_cache::Column::StoreId.eq(found.id)).exec(db).await?;
+        scope.delete_many::<compliance_request::Entity>().filter(compliance_request::Column::StoreId.eq(found.id)).exec(db).await?;
+        scope.delete_many::<shopify_credential::Entity>().filter(shopify_credential::Column::StoreId.eq(found.id)).exec(db).await?;
+        scope.delete_many::<store::Entity>().filter(store::Column::Id.eq(found.id)).exec(db).await?;
+    }
+    oauth_state::Entity::delete_many().filter(oauth_state::Column::ShopDomain.eq(shop)).exec(db).await?;
+    webhook_delivery::Entity::delete_many().filter(webhook_delivery::Column::ShopDomain.eq(shop)).exec(db).await?;
+    tracing::info!(shop, stores = stores.len(), "shop erased");
+    Ok(())
+}
