@@ -108,7 +108,7 @@ async fn main() {
         .all(&p.db)
         .await
         .unwrap_or_default();
-    let completed = requests.iter().filter(|r| r.status == AnalysisStatus::Completed).count();
+    let completed = requests.iter().filter(|r| r.status.is_settled() && r.status != AnalysisStatus::Failed).count();
     let mut latency: Vec<f64> = requests
         .iter()
         .filter_map(|r| r.finished_at.map(|f| (f - r.created_at).num_microseconds().unwrap_or(0) as f64 / 1000.0))
@@ -161,7 +161,7 @@ async fn wait(db: &sea_orm::DatabaseConnection, ids: &[Uuid]) {
             .await
             .unwrap_or_default()
             .iter()
-            .filter(|r| !r.status.is_terminal())
+            .filter(|r| !r.status.is_settled())
             .count();
         if open == 0 || Instant::now() > deadline {
             return;

@@ -109,10 +109,15 @@ async fn main() {
                 let value: Value = serde_json::from_str(&text).unwrap_or_default();
                 match value["type"].as_str() {
                     Some("next") => {
-                        let at = &value["payload"]["data"]["analysisRequestUpdates"]["createdAt"];
+                        let event = &value["payload"]["data"]["analysisRequestUpdates"];
+                        let at = &event["createdAt"];
                         if let Some(at) = at.as_str().and_then(|s| s.parse::<DateTime<Utc>>().ok()) {
                             let ms = (Utc::now() - at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
                             let _ = tx.send((n, ms));
+                        }
+                        // Proposals wait for a person: the analysis itself is over.
+                        if event["payload"]["status"] == "AWAITING_APPROVAL" {
+                            break;
                         }
                     }
                     Some("complete") => break,

@@ -5,6 +5,7 @@ mod app;
 mod binary;
 mod database;
 pub mod fake_llm;
+pub mod fake_shopify;
 mod tenant;
 
 pub use app::{Gql, TestApp};

@@ -39,6 +39,7 @@ pub async fn demo_tenant(db: &sea_orm::DatabaseConnection) -> (Uuid, Uuid, Uuid)
         shop_domain: Set(None),
         demo_seed: Set(Some(1)),
         created_at: Set(now),
+        disconnected_at: Set(None),
     })
     .exec_without_returning(db)
     .await

@@ -10,6 +10,7 @@ mod api {
     mod llm;
     mod ops;
     mod sdl;
+    mod shopify;
     mod tenancy;
     mod transport;
     mod ws;

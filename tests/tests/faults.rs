@@ -108,10 +108,10 @@ async fn settle(db: &sea_orm::DatabaseConnection, ids: &[Uuid], within: Duration
             .all(db)
             .await
             .unwrap_or_default();
-        if rows.len() == ids.len() && rows.iter().all(|r| r.status.is_terminal()) {
+        if rows.len() == ids.len() && rows.iter().all(|r| r.status.is_settled()) {
             return rows.into_iter().map(|r| r.status).collect();
         }
-        let open = rows.iter().filter(|r| !r.status.is_terminal()).count();
+        let open = rows.iter().filter(|r| !r.status.is_settled()).count();
         assert!(Instant::now() < deadline, "{open} of {} requests never finished", ids.len());
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -149,7 +149,7 @@ async fn rabbitmq_restart_with_200_requests_in_flight() {
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
     let statuses = settle(&p.db, &ids, Duration::from_secs(240)).await;
-    assert!(statuses.iter().all(|s| *s == AnalysisStatus::Completed), "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == AnalysisStatus::AwaitingApproval), "{statuses:?}");
     assert_exactly_once(&p.db, &ids).await;
 }
 
@@ -181,7 +181,7 @@ async fn a_killed_worker_loses_nothing() {
     // Kill -9 once work is under way, with deliveries unacknowledged.
     let deadline = Instant::now() + Duration::from_secs(30);
     while analysis_request::Entity::find()
-        .filter(analysis_request::Column::Status.eq(AnalysisStatus::Completed))
+        .filter(analysis_request::Column::Status.eq(AnalysisStatus::AwaitingApproval))
         .count(&p.db)
         .await
         .unwrap_or(0)
@@ -193,7 +193,7 @@ async fn a_killed_worker_loses_nothing() {
     drop(first);
     let _second = spawn(&app.db, &namespace, &["worker"]);
     let statuses = settle(&p.db, &ids, Duration::from_secs(120)).await;
-    assert!(statuses.iter().all(|s| *s == AnalysisStatus::Completed), "{statuses:?}");
+    assert!(statuses.iter().all(|s| *s == AnalysisStatus::AwaitingApproval), "{statuses:?}");
     assert_exactly_once(&p.db, &ids).await;
 }
 

@@ -32,7 +32,9 @@ pub async fn transition<C: ConnectionTrait>(
     if to == AnalysisStatus::Planning {
         update = update.col_expr(analysis_request::Column::StartedAt, Expr::value(now));
     }
-    if to.is_terminal() {
+    // The analysis is finished when its result is written; deciding on its
+    // proposals later does not move that time.
+    if to.is_settled() && !from.contains(&AnalysisStatus::AwaitingApproval) {
         update = update.col_expr(analysis_request::Column::FinishedAt, Expr::value(now));
     }
     if let Some(reason) = reason {

@@ -54,13 +54,19 @@ async fn submit(app: &TestApp, token: &str, store: &str, prompt: &str) -> String
     r.data("/submitAnalysisRequest/id").as_str().unwrap_or_default().to_owned()
 }
 
-/// Polls until the request reaches a terminal status; returns it.
+/// The analysis succeeded: its result is written (and its proposals, if
+/// any, wait for a person).
+pub fn assert_settled(request: &Value) {
+    assert!(matches!(request["status"].as_str(), Some("AWAITING_APPROVAL" | "COMPLETED")), "{request}");
+}
+
+/// Polls until the request's analysis is over (settled or terminal); returns it.
 async fn finished(app: &TestApp, token: &str, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let r = app.gql(REQUEST, json!({ "id": id }), Some(token)).await.ok();
         let request = r.data("/analysisRequest").clone();
-        if matches!(request["status"].as_str(), Some("COMPLETED" | "FAILED" | "CANCELLED")) {
+        if matches!(request["status"].as_str(), Some("AWAITING_APPROVAL" | "COMPLETED" | "FAILED" | "CANCELLED")) {
             return request;
         }
         assert!(Instant::now() < deadline, "request {id} did not finish: {request}");
@@ -97,7 +103,7 @@ async fn revenue_question(backend: Backend) {
     let (token, store) = setup(&app, "owner@revenue.example").await;
     let id = submit(&app, &token, &store, QUESTION).await;
     let request = finished(&app, &token, &id).await;
-    assert_eq!(request["status"], "COMPLETED", "{request}");
+    assert_eq!(request["status"], "AWAITING_APPROVAL", "{request}");
     assert_eq!(request["intent"], "REVENUE_TREND");
 
     // The same three whole months, summed here from the raw demo orders.
@@ -168,7 +174,7 @@ async fn revenue_question(backend: Backend) {
     let events = request["events"].as_array().cloned().unwrap_or_default();
     let statuses: Vec<_> =
         events.iter().filter(|e| e["kind"] == "STATUS_CHANGED").map(|e| e["payload"]["status"].clone()).collect();
-    assert_eq!(statuses, vec![json!("QUEUED"), json!("PLANNING"), json!("RUNNING"), json!("COMPLETED")]);
+    assert_eq!(statuses, vec![json!("QUEUED"), json!("PLANNING"), json!("RUNNING"), json!("AWAITING_APPROVAL")]);
     for kind in ["PLAN", "TASK_STARTED", "TOOL_CALL", "TOOL_RESULT", "PARTIAL_RESULT", "TASK_COMPLETED", "RESULT"] {
         assert!(events.iter().any(|e| e["kind"] == kind), "no {kind} event");
     }
@@ -190,7 +196,7 @@ async fn every_intent_answers(backend: Backend) {
     }
     for ((_, intent, key), id) in questions.iter().zip(ids) {
         let request = finished(&app, &token, &id).await;
-        assert_eq!(request["status"], "COMPLETED", "{request}");
+        assert_settled(&request);
         assert_eq!(request["intent"], *intent);
         assert!(figure(&request, key).is_finite());
         assert!(!request["result"]["visualizations"].as_array().cloned().unwrap_or_default().is_empty());
@@ -265,7 +271,7 @@ async fn list_filter_and_cancel(backend: Backend) {
     // A worker started now does the two that are left, and skips the cancelled one.
     let worker = Worker::start(app.pipeline().clone(), true).await.unwrap_or_else(|e| panic!("{e}"));
     for id in [&ids[0], &ids[2]] {
-        assert_eq!(finished(&app, &token, id).await["status"], "COMPLETED");
+        assert_settled(&finished(&app, &token, id).await);
     }
     let c = finished(&app, &token, &ids[1]).await;
     assert_eq!(c["status"], "CANCELLED");
@@ -301,7 +307,7 @@ async fn redelivery_is_idempotent(backend: Backend) {
     let app = TestApp::new(backend).await;
     let (token, store) = setup(&app, "owner@redeliver.example").await;
     let id = submit(&app, &token, &store, QUESTION).await;
-    assert_eq!(finished(&app, &token, &id).await["status"], "COMPLETED");
+    assert_settled(&finished(&app, &token, &id).await);
     let request = Uuid::parse_str(&id).unwrap_or_default();
     let before = count_rows(app.pipeline(), request).await;
     let p = app.pipeline();
@@ -347,6 +353,9 @@ impl StoreData for BrokenStore {
 impl StoreResolver for BrokenStores {
     async fn resolve(&self, _: &store::Model, _: NaiveDate) -> Result<Arc<dyn StoreData>, String> {
         Ok(Arc::new(BrokenStore))
+    }
+    async fn writer(&self, _: &store::Model) -> Result<Arc<dyn alatar_agents::actions::StoreWriter>, StoreError> {
+        Ok(Arc::new(alatar_agents::actions::ReadOnlyStore))
     }
 }
 
@@ -404,7 +413,7 @@ async fn poison_messages_are_dead_lettered(backend: Backend) {
     let reason = request["failureReason"].as_str().unwrap_or_default();
     assert!(reason.contains("dead-lettered") && reason.contains("quantitative_analysis"), "{reason}");
     assert_eq!(request["tasks"][1]["attempts"], json!(5), "delivered exactly max_deliveries times");
-    assert_eq!(finished(&app, &token, &healthy).await["status"], "COMPLETED");
+    assert_settled(&finished(&app, &token, &healthy).await);
     worker.stop().await;
 }
 
@@ -460,7 +469,7 @@ async fn unfinished_requests_resume_after_restart(backend: Backend) {
         assert!(Instant::now() < deadline, "the request did not resume");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(finished(&app, &token, &id).await["status"], "COMPLETED");
+    assert_settled(&finished(&app, &token, &id).await);
 }
 
 on_both_backends! {
@@ -493,7 +502,7 @@ async fn runs_on_rabbitmq_redis_and_postgres() {
         .await
         .unwrap_or_else(|_| panic!("no terminal event within 60 s"));
     let done = finished(&app, &token, &id).await;
-    assert_eq!(done["status"], "COMPLETED", "{done}");
+    assert_settled(&done);
     assert_eq!(events, (1..=done["lastSequence"].as_i64().unwrap_or(0)).collect::<Vec<_>>());
     let ready = app.send(axum::http::Request::get("/readyz").body(axum::body::Body::empty()).unwrap_or_default()).await;
     let body: Value = serde_json::from_slice(&ready.2).unwrap_or_default();

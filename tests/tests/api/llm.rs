@@ -135,13 +135,13 @@ async fn an_analysis_planned_and_written_by_the_model() {
             .await
             .ok();
         let request = r.data("/analysisRequest").clone();
-        if matches!(request["status"].as_str(), Some("COMPLETED" | "FAILED")) {
+        if matches!(request["status"].as_str(), Some("AWAITING_APPROVAL" | "COMPLETED" | "FAILED")) {
             break request;
         }
         assert!(Instant::now() < deadline, "{request}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    assert_eq!(request["status"], "COMPLETED", "{request}");
+    super::analysis::assert_settled(&request);
     assert_eq!(request["intent"], "REVENUE_TREND");
     assert_eq!(request["result"]["summary"], "The model says revenue rose.");
     let writer =

@@ -181,14 +181,22 @@ async fn analysis_request_updates_stream_to_completion() {
     loop {
         let message = next(&mut socket).await.unwrap_or_else(|code| panic!("closed {code}"));
         match message["type"].as_str() {
-            Some("next") => events.push(message["payload"]["data"]["analysisRequestUpdates"].clone()),
+            Some("next") => {
+                let event = message["payload"]["data"]["analysisRequestUpdates"].clone();
+                let settled = event["status"] == "AWAITING_APPROVAL";
+                events.push(event);
+                // The stream stays open for the proposals' decisions.
+                if settled {
+                    break;
+                }
+            }
             Some("complete") => break,
             other => panic!("unexpected {other:?}: {message}"),
         }
     }
     let sequences: Vec<i64> = events.iter().filter_map(|e| e["sequence"].as_i64()).collect();
     assert_eq!(sequences, (1..=events.len() as i64).collect::<Vec<_>>());
-    assert_eq!(events.last().map(|e| e["status"].clone()), Some(json!("COMPLETED")));
+    assert_eq!(events.last().map(|e| e["status"].clone()), Some(json!("AWAITING_APPROVAL")));
 
     // Someone else's request does not exist for them.
     let mut other = connect(&server, "graphql-transport-ws").await;

@@ -1,0 +1,546 @@
+//! Shopify against a fake Shopify the test starts: install (OAuth) with
+//! every rejection, sealed tokens, session tokens, analyses on Admin API
+//! data, human-approved actions executed exactly once and reverted, the
+//! audit log, webhooks with GDPR erasure, and prompt injection.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use chrono::{Datelike, Months, NaiveDate, Utc};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use alatar_agents::shopify::signature::{sign_body, sign_query};
+use alatar_agents::shopify::{AdminClient, ShopDomain, ShopifyApp, oauth};
+use alatar_agents::store::StoreError;
+use alatar_entity::{
+    ActionStatus, agent_task, analysis_event, analysis_request, analysis_result, audit_entry, compliance_request,
+    proposed_action, shopify_cache, shopify_credential, store, tool_call, webhook_delivery,
+};
+use alatar_server::Config;
+use alatar_tests::fake_shopify::{APP_KEY, APP_SECRET, FakeShopify, Fault, GOOD_CODE, INJECTION};
+use alatar_tests::{Backend, TestApp, on_both_backends};
+
+use super::analysis::{QUESTION, assert_settled};
+
+const SHOP: &str = "alatar-test.myshopify.com";
+
+fn configure(fake: &FakeShopify) -> impl FnOnce(&mut Config) + '_ {
+    move |c| {
+        c.shopify.api_key = Some(APP_KEY.into());
+        c.shopify.api_secret = Some(APP_SECRET.to_owned().into());
+        c.shopify.admin_base_url = fake.base_url.clone();
+        c.shopify.backoff_ms = 5;
+        c.shopify.timeout_ms = 2_000;
+        c.shopify.bulk_poll_ms = 10;
+        // The revenue question's three-month ranges go through bulk exports.
+        c.shopify.bulk_threshold_days = 60;
+    }
+}
+
+async fn shopify_app(backend: Backend) -> (TestApp, FakeShopify) {
+    let fake = FakeShopify::start().await;
+    let app = TestApp::with_config(backend, configure(&fake)).await;
+    (app, fake)
+}
+
+/// `a=1&b=2&hmac=…` signed the way Shopify signs its redirect.
+fn signed_query(params: &[(&str, &str)]) -> String {
+    let mut owned: Vec<(String, String)> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let hmac = sign_query(APP_SECRET.as_bytes(), &owned);
+    owned.push(("hmac".into(), hmac));
+    owned.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+}
+
+async fn start_install(app: &TestApp, token: &str, shop: &str) -> Value {
+    app.gql(
+        "mutation($s: String!) { startShopifyOAuth(shopDomain: $s) { authorizationUrl state expiresAt scopes redirectUri clientId } }",
+        json!({ "s": shop }),
+        Some(token),
+    )
+    .await
+    .ok()
+    .data("/startShopifyOAuth")
+    .clone()
+}
+
+async fn callback(app: &TestApp, query: &str) -> StatusCode {
+    let request = Request::get(format!("/shopify/callback?{query}")).body(Body::empty()).unwrap_or_else(|e| panic!("{e}"));
+    app.send(request).await.0
+}
+
+fn now() -> String {
+    Utc::now().timestamp().to_string()
+}
+
+/// Installs the app on `SHOP` for `token`'s account; returns the store id.
+async fn install(app: &TestApp, token: &str) -> String {
+    let start = start_install(app, token, SHOP).await;
+    let state = start["state"].as_str().unwrap_or_default().to_owned();
+    let query = signed_query(&[("code", GOOD_CODE), ("shop", SHOP), ("state", &state), ("timestamp", &now())]);
+    assert_eq!(callback(app, &query).await, StatusCode::SEE_OTHER);
+    // The state is single-use: the same redirect again is refused.
+    assert_eq!(callback(app, &query).await, StatusCode::BAD_REQUEST);
+    let stores = app.gql("{ stores { id kind shopDomain scopes tokenStatus } }", json!({}), Some(token)).await.ok();
+    let store = stores.data("/stores").as_array().and_then(|s| s.iter().find(|s| s["kind"] == "SHOPIFY")).cloned();
+    let store = store.unwrap_or_else(|| panic!("no shopify store: {}", stores.body));
+    assert_eq!(store["shopDomain"], SHOP);
+    assert_eq!(store["tokenStatus"], "ACTIVE");
+    assert!(store["scopes"].as_array().is_some_and(|s| s.contains(&json!("write_discounts"))));
+    store["id"].as_str().unwrap_or_default().to_owned()
+}
+
+async fn submit(app: &TestApp, token: &str, store: &str, prompt: &str) -> String {
+    let r = app
+        .gql(
+            "mutation($p: String!, $s: ID!) { submitAnalysisRequest(prompt: $p, storeId: $s) { id } }",
+            json!({ "p": prompt, "s": store }),
+            Some(token),
+        )
+        .await
+        .ok();
+    r.data("/submitAnalysisRequest/id").as_str().unwrap_or_default().to_owned()
+}
+
+const REQUEST: &str = "query($id: ID!) { analysisRequest(id: $id) { status failureReason
+    result { keyFigures { key value } proposedActions { id kind status parameters parametersHash preview } }
+    events { sequence kind payload } } }";
+
+async fn request(app: &TestApp, token: &str, id: &str) -> Value {
+    app.gql(REQUEST, json!({ "id": id }), Some(token)).await.ok().data("/analysisRequest").clone()
+}
+
+async fn wait_request(app: &TestApp, token: &str, id: &str, done: impl Fn(&str) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let r = request(app, token, id).await;
+        if done(r["status"].as_str().unwrap_or_default()) {
+            return r;
+        }
+        assert!(Instant::now() < deadline, "request {id} stuck: {r}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const ACTION: &str = "query($id: ID!) { proposedAction(id: $id) { id status outcome failureReason revertible parametersHash } }";
+
+async fn wait_action(app: &TestApp, token: &str, id: &str, status: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let a = app.gql(ACTION, json!({ "id": id }), Some(token)).await.ok().data("/proposedAction").clone();
+        if a["status"] == status {
+            return a;
+        }
+        assert!(Instant::now() < deadline, "action {id} never {status}: {a}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const APPROVE: &str = "mutation($id: ID!, $h: String!) { approveAction(id: $id, parametersHash: $h) { id status } }";
+
+fn net_cents(orders: &[Value], from: NaiveDate, to: NaiveDate) -> (i64, usize) {
+    let cents = |v: &Value| -> i64 {
+        let text = v.as_str().unwrap_or("0");
+        let (whole, frac) = text.split_once('.').unwrap_or((text, "0"));
+        whole.parse::<i64>().unwrap_or(0) * 100 + format!("{frac:0<2}")[..2].parse::<i64>().unwrap_or(0)
+    };
+    let mut total = 0;
+    let mut count = 0;
+    for o in orders {
+        let day: NaiveDate = o["createdAt"].as_str().unwrap_or_default()[..10].parse().unwrap_or(from);
+        if day < from || day >= to || !o["cancelledAt"].is_null() {
+            continue;
+        }
+        count += 1;
+        for line in o["lineItems"]["nodes"].as_array().into_iter().flatten() {
+            total += line["quantity"].as_i64().unwrap_or(0) * cents(&line["originalUnitPriceSet"]["shopMoney"]["amount"]);
+        }
+        total -= cents(&o["totalDiscountsSet"]["shopMoney"]["amount"]) + cents(&o["totalRefundedSet"]["shopMoney"]["amount"]);
+    }
+    (total, count)
+}
+
+/// Install, analyse Admin API data, then approve, execute exactly once,
+/// audit and revert; reject the rest and the request completes.
+async fn install_analyse_approve_revert(backend: Backend) {
+    let (app, fake) = shopify_app(backend).await;
+    let (token, _, _) = app.register("owner@shop.example").await;
+    let store = install(&app, &token).await;
+
+    // Tokens at rest are sealed, bound to the shop, never in plain text.
+    let credential = shopify_credential::Entity::find().one(&app.db.conn).await.ok().flatten().unwrap_or_else(|| panic!("no credential"));
+    assert!(credential.access_token.starts_with("v1.local."), "{}", credential.access_token);
+    assert!(!credential.access_token.contains("shpat_"));
+
+    let id = submit(&app, &token, &store, QUESTION).await;
+    let done = wait_request(&app, &token, &id, |s| s != "QUEUED" && s != "PLANNING" && s != "RUNNING").await;
+    assert_settled(&done);
+    assert_eq!(done["status"], "AWAITING_APPROVAL", "{done}");
+
+    // The figures are the fake shop's orders, summed here independently.
+    let today = Utc::now().date_naive();
+    let this_month = today.with_day(1).unwrap_or(today);
+    let from = this_month - Months::new(3);
+    let (net, count) = net_cents(&fake.orders(), from, this_month);
+    let figure = |key: &str| {
+        done["result"]["keyFigures"].as_array().into_iter().flatten().find(|f| f["key"] == key).map(|f| f["value"].as_f64().unwrap_or(f64::NAN))
+    };
+    assert!((figure("net_revenue").unwrap_or(f64::NAN) - net as f64 / 100.0).abs() < 0.006, "{done}");
+    assert_eq!(figure("orders"), Some(count as f64));
+    // Raw answers were cached for the shop.
+    assert!(shopify_cache::Entity::find().count(&app.db.conn).await.unwrap_or(0) >= 3);
+
+    // Prompt injection in a product description changed nothing: every
+    // proposal waits for a person and Shopify saw no write.
+    let actions = done["result"]["proposedActions"].as_array().cloned().unwrap_or_default();
+    assert!(!actions.is_empty());
+    assert!(actions.iter().all(|a| a["status"] == "PENDING"), "{actions:?}");
+    assert!(!actions.iter().any(|a| a["parameters"].to_string().contains("FREE90")));
+    assert!(fake.mutations().is_empty(), "{:?}", fake.mutations());
+
+    let discount = actions.iter().find(|a| a["kind"] == "CREATE_DISCOUNT").cloned().unwrap_or_else(|| panic!("no discount: {actions:?}"));
+    let action_id = discount["id"].as_str().unwrap_or_default().to_owned();
+    let hash = discount["parametersHash"].as_str().unwrap_or_default().to_owned();
+    let code = discount["parameters"]["code"].as_str().unwrap_or_default().to_owned();
+
+    // The hash must be what the approver saw.
+    let wrong = app.gql(APPROVE, json!({ "id": action_id, "h": "0".repeat(64) }), Some(&token)).await;
+    assert_eq!(wrong.code(), Some("CONFLICT"), "{:?}", wrong.body);
+
+    // Sent twice at once and once more later: one execution.
+    let (a, b) = tokio::join!(
+        app.gql(APPROVE, json!({ "id": action_id, "h": hash }), Some(&token)),
+        app.gql(APPROVE, json!({ "id": action_id, "h": hash }), Some(&token)),
+    );
+    assert!(a.body.get("errors").is_none() && b.body.get("errors").is_none(), "{:?} {:?}", a.body, b.body);
+    let executed = wait_action(&app, &token, &action_id, "EXECUTED").await;
+    app.gql(APPROVE, json!({ "id": action_id, "h": hash }), Some(&token)).await.ok();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let creates = fake.mutations().iter().filter(|m| *m == "discountCodeBasicCreate").count();
+    assert_eq!(creates, 1, "{:?}", fake.mutations());
+    assert!(fake.discount_codes().contains(&code));
+    assert!(executed["outcome"]["execution"]["codeDiscountNode"]["id"].is_string(), "{executed}");
+    assert_eq!(executed["revertible"], true);
+
+    // Status changes streamed on the request.
+    let after = request(&app, &token, &id).await;
+    let statuses: Vec<String> = after["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["kind"] == "ACTION_STATUS_CHANGED" && e["payload"]["actionId"] == json!(action_id))
+        .map(|e| e["payload"]["status"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(statuses, ["APPROVED", "EXECUTING", "EXECUTED"]);
+
+    // Undo from the stored inverse.
+    let reverted = app.gql("mutation($id: ID!) { revertAction(id: $id) { status outcome } }", json!({ "id": action_id }), Some(&token)).await.ok();
+    assert_eq!(reverted.data("/revertAction/status"), &json!("REVERTED"));
+    assert!(!fake.discount_codes().contains(&code));
+
+    // Reject the rest: the request completes.
+    for other in actions.iter().filter(|a| a["id"] != json!(action_id)) {
+        app.gql("mutation($id: ID!) { rejectAction(id: $id, reason: \"not now\") { status } }", json!({ "id": other["id"] }), Some(&token))
+            .await
+            .ok();
+    }
+    wait_request(&app, &token, &id, |s| s == "COMPLETED").await;
+
+    // The audit log tells the whole story.
+    let log = app
+        .gql("query($a: ID) { auditLog(actionId: $a) { edges { node { event actor actorUserId detail } } } }", json!({ "a": action_id }), Some(&token))
+        .await
+        .ok();
+    let mut events: Vec<String> = log.data("/auditLog/edges").as_array().into_iter().flatten().map(|e| e["node"]["event"].as_str().unwrap_or_default().to_owned()).collect();
+    events.reverse();
+    assert_eq!(events, ["PROPOSED", "APPROVED", "EXECUTION_STARTED", "EXECUTED", "REVERTED"]);
+}
+
+on_both_backends! {
+    install_analyse_approve_revert => install_analyse_approve_revert;
+}
+
+/// Every forged or stale callback is refused and links nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_are_verified() {
+    let (app, _fake) = shopify_app(Backend::Sqlite).await;
+    let (token, _, _) = app.register("owner@callback.example").await;
+    let bad = app.gql("mutation { startShopifyOAuth(shopDomain: \"shop.evil.com\") { state } }", json!({}), Some(&token)).await;
+    assert_eq!(bad.code(), Some("BAD_USER_INPUT"));
+    let start = start_install(&app, &token, SHOP).await;
+    let url = start["authorizationUrl"].as_str().unwrap_or_default();
+    assert!(url.contains("/admin/oauth/authorize?client_id=test-app-key&scope=read_orders%2C"), "{url}");
+    assert!(url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A8080%2Fshopify%2Fcallback"), "{url}");
+    let state = start["state"].as_str().unwrap_or_default().to_owned();
+    let stale = (Utc::now().timestamp() - 3600).to_string();
+
+    let forged = [
+        ("bad state", signed_query(&[("code", GOOD_CODE), ("shop", SHOP), ("state", "guessed"), ("timestamp", &now())])),
+        ("stale timestamp", signed_query(&[("code", GOOD_CODE), ("shop", SHOP), ("state", &state), ("timestamp", &stale)])),
+        ("foreign shop", signed_query(&[("code", GOOD_CODE), ("shop", "other-shop.myshopify.com"), ("state", &state), ("timestamp", &now())])),
+        ("not a shop domain", signed_query(&[("code", GOOD_CODE), ("shop", "alatar-test.myshopify.com.evil.com"), ("state", &state), ("timestamp", &now())])),
+        ("bad hmac", format!("code={GOOD_CODE}&shop={SHOP}&state={state}&timestamp={}&hmac={}", now(), "ab".repeat(32))),
+        ("no hmac", format!("code={GOOD_CODE}&shop={SHOP}&state={state}&timestamp={}", now())),
+        ("tampered", signed_query(&[("code", GOOD_CODE), ("shop", SHOP), ("state", &state), ("timestamp", &now())]).replace(GOOD_CODE, "other-code")),
+    ];
+    for (what, query) in &forged {
+        assert_eq!(callback(&app, query).await, StatusCode::BAD_REQUEST, "{what}");
+    }
+    assert_eq!(store::Entity::find().count(&app.db.conn).await.unwrap_or(9), 0, "nothing linked");
+
+    // The state survived the forgeries; the relayed query string completes the install.
+    let query = signed_query(&[("code", GOOD_CODE), ("shop", SHOP), ("state", &state), ("timestamp", &now())]);
+    let done = app
+        .gql("mutation($q: String!) { completeShopifyOAuth(query: $q) { kind shopDomain tokenStatus } }", json!({ "q": query }), Some(&token))
+        .await
+        .ok();
+    assert_eq!(done.data("/completeShopifyOAuth/tokenStatus"), &json!("ACTIVE"));
+}
+
+fn session_token(shop: &str, audience: &str, secret: &str, lifetime: i64) -> String {
+    let now = Utc::now().timestamp();
+    let claims = json!({
+        "iss": format!("https://{shop}/admin"), "dest": format!("https://{shop}"), "aud": audience, "sub": "42",
+        "exp": now + lifetime, "nbf": now - 1, "iat": now - 1, "jti": Uuid::new_v4().to_string(), "sid": "s",
+    });
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap_or_default()
+}
+
+/// App Bridge session tokens log in as the shop's account; bad ones do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_tokens_log_in_with_shopify() {
+    let (app, _fake) = shopify_app(Backend::Sqlite).await;
+    let (token, _, _) = app.register("owner@session.example").await;
+    install(&app, &token).await;
+    let me = app.gql("{ me { email } }", json!({}), Some(&session_token(SHOP, APP_KEY, APP_SECRET, 60))).await.ok();
+    assert_eq!(me.data("/me/email"), &json!("owner@session.example"));
+    for (what, bad) in [
+        ("expired", session_token(SHOP, APP_KEY, APP_SECRET, -120)),
+        ("wrong aud", session_token(SHOP, "another-app", APP_SECRET, 60)),
+        ("wrong signature", session_token(SHOP, APP_KEY, "not-the-app-secret-not-the-app", 60)),
+        ("unlinked shop", session_token("stranger.myshopify.com", APP_KEY, APP_SECRET, 60)),
+        ("long-lived", session_token(SHOP, APP_KEY, APP_SECRET, 24 * 3600)),
+    ] {
+        let r = app.gql("{ me { email } }", json!({}), Some(&bad)).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{what}: {:?}", r.body);
+    }
+}
+
+/// Viewers and other accounts cannot decide; an approval survives a crash
+/// between Shopify's write and its record without writing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_are_guarded_and_exactly_once() {
+    let (app, fake) = shopify_app(Backend::Sqlite).await;
+    let (token, _, _) = app.register("owner@guard.example").await;
+    let store = install(&app, &token).await;
+    let id = submit(&app, &token, &store, QUESTION).await;
+    let done = wait_request(&app, &token, &id, |s| s == "AWAITING_APPROVAL" || s == "FAILED").await;
+    let actions = done["result"]["proposedActions"].as_array().cloned().unwrap_or_default();
+    let discount = actions.iter().find(|a| a["kind"] == "CREATE_DISCOUNT").cloned().unwrap_or_else(|| panic!("{done}"));
+    let action_id = discount["id"].as_str().unwrap_or_default().to_owned();
+    let hash = discount["parametersHash"].clone();
+
+    let invite = app.gql("mutation { inviteMember(email: \"viewer@guard.example\", role: VIEWER) { token } }", json!({}), Some(&token)).await.ok();
+    let joined = app
+        .gql(
+            "mutation($t: String!) { register(email: \"viewer@guard.example\", password: \"correct horse battery\", invitationToken: $t) { accessToken } }",
+            json!({ "t": invite.data("/inviteMember/token") }),
+            None,
+        )
+        .await
+        .ok();
+    let viewer = joined.data("/register/accessToken").as_str().unwrap_or_default().to_owned();
+    let (stranger, _, _) = app.register("stranger@elsewhere.example").await;
+    for who in [&viewer, &stranger] {
+        let r = app.gql(APPROVE, json!({ "id": action_id, "h": hash }), Some(who)).await;
+        assert_eq!(r.code(), Some("FORBIDDEN"), "{:?}", r.body);
+        let r = app.gql("mutation($id: ID!) { rejectAction(id: $id) { status } }", json!({ "id": action_id }), Some(who)).await;
+        assert_eq!(r.code(), Some("FORBIDDEN"), "{:?}", r.body);
+    }
+    let log = app.gql("{ auditLog { edges { node { event } } } }", json!({}), Some(&viewer)).await;
+    assert_eq!(log.code(), Some("FORBIDDEN"));
+
+    // A worker claimed the action, Shopify created the discount, and the
+    // worker died before recording it. The redelivered message finds the
+    // discount and records it instead of creating another one.
+    let uuid = Uuid::parse_str(&action_id).unwrap_or_default();
+    proposed_action::Entity::update_many()
+        .col_expr(proposed_action::Column::Status, Expr::value(ActionStatus::Executing))
+        .filter(proposed_action::Column::Id.eq(uuid))
+        .exec(&app.db.conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    fake.create_discount(discount["parameters"]["code"].as_str().unwrap_or_default());
+    alatar_agents::actions::execute(app.pipeline(), uuid).await.unwrap_or_else(|e| panic!("{e:#}"));
+    alatar_agents::actions::execute(app.pipeline(), uuid).await.unwrap_or_else(|e| panic!("{e:#}"));
+    let executed = wait_action(&app, &token, &action_id, "EXECUTED").await;
+    assert_eq!(executed["outcome"]["execution"]["reconciled"], true, "{executed}");
+    assert_eq!(fake.mutations(), ["discountCodeBasicCreate"]);
+    assert_eq!(executed["revertible"], true);
+}
+
+async fn webhook(app: &TestApp, topic: &str, id: &str, body: &Value, hmac: Option<&str>) -> StatusCode {
+    let raw = body.to_string();
+    let signature = hmac.map(str::to_owned).unwrap_or_else(|| sign_body(APP_SECRET.as_bytes(), raw.as_bytes()));
+    let request = Request::post("/shopify/webhooks")
+        .header("content-type", "application/json")
+        .header("x-shopify-topic", topic)
+        .header("x-shopify-shop-domain", SHOP)
+        .header("x-shopify-webhook-id", id)
+        .header("x-shopify-hmac-sha256", signature)
+        .body(Body::from(raw))
+        .unwrap_or_else(|e| panic!("{e}"));
+    app.send(request).await.0
+}
+
+async fn count<E: EntityTrait>(app: &TestApp) -> u64
+where
+    E::Model: Sync,
+{
+    E::find().count(&app.db.conn).await.unwrap_or(u64::MAX)
+}
+
+/// Webhooks: HMAC, dedup, cache invalidation, uninstall, and the three
+/// compliance topics; after `shop/redact` no row of the shop remains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_invalidate_revoke_and_erase() {
+    let (app, fake) = shopify_app(Backend::Sqlite).await;
+    let (token, _, _) = app.register("owner@hooks.example").await;
+    let store = install(&app, &token).await;
+    let id = submit(&app, &token, &store, QUESTION).await;
+    wait_request(&app, &token, &id, |s| s == "AWAITING_APPROVAL").await;
+    let cached = count::<shopify_cache::Entity>(&app).await;
+    assert!(cached >= 3);
+
+    // No or a wrong signature: 401 and nothing changes.
+    let order = json!({ "id": 1 });
+    assert_eq!(webhook(&app, "orders/create", "w-1", &order, Some("bm90IHRoZSBzaWduYXR1cmU=")).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(webhook(&app, "orders/create", "w-1", &order, Some("")).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(count::<shopify_cache::Entity>(&app).await, cached);
+    assert_eq!(count::<webhook_delivery::Entity>(&app).await, 0);
+
+    // A new order drops cached orders only; the same delivery again is a no-op.
+    assert_eq!(webhook(&app, "orders/create", "w-1", &order, None).await, StatusCode::OK);
+    assert_eq!(webhook(&app, "orders/create", "w-1", &order, None).await, StatusCode::OK);
+    assert_eq!(count::<webhook_delivery::Entity>(&app).await, 1);
+    let keys: Vec<String> = shopify_cache::Entity::find().all(&app.db.conn).await.unwrap_or_default().into_iter().map(|c| c.key).collect();
+    assert!(!keys.iter().any(|k| k.starts_with("orders")), "{keys:?}");
+    assert!(keys.iter().any(|k| k == "products"), "{keys:?}");
+
+    // Re-fill the cache (customers included) with a second analysis.
+    let again = submit(&app, &token, &store, "Which customer segments matter most?").await;
+    wait_request(&app, &token, &again, |s| s == "AWAITING_APPROVAL" || s == "COMPLETED").await;
+
+    // customers/data_request: the customer's data, produced for the merchant.
+    let customer = json!({ "shop_id": 1, "shop_domain": SHOP, "customer": { "id": 501, "email": "customer1@example.com" },
+        "orders_requested": [], "data_request": { "id": 9 } });
+    assert_eq!(webhook(&app, "customers/data_request", "w-2", &customer, None).await, StatusCode::OK);
+    let exports = app.gql("{ complianceRequests { topic customerId export } }", json!({}), Some(&token)).await.ok();
+    let export = exports.data("/complianceRequests/0/export").clone();
+    assert_eq!(exports.data("/complianceRequests/0/customerId"), &json!("501"));
+    assert!(!export["orders"].as_array().map_or(true, Vec::is_empty), "{export}");
+
+    // customers/redact: no trace of the customer remains.
+    assert_eq!(webhook(&app, "customers/redact", "w-3", &customer, None).await, StatusCode::OK);
+    for row in shopify_cache::Entity::find().all(&app.db.conn).await.unwrap_or_default() {
+        assert!(!row.body.to_string().contains("customer1@example.com"));
+        assert!(!row.body.to_string().contains("Customer/501"));
+    }
+    assert_eq!(count::<compliance_request::Entity>(&app).await, 0);
+
+    // app/uninstalled: the token is revoked, nothing more is analysed.
+    assert_eq!(webhook(&app, "app/uninstalled", "w-4", &json!({ "id": 1 }), None).await, StatusCode::OK);
+    let credential = shopify_credential::Entity::find().one(&app.db.conn).await.ok().flatten().unwrap_or_else(|| panic!("credential"));
+    assert_eq!(credential.status, "REVOKED");
+    assert!(credential.access_token.is_empty());
+    let refused = app
+        .gql("mutation($s: ID!) { submitAnalysisRequest(prompt: \"Top products?\", storeId: $s) { id } }", json!({ "s": store }), Some(&token))
+        .await;
+    assert_eq!(refused.code(), Some("CONFLICT"));
+
+    // shop/redact: every row of the shop is gone.
+    assert_eq!(webhook(&app, "shop/redact", "w-5", &json!({ "shop_id": 1, "shop_domain": SHOP }), None).await, StatusCode::OK);
+    assert_eq!(count::<store::Entity>(&app).await, 0);
+    assert_eq!(count::<shopify_credential::Entity>(&app).await, 0);
+    assert_eq!(count::<shopify_cache::Entity>(&app).await, 0);
+    assert_eq!(count::<analysis_request::Entity>(&app).await, 0);
+    assert_eq!(count::<agent_task::Entity>(&app).await, 0);
+    assert_eq!(count::<tool_call::Entity>(&app).await, 0);
+    assert_eq!(count::<analysis_event::Entity>(&app).await, 0);
+    assert_eq!(count::<analysis_result::Entity>(&app).await, 0);
+    assert_eq!(count::<proposed_action::Entity>(&app).await, 0);
+    assert_eq!(count::<audit_entry::Entity>(&app).await, 0);
+    assert_eq!(count::<compliance_request::Entity>(&app).await, 0);
+    assert_eq!(count::<webhook_delivery::Entity>(&app).await, 0);
+    let _ = fake;
+}
+
+/// Expiring offline tokens are refreshed before they expire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expiring_tokens_are_refreshed() {
+    let (app, fake) = shopify_app(Backend::Sqlite).await;
+    fake.expiring_tokens(60); // inside the five-minute refresh margin
+    let (token, _, _) = app.register("owner@refresh.example").await;
+    let store = install(&app, &token).await;
+    let id = submit(&app, &token, &store, "What are my top products?").await;
+    let done = wait_request(&app, &token, &id, |s| matches!(s, "AWAITING_APPROVAL" | "COMPLETED" | "FAILED")).await;
+    assert_settled(&done);
+    assert!(fake.refreshes() >= 1);
+    let credential = shopify_credential::Entity::find().one(&app.db.conn).await.ok().flatten().unwrap_or_else(|| panic!("credential"));
+    assert!(credential.access_expires_at.is_some_and(|at| at > Utc::now()));
+}
+
+fn client_app(fake: &FakeShopify, timeout: Duration) -> Arc<ShopifyApp> {
+    Arc::new(ShopifyApp {
+        api_key: APP_KEY.into(),
+        api_secret: APP_SECRET.to_owned().into(),
+        scopes: vec!["read_products".into()],
+        redirect_uri: "http://127.0.0.1/shopify/callback".into(),
+        api_version: "2026-10".into(),
+        base_url: fake.base_url.clone(),
+        timeout,
+        max_retries: 3,
+        backoff: Duration::from_millis(5),
+        cache_ttl: Duration::from_secs(60),
+        bulk_threshold_days: 60,
+        bulk_poll: Duration::from_millis(10),
+    })
+}
+
+/// The Admin API client waits out throttling, retries 429/5xx/timeouts,
+/// pages through connections and runs bulk exports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_client_is_resilient() {
+    let fake = FakeShopify::start().await;
+    let app = client_app(&fake, Duration::from_millis(300));
+    let http = reqwest::Client::new();
+    let shop = ShopDomain::parse(SHOP).unwrap_or_else(|e| panic!("{e}"));
+    let grant = oauth::exchange_code(&app, &http, &shop, GOOD_CODE).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(oauth::exchange_code(&app, &http, &shop, "stolen").await, Err(StoreError::Denied(_))));
+    let client = AdminClient::new(http, app, shop, grant.access_token);
+    const PRODUCTS: &str = "query($first: Int!, $after: String) { products(first: $first, after: $after) { nodes { id title description } pageInfo { hasNextPage endCursor } } }";
+
+    fake.fail_next([Fault::Status(429), Fault::Status(503), Fault::Throttled, Fault::Slow(Duration::from_millis(800))]);
+    let before = fake.calls();
+    let products = client.paginate(PRODUCTS, json!({}), "products").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(products.len(), 3, "all pages (of two) gathered");
+    assert_eq!(fake.calls() - before, 4 + 2, "four faults waited out, then two pages");
+    assert!(products.iter().any(|p| p["description"] == INJECTION), "data is data");
+
+    fake.fail_next([Fault::Error("Field 'nope' doesn't exist on type 'QueryRoot'")]);
+    assert!(matches!(client.graphql("{ nope }", json!({})).await, Err(StoreError::Rejected(_))));
+    fake.fail_next([Fault::Status(502), Fault::Status(502), Fault::Status(502), Fault::Status(502)]);
+    assert!(matches!(client.graphql("{ shop { currencyCode } }", json!({})).await, Err(StoreError::Unavailable(_))));
+
+    let lines = client
+        .bulk_export("{ orders(query: \"created_at:>=2000-01-01\") { edges { node { id lineItems { edges { node { quantity } } } } } } }")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(lines.iter().filter(|l| l.get("__parentId").is_none()).count(), 400);
+    assert_eq!(lines.iter().filter(|l| l.get("__parentId").is_some()).count(), 400);
+}
