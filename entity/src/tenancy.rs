@@ -13,8 +13,7 @@ use uuid::Uuid;
 
 use crate::{
     agent_task, analysis_event, analysis_request, analysis_result, audit_entry, compliance_request, invitation,
-    proposed_action, refresh_token, shopify_cache, shopify_credential, store, tool_call, user,
-    user_preferences,
+    proposed_action, refresh_token, shopify_cache, shopify_credential, store, tool_call, user, user_preferences,
 };
 
 /// An entity whose rows belong to one account.

@@ -112,7 +112,11 @@ fn cascade<F: IntoIden + 'static, T: IntoIden + 'static, C: IntoIden + 'static>(
     to: T,
     to_column: C,
 ) -> ForeignKeyCreateStatement {
-    ForeignKey::create().from(from, Alias::new(column)).to(to, to_column).on_delete(ForeignKeyAction::Cascade).to_owned()
+    ForeignKey::create()
+        .from(from, Alias::new(column))
+        .to(to, to_column)
+        .on_delete(ForeignKeyAction::Cascade)
+        .to_owned()
 }
 
 fn index<T: IntoIden + 'static>(name: &str, table: T, columns: &[&str], unique: bool) -> IndexCreateStatement {

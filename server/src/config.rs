@@ -194,9 +194,16 @@ impl Default for ShopifySection {
         Self {
             api_key: None,
             api_secret: None,
-            scopes: ["read_orders", "read_products", "read_customers", "read_inventory", "write_discounts", "write_products"]
-                .map(String::from)
-                .to_vec(),
+            scopes: [
+                "read_orders",
+                "read_products",
+                "read_customers",
+                "read_inventory",
+                "write_discounts",
+                "write_products",
+            ]
+            .map(String::from)
+            .to_vec(),
             app_url: "http://127.0.0.1:8080".into(),
             api_version: "2026-10".into(),
             admin_base_url: "https://{shop}".into(),
@@ -413,7 +420,10 @@ impl Config {
                 return bad("shopify.admin_base_url", "must contain {shop}");
             }
             if self.uses_postgres() && shopify.token_keys.is_empty() {
-                return bad("shopify.token_keys", "is required with a PostgreSQL database_url (instances must share it)");
+                return bad(
+                    "shopify.token_keys",
+                    "is required with a PostgreSQL database_url (instances must share it)",
+                );
             }
             if shopify.token_keys.len() > 1 && shopify.active_token_key.is_none() {
                 return bad("shopify.active_token_key", "must name the key new tokens use when several are configured");

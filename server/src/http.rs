@@ -14,8 +14,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use sea_orm::DatabaseConnection;
 
-use alatar_schema::service::shopify::ShopifyService;
 use alatar_schema::AppSchema;
+use alatar_schema::service::shopify::ShopifyService;
 
 use crate::config::GraphqlConfig;
 use crate::metrics::Metrics;

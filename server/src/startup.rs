@@ -16,12 +16,12 @@ use alatar_agents::pipeline::{
     EventBus, LinkedStores, MemoryBus, MemoryQueue, Pipeline, PipelineConfig, Queue, RabbitQueue, RedisBus,
     StoreResolver, Worker,
 };
-use alatar_migration::Migrator;
 use alatar_agents::shopify::{Credentials, Shopify, ShopifyApp, TokenCipher};
+use alatar_migration::Migrator;
 use alatar_schema::auth::{SessionTokens, TokenConfig, TokenKeys};
-use alatar_schema::service::shopify::ShopifyService;
 use alatar_schema::rate_limit::{InMemoryRateLimiter, RateLimiter, RedisRateLimiter};
 use alatar_schema::service::InProcessAccountEvents;
+use alatar_schema::service::shopify::ShopifyService;
 use alatar_schema::{AppState, QueryLimits, RateLimits, build_schema};
 
 use crate::config::Config;

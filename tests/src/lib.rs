@@ -22,13 +22,24 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// The sequence numbers `watch` yields for `request` after `after`, until
-/// the stream ends (-1 marks an error).
+/// the stream ends or the analysis is over with proposals waiting
+/// (`AWAITING_APPROVAL`, where the stream stays open); -1 marks an error.
 pub async fn event_sequences(p: &alatar_agents::pipeline::Pipeline, request: uuid::Uuid, after: i64) -> Vec<i64> {
     use futures_util::StreamExt;
-    alatar_agents::pipeline::watch(p.db.clone(), p.bus.clone(), request, after)
-        .map(|e| e.map(|e| e.sequence).unwrap_or(-1))
-        .collect()
-        .await
+    let mut stream = Box::pin(alatar_agents::pipeline::watch(p.db.clone(), p.bus.clone(), request, after));
+    let mut sequences = Vec::new();
+    while let Some(item) = stream.next().await {
+        match item {
+            Ok(event) => {
+                sequences.push(event.sequence);
+                if event.payload["status"] == "AWAITING_APPROVAL" {
+                    break;
+                }
+            }
+            Err(_) => sequences.push(-1),
+        }
+    }
+    sequences
 }
 
 /// Runs an async test body once per backend.

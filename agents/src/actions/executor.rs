@@ -126,7 +126,10 @@ async fn settle_request<C: ConnectionTrait>(
 }
 
 async fn reload(p: &Pipeline, id: Uuid) -> Result<proposed_action::Model, DbErr> {
-    proposed_action::Entity::find_by_id(id).one(&p.db).await?.ok_or_else(|| DbErr::RecordNotFound(format!("action {id}")))
+    proposed_action::Entity::find_by_id(id)
+        .one(&p.db)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound(format!("action {id}")))
 }
 
 /// Records a person's approval and queues the execution; `false` (and no
@@ -151,8 +154,9 @@ pub async fn approve(
     }
     let detail = json!({ "kind": action.kind, "parameters": action.parameters, "parametersHash": parameters_hash });
     audit(&tx, action.account_id, Actor::User(user), "APPROVED", Some(action.id), None, detail).await?;
-    let events = append(&tx, action.account_id, action.request_id, vec![action_event(action, ActionStatus::Approved, None)])
-        .await?;
+    let events =
+        append(&tx, action.account_id, action.request_id, vec![action_event(action, ActionStatus::Approved, None)])
+            .await?;
     enqueue(&tx, &Message::ExecuteAction { request_id: action.request_id, action_id: action.id }).await?;
     tx.commit().await?;
     p.committed(&events).await;
@@ -202,8 +206,16 @@ pub async fn expire_due(p: &Pipeline) -> Result<usize, DbErr> {
         if !set_status(&tx, action.id, &[ActionStatus::Pending], ActionStatus::Expired, |u| u).await? {
             continue;
         }
-        audit(&tx, action.account_id, Actor::System, "EXPIRED", Some(action.id), None, json!({ "expiresAt": action.expires_at }))
-            .await?;
+        audit(
+            &tx,
+            action.account_id,
+            Actor::System,
+            "EXPIRED",
+            Some(action.id),
+            None,
+            json!({ "expiresAt": action.expires_at }),
+        )
+        .await?;
         let mut events = vec![action_event(&action, ActionStatus::Expired, Some("nobody decided before it expired"))];
         events.extend(settle_request(&tx, &action).await?);
         let events = append(&tx, action.account_id, action.request_id, events).await?;
@@ -258,12 +270,8 @@ pub async fn execute(p: &Pipeline, action_id: Uuid) -> anyhow::Result<()> {
         }
         return run(p, &action, &change, writer.as_ref()).await;
     }
-    let missing: Vec<&str> = change
-        .required_scopes()
-        .iter()
-        .copied()
-        .filter(|s| !writer.granted_scopes().iter().any(|g| g == s))
-        .collect();
+    let missing: Vec<&str> =
+        change.required_scopes().iter().copied().filter(|s| !writer.granted_scopes().iter().any(|g| g == s)).collect();
     if !missing.is_empty() && !writer.granted_scopes().is_empty() {
         return fail(p, &action, &format!("the store has not granted {}", missing.join(", "))).await;
     }
@@ -281,8 +289,16 @@ pub async fn execute(p: &Pipeline, action_id: Uuid) -> anyhow::Result<()> {
     {
         return Ok(()); // someone else claimed it
     }
-    audit(&tx, action.account_id, Actor::System, "EXECUTION_STARTED", Some(action.id), Some(store.id), json!({ "change": change }))
-        .await?;
+    audit(
+        &tx,
+        action.account_id,
+        Actor::System,
+        "EXECUTION_STARTED",
+        Some(action.id),
+        Some(store.id),
+        json!({ "change": change }),
+    )
+    .await?;
     let events =
         append(&tx, action.account_id, action.request_id, vec![action_event(&action, ActionStatus::Executing, None)])
             .await?;
@@ -291,7 +307,12 @@ pub async fn execute(p: &Pipeline, action_id: Uuid) -> anyhow::Result<()> {
     run(p, &action, &change, writer.as_ref()).await
 }
 
-async fn run(p: &Pipeline, action: &proposed_action::Model, change: &Change, writer: &dyn StoreWriter) -> anyhow::Result<()> {
+async fn run(
+    p: &Pipeline,
+    action: &proposed_action::Model,
+    change: &Change,
+    writer: &dyn StoreWriter,
+) -> anyhow::Result<()> {
     match writer.apply(change).await {
         Ok(applied) => executed(p, action, applied, false).await,
         Err(e) if e.is_transient() => Err(e.into()),
@@ -299,7 +320,12 @@ async fn run(p: &Pipeline, action: &proposed_action::Model, change: &Change, wri
     }
 }
 
-async fn executed(p: &Pipeline, action: &proposed_action::Model, applied: Applied, reconciled: bool) -> anyhow::Result<()> {
+async fn executed(
+    p: &Pipeline,
+    action: &proposed_action::Model,
+    applied: Applied,
+    reconciled: bool,
+) -> anyhow::Result<()> {
     let current = reload(p, action.id).await?;
     let inverse = match applied.inverse {
         Some(inverse) => Some(serde_json::to_value(inverse)?),
@@ -404,7 +430,9 @@ pub async fn revert(
         .rows_affected
         == 1;
     if !claimed {
-        return Err(RevertError::NotRevertible("only an executed action that is not being reverted can be reverted".into()));
+        return Err(RevertError::NotRevertible(
+            "only an executed action that is not being reverted can be reverted".into(),
+        ));
     }
     let store = store_of(p, action).await?;
     let outcome = async {
@@ -427,11 +455,23 @@ pub async fn revert(
                     .col_expr(proposed_action::Column::RevertingAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
             })
             .await?;
-            audit(&tx, action.account_id, Actor::User(user), "REVERTED", Some(action.id), Some(store.id), json!({ "inverse": inverse, "response": applied.response }))
-                .await?;
-            let events =
-                append(&tx, action.account_id, action.request_id, vec![action_event(action, ActionStatus::Reverted, None)])
-                    .await?;
+            audit(
+                &tx,
+                action.account_id,
+                Actor::User(user),
+                "REVERTED",
+                Some(action.id),
+                Some(store.id),
+                json!({ "inverse": inverse, "response": applied.response }),
+            )
+            .await?;
+            let events = append(
+                &tx,
+                action.account_id,
+                action.request_id,
+                vec![action_event(action, ActionStatus::Reverted, None)],
+            )
+            .await?;
             tx.commit().await?;
             p.committed(&events).await;
             Ok(reload(p, action.id).await?)
@@ -442,8 +482,16 @@ pub async fn revert(
                 .filter(proposed_action::Column::Id.eq(action.id))
                 .exec(&tx)
                 .await?;
-            audit(&tx, action.account_id, Actor::User(user), "REVERT_FAILED", Some(action.id), Some(store.id), json!({ "error": e.to_string() }))
-                .await?;
+            audit(
+                &tx,
+                action.account_id,
+                Actor::User(user),
+                "REVERT_FAILED",
+                Some(action.id),
+                Some(store.id),
+                json!({ "error": e.to_string() }),
+            )
+            .await?;
             tx.commit().await?;
             Err(RevertError::Store(e))
         }

@@ -22,8 +22,8 @@ use super::journal::{append, enqueue, status_event, transition};
 use super::lifecycle::end;
 use super::{Message, Pipeline};
 use crate::Department;
-use crate::llm::LlmError;
 use crate::actions::Actor;
+use crate::llm::LlmError;
 use crate::result::{AnalysisBody, KeyFigure, ProposalDraft, Recommendation, Section, Visualization};
 
 /// How long a proposal waits for a decision.
@@ -299,8 +299,16 @@ async fn finish(p: &Pipeline, request: &analysis_request::Model, tasks: &[agent_
             "parameters": action.parameters,
             "parametersHash": crate::actions::parameters_hash(&action.kind, &action.parameters),
         });
-        crate::actions::audit(&tx, request.account_id, Actor::Agent, "PROPOSED", Some(id), Some(request.store_id), proposed)
-            .await?;
+        crate::actions::audit(
+            &tx,
+            request.account_id,
+            Actor::Agent,
+            "PROPOSED",
+            Some(id),
+            Some(request.store_id),
+            proposed,
+        )
+        .await?;
         proposed_action::Entity::insert(proposed_action::ActiveModel {
             id: Set(id),
             account_id: Set(request.account_id),

@@ -53,7 +53,8 @@ impl StoreResolver for LinkedStores {
             StoreKind::Demo => Ok(Arc::new(DemoStore::new(store.demo_seed.unwrap_or(1) as u64, as_of))),
             StoreKind::Shopify => {
                 let shopify = self.shopify(store).map_err(|e| e.to_string())?;
-                let data = ShopifyData::open(shopify, self.db.clone(), store.clone()).await.map_err(|e| e.to_string())?;
+                let data =
+                    ShopifyData::open(shopify, self.db.clone(), store.clone()).await.map_err(|e| e.to_string())?;
                 Ok(Arc::new(data))
             }
         }

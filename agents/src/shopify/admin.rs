@@ -173,7 +173,8 @@ impl AdminClient {
         }
         let errors = answer.get("errors").and_then(Value::as_array).filter(|e| !e.is_empty());
         if let Some(errors) = errors {
-            let throttled = errors.iter().any(|e| e.pointer("/extensions/code").and_then(Value::as_str) == Some("THROTTLED"));
+            let throttled =
+                errors.iter().any(|e| e.pointer("/extensions/code").and_then(Value::as_str) == Some("THROTTLED"));
             if throttled {
                 let bucket = *self.bucket.lock().await;
                 let wait = bucket
@@ -216,7 +217,8 @@ impl AdminClient {
     /// Child objects come as separate lines carrying `__parentId`.
     pub async fn bulk_export(&self, query: &str) -> Result<Vec<Value>, StoreError> {
         const RUN: &str = "mutation Run($query: String!) { bulkOperationRunQuery(query: $query) { bulkOperation { id status } userErrors { field message } } }";
-        const POLL: &str = "query Poll($id: ID!) { node(id: $id) { ... on BulkOperation { id status errorCode objectCount url } } }";
+        const POLL: &str =
+            "query Poll($id: ID!) { node(id: $id) { ... on BulkOperation { id status errorCode objectCount url } } }";
         let started = self.graphql(RUN, json!({ "query": query })).await?;
         let run = &started["bulkOperationRunQuery"];
         user_errors(run)?;
@@ -271,9 +273,10 @@ pub fn user_errors(payload: &Value) -> Result<(), StoreError> {
     let messages: Vec<String> = errors
         .iter()
         .map(|e| {
-            let field = e.get("field").and_then(Value::as_array).map(|f| {
-                f.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(".")
-            });
+            let field = e
+                .get("field")
+                .and_then(Value::as_array)
+                .map(|f| f.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("."));
             let message = e.get("message").and_then(Value::as_str).unwrap_or("error");
             match field {
                 Some(f) if !f.is_empty() => format!("{f}: {message}"),

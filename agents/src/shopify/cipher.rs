@@ -52,7 +52,8 @@ impl TokenCipher {
             if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
                 return Err(CipherError::BadKey(id, "ids are letters, digits, '-' and '_'"));
             }
-            let cipher = Aes256Gcm::new_from_slice(&key).map_err(|_| CipherError::BadKey(id.clone(), "not 32 bytes"))?;
+            let cipher =
+                Aes256Gcm::new_from_slice(&key).map_err(|_| CipherError::BadKey(id.clone(), "not 32 bytes"))?;
             ring.insert(id, cipher);
         }
         if !ring.contains_key(active) {

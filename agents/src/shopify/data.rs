@@ -239,7 +239,8 @@ impl StoreData for ShopifyData {
     async fn orders(&self, range: DateRange) -> Result<Vec<Order>, StoreError> {
         let key = format!("{}:{}:{}", key::ORDERS, range.from, range.to);
         let raw = self.cached(&key, || async { Ok(Value::Array(self.order_nodes(range).await?)) }).await?;
-        let mut orders: Vec<Order> = nodes(raw).iter().filter_map(map_order).filter(|o| range.contains(o.created_at)).collect();
+        let mut orders: Vec<Order> =
+            nodes(raw).iter().filter_map(map_order).filter(|o| range.contains(o.created_at)).collect();
         orders.sort_by_key(|o| o.created_at);
         Ok(orders)
     }

@@ -107,7 +107,8 @@ impl StoreWriter for ShopifyWriter {
     async fn apply(&self, change: &Change) -> Result<Applied, StoreError> {
         match change {
             Change::CreateDiscount(d) => {
-                let data = self.admin.graphql(CREATE_DISCOUNT, json!({ "basicCodeDiscount": discount_input(d) })).await?;
+                let data =
+                    self.admin.graphql(CREATE_DISCOUNT, json!({ "basicCodeDiscount": discount_input(d) })).await?;
                 let payload = &data["discountCodeBasicCreate"];
                 user_errors(payload)?;
                 let id = payload
@@ -118,7 +119,8 @@ impl StoreWriter for ShopifyWriter {
                 Ok(Applied { response: payload.clone(), inverse: delete_inverse(id, &d.code) })
             }
             Change::UpdateProduct(p) => {
-                let input = json!({ "id": gid("Product", p.product_id), "title": p.title, "descriptionHtml": p.description });
+                let input =
+                    json!({ "id": gid("Product", p.product_id), "title": p.title, "descriptionHtml": p.description });
                 let data = self.admin.graphql(UPDATE_PRODUCT, json!({ "product": input })).await?;
                 let payload = &data["productUpdate"];
                 user_errors(payload)?;
@@ -141,7 +143,8 @@ impl StoreWriter for ShopifyWriter {
             })),
             Change::UpdateProduct(p) => {
                 let current = self.product(p.product_id).await?;
-                let done = text_of(&current, "title") == p.title && text_of(&current, "descriptionHtml") == p.description;
+                let done =
+                    text_of(&current, "title") == p.title && text_of(&current, "descriptionHtml") == p.description;
                 Ok(done.then(|| Applied { response: json!({ "product": current, "reconciled": true }), inverse: None }))
             }
             Change::DeleteDiscount { discount_id, .. } => {

@@ -66,7 +66,9 @@ pub async fn approve(
 ) -> ApiResult<proposed_action::Model> {
     let action = decidable(p, scope, viewer, id).await?;
     if !hash.eq_ignore_ascii_case(&parameters_hash(&action.kind, &action.parameters)) {
-        return Err(ApiError::Conflict("parametersHash does not match this action's parameters: review it again".into()));
+        return Err(ApiError::Conflict(
+            "parametersHash does not match this action's parameters: review it again".into(),
+        ));
     }
     match action.status {
         ActionStatus::Pending => {}
@@ -127,7 +129,12 @@ pub async fn revert(
     match action.status {
         ActionStatus::Executed => {}
         ActionStatus::Reverted => return Ok(action),
-        other => return Err(ApiError::Conflict(format!("only executed actions can be reverted; this one is {}", other.as_str()))),
+        other => {
+            return Err(ApiError::Conflict(format!(
+                "only executed actions can be reverted; this one is {}",
+                other.as_str()
+            )));
+        }
     }
     actions::revert(p, &action, viewer.sub).await.map_err(|e| match e {
         RevertError::NotRevertible(m) => ApiError::Conflict(m),
@@ -137,7 +144,11 @@ pub async fn revert(
 }
 
 /// The account's actions of one request, or every open one.
-pub async fn list(p: &Pipeline, scope: AccountScope, request_id: Option<Uuid>) -> ApiResult<Vec<proposed_action::Model>> {
+pub async fn list(
+    p: &Pipeline,
+    scope: AccountScope,
+    request_id: Option<Uuid>,
+) -> ApiResult<Vec<proposed_action::Model>> {
     let mut query = scope.find::<proposed_action::Entity>();
     query = match request_id {
         Some(id) => query.filter(proposed_action::Column::RequestId.eq(id)),

@@ -19,10 +19,8 @@ use uuid::Uuid;
 
 use alatar_agents::actions::{Actor, audit};
 use alatar_agents::shopify::credentials::status;
-use alatar_agents::shopify::{Shopify, ShopDomain, cache, oauth, signature};
-use alatar_entity::{
-    AccountScope, Role, StoreKind, account, oauth_state, shopify_credential, store, user,
-};
+use alatar_agents::shopify::{ShopDomain, Shopify, cache, oauth, signature};
+use alatar_entity::{AccountScope, Role, StoreKind, account, oauth_state, shopify_credential, store, user};
 
 use crate::auth::{AccessClaims, SessionTokens};
 use crate::error::{ApiError, ApiResult};
@@ -61,7 +59,11 @@ fn configured(svc: Option<&ShopifyService>) -> ApiResult<&ShopifyService> {
     svc.ok_or_else(|| ApiError::bad_input("shopDomain", "Shopify is not configured on this server"))
 }
 
-async fn require_manager(db: &DatabaseConnection, scope: AccountScope, viewer: &AccessClaims) -> ApiResult<user::Model> {
+async fn require_manager(
+    db: &DatabaseConnection,
+    scope: AccountScope,
+    viewer: &AccessClaims,
+) -> ApiResult<user::Model> {
     let actor = accounts::actor(db, scope, viewer.sub).await?;
     if actor.role.can_manage_members() {
         Ok(actor)
@@ -98,7 +100,8 @@ pub async fn start(
     .exec_without_returning(db)
     .await?;
     let app = &svc.shopify.app;
-    let authorization_url = oauth::authorize_url(app, &shop, &state).map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+    let authorization_url =
+        oauth::authorize_url(app, &shop, &state).map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
     Ok(OAuthStart {
         authorization_url,
         state,
@@ -136,8 +139,10 @@ pub async fn complete(
     if age > svc.timestamp_tolerance.as_secs() {
         return Err(ApiError::bad_input("timestamp", "the callback is stale; start the install again"));
     }
-    let shop = ShopDomain::parse(param(params, "shop").unwrap_or_default()).map_err(|m| ApiError::bad_input("shop", m))?;
-    let code = param(params, "code").filter(|c| !c.is_empty()).ok_or_else(|| ApiError::bad_input("code", "is missing"))?;
+    let shop =
+        ShopDomain::parse(param(params, "shop").unwrap_or_default()).map_err(|m| ApiError::bad_input("shop", m))?;
+    let code =
+        param(params, "code").filter(|c| !c.is_empty()).ok_or_else(|| ApiError::bad_input("code", "is missing"))?;
     let state = param(params, "state").unwrap_or_default();
     // Consume the nonce: only an unused, unexpired one for this very shop.
     let now = Utc::now();
@@ -154,7 +159,8 @@ pub async fn complete(
     if !consumed {
         return Err(ApiError::bad_input("state", "unknown, used, expired, or issued for another shop"));
     }
-    let started = oauth_state::Entity::find_by_id(state.to_owned()).one(db).await?.ok_or(ApiError::NotFound("state"))?;
+    let started =
+        oauth_state::Entity::find_by_id(state.to_owned()).one(db).await?.ok_or(ApiError::NotFound("state"))?;
     if let Some(viewer) = viewer
         && viewer.acc != started.account_id
     {
@@ -173,7 +179,11 @@ pub async fn complete(
         }
         if owner != scope {
             // Uninstalled there: the shop moves to this account; the old store keeps its history.
-            owner.delete_many::<shopify_credential::Entity>().filter(shopify_credential::Column::StoreId.eq(existing.store_id)).exec(&tx).await?;
+            owner
+                .delete_many::<shopify_credential::Entity>()
+                .filter(shopify_credential::Column::StoreId.eq(existing.store_id))
+                .exec(&tx)
+                .await?;
         }
     }
     let existing_store = scope
@@ -241,10 +251,7 @@ pub async fn complete(
 }
 
 /// The store's credential, if it is a Shopify store.
-pub async fn credential(
-    db: &DatabaseConnection,
-    store: &store::Model,
-) -> ApiResult<Option<shopify_credential::Model>> {
+pub async fn credential(db: &DatabaseConnection, store: &store::Model) -> ApiResult<Option<shopify_credential::Model>> {
     Ok(AccountScope::new(store.account_id)
         .find::<shopify_credential::Entity>()
         .filter(shopify_credential::Column::StoreId.eq(store.id))
@@ -267,13 +274,25 @@ pub async fn disconnect(
         .await?
         .ok_or(ApiError::NotFound("store"))?;
     let tx = db.begin().await?;
-    scope.delete_many::<shopify_credential::Entity>().filter(shopify_credential::Column::StoreId.eq(found.id)).exec(&tx).await?;
+    scope
+        .delete_many::<shopify_credential::Entity>()
+        .filter(shopify_credential::Column::StoreId.eq(found.id))
+        .exec(&tx)
+        .await?;
     cache::invalidate(&tx, scope, found.id, &[]).await?;
     let mut active = found.into_active_model();
     active.disconnected_at = Set(Some(Utc::now()));
     let updated = active.update(&tx).await?;
-    audit(&tx, scope.account_id(), Actor::User(viewer.sub), "STORE_DISCONNECTED", None, Some(updated.id), json!({ "shop": updated.shop_domain }))
-        .await?;
+    audit(
+        &tx,
+        scope.account_id(),
+        Actor::User(viewer.sub),
+        "STORE_DISCONNECTED",
+        None,
+        Some(updated.id),
+        json!({ "shop": updated.shop_domain }),
+    )
+    .await?;
     tx.commit().await?;
     Ok(updated)
 }

@@ -114,8 +114,16 @@ async fn process<C: ConnectionTrait>(db: &C, topic: &str, shop: &str, payload: &
                 .exec(db)
                 .await?;
             cache::invalidate(db, scope, store_id, &[]).await?;
-            audit(db, scope.account_id(), Actor::Shopify, "APP_UNINSTALLED", None, Some(store_id), json!({ "shop": shop }))
-                .await?;
+            audit(
+                db,
+                scope.account_id(),
+                Actor::Shopify,
+                "APP_UNINSTALLED",
+                None,
+                Some(store_id),
+                json!({ "shop": shop }),
+            )
+            .await?;
         }
         "customers/data_request" => {
             let customer = customer_id(payload);
@@ -144,8 +152,7 @@ async fn process<C: ConnectionTrait>(db: &C, topic: &str, shop: &str, payload: &
                     .exec(db)
                     .await?;
             }
-            audit(db, scope.account_id(), Actor::Shopify, "CUSTOMER_REDACTED", None, Some(store_id), json!({}))
-                .await?;
+            audit(db, scope.account_id(), Actor::Shopify, "CUSTOMER_REDACTED", None, Some(store_id), json!({})).await?;
         }
         t if t.starts_with("orders/") || t.starts_with("refunds/") => {
             cache::invalidate(db, scope, store_id, &[key::ORDERS]).await?;
@@ -177,11 +184,8 @@ async fn customer_export<C: ConnectionTrait>(
     let matches = |node: &Value, pointer: &str| {
         node.pointer(pointer).and_then(Value::as_str).and_then(gid_number) == Some(customer)
     };
-    let cached = scope
-        .find::<shopify_cache::Entity>()
-        .filter(shopify_cache::Column::StoreId.eq(store_id))
-        .all(db)
-        .await?;
+    let cached =
+        scope.find::<shopify_cache::Entity>().filter(shopify_cache::Column::StoreId.eq(store_id)).all(db).await?;
     let mut record = Value::Null;
     let mut orders = Vec::new();
     for entry in cached {
@@ -231,15 +235,51 @@ async fn erase_shop<C: ConnectionTrait>(db: &C, shop: &str) -> Result<(), DbErr>
             )
             .exec(db)
             .await?;
-        scope.delete_many::<proposed_action::Entity>().filter(proposed_action::Column::RequestId.is_in(requests.clone())).exec(db).await?;
-        scope.delete_many::<analysis_result::Entity>().filter(analysis_result::Column::RequestId.is_in(requests.clone())).exec(db).await?;
-        scope.delete_many::<analysis_event::Entity>().filter(analysis_event::Column::RequestId.is_in(requests.clone())).exec(db).await?;
-        scope.delete_many::<tool_call::Entity>().filter(tool_call::Column::RequestId.is_in(requests.clone())).exec(db).await?;
-        scope.delete_many::<agent_task::Entity>().filter(agent_task::Column::RequestId.is_in(requests.clone())).exec(db).await?;
-        scope.delete_many::<analysis_request::Entity>().filter(analysis_request::Column::Id.is_in(requests)).exec(db).await?;
-        scope.delete_many::<shopify_cache::Entity>().filter(shopify_cache::Column::StoreId.eq(found.id)).exec(db).await?;
-        scope.delete_many::<compliance_request::Entity>().filter(compliance_request::Column::StoreId.eq(found.id)).exec(db).await?;
-        scope.delete_many::<shopify_credential::Entity>().filter(shopify_credential::Column::StoreId.eq(found.id)).exec(db).await?;
+        scope
+            .delete_many::<proposed_action::Entity>()
+            .filter(proposed_action::Column::RequestId.is_in(requests.clone()))
+            .exec(db)
+            .await?;
+        scope
+            .delete_many::<analysis_result::Entity>()
+            .filter(analysis_result::Column::RequestId.is_in(requests.clone()))
+            .exec(db)
+            .await?;
+        scope
+            .delete_many::<analysis_event::Entity>()
+            .filter(analysis_event::Column::RequestId.is_in(requests.clone()))
+            .exec(db)
+            .await?;
+        scope
+            .delete_many::<tool_call::Entity>()
+            .filter(tool_call::Column::RequestId.is_in(requests.clone()))
+            .exec(db)
+            .await?;
+        scope
+            .delete_many::<agent_task::Entity>()
+            .filter(agent_task::Column::RequestId.is_in(requests.clone()))
+            .exec(db)
+            .await?;
+        scope
+            .delete_many::<analysis_request::Entity>()
+            .filter(analysis_request::Column::Id.is_in(requests))
+            .exec(db)
+            .await?;
+        scope
+            .delete_many::<shopify_cache::Entity>()
+            .filter(shopify_cache::Column::StoreId.eq(found.id))
+            .exec(db)
+            .await?;
+        scope
+            .delete_many::<compliance_request::Entity>()
+            .filter(compliance_request::Column::StoreId.eq(found.id))
+            .exec(db)
+            .await?;
+        scope
+            .delete_many::<shopify_credential::Entity>()
+            .filter(shopify_credential::Column::StoreId.eq(found.id))
+            .exec(db)
+            .await?;
         scope.delete_many::<store::Entity>().filter(store::Column::Id.eq(found.id)).exec(db).await?;
     }
     oauth_state::Entity::delete_many().filter(oauth_state::Column::ShopDomain.eq(shop)).exec(db).await?;

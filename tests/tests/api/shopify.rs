@@ -70,7 +70,8 @@ async fn start_install(app: &TestApp, token: &str, shop: &str) -> Value {
 }
 
 async fn callback(app: &TestApp, query: &str) -> StatusCode {
-    let request = Request::get(format!("/shopify/callback?{query}")).body(Body::empty()).unwrap_or_else(|e| panic!("{e}"));
+    let request =
+        Request::get(format!("/shopify/callback?{query}")).body(Body::empty()).unwrap_or_else(|e| panic!("{e}"));
     app.send(request).await.0
 }
 
@@ -127,7 +128,8 @@ async fn wait_request(app: &TestApp, token: &str, id: &str, done: impl Fn(&str) 
     }
 }
 
-const ACTION: &str = "query($id: ID!) { proposedAction(id: $id) { id status outcome failureReason revertible parametersHash } }";
+const ACTION: &str =
+    "query($id: ID!) { proposedAction(id: $id) { id status outcome failureReason revertible parametersHash } }";
 
 async fn wait_action(app: &TestApp, token: &str, id: &str, status: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -158,9 +160,11 @@ fn net_cents(orders: &[Value], from: NaiveDate, to: NaiveDate) -> (i64, usize) {
         }
         count += 1;
         for line in o["lineItems"]["nodes"].as_array().into_iter().flatten() {
-            total += line["quantity"].as_i64().unwrap_or(0) * cents(&line["originalUnitPriceSet"]["shopMoney"]["amount"]);
+            total +=
+                line["quantity"].as_i64().unwrap_or(0) * cents(&line["originalUnitPriceSet"]["shopMoney"]["amount"]);
         }
-        total -= cents(&o["totalDiscountsSet"]["shopMoney"]["amount"]) + cents(&o["totalRefundedSet"]["shopMoney"]["amount"]);
+        total -= cents(&o["totalDiscountsSet"]["shopMoney"]["amount"])
+            + cents(&o["totalRefundedSet"]["shopMoney"]["amount"]);
     }
     (total, count)
 }
@@ -173,7 +177,12 @@ async fn install_analyse_approve_revert(backend: Backend) {
     let store = install(&app, &token).await;
 
     // Tokens at rest are sealed, bound to the shop, never in plain text.
-    let credential = shopify_credential::Entity::find().one(&app.db.conn).await.ok().flatten().unwrap_or_else(|| panic!("no credential"));
+    let credential = shopify_credential::Entity::find()
+        .one(&app.db.conn)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no credential"));
     assert!(credential.access_token.starts_with("v1.local."), "{}", credential.access_token);
     assert!(!credential.access_token.contains("shpat_"));
 
@@ -188,7 +197,12 @@ async fn install_analyse_approve_revert(backend: Backend) {
     let from = this_month - Months::new(3);
     let (net, count) = net_cents(&fake.orders(), from, this_month);
     let figure = |key: &str| {
-        done["result"]["keyFigures"].as_array().into_iter().flatten().find(|f| f["key"] == key).map(|f| f["value"].as_f64().unwrap_or(f64::NAN))
+        done["result"]["keyFigures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| f["key"] == key)
+            .map(|f| f["value"].as_f64().unwrap_or(f64::NAN))
     };
     assert!((figure("net_revenue").unwrap_or(f64::NAN) - net as f64 / 100.0).abs() < 0.006, "{done}");
     assert_eq!(figure("orders"), Some(count as f64));
@@ -203,7 +217,11 @@ async fn install_analyse_approve_revert(backend: Backend) {
     assert!(!actions.iter().any(|a| a["parameters"].to_string().contains("FREE90")));
     assert!(fake.mutations().is_empty(), "{:?}", fake.mutations());
 
-    let discount = actions.iter().find(|a| a["kind"] == "CREATE_DISCOUNT").cloned().unwrap_or_else(|| panic!("no discount: {actions:?}"));
+    let discount = actions
+        .iter()
+        .find(|a| a["kind"] == "CREATE_DISCOUNT")
+        .cloned()
+        .unwrap_or_else(|| panic!("no discount: {actions:?}"));
     let action_id = discount["id"].as_str().unwrap_or_default().to_owned();
     let hash = discount["parametersHash"].as_str().unwrap_or_default().to_owned();
     let code = discount["parameters"]["code"].as_str().unwrap_or_default().to_owned();
@@ -239,24 +257,45 @@ async fn install_analyse_approve_revert(backend: Backend) {
     assert_eq!(statuses, ["APPROVED", "EXECUTING", "EXECUTED"]);
 
     // Undo from the stored inverse.
-    let reverted = app.gql("mutation($id: ID!) { revertAction(id: $id) { status outcome } }", json!({ "id": action_id }), Some(&token)).await.ok();
+    let reverted = app
+        .gql(
+            "mutation($id: ID!) { revertAction(id: $id) { status outcome } }",
+            json!({ "id": action_id }),
+            Some(&token),
+        )
+        .await
+        .ok();
     assert_eq!(reverted.data("/revertAction/status"), &json!("REVERTED"));
     assert!(!fake.discount_codes().contains(&code));
 
     // Reject the rest: the request completes.
     for other in actions.iter().filter(|a| a["id"] != json!(action_id)) {
-        app.gql("mutation($id: ID!) { rejectAction(id: $id, reason: \"not now\") { status } }", json!({ "id": other["id"] }), Some(&token))
-            .await
-            .ok();
+        app.gql(
+            "mutation($id: ID!) { rejectAction(id: $id, reason: \"not now\") { status } }",
+            json!({ "id": other["id"] }),
+            Some(&token),
+        )
+        .await
+        .ok();
     }
     wait_request(&app, &token, &id, |s| s == "COMPLETED").await;
 
     // The audit log tells the whole story.
     let log = app
-        .gql("query($a: ID) { auditLog(actionId: $a) { edges { node { event actor actorUserId detail } } } }", json!({ "a": action_id }), Some(&token))
+        .gql(
+            "query($a: ID) { auditLog(actionId: $a) { edges { node { event actor actorUserId detail } } } }",
+            json!({ "a": action_id }),
+            Some(&token),
+        )
         .await
         .ok();
-    let mut events: Vec<String> = log.data("/auditLog/edges").as_array().into_iter().flatten().map(|e| e["node"]["event"].as_str().unwrap_or_default().to_owned()).collect();
+    let mut events: Vec<String> = log
+        .data("/auditLog/edges")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["node"]["event"].as_str().unwrap_or_default().to_owned())
+        .collect();
     events.reverse();
     assert_eq!(events, ["PROPOSED", "APPROVED", "EXECUTION_STARTED", "EXECUTED", "REVERTED"]);
 }
@@ -270,7 +309,9 @@ on_both_backends! {
 async fn callbacks_are_verified() {
     let (app, _fake) = shopify_app(Backend::Sqlite).await;
     let (token, _, _) = app.register("owner@callback.example").await;
-    let bad = app.gql("mutation { startShopifyOAuth(shopDomain: \"shop.evil.com\") { state } }", json!({}), Some(&token)).await;
+    let bad = app
+        .gql("mutation { startShopifyOAuth(shopDomain: \"shop.evil.com\") { state } }", json!({}), Some(&token))
+        .await;
     assert_eq!(bad.code(), Some("BAD_USER_INPUT"));
     let start = start_install(&app, &token, SHOP).await;
     let url = start["authorizationUrl"].as_str().unwrap_or_default();
@@ -280,13 +321,42 @@ async fn callbacks_are_verified() {
     let stale = (Utc::now().timestamp() - 3600).to_string();
 
     let forged = [
-        ("bad state", signed_query(&[("code", GOOD_CODE), ("shop", SHOP), ("state", "guessed"), ("timestamp", &now())])),
-        ("stale timestamp", signed_query(&[("code", GOOD_CODE), ("shop", SHOP), ("state", &state), ("timestamp", &stale)])),
-        ("foreign shop", signed_query(&[("code", GOOD_CODE), ("shop", "other-shop.myshopify.com"), ("state", &state), ("timestamp", &now())])),
-        ("not a shop domain", signed_query(&[("code", GOOD_CODE), ("shop", "alatar-test.myshopify.com.evil.com"), ("state", &state), ("timestamp", &now())])),
-        ("bad hmac", format!("code={GOOD_CODE}&shop={SHOP}&state={state}&timestamp={}&hmac={}", now(), "ab".repeat(32))),
+        (
+            "bad state",
+            signed_query(&[("code", GOOD_CODE), ("shop", SHOP), ("state", "guessed"), ("timestamp", &now())]),
+        ),
+        (
+            "stale timestamp",
+            signed_query(&[("code", GOOD_CODE), ("shop", SHOP), ("state", &state), ("timestamp", &stale)]),
+        ),
+        (
+            "foreign shop",
+            signed_query(&[
+                ("code", GOOD_CODE),
+                ("shop", "other-shop.myshopify.com"),
+                ("state", &state),
+                ("timestamp", &now()),
+            ]),
+        ),
+        (
+            "not a shop domain",
+            signed_query(&[
+                ("code", GOOD_CODE),
+                ("shop", "alatar-test.myshopify.com.evil.com"),
+                ("state", &state),
+                ("timestamp", &now()),
+            ]),
+        ),
+        (
+            "bad hmac",
+            format!("code={GOOD_CODE}&shop={SHOP}&state={state}&timestamp={}&hmac={}", now(), "ab".repeat(32)),
+        ),
         ("no hmac", format!("code={GOOD_CODE}&shop={SHOP}&state={state}&timestamp={}", now())),
-        ("tampered", signed_query(&[("code", GOOD_CODE), ("shop", SHOP), ("state", &state), ("timestamp", &now())]).replace(GOOD_CODE, "other-code")),
+        (
+            "tampered",
+            signed_query(&[("code", GOOD_CODE), ("shop", SHOP), ("state", &state), ("timestamp", &now())])
+                .replace(GOOD_CODE, "other-code"),
+        ),
     ];
     for (what, query) in &forged {
         assert_eq!(callback(&app, query).await, StatusCode::BAD_REQUEST, "{what}");
@@ -296,7 +366,11 @@ async fn callbacks_are_verified() {
     // The state survived the forgeries; the relayed query string completes the install.
     let query = signed_query(&[("code", GOOD_CODE), ("shop", SHOP), ("state", &state), ("timestamp", &now())]);
     let done = app
-        .gql("mutation($q: String!) { completeShopifyOAuth(query: $q) { kind shopDomain tokenStatus } }", json!({ "q": query }), Some(&token))
+        .gql(
+            "mutation($q: String!) { completeShopifyOAuth(query: $q) { kind shopDomain tokenStatus } }",
+            json!({ "q": query }),
+            Some(&token),
+        )
         .await
         .ok();
     assert_eq!(done.data("/completeShopifyOAuth/tokenStatus"), &json!("ACTIVE"));
@@ -308,7 +382,8 @@ fn session_token(shop: &str, audience: &str, secret: &str, lifetime: i64) -> Str
         "iss": format!("https://{shop}/admin"), "dest": format!("https://{shop}"), "aud": audience, "sub": "42",
         "exp": now + lifetime, "nbf": now - 1, "iat": now - 1, "jti": Uuid::new_v4().to_string(), "sid": "s",
     });
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap_or_default()
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(secret.as_bytes()))
+        .unwrap_or_default()
 }
 
 /// App Bridge session tokens log in as the shop's account; bad ones do not.
@@ -345,7 +420,14 @@ async fn approvals_are_guarded_and_exactly_once() {
     let action_id = discount["id"].as_str().unwrap_or_default().to_owned();
     let hash = discount["parametersHash"].clone();
 
-    let invite = app.gql("mutation { inviteMember(email: \"viewer@guard.example\", role: VIEWER) { token } }", json!({}), Some(&token)).await.ok();
+    let invite = app
+        .gql(
+            "mutation { inviteMember(email: \"viewer@guard.example\", role: VIEWER) { token } }",
+            json!({}),
+            Some(&token),
+        )
+        .await
+        .ok();
     let joined = app
         .gql(
             "mutation($t: String!) { register(email: \"viewer@guard.example\", password: \"correct horse battery\", invitationToken: $t) { accessToken } }",
@@ -359,7 +441,9 @@ async fn approvals_are_guarded_and_exactly_once() {
     for who in [&viewer, &stranger] {
         let r = app.gql(APPROVE, json!({ "id": action_id, "h": hash }), Some(who)).await;
         assert_eq!(r.code(), Some("FORBIDDEN"), "{:?}", r.body);
-        let r = app.gql("mutation($id: ID!) { rejectAction(id: $id) { status } }", json!({ "id": action_id }), Some(who)).await;
+        let r = app
+            .gql("mutation($id: ID!) { rejectAction(id: $id) { status } }", json!({ "id": action_id }), Some(who))
+            .await;
         assert_eq!(r.code(), Some("FORBIDDEN"), "{:?}", r.body);
     }
     let log = app.gql("{ auditLog { edges { node { event } } } }", json!({}), Some(&viewer)).await;
@@ -419,7 +503,10 @@ async fn webhooks_invalidate_revoke_and_erase() {
 
     // No or a wrong signature: 401 and nothing changes.
     let order = json!({ "id": 1 });
-    assert_eq!(webhook(&app, "orders/create", "w-1", &order, Some("bm90IHRoZSBzaWduYXR1cmU=")).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        webhook(&app, "orders/create", "w-1", &order, Some("bm90IHRoZSBzaWduYXR1cmU=")).await,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(webhook(&app, "orders/create", "w-1", &order, Some("")).await, StatusCode::UNAUTHORIZED);
     assert_eq!(count::<shopify_cache::Entity>(&app).await, cached);
     assert_eq!(count::<webhook_delivery::Entity>(&app).await, 0);
@@ -428,7 +515,8 @@ async fn webhooks_invalidate_revoke_and_erase() {
     assert_eq!(webhook(&app, "orders/create", "w-1", &order, None).await, StatusCode::OK);
     assert_eq!(webhook(&app, "orders/create", "w-1", &order, None).await, StatusCode::OK);
     assert_eq!(count::<webhook_delivery::Entity>(&app).await, 1);
-    let keys: Vec<String> = shopify_cache::Entity::find().all(&app.db.conn).await.unwrap_or_default().into_iter().map(|c| c.key).collect();
+    let keys: Vec<String> =
+        shopify_cache::Entity::find().all(&app.db.conn).await.unwrap_or_default().into_iter().map(|c| c.key).collect();
     assert!(!keys.iter().any(|k| k.starts_with("orders")), "{keys:?}");
     assert!(keys.iter().any(|k| k == "products"), "{keys:?}");
 
@@ -455,16 +543,28 @@ async fn webhooks_invalidate_revoke_and_erase() {
 
     // app/uninstalled: the token is revoked, nothing more is analysed.
     assert_eq!(webhook(&app, "app/uninstalled", "w-4", &json!({ "id": 1 }), None).await, StatusCode::OK);
-    let credential = shopify_credential::Entity::find().one(&app.db.conn).await.ok().flatten().unwrap_or_else(|| panic!("credential"));
+    let credential = shopify_credential::Entity::find()
+        .one(&app.db.conn)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("credential"));
     assert_eq!(credential.status, "REVOKED");
     assert!(credential.access_token.is_empty());
     let refused = app
-        .gql("mutation($s: ID!) { submitAnalysisRequest(prompt: \"Top products?\", storeId: $s) { id } }", json!({ "s": store }), Some(&token))
+        .gql(
+            "mutation($s: ID!) { submitAnalysisRequest(prompt: \"Top products?\", storeId: $s) { id } }",
+            json!({ "s": store }),
+            Some(&token),
+        )
         .await;
     assert_eq!(refused.code(), Some("CONFLICT"));
 
     // shop/redact: every row of the shop is gone.
-    assert_eq!(webhook(&app, "shop/redact", "w-5", &json!({ "shop_id": 1, "shop_domain": SHOP }), None).await, StatusCode::OK);
+    assert_eq!(
+        webhook(&app, "shop/redact", "w-5", &json!({ "shop_id": 1, "shop_domain": SHOP }), None).await,
+        StatusCode::OK
+    );
     assert_eq!(count::<store::Entity>(&app).await, 0);
     assert_eq!(count::<shopify_credential::Entity>(&app).await, 0);
     assert_eq!(count::<shopify_cache::Entity>(&app).await, 0);
@@ -491,7 +591,12 @@ async fn expiring_tokens_are_refreshed() {
     let done = wait_request(&app, &token, &id, |s| matches!(s, "AWAITING_APPROVAL" | "COMPLETED" | "FAILED")).await;
     assert_settled(&done);
     assert!(fake.refreshes() >= 1);
-    let credential = shopify_credential::Entity::find().one(&app.db.conn).await.ok().flatten().unwrap_or_else(|| panic!("credential"));
+    let credential = shopify_credential::Entity::find()
+        .one(&app.db.conn)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("credential"));
     assert!(credential.access_expires_at.is_some_and(|at| at > Utc::now()));
 }
 

@@ -215,3 +215,90 @@ async fn analysis_request_updates_stream_to_completion() {
     assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "NOT_FOUND");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Action status changes stream on `actionUpdates` (as the changed action)
+/// and on `analysisRequestUpdates` (as events); deciding every proposal
+/// completes the request and its stream.
+#[tokio::test]
+async fn action_updates_stream_decisions() {
+    let dir = alatar_tests::scratch_dir();
+    let server = RunningBinary::start(&dir, &[]);
+    let owner = register(&server, "ws-approver@shop.example").await;
+    let store = post(&server, &owner, "mutation { connectDemoStore { id } }", json!({})).await;
+    let store = store["data"]["connectDemoStore"]["id"].clone();
+    let submitted = post(
+        &server,
+        &owner,
+        "mutation($p: String!, $s: ID!) { submitAnalysisRequest(prompt: $p, storeId: $s) { id } }",
+        json!({ "p": super::analysis::QUESTION, "s": store }),
+    )
+    .await;
+    let id = submitted["data"]["submitAnalysisRequest"]["id"].clone();
+    let query =
+        "query($id: ID!) { analysisRequest(id: $id) { status result { proposedActions { id parametersHash } } } }";
+    let actions = loop {
+        let r = post(&server, &owner, query, json!({ "id": id })).await;
+        if r["data"]["analysisRequest"]["status"] == "AWAITING_APPROVAL" {
+            break r["data"]["analysisRequest"]["result"]["proposedActions"].as_array().cloned().unwrap_or_default();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(!actions.is_empty());
+
+    let mut socket = connect(&server, "graphql-transport-ws").await;
+    send(&mut socket, json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {owner}") } }))
+        .await;
+    assert_eq!(next(&mut socket).await.ok().map(|v| v["type"].clone()), Some(json!("connection_ack")));
+    let updates = "subscription($r: ID) { actionUpdates(requestId: $r) { id status failureReason } }";
+    send(
+        &mut socket,
+        json!({ "id": "u", "type": "subscribe", "payload": { "query": updates, "variables": { "r": id } } }),
+    )
+    .await;
+    let events = "subscription($id: ID!, $after: Int!) { analysisRequestUpdates(requestId: $id, afterSequence: $after) { kind status payload } }";
+    let after =
+        post(&server, &owner, "query($id: ID!) { analysisRequest(id: $id) { lastSequence } }", json!({ "id": id }))
+            .await;
+    let after = after["data"]["analysisRequest"]["lastSequence"].clone();
+    send(&mut socket, json!({ "id": "e", "type": "subscribe", "payload": { "query": events, "variables": { "id": id, "after": after } } }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Approve the first (the demo store is read-only: it fails, with the reason), reject the rest.
+    let first = &actions[0];
+    let approve = "mutation($id: ID!, $h: String!) { approveAction(id: $id, parametersHash: $h) { status } }";
+    post(&server, &owner, approve, json!({ "id": first["id"], "h": first["parametersHash"] })).await;
+    for other in &actions[1..] {
+        post(&server, &owner, "mutation($id: ID!) { rejectAction(id: $id) { status } }", json!({ "id": other["id"] }))
+            .await;
+    }
+    let mut seen = Vec::new();
+    let mut kinds = Vec::new();
+    let mut complete = false;
+    // The two subscriptions are independent streams: wait for both.
+    while !complete || seen.len() < actions.len() + 1 {
+        let message = next(&mut socket).await.unwrap_or_else(|code| panic!("closed {code}"));
+        match (message["type"].as_str(), message["id"].as_str()) {
+            (Some("next"), Some("u")) => {
+                let a = &message["payload"]["data"]["actionUpdates"];
+                seen.push((
+                    a["id"].as_str().unwrap_or_default().to_owned(),
+                    a["status"].as_str().unwrap_or_default().to_owned(),
+                ));
+            }
+            (Some("next"), Some("e")) => {
+                let e = &message["payload"]["data"]["analysisRequestUpdates"];
+                kinds.push((e["kind"].as_str().unwrap_or_default().to_owned(), e["payload"]["status"].clone()));
+            }
+            (Some("complete"), Some("e")) => complete = true,
+            other => panic!("unexpected {other:?}: {message}"),
+        }
+    }
+    let first_id = first["id"].as_str().unwrap_or_default();
+    let mine: Vec<&str> = seen.iter().filter(|(a, _)| a == first_id).map(|(_, s)| s.as_str()).collect();
+    assert_eq!(mine, ["APPROVED", "FAILED"], "{seen:?}");
+    assert_eq!(seen.len(), 2 + actions.len() - 1, "{seen:?}");
+    assert!(kinds.iter().any(|(k, s)| k == "ACTION_STATUS_CHANGED" && *s == json!("APPROVED")), "{kinds:?}");
+    assert_eq!(kinds.last().map(|(k, s)| (k.as_str(), s.clone())), Some(("STATUS_CHANGED", json!("COMPLETED"))));
+    let _ = std::fs::remove_dir_all(dir);
+}
