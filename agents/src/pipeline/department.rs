@@ -253,7 +253,11 @@ async fn work(
         .map_err(infra)?
         .ok_or_else(|| TaskFailure::Rejected("the store was disconnected".into()))?;
     let as_of = request.created_at.date_naive();
-    let data = p.stores.resolve(&store, as_of).await.map_err(TaskFailure::Rejected)?;
+    // Shopify briefly unreachable: retry the message; refused: fail the task.
+    let data = p.stores.resolve(&store, as_of).await.map_err(|e| match e {
+        e if e.is_transient() => TaskFailure::Infrastructure(e.into()),
+        e => TaskFailure::Rejected(e.to_string()),
+    })?;
     let context = TaskContext {
         prompt: request.prompt.clone(),
         intent: plan.intent,

@@ -16,7 +16,7 @@ use crate::store::{DemoStore, StoreData, StoreError};
 #[async_trait]
 pub trait StoreResolver: Send + Sync {
     /// The data of `store` as seen on `as_of`.
-    async fn resolve(&self, store: &store::Model, as_of: NaiveDate) -> Result<Arc<dyn StoreData>, String>;
+    async fn resolve(&self, store: &store::Model, as_of: NaiveDate) -> Result<Arc<dyn StoreData>, StoreError>;
     /// What applies approved changes to `store`.
     async fn writer(&self, store: &store::Model) -> Result<Arc<dyn StoreWriter>, StoreError>;
 }
@@ -48,14 +48,12 @@ impl LinkedStores {
 
 #[async_trait]
 impl StoreResolver for LinkedStores {
-    async fn resolve(&self, store: &store::Model, as_of: NaiveDate) -> Result<Arc<dyn StoreData>, String> {
+    async fn resolve(&self, store: &store::Model, as_of: NaiveDate) -> Result<Arc<dyn StoreData>, StoreError> {
         match store.kind {
             StoreKind::Demo => Ok(Arc::new(DemoStore::new(store.demo_seed.unwrap_or(1) as u64, as_of))),
             StoreKind::Shopify => {
-                let shopify = self.shopify(store).map_err(|e| e.to_string())?;
-                let data =
-                    ShopifyData::open(shopify, self.db.clone(), store.clone()).await.map_err(|e| e.to_string())?;
-                Ok(Arc::new(data))
+                let shopify = self.shopify(store)?;
+                Ok(Arc::new(ShopifyData::open(shopify, self.db.clone(), store.clone()).await?))
             }
         }
     }

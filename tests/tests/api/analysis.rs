@@ -351,7 +351,7 @@ impl StoreData for BrokenStore {
 
 #[async_trait]
 impl StoreResolver for BrokenStores {
-    async fn resolve(&self, _: &store::Model, _: NaiveDate) -> Result<Arc<dyn StoreData>, String> {
+    async fn resolve(&self, _: &store::Model, _: NaiveDate) -> Result<Arc<dyn StoreData>, StoreError> {
         Ok(Arc::new(BrokenStore))
     }
     async fn writer(&self, _: &store::Model) -> Result<Arc<dyn alatar_agents::actions::StoreWriter>, StoreError> {
