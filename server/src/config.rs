@@ -428,10 +428,10 @@ impl Config {
             if shopify.token_keys.len() > 1 && shopify.active_token_key.is_none() {
                 return bad("shopify.active_token_key", "must name the key new tokens use when several are configured");
             }
-            if let Some(active) = &shopify.active_token_key {
-                if !shopify.token_keys.contains_key(active) {
-                    return bad("shopify.active_token_key", "names no key in shopify.token_keys");
-                }
+            if let Some(active) = &shopify.active_token_key
+                && !shopify.token_keys.contains_key(active)
+            {
+                return bad("shopify.active_token_key", "names no key in shopify.token_keys");
             }
         }
         if self.uses_postgres() && self.jwt.secret.is_none() {

@@ -131,6 +131,7 @@ fn parse(sealed: &str) -> Result<(&str, &str), CipherError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use std::collections::HashSet;
 

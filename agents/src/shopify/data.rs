@@ -265,6 +265,7 @@ impl StoreData for ShopifyData {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
 

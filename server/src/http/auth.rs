@@ -36,7 +36,7 @@ fn viewer(claims: AccessClaims) -> Credentials {
 
 impl Authenticator {
     /// Verifies an `Authorization` value such as `Bearer eyJ…`.
-    pub async fn from_authorization(&self, value: Option<&str>) -> Credentials {
+    pub async fn verify_authorization(&self, value: Option<&str>) -> Credentials {
         let Some(value) = value else { return Credentials::Anonymous };
         let Some(token) = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")) else {
             return Credentials::Invalid;
@@ -54,11 +54,11 @@ impl Authenticator {
     }
 
     /// Credentials from request headers.
-    pub async fn from_headers(&self, headers: &HeaderMap) -> Credentials {
+    pub async fn verify_headers(&self, headers: &HeaderMap) -> Credentials {
         match headers.get(axum::http::header::AUTHORIZATION) {
             None => Credentials::Anonymous,
             Some(v) => match v.to_str() {
-                Ok(v) => self.from_authorization(Some(v)).await,
+                Ok(v) => self.verify_authorization(Some(v)).await,
                 Err(_) => Credentials::Invalid,
             },
         }

@@ -148,7 +148,7 @@ pub async fn post(State(state): State<HttpState>, request: Request) -> Response 
     let Some(media) = negotiate::accept(request.headers()) else {
         return not_acceptable(&rid);
     };
-    let credentials = state.auth.from_headers(request.headers()).await;
+    let credentials = state.auth.verify_headers(request.headers()).await;
     if let Credentials::Invalid = credentials {
         return unauthenticated(media, &rid);
     }
@@ -242,7 +242,7 @@ pub async fn get(State(state): State<HttpState>, request: Request) -> Response {
     let Some(media) = negotiate::accept(&parts.headers) else {
         return not_acceptable(&rid);
     };
-    let credentials = state.auth.from_headers(&parts.headers).await;
+    let credentials = state.auth.verify_headers(&parts.headers).await;
     if let Credentials::Invalid = credentials {
         return unauthenticated(media, &rid);
     }
