@@ -270,6 +270,19 @@ impl MigrationTrait for Migration {
         ] {
             manager.drop_table(Table::drop().table(table).to_owned()).await?;
         }
-        Ok(())
+        for column in [
+            ProposedActions::UpdatedAt.into_iden(),
+            ProposedActions::DecidedBy.into_iden(),
+            ProposedActions::DecidedAt.into_iden(),
+            ProposedActions::DecisionReason.into_iden(),
+            ProposedActions::Outcome.into_iden(),
+            ProposedActions::Inverse.into_iden(),
+            ProposedActions::ExecutedAt.into_iden(),
+            ProposedActions::FailureReason.into_iden(),
+            ProposedActions::RevertingAt.into_iden(),
+        ] {
+            manager.alter_table(Table::alter().table(ProposedActions::Table).drop_column(column).to_owned()).await?;
+        }
+        manager.alter_table(Table::alter().table(Stores::Table).drop_column(Stores::DisconnectedAt).to_owned()).await
     }
 }

@@ -108,6 +108,14 @@ async fn settle_request<C: ConnectionTrait>(
     db: &C,
     action: &proposed_action::Model,
 ) -> Result<Option<(&'static str, Value)>, DbErr> {
+    // Lock the request row first: two last decisions committing at once
+    // would otherwise each see the other still open (write skew), and
+    // neither would complete the request.
+    analysis_request::Entity::update_many()
+        .col_expr(analysis_request::Column::LastSequence, Expr::col(analysis_request::Column::LastSequence).into())
+        .filter(analysis_request::Column::Id.eq(action.request_id))
+        .exec(db)
+        .await?;
     let open = proposed_action::Entity::find()
         .filter(proposed_action::Column::RequestId.eq(action.request_id))
         .filter(proposed_action::Column::Status.is_in([
@@ -316,7 +324,13 @@ async fn run(
     match writer.apply(change).await {
         Ok(applied) => executed(p, action, applied, false).await,
         Err(e) if e.is_transient() => Err(e.into()),
-        Err(e) => fail(p, action, &e.to_string()).await,
+        // A retried write whose first attempt landed is refused as a
+        // duplicate: ask the store before calling it a failure.
+        Err(e) => match writer.find_applied(change).await {
+            Ok(Some(applied)) => executed(p, action, applied, true).await,
+            Err(lookup) if lookup.is_transient() => Err(lookup.into()),
+            _ => fail(p, action, &e.to_string()).await,
+        },
     }
 }
 

@@ -6,7 +6,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
 use uuid::Uuid;
 
-use alatar_entity::{AnalysisStatus, TaskStatus, agent_task, analysis_request};
+use alatar_entity::{ActionStatus, AnalysisStatus, TaskStatus, agent_task, analysis_request, proposed_action};
 
 use super::journal::{append, enqueue, status_event, transition};
 use super::{Message, Pipeline};
@@ -94,9 +94,17 @@ pub async fn resume_unfinished(p: &Pipeline) -> Result<usize, DbErr> {
         .into_iter()
         .map(|r| r.id)
         .collect();
+    // Approved actions whose execution message was lost with the queue.
+    let approved = proposed_action::Entity::find()
+        .filter(proposed_action::Column::Status.is_in([ActionStatus::Approved, ActionStatus::Executing]))
+        .all(&p.db)
+        .await?;
     let tx = p.db.begin().await?;
     for id in &ids {
         enqueue(&tx, &Message::Advance { request_id: *id, redispatch: true }).await?;
+    }
+    for action in &approved {
+        enqueue(&tx, &Message::ExecuteAction { request_id: action.request_id, action_id: action.id }).await?;
     }
     tx.commit().await?;
     p.outbox.notify_one();

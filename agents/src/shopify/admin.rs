@@ -190,13 +190,21 @@ impl AdminClient {
     }
 
     /// Every node of the connection at `connection` (a field of `data`),
-    /// following `pageInfo.endCursor`. The query takes `$first` and `$after`.
-    pub async fn paginate(&self, query: &str, variables: Value, connection: &str) -> Result<Vec<Value>, StoreError> {
+    /// following `pageInfo.endCursor`, `page_size` at a time. The query takes
+    /// `$first` and `$after`; page size × nested sizes must stay within
+    /// Shopify's 1,000-point single-query cost limit.
+    pub async fn paginate(
+        &self,
+        query: &str,
+        variables: Value,
+        connection: &str,
+        page_size: u32,
+    ) -> Result<Vec<Value>, StoreError> {
         let mut nodes = Vec::new();
         let mut after: Option<String> = None;
         loop {
             let mut vars = variables.clone();
-            vars["first"] = json!(250);
+            vars["first"] = json!(page_size);
             vars["after"] = json!(after);
             let data = self.graphql(query, vars).await?;
             let page = data

@@ -22,7 +22,7 @@ const ORDERS: &str = "query Orders($first: Int!, $after: String, $query: String)
   orders(first: $first, after: $after, query: $query, sortKey: CREATED_AT) {
     nodes { id createdAt cancelledAt customer { id } discountCodes
       totalDiscountsSet { shopMoney { amount } } totalRefundedSet { shopMoney { amount } }
-      lineItems(first: 250) { nodes { quantity originalUnitPriceSet { shopMoney { amount } } variant { id } product { id } } } }
+      lineItems(first: 20) { nodes { quantity originalUnitPriceSet { shopMoney { amount } } variant { id } product { id } } } }
     pageInfo { hasNextPage endCursor }
   }
 }";
@@ -30,7 +30,7 @@ const ORDERS: &str = "query Orders($first: Int!, $after: String, $query: String)
 const PRODUCTS: &str = "query Products($first: Int!, $after: String) {
   products(first: $first, after: $after) {
     nodes { id title productType description
-      variants(first: 100) { nodes { id title sku price inventoryQuantity } } }
+      variants(first: 20) { nodes { id title sku price inventoryQuantity } } }
     pageInfo { hasNextPage endCursor }
   }
 }";
@@ -88,7 +88,8 @@ impl ShopifyData {
             let bulk = ORDERS_BULK.replace("$SEARCH", &search.replace('"', "\\\""));
             return Ok(assemble_bulk(self.admin.bulk_export(&bulk).await?));
         }
-        self.admin.paginate(ORDERS, json!({ "query": search }), "orders").await
+        // 25 orders × 20 line items ≈ 550 points per page.
+        self.admin.paginate(ORDERS, json!({ "query": search }), "orders", 25).await
     }
 }
 
@@ -248,7 +249,7 @@ impl StoreData for ShopifyData {
     async fn products(&self) -> Result<Vec<Product>, StoreError> {
         let raw = self
             .cached(key::PRODUCTS, || async {
-                Ok(Value::Array(self.admin.paginate(PRODUCTS, json!({}), "products").await?))
+                Ok(Value::Array(self.admin.paginate(PRODUCTS, json!({}), "products", 40).await?))
             })
             .await?;
         Ok(nodes(raw).iter().map(map_product).collect())
@@ -257,7 +258,7 @@ impl StoreData for ShopifyData {
     async fn customers(&self) -> Result<Vec<Customer>, StoreError> {
         let raw = self
             .cached(key::CUSTOMERS, || async {
-                Ok(Value::Array(self.admin.paginate(CUSTOMERS, json!({}), "customers").await?))
+                Ok(Value::Array(self.admin.paginate(CUSTOMERS, json!({}), "customers", 250).await?))
             })
             .await?;
         Ok(nodes(raw).iter().map(map_customer).collect())

@@ -98,8 +98,13 @@ impl StoreWriter for ShopifyWriter {
                     description: text_of(&current, "descriptionHtml"),
                 })))
             }
-            // A new discount's inverse needs its id: known after applying.
-            Change::CreateDiscount(_) => Ok(None),
+            // Before our first write the code must be free: otherwise
+            // reconciliation would adopt (and a revert delete) someone
+            // else's discount. A new discount's inverse needs its id: known after applying.
+            Change::CreateDiscount(d) => match self.discount_by_code(&d.code).await? {
+                Some(_) => Err(StoreError::Rejected(format!("discount code {} already exists in the shop", d.code))),
+                None => Ok(None),
+            },
             Change::DeleteDiscount { .. } => Ok(None),
         }
     }

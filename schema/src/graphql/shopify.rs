@@ -131,13 +131,15 @@ impl ShopifyMutation {
     }
 
     /// Finishes an install from the callback's query string (for clients
-    /// that relay it instead of letting the browser land on `/shopify/callback`).
+    /// that relay it instead of letting the browser land on
+    /// `/shopify/callback`); only the user who started the install may.
     async fn complete_shopify_o_auth(&self, ctx: &Context<'_>, query: String) -> Result<Store> {
         let params: Vec<(String, String)> = form_pairs(query.trim_start_matches('?'))
             .ok_or_else(|| ApiError::bad_input("query", "is not a URL query string"))?;
         let state = ctx.state();
-        let viewer = ctx.viewer().ok();
-        Ok(Store(service::complete(&state.db, state.shopify.as_ref(), &params, viewer).await?))
+        // Relayed completions must come from the person who started the install.
+        let viewer = ctx.viewer()?;
+        Ok(Store(service::complete(&state.db, state.shopify.as_ref(), &params, Some(viewer)).await?))
     }
 
     /// Unlinks a store: its token is deleted and its cached data dropped;

@@ -162,9 +162,9 @@ pub async fn complete(
     let started =
         oauth_state::Entity::find_by_id(state.to_owned()).one(db).await?.ok_or(ApiError::NotFound("state"))?;
     if let Some(viewer) = viewer
-        && viewer.acc != started.account_id
+        && (viewer.acc != started.account_id || viewer.sub != started.user_id)
     {
-        return Err(ApiError::Forbidden("this install was started by another account"));
+        return Err(ApiError::Forbidden("this install was started by someone else"));
     }
     let grant = oauth::exchange_code(app, &svc.shopify.http, &shop, code).await.map_err(|e| {
         tracing::warn!(%shop, error = %e, "shopify code exchange failed");

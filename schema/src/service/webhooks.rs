@@ -20,7 +20,7 @@ use uuid::Uuid;
 use alatar_agents::actions::{Actor, audit};
 use alatar_agents::shopify::cache::{self, key};
 use alatar_agents::shopify::credentials::status;
-use alatar_agents::shopify::{gid_number, signature};
+use alatar_agents::shopify::{ShopDomain, gid_number, signature};
 use alatar_entity::{
     AccountScope, agent_task, analysis_event, analysis_request, analysis_result, audit_entry, compliance_request,
     oauth_state, proposed_action, shopify_cache, shopify_credential, store, tool_call, webhook_delivery,
@@ -67,6 +67,15 @@ pub async fn receive(db: &DatabaseConnection, svc: &ShopifyService, delivery: De
     let Ok(payload) = serde_json::from_slice::<Value>(delivery.body) else {
         return Ok(Outcome::Malformed("the body is not JSON"));
     };
+    if ShopDomain::parse(delivery.shop).is_err() {
+        return Ok(Outcome::Malformed("X-Shopify-Shop-Domain is not a shop domain"));
+    }
+    // Headers are not signed, the body is: where the body names its shop,
+    // it must be the header's (a signed body replayed for another shop is refused).
+    let named = payload.get("shop_domain").or_else(|| payload.get("myshopify_domain")).and_then(Value::as_str);
+    if named.is_some_and(|named| named != delivery.shop) {
+        return Ok(Outcome::Unauthorized);
+    }
     let tx = db.begin().await?;
     let recorded = webhook_delivery::Entity::insert(webhook_delivery::ActiveModel {
         webhook_id: Set(delivery.webhook_id.to_owned()),

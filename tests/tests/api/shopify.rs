@@ -92,7 +92,7 @@ async fn install(app: &TestApp, token: &str) -> String {
     let store = store.unwrap_or_else(|| panic!("no shopify store: {}", stores.body));
     assert_eq!(store["shopDomain"], SHOP);
     assert_eq!(store["tokenStatus"], "ACTIVE");
-    assert!(store["scopes"].as_array().is_some_and(|s| s.contains(&json!("write_discounts"))));
+    assert!(store["scopes"].as_array().is_some_and(|s| s.contains(&json!("read_orders"))), "{store}");
     store["id"].as_str().unwrap_or_default().to_owned()
 }
 
@@ -469,12 +469,16 @@ async fn approvals_are_guarded_and_exactly_once() {
 }
 
 async fn webhook(app: &TestApp, topic: &str, id: &str, body: &Value, hmac: Option<&str>) -> StatusCode {
+    webhook_as(app, SHOP, topic, id, body, hmac).await
+}
+
+async fn webhook_as(app: &TestApp, shop: &str, topic: &str, id: &str, body: &Value, hmac: Option<&str>) -> StatusCode {
     let raw = body.to_string();
     let signature = hmac.map(str::to_owned).unwrap_or_else(|| sign_body(APP_SECRET.as_bytes(), raw.as_bytes()));
     let request = Request::post("/shopify/webhooks")
         .header("content-type", "application/json")
         .header("x-shopify-topic", topic)
-        .header("x-shopify-shop-domain", SHOP)
+        .header("x-shopify-shop-domain", shop)
         .header("x-shopify-webhook-id", id)
         .header("x-shopify-hmac-sha256", signature)
         .body(Body::from(raw))
@@ -560,6 +564,13 @@ async fn webhooks_invalidate_revoke_and_erase() {
         .await;
     assert_eq!(refused.code(), Some("CONFLICT"));
 
+    // Headers are not signed: a signed body replayed under another shop's name is refused.
+    let redact = json!({ "shop_id": 1, "shop_domain": SHOP });
+    assert_eq!(
+        webhook_as(&app, "victim.myshopify.com", "shop/redact", "w-x", &redact, None).await,
+        StatusCode::UNAUTHORIZED
+    );
+
     // shop/redact: every row of the shop is gone.
     assert_eq!(
         webhook(&app, "shop/redact", "w-5", &json!({ "shop_id": 1, "shop_domain": SHOP }), None).await,
@@ -632,7 +643,7 @@ async fn admin_client_is_resilient() {
 
     fake.fail_next([Fault::Status(429), Fault::Status(503), Fault::Throttled, Fault::Slow(Duration::from_millis(800))]);
     let before = fake.calls();
-    let products = client.paginate(PRODUCTS, json!({}), "products").await.unwrap_or_else(|e| panic!("{e}"));
+    let products = client.paginate(PRODUCTS, json!({}), "products", 50).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(products.len(), 3, "all pages (of two) gathered");
     assert_eq!(fake.calls() - before, 4 + 2, "four faults waited out, then two pages");
     assert!(products.iter().any(|p| p["description"] == INJECTION), "data is data");
@@ -666,4 +677,102 @@ async fn injected_prompts_only_propose() {
     assert!(actions.iter().all(|a| a["parameters"]["percentage"].as_u64().is_none_or(|p| p <= 50)), "{actions:?}");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(fake.mutations().is_empty(), "{:?}", fake.mutations());
+}
+
+/// A product text change runs through `productUpdate` and is undone from the
+/// text read just before it ran; a missing write scope fails the execution.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn product_updates_run_and_revert_and_scopes_are_rechecked() {
+    let (app, fake) = shopify_app(Backend::Sqlite).await;
+    let (token, _, _) = app.register("owner@products.example").await;
+    let store = install(&app, &token).await;
+    let id = submit(&app, &token, &store, "What are my top products?").await;
+    let done = wait_request(&app, &token, &id, |s| matches!(s, "AWAITING_APPROVAL" | "COMPLETED" | "FAILED")).await;
+    let actions = done["result"]["proposedActions"].as_array().cloned().unwrap_or_default();
+    let update = actions.iter().find(|a| a["kind"] == "UPDATE_PRODUCT").cloned().unwrap_or_else(|| panic!("{done}"));
+    let product = update["parameters"]["productId"].as_u64().unwrap_or_default();
+    let before = fake.product(product).unwrap_or_else(|| panic!("no product {product}"));
+    assert_eq!(update["preview"]["description"]["before"], json!(before.1), "the preview is a diff");
+
+    let action_id = update["id"].as_str().unwrap_or_default().to_owned();
+    app.gql(APPROVE, json!({ "id": action_id, "h": update["parametersHash"] }), Some(&token)).await.ok();
+    wait_action(&app, &token, &action_id, "EXECUTED").await;
+    let after = fake.product(product).unwrap_or_default();
+    assert_eq!(json!(after.1), update["parameters"]["description"]);
+    app.gql("mutation($id: ID!) { revertAction(id: $id) { status } }", json!({ "id": action_id }), Some(&token))
+        .await
+        .ok();
+    wait_action(&app, &token, &action_id, "REVERTED").await;
+    assert_eq!(fake.product(product), Some(before));
+    assert_eq!(fake.mutations(), ["productUpdate", "productUpdate"]);
+
+    // A shop that granted no write scopes: approval is recorded, execution refused.
+    let (app, fake) = shopify_app(Backend::Sqlite).await;
+    fake.grant("read_orders,read_products,read_customers,read_inventory");
+    let (token, _, _) = app.register("owner@readonly.example").await;
+    let store = install(&app, &token).await;
+    let id = submit(&app, &token, &store, QUESTION).await;
+    let done = wait_request(&app, &token, &id, |s| matches!(s, "AWAITING_APPROVAL" | "COMPLETED" | "FAILED")).await;
+    let discount = done["result"]["proposedActions"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["kind"] == "CREATE_DISCOUNT").cloned());
+    let discount = discount.unwrap_or_else(|| panic!("{done}"));
+    let action_id = discount["id"].as_str().unwrap_or_default().to_owned();
+    app.gql(APPROVE, json!({ "id": action_id, "h": discount["parametersHash"] }), Some(&token)).await.ok();
+    let failed = wait_action(&app, &token, &action_id, "FAILED").await;
+    assert!(failed["failureReason"].as_str().unwrap_or_default().contains("write_discounts"), "{failed}");
+    assert!(fake.mutations().is_empty());
+}
+
+/// Undecided proposals expire (and cannot be approved after); a
+/// disconnected store keeps its history but takes no new analyses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proposals_expire_and_stores_disconnect() {
+    let (app, _fake) = shopify_app(Backend::Sqlite).await;
+    let (token, _, _) = app.register("owner@expiry.example").await;
+    let store = install(&app, &token).await;
+    let id = submit(&app, &token, &store, QUESTION).await;
+    let done = wait_request(&app, &token, &id, |s| matches!(s, "AWAITING_APPROVAL" | "COMPLETED" | "FAILED")).await;
+    let actions = done["result"]["proposedActions"].as_array().cloned().unwrap_or_default();
+    let request = Uuid::parse_str(&id).unwrap_or_default();
+    proposed_action::Entity::update_many()
+        .col_expr(proposed_action::Column::ExpiresAt, Expr::value(Utc::now() - chrono::Duration::minutes(1)))
+        .filter(proposed_action::Column::RequestId.eq(request))
+        .exec(&app.db.conn)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let first = &actions[0];
+    let late = app.gql(APPROVE, json!({ "id": first["id"], "h": first["parametersHash"] }), Some(&token)).await;
+    assert_eq!(late.code(), Some("CONFLICT"), "{:?}", late.body);
+    alatar_agents::actions::expire_due(app.pipeline()).await.unwrap_or_else(|e| panic!("{e}"));
+    for action in &actions {
+        wait_action(&app, &token, action["id"].as_str().unwrap_or_default(), "EXPIRED").await;
+    }
+    wait_request(&app, &token, &id, |s| s == "COMPLETED").await;
+
+    let unlinked = app
+        .gql(
+            "mutation($id: ID!) { disconnectStore(id: $id) { tokenStatus disconnectedAt scopes } }",
+            json!({ "id": store }),
+            Some(&token),
+        )
+        .await
+        .ok();
+    assert_eq!(unlinked.data("/disconnectStore/tokenStatus"), &json!("DISCONNECTED"));
+    assert_eq!(unlinked.data("/disconnectStore/scopes"), &json!([]));
+    assert_eq!(shopify_credential::Entity::find().count(&app.db.conn).await.unwrap_or(9), 0, "the token is gone");
+    assert_eq!(shopify_cache::Entity::find().count(&app.db.conn).await.unwrap_or(9), 0);
+    let refused = app
+        .gql(
+            "mutation($s: ID!) { submitAnalysisRequest(prompt: \"Top products?\", storeId: $s) { id } }",
+            json!({ "s": store }),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(refused.code(), Some("CONFLICT"));
+    assert_eq!(request_status(&app, &token, &id).await, "COMPLETED", "history stays");
+}
+
+async fn request_status(app: &TestApp, token: &str, id: &str) -> String {
+    request(app, token, id).await["status"].as_str().unwrap_or_default().to_owned()
 }
