@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, IntoActiveModel, QueryFilter};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection, QueryFilter, UpdateMany};
 use secrecy::SecretString;
 
 use alatar_entity::{AccountScope, shopify_credential, store};
@@ -60,7 +61,8 @@ pub struct Credentials {
     app: Arc<ShopifyApp>,
     http: reqwest::Client,
     // Refresh tokens rotate on use: two concurrent refreshes of one shop
-    // would invalidate each other. Refreshes are rare; one lock is enough.
+    // would invalidate each other. The lock serialises them in a process;
+    // across instances, updates are compare-and-set on the sealed token.
     refresh_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -139,11 +141,13 @@ impl Credentials {
             Ok((access, refresh))
         })();
         let Ok((access, refresh)) = resealed else { return };
-        let mut active = row.into_active_model();
-        active.access_token = Set(access);
-        active.refresh_token = Set(refresh);
-        active.updated_at = Set(Utc::now());
-        if let Err(e) = active.update(&self.db).await {
+        let changed = self
+            .swap(&row, |u| {
+                u.col_expr(shopify_credential::Column::AccessToken, Expr::value(access))
+                    .col_expr(shopify_credential::Column::RefreshToken, Expr::value(refresh))
+            })
+            .await;
+        if let Err(e) = changed {
             tracing::warn!(%shop, error = %e, "re-sealing a token under the active key failed; will retry");
         }
     }
@@ -169,22 +173,37 @@ impl Credentials {
         match oauth::refresh(&self.app, &self.http, shop, &refresh_token).await {
             Ok(grant) => {
                 let sealed = self.seal(shop, &grant).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-                let mut active = row.into_active_model();
-                active.access_token = Set(sealed.access_token);
-                // Shopify may keep the refresh token; keep ours then.
-                if let Some(refresh) = sealed.refresh_token {
-                    active.refresh_token = Set(Some(refresh));
-                    active.refresh_expires_at = Set(sealed.refresh_expires_at);
+                let swapped = self
+                    .swap(&row, |mut u| {
+                        u = u
+                            .col_expr(shopify_credential::Column::AccessToken, Expr::value(sealed.access_token))
+                            .col_expr(
+                                shopify_credential::Column::AccessExpiresAt,
+                                Expr::value(sealed.access_expires_at),
+                            )
+                            .col_expr(shopify_credential::Column::Status, Expr::value(status::ACTIVE));
+                        // Shopify may keep the refresh token; keep ours then.
+                        if let Some(refresh) = sealed.refresh_token {
+                            u = u
+                                .col_expr(shopify_credential::Column::RefreshToken, Expr::value(Some(refresh)))
+                                .col_expr(
+                                    shopify_credential::Column::RefreshExpiresAt,
+                                    Expr::value(sealed.refresh_expires_at),
+                                );
+                        }
+                        if !sealed.scopes.is_empty() {
+                            u = u.col_expr(shopify_credential::Column::Scopes, Expr::value(sealed.scopes));
+                        }
+                        u
+                    })
+                    .await
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                if !swapped {
+                    // Another instance refreshed or the shop was reinstalled meanwhile.
+                    return self.load(store).await;
                 }
-                active.access_expires_at = Set(sealed.access_expires_at);
-                if !sealed.scopes.is_empty() {
-                    active.scopes = Set(sealed.scopes);
-                }
-                active.status = Set(status::ACTIVE.to_owned());
-                active.updated_at = Set(Utc::now());
-                let row = active.update(&self.db).await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
                 tracing::info!(%shop, "shopify access token refreshed");
-                Ok(row)
+                self.load(store).await
             }
             // Shopify is down: the old token still works for a while.
             Err(e) if e.is_transient() && still_valid => {
@@ -192,6 +211,12 @@ impl Credentials {
                 Ok(row)
             }
             Err(e) => {
+                // Refused because another instance already used our refresh
+                // token? Then the row holds its new token: use that.
+                let current = self.load(store).await?;
+                if current.access_token != row.access_token && current.status == status::ACTIVE {
+                    return Ok(current);
+                }
                 if !e.is_transient() {
                     self.mark(row, status::REFRESH_FAILED).await;
                 }
@@ -201,13 +226,25 @@ impl Credentials {
     }
 
     async fn mark(&self, row: shopify_credential::Model, to: &str) {
-        let shop = row.shop_domain.clone();
-        let mut active = row.into_active_model();
-        active.status = Set(to.to_owned());
-        active.updated_at = Set(Utc::now());
-        if let Err(e) = active.update(&self.db).await {
-            tracing::warn!(%shop, error = %e, "could not record the credential's state");
+        if let Err(e) = self.swap(&row, |u| u.col_expr(shopify_credential::Column::Status, Expr::value(to))).await {
+            tracing::warn!(shop = %row.shop_domain, error = %e, "could not record the credential's state");
         }
+    }
+
+    /// Updates the credential only if it still holds the token `row` was
+    /// read with: several instances share it, and a stale row must never
+    /// overwrite a token refreshed or reinstalled meanwhile.
+    async fn swap(
+        &self,
+        row: &shopify_credential::Model,
+        changes: impl FnOnce(UpdateMany<shopify_credential::Entity>) -> UpdateMany<shopify_credential::Entity>,
+    ) -> Result<bool, sea_orm::DbErr> {
+        let update = AccountScope::new(row.account_id)
+            .update_many::<shopify_credential::Entity>()
+            .col_expr(shopify_credential::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(shopify_credential::Column::StoreId.eq(row.store_id))
+            .filter(shopify_credential::Column::AccessToken.eq(row.access_token.as_str()));
+        Ok(changes(update).exec(&self.db).await?.rows_affected == 1)
     }
 }
 
