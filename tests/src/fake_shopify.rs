@@ -113,6 +113,7 @@ fn seed(shop: &mut Shop) {
             "id": format!("gid://shopify/Order/{}", 9000 + i),
             "createdAt": format!("{day}T12:00:00Z"),
             "cancelledAt": if i % 50 == 49 { json!(format!("{day}T13:00:00Z")) } else { Value::Null },
+            "closedAt": if i >= 10 && i % 50 != 49 { json!(format!("{day}T18:00:00Z")) } else { Value::Null },
             "customer": { "id": format!("gid://shopify/Customer/{customer}") },
             "discountCodes": if discount > 0 { json!(["WELCOME10"]) } else { json!([]) },
             "totalDiscountsSet": { "shopMoney": { "amount": money(discount) } },

@@ -14,13 +14,13 @@ use alatar_entity::store;
 
 use super::cache::{self, key};
 use super::{AdminClient, Shopify, ShopifyApp, gid_number};
-use crate::store::{Customer, DateRange, Order, OrderLine, Product, StoreData, StoreError, Variant};
+use crate::store::{Customer, DateRange, Order, OrderLine, OrderStatus, Product, StoreData, StoreError, Variant};
 
 const SHOP: &str = "query Shop { shop { currencyCode } }";
 
 const ORDERS: &str = "query Orders($first: Int!, $after: String, $query: String) {
   orders(first: $first, after: $after, query: $query, sortKey: CREATED_AT) {
-    nodes { id createdAt cancelledAt customer { id } discountCodes
+    nodes { id createdAt cancelledAt closedAt customer { id } discountCodes
       totalDiscountsSet { shopMoney { amount } } totalRefundedSet { shopMoney { amount } }
       lineItems(first: 20) { nodes { quantity originalUnitPriceSet { shopMoney { amount } } variant { id } product { id } } } }
     pageInfo { hasNextPage endCursor }
@@ -96,7 +96,7 @@ impl ShopifyData {
 /// The bulk form of the orders query (bulk queries take no variables and
 /// use `edges { node }`); each line item comes back as its own line.
 const ORDERS_BULK: &str = "{ orders(query: \"$SEARCH\", sortKey: CREATED_AT) { edges { node {
-  id createdAt cancelledAt customer { id } discountCodes
+  id createdAt cancelledAt closedAt customer { id } discountCodes
   totalDiscountsSet { shopMoney { amount } } totalRefundedSet { shopMoney { amount } }
   lineItems { edges { node { quantity originalUnitPriceSet { shopMoney { amount } } variant { id } product { id } } } } } } } }";
 
@@ -155,10 +155,14 @@ fn id_of(node: &Value, pointer: &str) -> u64 {
 }
 
 fn map_order(node: &Value) -> Option<Order> {
-    // Cancelled orders were never revenue.
-    if node.get("cancelledAt").is_some_and(|c| !c.is_null()) {
-        return None;
-    }
+    let set = |field: &str| node.get(field).is_some_and(|c| !c.is_null());
+    let status = if set("cancelledAt") {
+        OrderStatus::Cancelled
+    } else if set("closedAt") {
+        OrderStatus::Closed
+    } else {
+        OrderStatus::Open
+    };
     let created_at: DateTime<Utc> = node.get("createdAt")?.as_str()?.parse().ok()?;
     let lines = node
         .pointer("/lineItems/nodes")
@@ -188,6 +192,7 @@ fn map_order(node: &Value) -> Option<Order> {
             .map(str::to_owned),
         discount_cents: money(node, "totalDiscountsSet"),
         refunded_cents: money(node, "totalRefundedSet"),
+        status,
     })
 }
 
@@ -238,6 +243,13 @@ impl StoreData for ShopifyData {
     }
 
     async fn orders(&self, range: DateRange) -> Result<Vec<Order>, StoreError> {
+        // Cancelled orders were never revenue.
+        let mut orders = self.orders_with_cancelled(range).await?;
+        orders.retain(|o| o.status != OrderStatus::Cancelled);
+        Ok(orders)
+    }
+
+    async fn orders_with_cancelled(&self, range: DateRange) -> Result<Vec<Order>, StoreError> {
         let key = format!("{}:{}:{}", key::ORDERS, range.from, range.to);
         let raw = self.cached(&key, || async { Ok(Value::Array(self.order_nodes(range).await?)) }).await?;
         let mut orders: Vec<Order> =
@@ -289,6 +301,7 @@ mod tests {
         assert_eq!(orders.len(), 2);
         let first = map_order(&orders[0]).expect("order");
         assert_eq!(first.gross_cents(), 1000);
-        assert!(map_order(&orders[1]).is_none(), "cancelled orders are not revenue");
+        assert_eq!(first.status, OrderStatus::Open);
+        assert_eq!(map_order(&orders[1]).expect("order").status, OrderStatus::Cancelled);
     }
 }

@@ -14,7 +14,7 @@ use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{Customer, DateRange, Order, OrderLine, Product, StoreData, StoreError, Variant};
+use super::{Customer, DateRange, Order, OrderLine, OrderStatus, Product, StoreData, StoreError, Variant};
 
 const CUSTOMERS: u64 = 1_800;
 const ORDERS_PER_DAY: f64 = 24.0;
@@ -158,6 +158,7 @@ fn generate_day(seed: u64, day: NaiveDate, catalogue: &[Product]) -> Vec<Order> 
                 discount_code,
                 discount_cents,
                 refunded_cents,
+                status: OrderStatus::Closed,
             }
         })
         .collect()
@@ -219,6 +220,11 @@ impl StoreData for DemoStore {
         while day < end {
             orders.extend(self.day_orders(day, &mut catalogue).iter().cloned());
             day += Duration::days(1);
+        }
+        // The last two days' orders are still being fulfilled.
+        let recent = self.as_of - Duration::days(2);
+        for order in orders.iter_mut().filter(|o| o.created_at.date_naive() >= recent) {
+            order.status = OrderStatus::Open;
         }
         Ok(orders)
     }

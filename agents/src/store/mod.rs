@@ -7,6 +7,7 @@ mod demo;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use demo::DemoStore;
@@ -87,6 +88,19 @@ pub struct OrderLine {
     pub unit_price_cents: i64,
 }
 
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    /// Placed, not yet fulfilled and paid in full.
+    Open,
+    /// Done.
+    #[default]
+    Closed,
+    /// Cancelled: never revenue.
+    Cancelled,
+}
+
 /// An order with its discount and refund.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Order {
@@ -104,6 +118,9 @@ pub struct Order {
     pub discount_cents: i64,
     /// Refunded later, in cents.
     pub refunded_cents: i64,
+    /// Open, closed or cancelled.
+    #[serde(default)]
+    pub status: OrderStatus,
 }
 
 impl Order {
@@ -149,8 +166,12 @@ impl StoreError {
 pub trait StoreData: Send + Sync {
     /// The shop's currency (ISO 4217).
     fn currency(&self) -> &str;
-    /// Orders placed in `range`, oldest first.
+    /// Orders placed in `range`, oldest first, without cancelled ones (revenue).
     async fn orders(&self, range: DateRange) -> Result<Vec<Order>, StoreError>;
+    /// Orders placed in `range`, cancelled ones included.
+    async fn orders_with_cancelled(&self, range: DateRange) -> Result<Vec<Order>, StoreError> {
+        self.orders(range).await
+    }
     /// The catalogue with current stock.
     async fn products(&self) -> Result<Vec<Product>, StoreError>;
     /// Customers.

@@ -24,9 +24,9 @@ pub use stats::{
 };
 pub use store::{
     CodeUsage, CustomerActivity, CustomerActivityInput, CustomerActivityOutput, CustomerStats, DiscountUsage,
-    DiscountUsageInput, DiscountUsageOutput, Inventory, InventoryInput, InventoryItem, InventoryOutput, PeriodSales,
-    ProductSales, ProductSalesInput, ProductSalesOutput, ProductStats, SalesByPeriod, SalesByPeriodInput,
-    SalesByPeriodOutput,
+    DiscountUsageInput, DiscountUsageOutput, Inventory, InventoryInput, InventoryItem, InventoryOutput,
+    OrderStatusFilter, OrderSummary, Orders, OrdersInput, OrdersOutput, PeriodSales, ProductSales, ProductSalesInput,
+    ProductSalesOutput, ProductStats, SalesByPeriod, SalesByPeriodInput, SalesByPeriodOutput,
 };
 
 /// Why a tool call failed.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{ToolError, TypedTool, major};
 use crate::plan::Granularity;
-use crate::store::{DateRange, StoreData, StoreError};
+use crate::store::{DateRange, Order, OrderStatus, StoreData, StoreError};
 
 impl From<StoreError> for ToolError {
     fn from(e: StoreError) -> Self {
@@ -418,5 +418,107 @@ impl TypedTool for DiscountUsage {
 
     fn summarize(output: &DiscountUsageOutput) -> String {
         format!("{} codes in use", output.codes.len().saturating_sub(1))
+    }
+}
+
+/// Which orders `shopify.orders` lists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatusFilter {
+    /// Every order, cancelled ones included.
+    #[default]
+    Any,
+    /// Not yet closed.
+    Open,
+    /// Closed.
+    Closed,
+    /// Cancelled.
+    Cancelled,
+}
+
+/// Input of `shopify.orders`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct OrdersInput {
+    /// First day included.
+    pub from: NaiveDate,
+    /// First day excluded.
+    pub to: NaiveDate,
+    /// Which orders.
+    #[serde(default)]
+    pub status: OrderStatusFilter,
+}
+
+/// One order, without the customer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct OrderSummary {
+    /// Store-wide id.
+    pub id: u64,
+    /// When it was placed (RFC 3339).
+    pub created_at: String,
+    /// Open, closed or cancelled.
+    pub status: OrderStatus,
+    /// Units.
+    pub units: i64,
+    /// Gross − discount − refunds, in cents.
+    pub net_cents: i64,
+}
+
+/// Output of `shopify.orders`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrdersOutput {
+    /// ISO 4217.
+    pub currency: String,
+    /// Orders matching.
+    pub count: i64,
+    /// Their line totals before discounts, in cents.
+    pub gross_cents: i64,
+    /// Their net, in cents.
+    pub net_cents: i64,
+    /// The newest 50 of them.
+    pub latest: Vec<OrderSummary>,
+}
+
+/// `shopify.orders`: orders in a date range by status, with totals.
+pub struct Orders(pub Arc<dyn StoreData>);
+
+#[async_trait]
+impl TypedTool for Orders {
+    type Input = OrdersInput;
+    type Output = OrdersOutput;
+    const NAME: &'static str = "shopify.orders";
+    const DESCRIPTION: &'static str =
+        "Orders placed in a date range, filtered by status (open, closed, cancelled or any), with totals.";
+
+    async fn call(&self, input: &OrdersInput) -> Result<OrdersOutput, ToolError> {
+        let orders = self.0.orders_with_cancelled(range(input.from, input.to)?).await?;
+        let wanted = |status: OrderStatus| match input.status {
+            OrderStatusFilter::Any => true,
+            OrderStatusFilter::Open => status == OrderStatus::Open,
+            OrderStatusFilter::Closed => status == OrderStatus::Closed,
+            OrderStatusFilter::Cancelled => status == OrderStatus::Cancelled,
+        };
+        let matching: Vec<&Order> = orders.iter().filter(|o| wanted(o.status)).collect();
+        Ok(OrdersOutput {
+            currency: self.0.currency().to_owned(),
+            count: matching.len() as i64,
+            gross_cents: matching.iter().map(|o| o.gross_cents()).sum(),
+            net_cents: matching.iter().map(|o| o.net_cents()).sum(),
+            latest: matching
+                .iter()
+                .rev()
+                .take(50)
+                .map(|o| OrderSummary {
+                    id: o.id,
+                    created_at: o.created_at.to_rfc3339(),
+                    status: o.status,
+                    units: o.units(),
+                    net_cents: o.net_cents(),
+                })
+                .collect(),
+        })
+    }
+
+    fn summarize(output: &OrdersOutput) -> String {
+        format!("{} orders", output.count)
     }
 }

@@ -776,3 +776,41 @@ async fn proposals_expire_and_stores_disconnect() {
 async fn request_status(app: &TestApp, token: &str, id: &str) -> String {
     request(app, token, id).await["status"].as_str().unwrap_or_default().to_owned()
 }
+
+/// `shopify.orders` lists a date range by status, cancelled orders included
+/// only when asked for (they are never revenue).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_tool_filters_by_status() {
+    use alatar_agents::tools::{OrderStatusFilter, Orders, OrdersInput, TypedTool};
+    let (app, fake) = shopify_app(Backend::Sqlite).await;
+    let (token, _, _) = app.register("owner@orders.example").await;
+    let store_id = Uuid::parse_str(&install(&app, &token).await).unwrap_or_default();
+    let model =
+        store::Entity::find_by_id(store_id).one(&app.db.conn).await.ok().flatten().unwrap_or_else(|| panic!("store"));
+    let today = Utc::now().date_naive();
+    let data = app.pipeline().stores.resolve(&model, today).await.unwrap_or_else(|e| panic!("{e}"));
+    let (from, to) = (today - chrono::Duration::days(30), today + chrono::Duration::days(1));
+    let served = fake.orders();
+    let in_range: Vec<&Value> = served
+        .iter()
+        .filter(|o| {
+            let day: NaiveDate = o["createdAt"].as_str().unwrap_or_default()[..10].parse().unwrap_or(today);
+            day >= from && day < to
+        })
+        .collect();
+    let count = |f: &dyn Fn(&Value) -> bool| in_range.iter().filter(|o| f(o)).count() as i64;
+    let cancelled = count(&|o| !o["cancelledAt"].is_null());
+    let open = count(&|o| o["cancelledAt"].is_null() && o["closedAt"].is_null());
+    assert!(cancelled > 0 && open > 0);
+    for (status, expected) in [
+        (OrderStatusFilter::Any, in_range.len() as i64),
+        (OrderStatusFilter::Cancelled, cancelled),
+        (OrderStatusFilter::Open, open),
+        (OrderStatusFilter::Closed, in_range.len() as i64 - cancelled - open),
+    ] {
+        let out = Orders(data.clone()).call(&OrdersInput { from, to, status }).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.count, expected, "{status:?}");
+    }
+    let revenue = data.orders(alatar_agents::store::DateRange { from, to }).await.unwrap_or_default();
+    assert_eq!(revenue.len() as i64, in_range.len() as i64 - cancelled);
+}
