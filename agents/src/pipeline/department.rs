@@ -16,7 +16,7 @@ use alatar_entity::{TaskStatus, agent_task, analysis_request, store, tool_call};
 
 use super::bus::kind;
 use super::journal::{append, enqueue};
-use super::{Message, Pipeline};
+use super::{Message, Pipeline, orchestrator};
 use crate::Department;
 use crate::departments::TaskContext;
 use crate::plan::Plan;
@@ -214,8 +214,19 @@ pub(crate) async fn run_task(p: &Pipeline, task_id: Uuid) -> anyhow::Result<Dura
         .exec_without_returning(&tx)
         .await?;
     }
+    // The append locks the request row: concurrent finishers of one request
+    // queue up here, and each dispatch round below sees the tasks the
+    // others committed.
     let committed = append(&tx, request.account_id, request.id, std::mem::take(&mut events)).await?;
-    enqueue(&tx, &Message::Advance { request_id: request.id, redispatch: false }).await?;
+    // Dispatch the next tasks in this same commit; only writing the result
+    // or failing the request is left to the orchestrator's queue.
+    let next = match status {
+        TaskStatus::Completed => orchestrator::dispatch_ready(&tx, &request, false).await?,
+        _ => orchestrator::Next::Fail(String::new()),
+    };
+    if !matches!(next, orchestrator::Next::Waiting) {
+        enqueue(&tx, &Message::Advance { request_id: request.id, redispatch: false }).await?;
+    }
     tx.commit().await?;
     p.committed(&committed).await;
     Ok(tool_time)

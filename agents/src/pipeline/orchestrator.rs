@@ -7,7 +7,8 @@ use std::collections::HashSet;
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -165,7 +166,27 @@ struct TaskHead {
     last_error: Option<String>,
 }
 
-async fn progress(p: &Pipeline, request: &analysis_request::Model, redispatch: bool) -> anyhow::Result<()> {
+/// What the orchestrator still has to do after a dispatch round.
+#[derive(Debug)]
+pub(crate) enum Next {
+    /// Tasks are running or were just dispatched; their completion advances.
+    Waiting,
+    /// Every task completed: write the result.
+    Finish,
+    /// A task failed for good.
+    Fail(String),
+}
+
+/// Dispatches the tasks whose inputs are ready (conditionally: of two
+/// concurrent rounds only one sends a task), inside the caller's
+/// transaction. A department finishing its task calls this in its own
+/// commit, after the event append has locked the request row, so that of
+/// two tasks finishing at once the second sees the first.
+pub(crate) async fn dispatch_ready<C: ConnectionTrait>(
+    db: &C,
+    request: &analysis_request::Model,
+    redispatch: bool,
+) -> Result<Next, DbErr> {
     use agent_task::Column as C;
     let tasks: Vec<TaskHead> = agent_task::Entity::find()
         .select_only()
@@ -173,28 +194,20 @@ async fn progress(p: &Pipeline, request: &analysis_request::Model, redispatch: b
         .filter(C::RequestId.eq(request.id))
         .order_by_asc(C::Step)
         .into_model()
-        .all(&p.db)
+        .all(db)
         .await?;
     if let Some(failed) = tasks.iter().find(|t| t.status == TaskStatus::Failed) {
-        let reason = format!(
+        return Ok(Next::Fail(format!(
             "{} failed after {} errors: {}",
             failed.department,
             failed.error_count,
             failed.last_error.as_deref().unwrap_or("unknown error")
-        );
-        end(p, request, AnalysisStatus::Failed, Some(&reason)).await?;
-        return Ok(());
+        )));
     }
     if tasks.iter().all(|t| t.status == TaskStatus::Completed) {
-        let tasks = agent_task::Entity::find()
-            .filter(agent_task::Column::RequestId.eq(request.id))
-            .order_by_asc(agent_task::Column::Step)
-            .all(&p.db)
-            .await?;
-        return finish(p, request, &tasks).await;
+        return Ok(Next::Finish);
     }
     let done: HashSet<i32> = tasks.iter().filter(|t| t.status == TaskStatus::Completed).map(|t| t.step).collect();
-    let tx = p.db.begin().await?;
     for task in &tasks {
         let Some(department) = Department::from_name(&task.department) else { continue };
         let ready = task.status == TaskStatus::Pending
@@ -203,12 +216,11 @@ async fn progress(p: &Pipeline, request: &analysis_request::Model, redispatch: b
                 .iter()
                 .all(|d| done.contains(d));
         let send = if ready {
-            // Conditional: of two concurrent advances only one dispatches.
             agent_task::Entity::update_many()
                 .col_expr(agent_task::Column::Status, Expr::value(TaskStatus::Dispatched))
                 .filter(agent_task::Column::Id.eq(task.id))
                 .filter(agent_task::Column::Status.eq(TaskStatus::Pending))
-                .exec(&tx)
+                .exec(db)
                 .await?
                 .rows_affected
                 == 1
@@ -216,12 +228,32 @@ async fn progress(p: &Pipeline, request: &analysis_request::Model, redispatch: b
             redispatch && task.status == TaskStatus::Dispatched
         };
         if send {
-            enqueue(&tx, &Message::RunTask { request_id: request.id, task_id: task.id, department }).await?;
+            enqueue(db, &Message::RunTask { request_id: request.id, task_id: task.id, department }).await?;
         }
     }
+    Ok(Next::Waiting)
+}
+
+async fn progress(p: &Pipeline, request: &analysis_request::Model, redispatch: bool) -> anyhow::Result<()> {
+    let tx = p.db.begin().await?;
+    let next = dispatch_ready(&tx, request, redispatch).await?;
     tx.commit().await?;
     p.outbox.notify_one();
-    Ok(())
+    match next {
+        Next::Waiting => Ok(()),
+        Next::Fail(reason) => {
+            end(p, request, AnalysisStatus::Failed, Some(&reason)).await?;
+            Ok(())
+        }
+        Next::Finish => {
+            let tasks = agent_task::Entity::find()
+                .filter(agent_task::Column::RequestId.eq(request.id))
+                .order_by_asc(agent_task::Column::Step)
+                .all(&p.db)
+                .await?;
+            finish(p, request, &tasks).await
+        }
+    }
 }
 
 /// What any department may contribute to the answer, by shape.
