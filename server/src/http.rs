@@ -34,9 +34,9 @@ pub struct HttpState {
     pub metrics: Arc<Metrics>,
     pub graphql: Arc<GraphqlConfig>,
     /// Bearer token verification.
-    pub auth: Authenticator,
+    pub auth: Arc<Authenticator>,
     /// Shopify, when configured (OAuth callback, webhooks).
-    pub shopify: Option<ShopifyService>,
+    pub shopify: Option<Arc<ShopifyService>>,
 }
 
 /// The application's routes.

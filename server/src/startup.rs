@@ -299,8 +299,8 @@ impl Application {
         let schema = build_schema(state, &limits, rate_limits, limiter);
         let router = http::router(HttpState {
             schema,
-            auth: Authenticator { keys: tokens, shopify: shopify.clone(), db: db.clone() },
-            shopify,
+            auth: Arc::new(Authenticator { keys: tokens, shopify: shopify.clone(), db: db.clone() }),
+            shopify: shopify.map(Arc::new),
             db,
             redis,
             queue: config.amqp_url.is_some().then(|| pipeline.queue.clone()),

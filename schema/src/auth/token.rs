@@ -49,9 +49,12 @@ pub struct AccessClaims {
     pub jti: Uuid,
 }
 
-/// Signs and verifies access tokens.
+/// Signs and verifies access tokens. Cheap to clone (shared), as the
+/// transport clones it with its state for every request.
 #[derive(Clone)]
-pub struct TokenKeys {
+pub struct TokenKeys(std::sync::Arc<Keys>);
+
+struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -71,42 +74,42 @@ impl TokenKeys {
         validation.set_audience(&[config.audience.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 5;
-        Ok(Self {
+        Ok(Self(std::sync::Arc::new(Keys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
             config,
-        })
+        })))
     }
 
     /// The configuration these keys were built from.
     pub fn config(&self) -> &TokenConfig {
-        &self.config
+        &self.0.config
     }
 
     /// Issues an access token; returns it with its expiry (unix seconds).
     pub fn issue(&self, user: Uuid, account: Uuid, role: Role, tier: Tier) -> ApiResult<(String, i64)> {
         let now = chrono::Utc::now().timestamp();
-        let exp = now + i64::try_from(self.config.access_ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        let exp = now + i64::try_from(self.0.config.access_ttl.as_secs()).unwrap_or(i64::MAX / 2);
         let claims = AccessClaims {
             sub: user,
             acc: account,
             role,
             tier,
-            iss: self.config.issuer.clone(),
-            aud: self.config.audience.clone(),
+            iss: self.0.config.issuer.clone(),
+            aud: self.0.config.audience.clone(),
             iat: now,
             exp,
             jti: Uuid::new_v4(),
         };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.0.encoding)
             .map_err(ApiError::internal)?;
         Ok((token, exp))
     }
 
     /// Verifies signature, algorithm, issuer, audience and expiry.
     pub fn verify(&self, token: &str) -> ApiResult<AccessClaims> {
-        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+        jsonwebtoken::decode::<AccessClaims>(token, &self.0.decoding, &self.0.validation)
             .map(|data| data.claims)
             .map_err(|_| ApiError::Unauthenticated)
     }
