@@ -99,7 +99,7 @@ async fn main() {
             let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } });
             let _ = socket.send(Message::Text(init.to_string().into())).await;
             let _ = socket.next().await; // connection_ack
-            let query = "subscription($id: ID!) { analysisRequestUpdates(requestId: $id, afterSequence: 1) { sequence createdAt } }";
+            let query = "subscription($id: ID!) { analysisRequestUpdates(requestId: $id, afterSequence: 1) { sequence createdAt status } }";
             let subscribe =
                 json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": { "id": id } } });
             let _ = socket.send(Message::Text(subscribe.to_string().into())).await;
@@ -116,7 +116,7 @@ async fn main() {
                             let _ = tx.send((n, ms));
                         }
                         // Proposals wait for a person: the analysis itself is over.
-                        if event["payload"]["status"] == "AWAITING_APPROVAL" {
+                        if event["status"] == "AWAITING_APPROVAL" {
                             break;
                         }
                     }

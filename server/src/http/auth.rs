@@ -47,7 +47,10 @@ impl Authenticator {
         }
         let Some(shopify) = &self.shopify else { return Credentials::Invalid };
         let config = self.keys.config();
-        match session_viewer(&self.db, shopify, token, &config.issuer, &config.audience).await {
+        // Boxed: the session-token path (three queries) would otherwise size
+        // every future that awaits this one, such as each WebSocket
+        // connection's state, for the connection's whole life.
+        match Box::pin(session_viewer(&self.db, shopify, token, &config.issuer, &config.audience)).await {
             Ok(claims) => viewer(claims),
             Err(_) => Credentials::Invalid,
         }

@@ -53,7 +53,7 @@ pub async fn upgrade(state: HttpState, parts: &mut Parts) -> Response {
                 let value =
                     payload.get("authorization").or_else(|| payload.get("Authorization")).and_then(|v| v.as_str());
                 let mut data = Data::default();
-                match auth.verify_authorization(value).await {
+                match Box::pin(auth.verify_authorization(value)).await {
                     Credentials::Anonymous => Ok(data),
                     Credentials::Viewer(viewer) => {
                         data.insert(viewer);
