@@ -60,18 +60,7 @@ pub async fn exchange_code(
     shop: &ShopDomain,
     code: &str,
 ) -> Result<TokenGrant, StoreError> {
-    token_request(
-        app,
-        http,
-        shop,
-        json!({
-            "client_id": app.api_key,
-            "client_secret": app.api_secret.expose_secret(),
-            "code": code,
-            "expiring": 1,
-        }),
-    )
-    .await
+    token_request(app, http, shop, json!({ "code": code, "expiring": 1 })).await
 }
 
 /// Trades a refresh token for a new access token (and a new refresh token).
@@ -81,26 +70,19 @@ pub async fn refresh(
     shop: &ShopDomain,
     refresh_token: &SecretString,
 ) -> Result<TokenGrant, StoreError> {
-    token_request(
-        app,
-        http,
-        shop,
-        json!({
-            "client_id": app.api_key,
-            "client_secret": app.api_secret.expose_secret(),
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token.expose_secret(),
-        }),
-    )
-    .await
+    let grant = json!({ "grant_type": "refresh_token", "refresh_token": refresh_token.expose_secret() });
+    token_request(app, http, shop, grant).await
 }
 
+/// POSTs `grant` with the app's client credentials to the token endpoint.
 async fn token_request(
     app: &ShopifyApp,
     http: &reqwest::Client,
     shop: &ShopDomain,
-    body: Value,
+    mut body: Value,
 ) -> Result<TokenGrant, StoreError> {
+    body["client_id"] = json!(app.api_key);
+    body["client_secret"] = json!(app.api_secret.expose_secret());
     let url = format!("{}/admin/oauth/access_token", app.shop_url(shop));
     let response = http
         .post(&url)

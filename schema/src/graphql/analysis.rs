@@ -120,7 +120,7 @@ impl AnalysisRequest {
             .one(&ctx.state().pipeline.db)
             .await
             .map_err(ApiError::internal)?;
-        Ok(found.map(Store))
+        Ok(found.map(Store::new))
     }
     /// The departments' tasks, in plan order.
     async fn tasks(&self, ctx: &Context<'_>) -> Result<Vec<AgentTask>> {
@@ -407,7 +407,7 @@ pub struct AnalysisQuery;
 impl AnalysisQuery {
     /// The account's linked stores.
     async fn stores(&self, ctx: &Context<'_>) -> Result<Vec<Store>> {
-        Ok(analysis::stores(&ctx.state().pipeline, ctx.scope()?).await?.into_iter().map(Store).collect())
+        Ok(analysis::stores(&ctx.state().pipeline, ctx.scope()?).await?.into_iter().map(Store::new).collect())
     }
 
     /// One of the account's analysis requests.
@@ -453,7 +453,7 @@ impl AnalysisMutation {
     /// Links the bundled demo shop (a deterministic, realistic store) to the account.
     async fn connect_demo_store(&self, ctx: &Context<'_>, name: Option<String>) -> Result<Store> {
         let viewer = ctx.viewer()?;
-        Ok(Store(analysis::connect_demo_store(&ctx.state().pipeline, ctx.scope()?, viewer, name).await?))
+        Ok(Store::new(analysis::connect_demo_store(&ctx.state().pipeline, ctx.scope()?, viewer, name).await?))
     }
 
     /// Queues a question about one of the account's stores.

@@ -3,6 +3,7 @@
 
 use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
+use tokio::sync::OnceCell;
 
 use alatar_agents::shopify::credentials::{self, status};
 use alatar_entity::{shopify_credential, store};
@@ -38,13 +39,19 @@ pub enum TokenStatus {
     NotApplicable,
 }
 
-/// A store linked to the account.
-#[derive(Clone)]
-pub struct Store(pub store::Model);
+/// A store linked to the account; its credential is read at most once,
+/// however many of `scopes`, `tokenStatus`, `tokenExpiresAt` are asked for.
+pub struct Store(pub store::Model, OnceCell<Option<shopify_credential::Model>>);
 
 impl Store {
-    async fn credential(&self, ctx: &Context<'_>) -> Result<Option<shopify_credential::Model>> {
-        Ok(service::credential(&ctx.state().db, &self.0).await?)
+    /// Wraps a store row.
+    pub fn new(model: store::Model) -> Self {
+        Self(model, OnceCell::new())
+    }
+
+    async fn credential(&self, ctx: &Context<'_>) -> Result<Option<&shopify_credential::Model>> {
+        let loaded = self.1.get_or_try_init(|| service::credential(&ctx.state().db, &self.0)).await?;
+        Ok(loaded.as_ref())
     }
 }
 
@@ -139,7 +146,7 @@ impl ShopifyMutation {
         let state = ctx.state();
         // Relayed completions must come from the person who started the install.
         let viewer = ctx.viewer()?;
-        Ok(Store(service::complete(&state.db, state.shopify.as_ref(), &params, Some(viewer)).await?))
+        Ok(Store::new(service::complete(&state.db, state.shopify.as_ref(), &params, Some(viewer)).await?))
     }
 
     /// Unlinks a store: its token is deleted and its cached data dropped;
@@ -147,37 +154,11 @@ impl ShopifyMutation {
     async fn disconnect_store(&self, ctx: &Context<'_>, id: ID) -> Result<Store> {
         let viewer = ctx.viewer()?;
         let id = parse_id("id", &id)?;
-        Ok(Store(service::disconnect(&ctx.state().db, ctx.scope()?, viewer, id).await?))
+        Ok(Store::new(service::disconnect(&ctx.state().db, ctx.scope()?, viewer, id).await?))
     }
 }
 
-/// `a=1&b=2` decoded (`+` and `%xx`), or `None` when malformed.
+/// `a=1&b=2` decoded, or `None` when malformed.
 pub fn form_pairs(query: &str) -> Option<Vec<(String, String)>> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            Some((decode(k)?, decode(v)?))
-        })
-        .collect()
-}
-
-fn decode(raw: &str) -> Option<String> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = raw.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
+    serde_urlencoded::from_str(query).ok()
 }

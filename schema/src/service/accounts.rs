@@ -37,13 +37,19 @@ pub async fn actor(db: &DatabaseConnection, scope: AccountScope, user_id: Uuid) 
     member(db, scope, user_id).await.map_err(|_| ApiError::Unauthenticated)
 }
 
-fn require_manager(actor: &user::Model) -> ApiResult<()> {
-    if actor.role.can_manage_members() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden("only owners and admins can manage members"))
-    }
+/// The acting member if an owner or admin (re-read like [`actor`]), else
+/// `FORBIDDEN` saying `why`.
+pub async fn manager(
+    db: &DatabaseConnection,
+    scope: AccountScope,
+    user_id: Uuid,
+    why: &'static str,
+) -> ApiResult<user::Model> {
+    let actor = actor(db, scope, user_id).await?;
+    if actor.role.can_manage_members() { Ok(actor) } else { Err(ApiError::Forbidden(why)) }
 }
+
+const MANAGE_MEMBERS: &str = "only owners and admins can manage members";
 
 /// Invites `email` with `role`; returns the invitation and its one-time token
 /// (shown once, stored only hashed). Only owners may invite owners.
@@ -55,8 +61,7 @@ pub async fn invite(
     email: &str,
     role: Role,
 ) -> ApiResult<(invitation::Model, String)> {
-    let actor = actor(db, scope, actor_id).await?;
-    require_manager(&actor)?;
+    let actor = manager(db, scope, actor_id, MANAGE_MEMBERS).await?;
     if role == Role::Owner && actor.role != Role::Owner {
         return Err(ApiError::Forbidden("only owners can invite owners"));
     }
@@ -97,8 +102,7 @@ pub async fn remove(
     actor_id: Uuid,
     user_id: Uuid,
 ) -> ApiResult<user::Model> {
-    let actor = actor(db, scope, actor_id).await?;
-    require_manager(&actor)?;
+    let actor = manager(db, scope, actor_id, MANAGE_MEMBERS).await?;
     let txn = db.begin().await?;
     let target = scope
         .find::<user::Entity>()

@@ -21,12 +21,7 @@ use crate::service::accounts;
 const MAX_REASON_CHARS: usize = 2_000;
 
 async fn require_approver(db: &DatabaseConnection, scope: AccountScope, viewer: &AccessClaims) -> ApiResult<()> {
-    let actor = accounts::actor(db, scope, viewer.sub).await?;
-    if actor.role.can_manage_members() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden("only owners and admins can decide on store changes"))
-    }
+    accounts::manager(db, scope, viewer.sub, "only owners and admins can decide on store changes").await.map(drop)
 }
 
 /// One of the account's actions: `NOT_FOUND` if there is no such action,

@@ -64,12 +64,7 @@ async fn require_manager(
     scope: AccountScope,
     viewer: &AccessClaims,
 ) -> ApiResult<user::Model> {
-    let actor = accounts::actor(db, scope, viewer.sub).await?;
-    if actor.role.can_manage_members() {
-        Ok(actor)
-    } else {
-        Err(ApiError::Forbidden("only owners and admins can link, unlink or change stores"))
-    }
+    accounts::manager(db, scope, viewer.sub, "only owners and admins can link, unlink or change stores").await
 }
 
 /// Begins an install: a single-use `state` bound to the account and shop.

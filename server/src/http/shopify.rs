@@ -6,6 +6,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use alatar_agents::shopify::ShopDomain;
 use alatar_schema::ApiError;
 use alatar_schema::form_pairs;
 use alatar_schema::service::shopify::complete;
@@ -26,9 +27,11 @@ pub async fn callback(State(state): State<HttpState>, RawQuery(query): RawQuery)
     };
     match complete(&state.db, Some(svc), &params, None).await {
         Ok(store) => {
-            let shop = store.shop_domain.unwrap_or_default();
             let app = &svc.shopify.app;
-            let target = format!("{}/admin/apps/{}", app.base_url.replace("{shop}", &shop), app.api_key);
+            let Some(shop) = store.shop_domain.as_deref().and_then(|s| ShopDomain::parse(s).ok()) else {
+                return plain(StatusCode::BAD_GATEWAY, "the install could not be completed; try again");
+            };
+            let target = format!("{}/admin/apps/{}", app.shop_url(&shop), app.api_key);
             (StatusCode::SEE_OTHER, [(header::LOCATION, target)]).into_response()
         }
         Err(ApiError::BadUserInput { field, message }) => {

@@ -150,22 +150,27 @@ async fn post(server: &RunningBinary, token: &str, query: &str, variables: Value
     alatar_tests::post_graphql(&server.base_url, json!({ "query": query, "variables": variables }), Some(token)).await
 }
 
+/// Links the demo store for `owner` and asks the headline question; the request id.
+async fn ask_demo_store(server: &RunningBinary, owner: &str) -> Value {
+    let store = post(server, owner, "mutation { connectDemoStore { id } }", json!({})).await;
+    let store = store["data"]["connectDemoStore"]["id"].clone();
+    let submitted = post(
+        server,
+        owner,
+        "mutation($p: String!, $s: ID!) { submitAnalysisRequest(prompt: $p, storeId: $s) { id } }",
+        json!({ "p": super::analysis::QUESTION, "s": store }),
+    )
+    .await;
+    submitted["data"]["submitAnalysisRequest"]["id"].clone()
+}
+
 #[tokio::test]
 async fn analysis_request_updates_stream_to_completion() {
     let dir = alatar_tests::scratch_dir();
     let server = RunningBinary::start(&dir, &[]);
     let owner = register(&server, "ws-analyst@shop.example").await;
     let stranger = register(&server, "ws-stranger@elsewhere.example").await;
-    let store = post(&server, &owner, "mutation { connectDemoStore { id } }", json!({})).await;
-    let store = store["data"]["connectDemoStore"]["id"].clone();
-    let submitted = post(
-        &server,
-        &owner,
-        "mutation($p: String!, $s: ID!) { submitAnalysisRequest(prompt: $p, storeId: $s) { id } }",
-        json!({ "p": super::analysis::QUESTION, "s": store }),
-    )
-    .await;
-    let id = submitted["data"]["submitAnalysisRequest"]["id"].clone();
+    let id = ask_demo_store(&server, &owner).await;
     let subscription = "subscription($id: ID!) { analysisRequestUpdates(requestId: $id) { sequence kind status } }";
 
     let mut socket = connect(&server, "graphql-transport-ws").await;
@@ -224,16 +229,7 @@ async fn action_updates_stream_decisions() {
     let dir = alatar_tests::scratch_dir();
     let server = RunningBinary::start(&dir, &[]);
     let owner = register(&server, "ws-approver@shop.example").await;
-    let store = post(&server, &owner, "mutation { connectDemoStore { id } }", json!({})).await;
-    let store = store["data"]["connectDemoStore"]["id"].clone();
-    let submitted = post(
-        &server,
-        &owner,
-        "mutation($p: String!, $s: ID!) { submitAnalysisRequest(prompt: $p, storeId: $s) { id } }",
-        json!({ "p": super::analysis::QUESTION, "s": store }),
-    )
-    .await;
-    let id = submitted["data"]["submitAnalysisRequest"]["id"].clone();
+    let id = ask_demo_store(&server, &owner).await;
     let query =
         "query($id: ID!) { analysisRequest(id: $id) { status result { proposedActions { id parametersHash } } } }";
     let actions = loop {
