@@ -150,9 +150,14 @@ async fn process<C: ConnectionTrait>(db: &C, topic: &str, shop: &str, payload: &
             .await?;
         }
         "customers/redact" => {
-            // The cache is the only place customer records live; drop all of
-            // it (orders embed customer ids) and every export about them.
+            // Customer records live in the cache: drop all of it (orders embed
+            // customer ids) and every export about them; per-customer rows
+            // copied into analyses (activity datasets, tool inputs, events)
+            // are cut out of them. Aggregates stay: they identify nobody.
             cache::invalidate(db, scope, store_id, &[]).await?;
+            if let Some(customer) = customer_id(payload) {
+                erase_customer_from_analyses(db, scope, store_id, customer).await?;
+            }
             if let Some(customer) = customer_id(payload) {
                 scope
                     .delete_many::<compliance_request::Entity>()
@@ -180,6 +185,84 @@ async fn process<C: ConnectionTrait>(db: &C, topic: &str, shop: &str, payload: &
 fn customer_id(payload: &Value) -> Option<u64> {
     let id = payload.pointer("/customer/id")?;
     id.as_u64().or_else(|| id.as_str().and_then(|s| s.parse().ok().or_else(|| gid_number(s))))
+}
+
+/// Removes, from every analysis of the store, each JSON object that is one
+/// customer's row (`customer_id` = `customer`): task outputs, tool-call
+/// inputs and event payloads.
+async fn erase_customer_from_analyses<C: ConnectionTrait>(
+    db: &C,
+    scope: AccountScope,
+    store_id: Uuid,
+    customer: u64,
+) -> Result<(), DbErr> {
+    let requests: Vec<Uuid> = scope
+        .find::<analysis_request::Entity>()
+        .select_only()
+        .column(analysis_request::Column::Id)
+        .filter(analysis_request::Column::StoreId.eq(store_id))
+        .into_tuple()
+        .all(db)
+        .await?;
+    for mut task in
+        scope.find::<agent_task::Entity>().filter(agent_task::Column::RequestId.is_in(requests.clone())).all(db).await?
+    {
+        if task.output.as_mut().is_some_and(|o| cut_customer(o, customer)) {
+            scope
+                .update_many::<agent_task::Entity>()
+                .col_expr(agent_task::Column::Output, Expr::value(task.output))
+                .filter(agent_task::Column::Id.eq(task.id))
+                .exec(db)
+                .await?;
+        }
+    }
+    for mut call in
+        scope.find::<tool_call::Entity>().filter(tool_call::Column::RequestId.is_in(requests.clone())).all(db).await?
+    {
+        if cut_customer(&mut call.input, customer) {
+            scope
+                .update_many::<tool_call::Entity>()
+                .col_expr(tool_call::Column::Input, Expr::value(call.input))
+                .filter(tool_call::Column::Id.eq(call.id))
+                .exec(db)
+                .await?;
+        }
+    }
+    for mut event in
+        scope.find::<analysis_event::Entity>().filter(analysis_event::Column::RequestId.is_in(requests)).all(db).await?
+    {
+        if cut_customer(&mut event.payload, customer) {
+            scope
+                .update_many::<analysis_event::Entity>()
+                .col_expr(analysis_event::Column::Payload, Expr::value(event.payload))
+                .filter(analysis_event::Column::Id.eq(event.id))
+                .exec(db)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Drops array elements that are `customer`'s row; `true` if anything changed.
+fn cut_customer(value: &mut Value, customer: u64) -> bool {
+    let is_row = |v: &Value| {
+        v.get("customer_id")
+            .or_else(|| v.get("customerId"))
+            .is_some_and(|id| id.as_u64() == Some(customer) || id.as_str().is_some_and(|s| s.parse() == Ok(customer)))
+    };
+    match value {
+        Value::Array(items) => {
+            let before = items.len();
+            items.retain(|item| !is_row(item));
+            let mut changed = items.len() != before;
+            for item in items.iter_mut() {
+                changed |= cut_customer(item, customer);
+            }
+            changed
+        }
+        Value::Object(map) => map.values_mut().fold(false, |changed, v| cut_customer(v, customer) | changed),
+        _ => false,
+    }
 }
 
 /// Everything held about one customer: their record and orders from the cache.

@@ -302,6 +302,7 @@ async fn install_analyse_approve_revert(backend: Backend) {
 
 on_both_backends! {
     install_analyse_approve_revert => install_analyse_approve_revert;
+    webhooks_invalidate_revoke_and_erase => webhooks_invalidate_revoke_and_erase;
 }
 
 /// Every forged or stale callback is refused and links nothing.
@@ -486,6 +487,26 @@ async fn webhook_as(app: &TestApp, shop: &str, topic: &str, id: &str, body: &Val
     app.send(request).await.0
 }
 
+/// Whether any task output, tool input or event holds `customer`'s row.
+async fn analyses_mention(app: &TestApp, customer: u64) -> bool {
+    fn holds(v: &Value, customer: u64) -> bool {
+        match v {
+            Value::Object(map) => {
+                map.get("customer_id") == Some(&json!(customer)) || map.values().any(|v| holds(v, customer))
+            }
+            Value::Array(items) => items.iter().any(|v| holds(v, customer)),
+            _ => false,
+        }
+    }
+    let db = &app.db.conn;
+    let tasks = agent_task::Entity::find().all(db).await.unwrap_or_default();
+    let calls = tool_call::Entity::find().all(db).await.unwrap_or_default();
+    let events = analysis_event::Entity::find().all(db).await.unwrap_or_default();
+    tasks.iter().filter_map(|t| t.output.as_ref()).any(|o| holds(o, customer))
+        || calls.iter().any(|c| holds(&c.input, customer))
+        || events.iter().any(|e| holds(&e.payload, customer))
+}
+
 async fn count<E: EntityTrait>(app: &TestApp) -> u64
 where
     E::Model: Sync,
@@ -495,9 +516,8 @@ where
 
 /// Webhooks: HMAC, dedup, cache invalidation, uninstall, and the three
 /// compliance topics; after `shop/redact` no row of the shop remains.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn webhooks_invalidate_revoke_and_erase() {
-    let (app, fake) = shopify_app(Backend::Sqlite).await;
+async fn webhooks_invalidate_revoke_and_erase(backend: Backend) {
+    let (app, fake) = shopify_app(backend).await;
     let (token, _, _) = app.register("owner@hooks.example").await;
     let store = install(&app, &token).await;
     let id = submit(&app, &token, &store, QUESTION).await;
@@ -537,8 +557,12 @@ async fn webhooks_invalidate_revoke_and_erase() {
     assert_eq!(exports.data("/complianceRequests/0/customerId"), &json!("501"));
     assert!(!export["orders"].as_array().is_none_or(Vec::is_empty), "{export}");
 
-    // customers/redact: no trace of the customer remains.
+    // customers/redact: no trace of the customer remains, neither in the
+    // cache nor in the analyses that copied its activity row.
+    assert!(analyses_mention(&app, 501).await, "the segment analysis holds the customer's row");
     assert_eq!(webhook(&app, "customers/redact", "w-3", &customer, None).await, StatusCode::OK);
+    assert!(!analyses_mention(&app, 501).await);
+    assert!(analyses_mention(&app, 502).await, "other customers' rows stay");
     for row in shopify_cache::Entity::find().all(&app.db.conn).await.unwrap_or_default() {
         assert!(!row.body.to_string().contains("customer1@example.com"));
         assert!(!row.body.to_string().contains("Customer/501"));
@@ -813,4 +837,48 @@ async fn orders_tool_filters_by_status() {
     }
     let revenue = data.orders(alatar_agents::store::DateRange { from, to }).await.unwrap_or_default();
     assert_eq!(revenue.len() as i64, in_range.len() as i64 - cancelled);
+}
+
+/// The approval path on the production engines: the execution message goes
+/// through RabbitMQ, status changes reach watchers through Redis, state lives
+/// in PostgreSQL; one approval, one write.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actions_run_on_rabbitmq_redis_and_postgres() {
+    let fake = FakeShopify::start().await;
+    let shopify = configure(&fake);
+    let namespace = format!("test-{}.", Uuid::now_v7());
+    let app = TestApp::with_config(Backend::Postgres, |c| {
+        shopify(c);
+        c.amqp_url = Some(alatar_tests::amqp_url().into());
+        c.redis_url = Some(alatar_tests::redis_url().into());
+        c.pipeline.queue_namespace = namespace.clone();
+    })
+    .await;
+    let (token, _, _) = app.register("owner@production-shop.example").await;
+    let store = install(&app, &token).await;
+    let id = submit(&app, &token, &store, QUESTION).await;
+    let done = wait_request(&app, &token, &id, |s| matches!(s, "AWAITING_APPROVAL" | "COMPLETED" | "FAILED")).await;
+    assert_eq!(done["status"], "AWAITING_APPROVAL", "{done}");
+    let actions = done["result"]["proposedActions"].as_array().cloned().unwrap_or_default();
+    let discount = actions.iter().find(|a| a["kind"] == "CREATE_DISCOUNT").cloned().unwrap_or_else(|| panic!("{done}"));
+    let action_id = discount["id"].as_str().unwrap_or_default().to_owned();
+
+    let account =
+        store::Entity::find().one(&app.db.conn).await.ok().flatten().map(|s| s.account_id).unwrap_or_default();
+    let mut live = app.pipeline().bus.hub().subscribe_actions(account);
+    app.gql(APPROVE, json!({ "id": action_id, "h": discount["parametersHash"] }), Some(&token)).await.ok();
+    app.gql(APPROVE, json!({ "id": action_id, "h": discount["parametersHash"] }), Some(&token)).await.ok();
+    wait_action(&app, &token, &action_id, "EXECUTED").await;
+    let mut statuses = Vec::new();
+    while statuses.len() < 3 {
+        let event = tokio::time::timeout(Duration::from_secs(10), live.recv())
+            .await
+            .unwrap_or_else(|_| panic!("statuses so far: {statuses:?}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        if event.payload["actionId"] == json!(action_id) {
+            statuses.push(event.payload["status"].as_str().unwrap_or_default().to_owned());
+        }
+    }
+    assert_eq!(statuses, ["APPROVED", "EXECUTING", "EXECUTED"]);
+    assert_eq!(fake.mutations(), ["discountCodeBasicCreate"]);
 }
