@@ -9,7 +9,7 @@ use alatar_entity::AccountScope;
 
 use crate::auth::{AccessClaims, TokenKeys};
 use crate::error::{ApiError, ApiResult};
-use crate::service::AccountEvents;
+use crate::service::{AccountEvents, MemberCache};
 
 /// Shared state every resolver can reach.
 #[derive(Clone)]
@@ -24,6 +24,8 @@ pub struct AppState {
     pub pipeline: alatar_agents::pipeline::Pipeline,
     /// Shopify, when configured.
     pub shopify: Option<crate::service::shopify::ShopifyService>,
+    /// Recently read members, for `me`.
+    pub members: Arc<MemberCache>,
 }
 
 /// The authenticated caller, put into request data by the transport after it

@@ -5,6 +5,7 @@
 
 pub mod auth;
 mod context;
+mod documents;
 pub mod error;
 mod graphql;
 mod guard;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 use async_graphql::Schema;
 
 pub use context::{AppState, ContextExt, Viewer};
+pub use documents::DocumentCache;
 pub use error::{ApiError, ApiResult};
 pub use graphql::{Mutation, Query, Subscription, form_pairs};
 pub use guard::RateLimits;

@@ -6,6 +6,7 @@ pub mod actions;
 pub mod analysis;
 pub mod email;
 pub mod events;
+pub mod members;
 pub mod preferences;
 pub mod sessions;
 pub mod shopify;
@@ -13,6 +14,7 @@ pub mod webhooks;
 
 pub use email::Email;
 pub use events::{AccountEvent, AccountEventKind, AccountEvents, InProcessAccountEvents};
+pub use members::MemberCache;
 pub use sessions::AuthSession;
 
 use sea_orm::{DbErr, SqlErr};

@@ -35,6 +35,8 @@ pub struct HttpState {
     pub graphql: Arc<GraphqlConfig>,
     /// Bearer token verification.
     pub auth: Arc<Authenticator>,
+    /// Parsed documents of the operations clients repeat.
+    pub documents: Arc<alatar_schema::DocumentCache>,
     /// Shopify, when configured (OAuth callback, webhooks).
     pub shopify: Option<Arc<ShopifyService>>,
 }

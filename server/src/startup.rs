@@ -282,6 +282,7 @@ impl Application {
             events: Arc::new(InProcessAccountEvents::default()),
             pipeline: pipeline.clone(),
             shopify: shopify.clone(),
+            members: Arc::default(),
         };
         let limits = QueryLimits {
             max_depth: config.graphql.max_depth,
@@ -306,6 +307,7 @@ impl Application {
             queue: config.amqp_url.is_some().then(|| pipeline.queue.clone()),
             metrics,
             graphql: Arc::new(config.graphql.clone()),
+            documents: Arc::default(),
         });
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         Ok(Self { listener, router, pipeline, worker })

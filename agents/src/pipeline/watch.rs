@@ -54,7 +54,39 @@ struct State {
     done: bool,
 }
 
+/// What a database read found.
+enum CatchUp {
+    /// Events to emit are in the buffer.
+    Read,
+    /// Nothing left to emit, and nothing more will come.
+    Ended,
+    /// Caught up with a request still going: wait for live events.
+    Waiting,
+}
+
+/// Database reads in flight for watchers, per process. Thousands of
+/// subscribers connecting at once then queue on a permit (a few bytes each)
+/// instead of each holding a driver query future (~8 KiB) while it waits for
+/// a pooled connection; the freed peaks would otherwise stay resident as
+/// allocator fragmentation beside the idle watchers.
+static READS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(8);
+
 impl State {
+    async fn catch_up(&mut self) -> Result<CatchUp, sea_orm::DbErr> {
+        let _permit = READS.acquire().await.ok();
+        let events = events_after(&self.db, self.request_id, self.last, 500).await?;
+        if !events.is_empty() {
+            self.buffer.extend(events);
+            return Ok(CatchUp::Read);
+        }
+        // Caught up. A request that ended before we came needs no waiting.
+        Ok(match analysis_request::Entity::find_by_id(self.request_id).one(&self.db).await? {
+            Some(r) if r.status.is_terminal() && r.last_sequence <= self.last => CatchUp::Ended,
+            None => CatchUp::Ended,
+            Some(_) => CatchUp::Waiting,
+        })
+    }
+
     async fn next(&mut self) -> Option<Result<Event, sea_orm::DbErr>> {
         loop {
             if let Some(event) = self.buffer.pop_front() {
@@ -69,20 +101,12 @@ impl State {
                 return None;
             }
             if std::mem::take(&mut self.read) {
-                match events_after(&self.db, self.request_id, self.last, 500).await {
-                    Ok(events) if !events.is_empty() => {
-                        self.buffer.extend(events);
-                        continue;
-                    }
-                    Ok(_) => {
-                        // Caught up. A request that ended before we came needs no waiting.
-                        match analysis_request::Entity::find_by_id(self.request_id).one(&self.db).await {
-                            Ok(Some(r)) if r.status.is_terminal() && r.last_sequence <= self.last => return None,
-                            Ok(None) => return None,
-                            Ok(_) => {}
-                            Err(e) => return Some(Err(e)),
-                        }
-                    }
+                // Boxed: the driver's query futures are large, and inlined
+                // they would size every idle watcher's state for its whole life.
+                match Box::pin(self.catch_up()).await {
+                    Ok(CatchUp::Read) => continue,
+                    Ok(CatchUp::Ended) => return None,
+                    Ok(CatchUp::Waiting) => {}
                     Err(e) => return Some(Err(e)),
                 }
             }

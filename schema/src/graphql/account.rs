@@ -30,8 +30,12 @@ impl AccountQuery {
     /// The authenticated user.
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
         let viewer = ctx.viewer()?;
-        let me =
-            accounts::member(&ctx.state().db, ctx.scope()?, viewer.sub).await.map_err(|_| ApiError::Unauthenticated)?;
+        let (state, scope) = (ctx.state(), ctx.scope()?);
+        if let Some(me) = state.members.get(scope, viewer.sub) {
+            return Ok(User(me));
+        }
+        let me = accounts::member(&state.db, scope, viewer.sub).await.map_err(|_| ApiError::Unauthenticated)?;
+        state.members.put(&me);
         Ok(User(me))
     }
 
@@ -85,7 +89,9 @@ impl AccountMutation {
     /// Exchanges email and password for tokens.
     async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<AuthPayload> {
         let state = ctx.state();
-        Ok(payload(sessions::login(&state.db, &state.tokens, &email, &password).await?))
+        let session = sessions::login(&state.db, &state.tokens, &email, &password).await?;
+        state.members.forget(session.user.id); // its last login changed
+        Ok(payload(session))
     }
 
     /// Exchanges a refresh token for new tokens; the old one stops working.
@@ -146,6 +152,7 @@ impl AccountMutation {
         let state = ctx.state();
         let target = parse_id("userId", &user_id)?;
         let removed = accounts::remove(&state.db, state.events.as_ref(), ctx.scope()?, viewer.sub, target).await?;
+        state.members.forget(removed.id);
         Ok(User(removed))
     }
 }

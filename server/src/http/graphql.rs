@@ -297,6 +297,7 @@ async fn execute(
         _ => None,
     };
     let runs = requests.into_iter().map(|mut request| {
+        state.documents.prepare(&mut request);
         state.metrics.operation(type_label(operation_type(&mut request)));
         if let Some(viewer) = &viewer {
             request = request.data(viewer.clone());
@@ -308,7 +309,7 @@ async fn execute(
     let mut limited: Option<u64> = None;
     let mut all_limited = true;
     let mut request_errors = true;
-    let bodies: Vec<Value> = responses
+    let bodies: Vec<ResponseBody> = responses
         .into_iter()
         .map(|mut response| {
             let request_error = is_request_error(&response);
@@ -325,17 +326,7 @@ async fn execute(
                 error.extensions.get_or_insert_with(Default::default).set("requestId", rid);
             }
             all_limited &= this_limited;
-            let mut body = Map::new();
-            if !request_error {
-                body.insert("data".into(), serde_json::to_value(&response.data).unwrap_or(Value::Null));
-            }
-            if !response.errors.is_empty() {
-                body.insert("errors".into(), serde_json::to_value(&response.errors).unwrap_or(Value::Null));
-            }
-            if !response.extensions.is_empty() {
-                body.insert("extensions".into(), serde_json::to_value(&response.extensions).unwrap_or(Value::Null));
-            }
-            Value::Object(body)
+            ResponseBody { request_error, response }
         })
         .collect();
 
@@ -346,13 +337,39 @@ async fn execute(
     } else {
         StatusCode::OK
     };
-    let body = if batch { Value::Array(bodies) } else { bodies.into_iter().next().unwrap_or(Value::Null) };
-    let mut response = (status, body.to_string()).into_response();
+    let body = if batch { serde_json::to_vec(&bodies) } else { serde_json::to_vec(&bodies.first()) };
+    let mut response = (status, body.unwrap_or_default()).into_response();
     set_content_type(response.headers_mut(), media);
     if let (StatusCode::TOO_MANY_REQUESTS, Some(after)) = (status, limited) {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(after));
     }
     response
+}
+
+/// One response as the spec shapes it: no `data` at all for a request error,
+/// `errors` and `extensions` only when there are any. Serialised straight
+/// from async-graphql's values, without an intermediate JSON tree.
+struct ResponseBody {
+    request_error: bool,
+    response: async_graphql::Response,
+}
+
+impl serde::Serialize for ResponseBody {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let r = &self.response;
+        let mut map = serializer.serialize_map(None)?;
+        if !self.request_error {
+            map.serialize_entry("data", &r.data)?;
+        }
+        if !r.errors.is_empty() {
+            map.serialize_entry("errors", &r.errors)?;
+        }
+        if !r.extensions.is_empty() {
+            map.serialize_entry("extensions", &r.extensions)?;
+        }
+        map.end()
+    }
 }
 
 /// Lets `ws` reuse the extractor machinery on already-split parts.
