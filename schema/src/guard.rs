@@ -6,10 +6,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest, NextSubscribe,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextRequest,
+    NextSubscribe, NextValidation,
 };
 use async_graphql::parser::types::{ExecutableDocument, FragmentDefinition, Selection, SelectionSet};
-use async_graphql::{Name, Positioned, Response, ServerError, ServerResult, Variables};
+use async_graphql::{Name, Positioned, Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 use futures_util::stream::{BoxStream, StreamExt};
 
 use alatar_entity::Tier;
@@ -36,6 +37,40 @@ pub struct RequestGuardFactory {
     pub(crate) max_aliases: usize,
     pub(crate) limits: Arc<RateLimits>,
     pub(crate) limiter: Arc<dyn RateLimiter>,
+    pub(crate) validated: Arc<ValidatedDocuments>,
+}
+
+/// Which operation of which document: the query text and operation name.
+type DocumentKey = (String, Option<String>);
+
+/// Documents that passed validation, with what validation computed.
+///
+/// Validation depends only on the document, the operation, the variables
+/// and the schema; for a request without variables it gives the same answer
+/// every time, and it was the largest cost of executing a small query. Only
+/// passing outcomes are kept: an invalid document is checked (and refused)
+/// again each time.
+#[derive(Default)]
+pub(crate) struct ValidatedDocuments(Mutex<HashMap<DocumentKey, ValidationResult>>);
+
+/// Longer documents are validated every time: the cache bounds its memory.
+const MAX_VALIDATED_QUERY_BYTES: usize = 8 * 1024;
+/// Distinct operations remembered; past this the cache starts over.
+const MAX_VALIDATED: usize = 1024;
+
+impl ValidatedDocuments {
+    fn get(&self, key: &DocumentKey) -> Option<ValidationResult> {
+        self.0.lock().ok()?.get(key).copied()
+    }
+
+    fn put(&self, key: DocumentKey, result: ValidationResult) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= MAX_VALIDATED {
+                map.clear();
+            }
+            map.insert(key, result);
+        }
+    }
 }
 
 impl ExtensionFactory for RequestGuardFactory {
@@ -45,6 +80,8 @@ impl ExtensionFactory for RequestGuardFactory {
             limits: self.limits.clone(),
             limiter: self.limiter.clone(),
             heavy_by_operation: Mutex::new(HashMap::new()),
+            validated: self.validated.clone(),
+            document: Mutex::new(None),
         })
     }
 }
@@ -57,6 +94,9 @@ pub struct RequestGuard {
     limits: Arc<RateLimits>,
     limiter: Arc<dyn RateLimiter>,
     heavy_by_operation: Mutex<HashMap<Option<String>, u64>>,
+    validated: Arc<ValidatedDocuments>,
+    /// This request's document, when its validation can be remembered.
+    document: Mutex<Option<DocumentKey>>,
 }
 
 fn count_aliases(set: &SelectionSet, fragments: &HashMap<Name, Positioned<FragmentDefinition>>, depth: usize) -> usize {
@@ -132,6 +172,40 @@ impl Extension for RequestGuard {
                 response
             })
             .boxed()
+    }
+
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let request = next.run(ctx, request).await?;
+        if request.variables.is_empty()
+            && request.uploads.is_empty()
+            && request.query.len() <= MAX_VALIDATED_QUERY_BYTES
+        {
+            if let Ok(mut slot) = self.document.lock() {
+                *slot = Some((request.query.clone(), request.operation_name.clone()));
+            }
+        }
+        Ok(request)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let key = self.document.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(result) = key.as_ref().and_then(|key| self.validated.get(key)) {
+            return Ok(result);
+        }
+        let result = next.run(ctx).await?;
+        if let Some(key) = key {
+            self.validated.put(key, result);
+        }
+        Ok(result)
     }
 
     async fn parse_query(

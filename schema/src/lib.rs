@@ -56,6 +56,7 @@ pub fn build_schema(
             max_aliases: limits.max_aliases,
             limits: Arc::new(rate_limits),
             limiter,
+            validated: Arc::default(),
         });
     if !limits.introspection {
         builder = builder.disable_introspection();
