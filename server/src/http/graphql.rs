@@ -296,15 +296,25 @@ async fn execute(
         Credentials::Viewer(v) => Some(v),
         _ => None,
     };
-    let runs = requests.into_iter().map(|mut request| {
+    let run = |mut request: async_graphql::Request| {
         state.documents.prepare(&mut request);
         state.metrics.operation(type_label(operation_type(&mut request)));
         if let Some(viewer) = &viewer {
             request = request.data(viewer.clone());
         }
         state.schema.execute(request)
-    });
-    let responses = futures_util::future::join_all(runs).await;
+    };
+    // A single operation (nearly every request) is awaited in place: collecting
+    // its large future into `join_all`'s buffer only copies it around.
+    let responses = if batch {
+        futures_util::future::join_all(requests.into_iter().map(run)).await
+    } else {
+        let mut requests = requests;
+        match requests.pop() {
+            Some(request) => vec![run(request).await],
+            None => Vec::new(),
+        }
+    };
 
     let mut limited: Option<u64> = None;
     let mut all_limited = true;

@@ -19,6 +19,14 @@ fn acceptable(id: &str) -> bool {
     !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// A UUIDv7 (time-ordered) from the thread's generator: `Uuid::now_v7`
+/// asks the kernel for its random bits on every call.
+fn new_request_id() -> String {
+    let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let random: [u8; 10] = rand::random();
+    uuid::Builder::from_unix_timestamp_millis(u64::try_from(millis).unwrap_or(0), &random).into_uuid().to_string()
+}
+
 pub async fn observe(State(state): State<HttpState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request
@@ -26,7 +34,7 @@ pub async fn observe(State(state): State<HttpState>, mut request: Request, next:
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .filter(|v| acceptable(v))
-        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
+        .map_or_else(new_request_id, str::to_owned);
     let method = request.method().as_str().to_owned();
     let route =
         request.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
