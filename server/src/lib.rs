@@ -11,4 +11,6 @@ mod startup;
 pub mod telemetry;
 
 pub use config::Config;
-pub use startup::{Application, build_pipeline, build_shopify, connect_database, open_database, run_worker};
+pub use startup::{
+    Application, POOL_PING_AFTER_IDLE, build_pipeline, build_shopify, connect_database, open_database, run_worker,
+};

@@ -184,6 +184,13 @@ pub async fn run_worker(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How long a pooled connection may sit idle before it is checked when
+/// taken from the pool. sqlx checks on every acquire by default: one more
+/// round trip per query, and a pipeline step makes a dozen queries. A
+/// connection used within this window is taken as alive; should it have died
+/// anyway, its query fails and the work is retried like any other failure.
+pub const POOL_PING_AFTER_IDLE: Duration = Duration::from_secs(30);
+
 /// Opens the configured database: PostgreSQL, or SQLite under `data_dir`.
 pub async fn connect_database(config: &Config) -> anyhow::Result<DatabaseConnection> {
     let url = match &config.database_url {
@@ -199,6 +206,7 @@ pub async fn connect_database(config: &Config) -> anyhow::Result<DatabaseConnect
         .max_connections(config.database_max_connections)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
+        .test_before_acquire_if_idle_for(POOL_PING_AFTER_IDLE)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
             // WAL lets readers proceed during a write; the busy timeout makes

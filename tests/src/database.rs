@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use sea_orm_migration::MigratorTrait;
 
 use alatar_migration::Migrator;
@@ -79,7 +79,10 @@ impl TestDb {
                     .await
                     .unwrap_or_else(|e| panic!("create test database: {e}"));
                 let url = with_database(&admin_url, &name);
-                let conn = Database::connect(&url).await.unwrap_or_else(|e| panic!("connect {name}: {e}"));
+                // Pooled like the server's.
+                let mut options = ConnectOptions::new(url.clone());
+                options.test_before_acquire_if_idle_for(alatar_server::POOL_PING_AFTER_IDLE);
+                let conn = Database::connect(options).await.unwrap_or_else(|e| panic!("connect {name}: {e}"));
                 Self { conn, url, dir, postgres_name: Some(name) }
             }
         }

@@ -98,14 +98,17 @@ impl ErrorBudget for Start {
 }
 
 /// Handles `RunTask`; returns the time its tools took.
-pub(crate) async fn run_task(p: &Pipeline, task_id: Uuid) -> anyhow::Result<Duration> {
-    let Some(task) = agent_task::Entity::find_by_id(task_id).one(&p.db).await? else { return Ok(Duration::ZERO) };
+pub(crate) async fn run_task(p: &Pipeline, request_id: Uuid, task_id: Uuid) -> anyhow::Result<Duration> {
+    // The message names both rows: read them side by side, not one after the other.
+    let (task, request) = tokio::try_join!(
+        agent_task::Entity::find_by_id(task_id).one(&p.db),
+        analysis_request::Entity::find_by_id(request_id).one(&p.db),
+    )?;
+    let (Some(task), Some(request)) = (task, request) else { return Ok(Duration::ZERO) };
+    anyhow::ensure!(task.request_id == request.id, "task {task_id} does not belong to request {request_id}");
     if task.status != TaskStatus::Dispatched {
         return Ok(Duration::ZERO); // done already (a redelivery), or cancelled
     }
-    let Some(request) = analysis_request::Entity::find_by_id(task.request_id).one(&p.db).await? else {
-        return Ok(Duration::ZERO);
-    };
     if request.status.is_terminal() {
         return Ok(Duration::ZERO);
     }
@@ -174,10 +177,15 @@ pub(crate) async fn run_task(p: &Pipeline, task_id: Uuid) -> anyhow::Result<Dura
     };
 
     // Finish: only the first finisher commits; a concurrent duplicate rolls back.
+    // A start not committed on its own counts its attempt in this same update.
+    let count_attempt = !*start.committed.lock().await;
     let tx = p.db.begin().await?;
     let mut update = agent_task::Entity::update_many()
         .col_expr(agent_task::Column::Status, Expr::value(status))
         .col_expr(agent_task::Column::FinishedAt, Expr::value(Utc::now()));
+    if count_attempt {
+        update = update.col_expr(agent_task::Column::Attempts, Expr::col(agent_task::Column::Attempts).add(1));
+    }
     if let Some(output) = output {
         update = update.col_expr(agent_task::Column::Output, Expr::value(output));
     }
@@ -194,8 +202,7 @@ pub(crate) async fn run_task(p: &Pipeline, task_id: Uuid) -> anyhow::Result<Dura
     if changed != 1 {
         return Ok(tool_time);
     }
-    if !*start.committed.lock().await {
-        start.count_attempt(&tx).await?;
+    if count_attempt {
         events.insert(0, start.event());
     }
     if !calls.is_empty() {
@@ -249,20 +256,22 @@ async fn work(
         .and_then(|v| serde_json::from_value(v).ok())
         .ok_or_else(|| TaskFailure::Rejected("the request has no plan".into()))?;
     let depends_on: Vec<i32> = serde_json::from_value(task.depends_on.clone()).unwrap_or_default();
-    let upstream = agent_task::Entity::find()
-        .filter(agent_task::Column::RequestId.eq(request.id))
-        .filter(agent_task::Column::Step.is_in(depends_on))
-        .all(&p.db)
-        .await
-        .map_err(infra)?
-        .into_iter()
-        .filter_map(|t| Some((Department::from_name(&t.department)?, t.output?)))
-        .collect();
-    let store = store::Entity::find_by_id(request.store_id)
-        .one(&p.db)
-        .await
-        .map_err(infra)?
-        .ok_or_else(|| TaskFailure::Rejected("the store was disconnected".into()))?;
+    let upstream = async {
+        if depends_on.is_empty() {
+            return Ok(Vec::new());
+        }
+        agent_task::Entity::find()
+            .filter(agent_task::Column::RequestId.eq(request.id))
+            .filter(agent_task::Column::Step.is_in(depends_on.iter().copied()))
+            .all(&p.db)
+            .await
+    };
+    // Independent reads, side by side.
+    let (upstream, store) =
+        tokio::try_join!(upstream, store::Entity::find_by_id(request.store_id).one(&p.db)).map_err(infra)?;
+    let upstream =
+        upstream.into_iter().filter_map(|t| Some((Department::from_name(&t.department)?, t.output?))).collect();
+    let store = store.ok_or_else(|| TaskFailure::Rejected("the store was disconnected".into()))?;
     let as_of = request.created_at.date_naive();
     // Shopify briefly unreachable: retry the message; refused: fail the task.
     let data = p.stores.resolve(&store, as_of).await.map_err(|e| match e {

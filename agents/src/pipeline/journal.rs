@@ -102,15 +102,28 @@ pub async fn append<C: ConnectionTrait>(
 
 /// Queues `message` for the relay; it is published only if this commits.
 pub async fn enqueue<C: ConnectionTrait>(db: &C, message: &Message) -> Result<(), DbErr> {
-    let payload = serde_json::to_string(message).map_err(|e| DbErr::Custom(e.to_string()))?;
-    outbox_message::Entity::insert(outbox_message::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        queue: Set(message.queue().to_owned()),
-        payload: Set(payload),
-        created_at: Set(Utc::now()),
-    })
-    .exec_without_returning(db)
-    .await?;
+    enqueue_all(db, std::slice::from_ref(message)).await
+}
+
+/// Queues `messages` for the relay in one statement, in order.
+pub async fn enqueue_all<C: ConnectionTrait>(db: &C, messages: &[Message]) -> Result<(), DbErr> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let rows = messages
+        .iter()
+        .map(|message| {
+            let payload = serde_json::to_string(message).map_err(|e| DbErr::Custom(e.to_string()))?;
+            Ok(outbox_message::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                queue: Set(message.queue().to_owned()),
+                payload: Set(payload),
+                created_at: Set(now),
+            })
+        })
+        .collect::<Result<Vec<_>, DbErr>>()?;
+    outbox_message::Entity::insert_many(rows).exec_without_returning(db).await?;
     Ok(())
 }
 

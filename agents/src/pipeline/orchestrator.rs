@@ -19,7 +19,7 @@ use alatar_entity::{
 };
 
 use super::bus::kind;
-use super::journal::{append, enqueue, status_event, transition};
+use super::journal::{append, enqueue_all, status_event, transition};
 use super::lifecycle::end;
 use super::{Message, Pipeline};
 use crate::Department;
@@ -129,10 +129,13 @@ async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result
     agent_task::Entity::insert_many(tasks.iter().cloned().map(agent_task::ActiveModel::from))
         .exec_without_returning(&tx)
         .await?;
-    for (task, step) in tasks.iter().zip(&plan.steps).filter(|(t, _)| t.status == TaskStatus::Dispatched) {
-        enqueue(&tx, &Message::RunTask { request_id: request.id, task_id: task.id, department: step.department })
-            .await?;
-    }
+    let first: Vec<Message> = tasks
+        .iter()
+        .zip(&plan.steps)
+        .filter(|(t, _)| t.status == TaskStatus::Dispatched)
+        .map(|(t, s)| Message::RunTask { request_id: request.id, task_id: t.id, department: s.department })
+        .collect();
+    enqueue_all(&tx, &first).await?;
     let steps: Vec<_> = tasks
         .iter()
         .zip(&plan.steps)
@@ -208,29 +211,44 @@ pub(crate) async fn dispatch_ready<C: ConnectionTrait>(
         return Ok(Next::Finish);
     }
     let done: HashSet<i32> = tasks.iter().filter(|t| t.status == TaskStatus::Completed).map(|t| t.step).collect();
-    for task in &tasks {
-        let Some(department) = Department::from_name(&task.department) else { continue };
-        let ready = task.status == TaskStatus::Pending
-            && serde_json::from_value::<Vec<i32>>(task.depends_on.clone())
-                .unwrap_or_default()
-                .iter()
-                .all(|d| done.contains(d));
-        let send = if ready {
+    let ready: Vec<Uuid> = tasks
+        .iter()
+        .filter(|t| {
+            t.status == TaskStatus::Pending
+                && serde_json::from_value::<Vec<i32>>(t.depends_on.clone())
+                    .unwrap_or_default()
+                    .iter()
+                    .all(|d| done.contains(d))
+        })
+        .map(|t| t.id)
+        .collect();
+    // One conditional update for all ready tasks; it returns the ones this
+    // round moved, so of two concurrent rounds only one sends each task.
+    let mut send: HashSet<Uuid> = HashSet::new();
+    if !ready.is_empty() {
+        send.extend(
             agent_task::Entity::update_many()
-                .col_expr(agent_task::Column::Status, Expr::value(TaskStatus::Dispatched))
-                .filter(agent_task::Column::Id.eq(task.id))
-                .filter(agent_task::Column::Status.eq(TaskStatus::Pending))
-                .exec(db)
+                .col_expr(C::Status, Expr::value(TaskStatus::Dispatched))
+                .filter(C::Id.is_in(ready))
+                .filter(C::Status.eq(TaskStatus::Pending))
+                .exec_with_returning(db)
                 .await?
-                .rows_affected
-                == 1
-        } else {
-            redispatch && task.status == TaskStatus::Dispatched
-        };
-        if send {
-            enqueue(db, &Message::RunTask { request_id: request.id, task_id: task.id, department }).await?;
-        }
+                .into_iter()
+                .map(|t| t.id),
+        );
     }
+    if redispatch {
+        send.extend(tasks.iter().filter(|t| t.status == TaskStatus::Dispatched).map(|t| t.id));
+    }
+    let messages: Vec<Message> = tasks
+        .iter()
+        .filter(|t| send.contains(&t.id))
+        .filter_map(|t| {
+            let department = Department::from_name(&t.department)?;
+            Some(Message::RunTask { request_id: request.id, task_id: t.id, department })
+        })
+        .collect();
+    enqueue_all(db, &messages).await?;
     Ok(Next::Waiting)
 }
 

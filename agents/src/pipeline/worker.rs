@@ -100,7 +100,9 @@ async fn handle(p: &Pipeline, queue: &str, role: Role, delivery: Delivery) {
             Message::Advance { request_id, redispatch } => {
                 ("advance", orchestrator::advance(p, *request_id, *redispatch).await.map(|()| Duration::ZERO))
             }
-            Message::RunTask { task_id, .. } => ("run_task", department::run_task(p, *task_id).await),
+            Message::RunTask { request_id, task_id, .. } => {
+                ("run_task", department::run_task(p, *request_id, *task_id).await)
+            }
             Message::ExecuteAction { action_id, .. } => {
                 ("execute_action", crate::actions::execute(p, *action_id).await.map(|()| Duration::ZERO))
             }
