@@ -50,6 +50,32 @@ async fn query_shape_limits() {
     assert_eq!(too_many.status, 400);
 }
 
+/// Parses and validation outcomes are remembered per query text: a document
+/// refused once is refused every time, and each operation of a document is
+/// judged on its own.
+#[tokio::test]
+async fn remembered_documents_are_still_judged() {
+    let app = TestApp::with_config(Backend::Sqlite, |c| c.graphql.max_depth = 4).await;
+    let (token, _, _) = app.register("cached@shop.example").await;
+    for _ in 0..3 {
+        let me = app.gql("{ me { email } }", json!({}), Some(&token)).await;
+        assert_eq!(me.body["data"]["me"]["email"], "cached@shop.example", "{}", me.body);
+        let deep = app.gql("{ me { account { members { account { name } } } } }", json!({}), Some(&token)).await;
+        assert_eq!(deep.status, 400, "{}", deep.body);
+        assert!(deep.body.get("data").is_none(), "no resolver ran");
+        let unknown = app.gql("{ me { nope } }", json!({}), Some(&token)).await;
+        assert_eq!(unknown.status, 400, "{}", unknown.body);
+    }
+    let two = "query Good { me { email } } query Bad { me { nope } }";
+    for _ in 0..2 {
+        let good = app.post(json!({ "query": two, "operationName": "Good" }), Some(&token)).await;
+        let bad = app.post(json!({ "query": two, "operationName": "Bad" }), Some(&token)).await;
+        assert_eq!(bad.status, 400, "{}", bad.body);
+        // The document as a whole is invalid (`nope`), whichever operation runs.
+        assert_eq!(good.status, 400, "{}", good.body);
+    }
+}
+
 #[tokio::test]
 async fn introspection_and_suggestions_can_be_switched_off() {
     let app = TestApp::with_config(Backend::Sqlite, |c| {
