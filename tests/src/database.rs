@@ -79,9 +79,11 @@ impl TestDb {
                     .await
                     .unwrap_or_else(|e| panic!("create test database: {e}"));
                 let url = with_database(&admin_url, &name);
-                // Pooled like the server's.
+                // Pooled like the server's (its default size; connections open on demand).
                 let mut options = ConnectOptions::new(url.clone());
-                options.test_before_acquire_if_idle_for(alatar_server::POOL_PING_AFTER_IDLE);
+                options
+                    .max_connections(alatar_server::Config::default().database_max_connections)
+                    .test_before_acquire_if_idle_for(alatar_server::POOL_PING_AFTER_IDLE);
                 let conn = Database::connect(options).await.unwrap_or_else(|e| panic!("connect {name}: {e}"));
                 Self { conn, url, dir, postgres_name: Some(name) }
             }
