@@ -16,6 +16,7 @@ use futures_util::stream::{BoxStream, StreamExt};
 use alatar_entity::Tier;
 
 use crate::context::Viewer;
+use crate::documents::{DocumentKey, ValidatedDocuments};
 use crate::error::ApiError;
 use crate::rate_limit::{RateDecision, RateLimiter};
 
@@ -38,39 +39,6 @@ pub struct RequestGuardFactory {
     pub(crate) limits: Arc<RateLimits>,
     pub(crate) limiter: Arc<dyn RateLimiter>,
     pub(crate) validated: Arc<ValidatedDocuments>,
-}
-
-/// Which operation of which document: the query text and operation name.
-type DocumentKey = (String, Option<String>);
-
-/// Documents that passed validation, with what validation computed.
-///
-/// Validation depends only on the document, the operation, the variables
-/// and the schema; for a request without variables it gives the same answer
-/// every time, and it was the largest cost of executing a small query. Only
-/// passing outcomes are kept: an invalid document is checked (and refused)
-/// again each time.
-#[derive(Default)]
-pub(crate) struct ValidatedDocuments(Mutex<HashMap<DocumentKey, ValidationResult>>);
-
-/// Longer documents are validated every time: the cache bounds its memory.
-const MAX_VALIDATED_QUERY_BYTES: usize = 8 * 1024;
-/// Distinct operations remembered; past this the cache starts over.
-const MAX_VALIDATED: usize = 1024;
-
-impl ValidatedDocuments {
-    fn get(&self, key: &DocumentKey) -> Option<ValidationResult> {
-        self.0.lock().ok()?.get(key).copied()
-    }
-
-    fn put(&self, key: DocumentKey, result: ValidationResult) {
-        if let Ok(mut map) = self.0.lock() {
-            if map.len() >= MAX_VALIDATED {
-                map.clear();
-            }
-            map.insert(key, result);
-        }
-    }
 }
 
 impl ExtensionFactory for RequestGuardFactory {
@@ -181,13 +149,8 @@ impl Extension for RequestGuard {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         let request = next.run(ctx, request).await?;
-        if request.variables.is_empty()
-            && request.uploads.is_empty()
-            && request.query.len() <= MAX_VALIDATED_QUERY_BYTES
-        {
-            if let Ok(mut slot) = self.document.lock() {
-                *slot = Some((request.query.clone(), request.operation_name.clone()));
-            }
+        if let (Some(key), Ok(mut slot)) = (ValidatedDocuments::key(&request), self.document.lock()) {
+            *slot = Some(key);
         }
         Ok(request)
     }

@@ -4,6 +4,7 @@
 //! transport (`alatar-server`) hands it requests with a verified [`Viewer`].
 
 pub mod auth;
+mod bounded;
 mod context;
 mod documents;
 pub mod error;

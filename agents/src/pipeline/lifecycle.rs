@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use alatar_entity::{ActionStatus, AnalysisStatus, TaskStatus, agent_task, analysis_request, proposed_action};
 
-use super::journal::{append, enqueue, status_event, transition};
+use super::journal::{append, enqueue, enqueue_all, status_event, transition};
 use super::{Message, Pipeline};
 
 /// A question to queue.
@@ -99,13 +99,13 @@ pub async fn resume_unfinished(p: &Pipeline) -> Result<usize, DbErr> {
         .filter(proposed_action::Column::Status.is_in([ActionStatus::Approved, ActionStatus::Executing]))
         .all(&p.db)
         .await?;
+    let messages: Vec<Message> = ids
+        .iter()
+        .map(|id| Message::Advance { request_id: *id, redispatch: true })
+        .chain(approved.iter().map(|a| Message::ExecuteAction { request_id: a.request_id, action_id: a.id }))
+        .collect();
     let tx = p.db.begin().await?;
-    for id in &ids {
-        enqueue(&tx, &Message::Advance { request_id: *id, redispatch: true }).await?;
-    }
-    for action in &approved {
-        enqueue(&tx, &Message::ExecuteAction { request_id: action.request_id, action_id: action.id }).await?;
-    }
+    enqueue_all(&tx, &messages).await?;
     tx.commit().await?;
     p.outbox.notify_one();
     Ok(ids.len())

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use alatar_entity::{Role, Tier};
 
+use crate::bounded::make_room;
 use crate::error::{ApiError, ApiResult};
 
 /// Token settings from configuration.
@@ -68,8 +69,7 @@ struct Keys {
     verified: std::sync::Mutex<HashMap<Box<str>, AccessClaims>>,
 }
 
-/// Beyond this many remembered tokens, expired ones are dropped (and, if
-/// none are, all): memory stays bounded whatever clients send.
+/// Remembered tokens at most (see [`make_room`]).
 const MAX_VERIFIED: usize = 10_000;
 
 impl TokenKeys {
@@ -130,12 +130,7 @@ impl TokenKeys {
             .map(|data| data.claims)
             .map_err(|_| ApiError::Unauthenticated)?;
         let mut verified = lock();
-        if verified.len() >= MAX_VERIFIED {
-            verified.retain(|_, c| c.exp > now);
-            if verified.len() >= MAX_VERIFIED {
-                verified.clear();
-            }
-        }
+        make_room(&mut verified, MAX_VERIFIED, |c| c.exp > now);
         verified.insert(token.into(), claims.clone());
         Ok(claims)
     }

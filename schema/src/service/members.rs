@@ -17,8 +17,9 @@ use uuid::Uuid;
 
 use alatar_entity::{AccountScope, user};
 
-/// Beyond this many entries, stale ones are dropped (and, if all are fresh,
-/// everything): the cache bounds its memory rather than growing per user.
+use crate::bounded::make_room;
+
+/// Entries at most (see [`make_room`]).
 const MAX_ENTRIES: usize = 10_000;
 
 /// Members by user id, each with the time it was read.
@@ -54,12 +55,7 @@ impl MemberCache {
     /// Remembers a member just read.
     pub fn put(&self, member: &user::Model) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
-            }
-        }
+        make_room(&mut entries, MAX_ENTRIES, |(at, _)| at.elapsed() < self.ttl);
         entries.insert(member.id, (Instant::now(), member.clone()));
     }
 

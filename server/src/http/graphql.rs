@@ -308,12 +308,10 @@ async fn execute(
     // its large future into `join_all`'s buffer only copies it around.
     let responses = if batch {
         futures_util::future::join_all(requests.into_iter().map(run)).await
+    } else if let Some(request) = requests.into_iter().next() {
+        vec![run(request).await]
     } else {
-        let mut requests = requests;
-        match requests.pop() {
-            Some(request) => vec![run(request).await],
-            None => Vec::new(),
-        }
+        Vec::new()
     };
 
     let mut limited: Option<u64> = None;
