@@ -23,9 +23,29 @@ use crate::metrics::Metrics;
 pub use auth::Authenticator;
 pub use observe::RequestId;
 
-/// What handlers share.
+/// What handlers share, behind one pointer: axum clones the state for every
+/// request (the middleware and the handler each take a copy), and one
+/// reference count costs less than one per field, each contended by both
+/// cores.
 #[derive(Clone)]
-pub struct HttpState {
+pub struct HttpState(Arc<Shared>);
+
+impl HttpState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for HttpState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The state's contents.
+pub struct Shared {
     pub schema: AppSchema,
     pub db: DatabaseConnection,
     pub redis: Option<redis::aio::ConnectionManager>,

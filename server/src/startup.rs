@@ -25,7 +25,7 @@ use alatar_schema::service::shopify::ShopifyService;
 use alatar_schema::{AppState, QueryLimits, RateLimits, build_schema};
 
 use crate::config::Config;
-use crate::http::{self, Authenticator, HttpState};
+use crate::http::{self, Authenticator, HttpState, Shared};
 use crate::metrics::Metrics;
 
 /// A bound, ready-to-serve application.
@@ -306,7 +306,7 @@ impl Application {
             heavy_fields: config.rate_limit.heavy_operations.iter().cloned().collect(),
         };
         let schema = build_schema(state, &limits, rate_limits, limiter);
-        let router = http::router(HttpState {
+        let router = http::router(HttpState::new(Shared {
             schema,
             auth: Arc::new(Authenticator { keys: tokens, shopify: shopify.clone(), db: db.clone() }),
             shopify: shopify.map(Arc::new),
@@ -316,7 +316,7 @@ impl Application {
             metrics,
             graphql: Arc::new(config.graphql.clone()),
             documents: Arc::default(),
-        });
+        }));
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
         Ok(Self { listener, router, pipeline, worker })
     }
