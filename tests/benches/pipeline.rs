@@ -150,6 +150,22 @@ async fn main() {
         tool_ms.iter().sum::<f64>() / tool_ms.len().max(1) as f64,
         tool_ms.len()
     );
+    payload_sizes(&p.db).await;
+}
+
+/// What a step writes: the JSON a task's output and each kind of event carry
+/// (bytes, mean per row), since the statements that carry JSON cost most.
+async fn payload_sizes(db: &sea_orm::DatabaseConnection) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let sql = "SELECT 'output of ' || department, AVG(OCTET_LENGTH(output::text))::float8, COUNT(*) FROM agent_tasks GROUP BY 1 \
+               UNION ALL SELECT 'event ' || kind, AVG(OCTET_LENGTH(payload::text))::float8, COUNT(*) FROM analysis_events GROUP BY 1 \
+               ORDER BY 1";
+    let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap_or_default();
+    println!("  JSON written per row (mean bytes):");
+    for row in rows {
+        let (what, bytes, n): (String, f64, i64) = row.try_get_many_by_index().unwrap_or_default();
+        println!("    {what:<36} {bytes:>8.0}  ({n} rows)");
+    }
 }
 
 async fn wait(db: &sea_orm::DatabaseConnection, ids: &[Uuid]) {

@@ -1,26 +1,29 @@
 //! Runs one department task: start (counted attempt), work through the
 //! tools, then commit output, tool-call records, events and the follow-up
-//! message in one transaction. A redelivery after that commit is a no-op.
+//! messages at once (`commit`). A redelivery after that commit is a no-op.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::Utc;
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use alatar_entity::{TaskStatus, agent_task, analysis_request, store, tool_call};
+use alatar_entity::{TaskStatus, agent_task, analysis_request, store};
 
+use super::Pipeline;
 use super::bus::kind;
-use super::journal::{append, enqueue};
-use super::{Message, Pipeline, orchestrator};
+use super::journal::append;
 use crate::Department;
 use crate::departments::TaskContext;
 use crate::plan::Plan;
 use crate::tools::{ErrorBudget, TaskFailure, ToolRunner};
+
+mod commit;
+
+use commit::{Finish, commit};
 
 /// How long a task may work before its start is announced on its own. Fast
 /// steps (most of them) record their start with their result: one
@@ -99,13 +102,31 @@ impl ErrorBudget for Start {
 
 /// Handles `RunTask`; returns the time its tools took.
 pub(crate) async fn run_task(p: &Pipeline, request_id: Uuid, task_id: Uuid) -> anyhow::Result<Duration> {
-    // The message names both rows: read them side by side, not one after the other.
-    let (task, request) = tokio::try_join!(
-        agent_task::Entity::find_by_id(task_id).one(&p.db),
+    // One round of reads, side by side: the request, its store, and all its
+    // tasks (this one, the upstream outputs it works from, and the pending
+    // ones its finish may dispatch).
+    let store = store::Entity::find().filter(
+        store::Column::Id.in_subquery(
+            Query::select()
+                .column(analysis_request::Column::StoreId)
+                .from(analysis_request::Entity)
+                .and_where(analysis_request::Column::Id.eq(request_id))
+                .to_owned(),
+        ),
+    );
+    let (request, store, tasks) = tokio::try_join!(
         analysis_request::Entity::find_by_id(request_id).one(&p.db),
+        store.one(&p.db),
+        agent_task::Entity::find().filter(agent_task::Column::RequestId.eq(request_id)).all(&p.db),
     )?;
-    let (Some(task), Some(request)) = (task, request) else { return Ok(Duration::ZERO) };
-    anyhow::ensure!(task.request_id == request.id, "task {task_id} does not belong to request {request_id}");
+    let Some(request) = request else { return Ok(Duration::ZERO) };
+    let Some(task) = tasks.iter().find(|t| t.id == task_id).cloned() else {
+        anyhow::ensure!(
+            agent_task::Entity::find_by_id(task_id).one(&p.db).await?.is_none(),
+            "task {task_id} does not belong to request {request_id}"
+        );
+        return Ok(Duration::ZERO);
+    };
     if task.status != TaskStatus::Dispatched {
         return Ok(Duration::ZERO); // done already (a redelivery), or cancelled
     }
@@ -118,6 +139,12 @@ pub(crate) async fn run_task(p: &Pipeline, request_id: Uuid, task_id: Uuid) -> a
     let Some(agent) = p.departments.get(department).cloned() else {
         anyhow::bail!("no {department:?} agent on this worker");
     };
+    let depends_on: Vec<i32> = serde_json::from_value(task.depends_on.clone()).unwrap_or_default();
+    let upstream = tasks
+        .iter()
+        .filter(|t| depends_on.contains(&t.step))
+        .filter_map(|t| Some((Department::from_name(&t.department)?, t.output.clone()?)))
+        .collect();
 
     let start = Arc::new(Start {
         p: p.clone(),
@@ -132,7 +159,7 @@ pub(crate) async fn run_task(p: &Pipeline, request_id: Uuid, task_id: Uuid) -> a
     // on a connection the suspended work still holds.
     let mut working = tokio::spawn({
         let (p, request, task, start) = (p.clone(), request.clone(), task.clone(), start.clone());
-        async move { work(&p, &request, &task, department, agent, start).await }
+        async move { work(&p, &request, store, &task, upstream, agent, start).await }
     });
     let joined = match tokio::time::timeout(ANNOUNCE_AFTER, &mut working).await {
         Ok(joined) => joined,
@@ -146,7 +173,7 @@ pub(crate) async fn run_task(p: &Pipeline, request_id: Uuid, task_id: Uuid) -> a
         // The attempt counts even though nothing else can be committed.
         start.announce().await?;
     }
-    let (status, output, calls, mut events, error) = match outcome {
+    let mut finish = match outcome {
         Ok((output, calls)) => {
             let partial = partial(department, &output);
             let mut events = Vec::new();
@@ -166,76 +193,38 @@ pub(crate) async fn run_task(p: &Pipeline, request_id: Uuid, task_id: Uuid) -> a
                 json!({ "taskId": task.id, "department": department, "output": partial }),
             ));
             events.push((kind::TASK_COMPLETED, json!({ "taskId": task.id, "department": department })));
-            (TaskStatus::Completed, Some(output), calls, events, None)
+            Finish {
+                status: TaskStatus::Completed,
+                output: Some(output),
+                error: None,
+                calls,
+                events,
+                count_attempt: false,
+            }
         }
         Err(TaskFailure::Infrastructure(e)) => return Err(e),
         Err(failure) => {
             let error = failure.to_string();
             let event = (kind::TASK_FAILED, json!({ "taskId": task.id, "department": department, "error": error }));
-            (TaskStatus::Failed, None, Vec::new(), vec![event], Some(error))
+            Finish {
+                status: TaskStatus::Failed,
+                output: None,
+                error: Some(error),
+                calls: Vec::new(),
+                events: vec![event],
+                count_attempt: false,
+            }
         }
     };
-
-    // Finish: only the first finisher commits; a concurrent duplicate rolls back.
-    // A start not committed on its own counts its attempt in this same update.
-    let count_attempt = !*start.committed.lock().await;
-    let tx = p.db.begin().await?;
-    let mut update = agent_task::Entity::update_many()
-        .col_expr(agent_task::Column::Status, Expr::value(status))
-        .col_expr(agent_task::Column::FinishedAt, Expr::value(Utc::now()));
-    if count_attempt {
-        update = update.col_expr(agent_task::Column::Attempts, Expr::col(agent_task::Column::Attempts).add(1));
+    let tool_time = finish.calls.iter().map(|c| c.duration).sum();
+    // A start not committed on its own counts its attempt with the finish.
+    if !*start.committed.lock().await {
+        finish.count_attempt = true;
+        finish.events.insert(0, start.event());
     }
-    if let Some(output) = output {
-        update = update.col_expr(agent_task::Column::Output, Expr::value(output));
+    if let Some(events) = commit(p, &request, &task, &tasks, finish).await? {
+        p.committed(&events).await;
     }
-    if let Some(error) = &error {
-        update = update.col_expr(agent_task::Column::LastError, Expr::value(error.clone()));
-    }
-    let changed = update
-        .filter(agent_task::Column::Id.eq(task.id))
-        .filter(agent_task::Column::Status.eq(TaskStatus::Dispatched))
-        .exec(&tx)
-        .await?
-        .rows_affected;
-    let tool_time = calls.iter().map(|c| c.duration).sum();
-    if changed != 1 {
-        return Ok(tool_time);
-    }
-    if count_attempt {
-        events.insert(0, start.event());
-    }
-    if !calls.is_empty() {
-        tool_call::Entity::insert_many(calls.iter().map(|c| tool_call::ActiveModel {
-            id: Set(c.id),
-            account_id: Set(request.account_id),
-            request_id: Set(request.id),
-            task_id: Set(task.id),
-            tool: Set(c.tool.clone()),
-            input: Set(c.input.clone()),
-            output_summary: Set(c.output_summary.clone()),
-            attempts: Set(c.attempts as i32),
-            duration_us: Set(c.duration.as_micros() as i64),
-            created_at: Set(c.at),
-        }))
-        .exec_without_returning(&tx)
-        .await?;
-    }
-    // The append locks the request row: concurrent finishers of one request
-    // queue up here, and each dispatch round below sees the tasks the
-    // others committed.
-    let committed = append(&tx, request.account_id, request.id, std::mem::take(&mut events)).await?;
-    // Dispatch the next tasks in this same commit; only writing the result
-    // or failing the request is left to the orchestrator's queue.
-    let next = match status {
-        TaskStatus::Completed => orchestrator::dispatch_ready(&tx, &request, false).await?,
-        _ => orchestrator::Next::Fail(String::new()),
-    };
-    if !matches!(next, orchestrator::Next::Waiting) {
-        enqueue(&tx, &Message::Advance { request_id: request.id, redispatch: false }).await?;
-    }
-    tx.commit().await?;
-    p.committed(&committed).await;
     Ok(tool_time)
 }
 
@@ -244,33 +233,17 @@ type Worked = (Value, Vec<crate::tools::ToolCallRecord>);
 async fn work(
     p: &Pipeline,
     request: &analysis_request::Model,
+    store: Option<store::Model>,
     task: &agent_task::Model,
-    department: Department,
+    upstream: Vec<(Department, Value)>,
     agent: Arc<dyn crate::departments::DepartmentAgent>,
     start: Arc<Start>,
 ) -> Result<Worked, TaskFailure> {
-    let infra = |e: sea_orm::DbErr| TaskFailure::Infrastructure(e.into());
     let plan: Plan = request
         .plan
         .clone()
         .and_then(|v| serde_json::from_value(v).ok())
         .ok_or_else(|| TaskFailure::Rejected("the request has no plan".into()))?;
-    let depends_on: Vec<i32> = serde_json::from_value(task.depends_on.clone()).unwrap_or_default();
-    let upstream = async {
-        if depends_on.is_empty() {
-            return Ok(Vec::new());
-        }
-        agent_task::Entity::find()
-            .filter(agent_task::Column::RequestId.eq(request.id))
-            .filter(agent_task::Column::Step.is_in(depends_on.iter().copied()))
-            .all(&p.db)
-            .await
-    };
-    // Independent reads, side by side.
-    let (upstream, store) =
-        tokio::try_join!(upstream, store::Entity::find_by_id(request.store_id).one(&p.db)).map_err(infra)?;
-    let upstream =
-        upstream.into_iter().filter_map(|t| Some((Department::from_name(&t.department)?, t.output?))).collect();
     let store = store.ok_or_else(|| TaskFailure::Rejected("the store was disconnected".into()))?;
     let as_of = request.created_at.date_naive();
     // Shopify briefly unreachable: retry the message; refused: fail the task.
@@ -295,7 +268,7 @@ async fn work(
         p.config.tool_timeout,
         p.config.tool_backoff,
     );
-    tracing::debug!(task_id = %task.id, ?department, "working");
+    tracing::debug!(task_id = %task.id, department = ?task.department, "working");
     let output = agent.work(&context, &mut runner).await?;
     Ok((output, runner.into_calls()))
 }
