@@ -5,6 +5,7 @@ mod api {
     mod accounts;
     pub mod analysis;
     mod binary;
+    mod finish_call;
     mod jwt;
     mod limits;
     mod llm;
