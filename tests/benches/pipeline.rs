@@ -81,6 +81,7 @@ async fn main() {
         .filter_map(|r| r.finished_at.map(|f| (f - r.created_at).num_microseconds().unwrap_or(0) as f64 / 1000.0))
         .collect();
     quiet_latency.sort_by(f64::total_cmp);
+    let floor = Floor::measure(&p.db).await;
 
     let started = Instant::now();
     let mut submitters = tokio::task::JoinSet::new();
@@ -130,6 +131,7 @@ async fn main() {
         percentile(&quiet_latency, 0.99),
     );
     report("unloaded", &quiet_steps);
+    floor.print();
     println!("  saturated, {SUBMITTERS} concurrent submitters:");
     println!(
         "  submitted in          {:.2} s ({:.0} submits/s)",
@@ -151,6 +153,53 @@ async fn main() {
         tool_ms.len()
     );
     payload_sizes(&p.db).await;
+}
+
+/// The machine's floor, measured the way the unloaded steps run (one thing
+/// at a time, the cores idle in between) through the same pool: a bare
+/// round trip, and the smallest durable commit. A step that reads its inputs
+/// and commits its output pays at least one of each.
+struct Floor {
+    round_trip: Vec<f64>,
+    commit: Vec<f64>,
+}
+
+impl Floor {
+    const SAMPLES: usize = 200;
+
+    async fn measure(db: &sea_orm::DatabaseConnection) -> Self {
+        use sea_orm::{ConnectionTrait, Statement};
+        let backend = db.get_database_backend();
+        let run = |sql: &'static str| Statement::from_string(backend, sql);
+        db.execute_raw(run("CREATE TABLE bench_floor (id BIGSERIAL PRIMARY KEY, at TIMESTAMPTZ NOT NULL)"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut floor = Self { round_trip: Vec::new(), commit: Vec::new() };
+        for _ in 0..Self::SAMPLES {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let started = Instant::now();
+            db.query_one_raw(run("SELECT 1")).await.unwrap_or_else(|e| panic!("{e}"));
+            floor.round_trip.push(started.elapsed().as_secs_f64() * 1000.0);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            let started = Instant::now();
+            db.execute_raw(run("INSERT INTO bench_floor (at) VALUES (now())")).await.unwrap_or_else(|e| panic!("{e}"));
+            floor.commit.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        floor.round_trip.sort_by(f64::total_cmp);
+        floor.commit.sort_by(f64::total_cmp);
+        floor
+    }
+
+    fn print(&self) {
+        for (what, v) in [("SELECT 1", &self.round_trip), ("one-row INSERT, committed", &self.commit)] {
+            println!(
+                "  floor     {what:<26} p50 {:.2} ms, p99 {:.2} ms over {} (paced, same pool)",
+                percentile(v, 0.5),
+                percentile(v, 0.99),
+                v.len()
+            );
+        }
+    }
 }
 
 /// What a step writes: the JSON a task's output and each kind of event carry
