@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, TransactionTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -102,9 +102,9 @@ impl ErrorBudget for Start {
 
 /// Handles `RunTask`; returns the time its tools took.
 pub(crate) async fn run_task(p: &Pipeline, request_id: Uuid, task_id: Uuid) -> anyhow::Result<Duration> {
-    // One round of reads, side by side: the request, its store, and all its
-    // tasks (this one, the upstream outputs it works from, and the pending
-    // ones its finish may dispatch).
+    // One round of reads, side by side: the request with all its tasks (this
+    // one, the upstream outputs it works from, and the pending ones its
+    // finish may dispatch) in one statement, and its store.
     let store = store::Entity::find().filter(
         store::Column::Id.in_subquery(
             Query::select()
@@ -114,13 +114,20 @@ pub(crate) async fn run_task(p: &Pipeline, request_id: Uuid, task_id: Uuid) -> a
                 .to_owned(),
         ),
     );
-    let (request, store, tasks) = tokio::try_join!(
-        analysis_request::Entity::find_by_id(request_id).one(&p.db),
-        store.one(&p.db),
-        agent_task::Entity::find().filter(agent_task::Column::RequestId.eq(request_id)).all(&p.db),
-    )?;
-    let Some(request) = request else { return Ok(Duration::ZERO) };
-    let Some(task) = tasks.iter().find(|t| t.id == task_id).cloned() else {
+    let with_request = agent_task::Entity::find()
+        .join(
+            JoinType::InnerJoin,
+            agent_task::Entity::belongs_to(analysis_request::Entity)
+                .from(agent_task::Column::RequestId)
+                .to(analysis_request::Column::Id)
+                .into(),
+        )
+        .select_also(analysis_request::Entity)
+        .filter(agent_task::Column::RequestId.eq(request_id));
+    let (rows, store) = tokio::try_join!(with_request.all(&p.db), store.one(&p.db))?;
+    let request = rows.first().and_then(|(_, request)| request.clone());
+    let tasks: Vec<agent_task::Model> = rows.into_iter().map(|(task, _)| task).collect();
+    let (Some(request), Some(task)) = (request, tasks.iter().find(|t| t.id == task_id).cloned()) else {
         anyhow::ensure!(
             agent_task::Entity::find_by_id(task_id).one(&p.db).await?.is_none(),
             "task {task_id} does not belong to request {request_id}"
