@@ -152,6 +152,7 @@ async fn main() {
     let mut worker = worker.spawn().unwrap_or_else(|e| panic!("{e}"));
 
     drop(tx);
+    let working = Instant::now();
     let mut latencies = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(600);
     while let Ok(Some((_, ms))) =
@@ -159,6 +160,7 @@ async fn main() {
     {
         latencies.push(ms);
     }
+    let worked = working.elapsed();
     let _ = worker.kill();
     let _ = worker.wait();
     latencies.sort_by(f64::total_cmp);
@@ -182,5 +184,10 @@ async fn main() {
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(f64::NAN),
         latencies.len()
+    );
+    println!(
+        "  event rate            {:.0} deliveries/s ({:.1} s from the worker's start to the last delivery)",
+        latencies.len() as f64 / worked.as_secs_f64(),
+        worked.as_secs_f64()
     );
 }
