@@ -72,11 +72,20 @@ pub struct SalesByPeriodOutput {
 /// `shopify.sales_by_period`: orders, units, gross, discounts, refunds, net per bucket.
 pub struct SalesByPeriod(pub Arc<dyn StoreData>);
 
-fn bucket_label(day: NaiveDate, from: NaiveDate, granularity: Granularity) -> String {
+/// The first day of `day`'s bucket: the key orders are summed under (a date,
+/// not its label, so that a year of orders does not format a string each).
+fn bucket_start(day: NaiveDate, from: NaiveDate, granularity: Granularity) -> NaiveDate {
     match granularity {
-        Granularity::Day => day.to_string(),
-        Granularity::Week => (from + Duration::days((day - from).num_days() / 7 * 7)).to_string(),
-        Granularity::Month => format!("{:04}-{:02}", day.year(), day.month()),
+        Granularity::Day => day,
+        Granularity::Week => from + Duration::days((day - from).num_days() / 7 * 7),
+        Granularity::Month => day.with_day(1).unwrap_or(day),
+    }
+}
+
+fn bucket_label(start: NaiveDate, granularity: Granularity) -> String {
+    match granularity {
+        Granularity::Day | Granularity::Week => start.to_string(),
+        Granularity::Month => format!("{:04}-{:02}", start.year(), start.month()),
     }
 }
 
@@ -91,17 +100,24 @@ impl TypedTool for SalesByPeriod {
     async fn call(&self, input: &SalesByPeriodInput) -> Result<SalesByPeriodOutput, ToolError> {
         let range = range(input.from, input.to)?;
         let orders = self.0.orders(range).await?;
-        let mut buckets: BTreeMap<String, PeriodSales> = BTreeMap::new();
+        let mut buckets: BTreeMap<NaiveDate, PeriodSales> = BTreeMap::new();
         let mut day = range.from;
         while day < range.to {
-            let label = bucket_label(day, range.from, input.granularity);
-            buckets.entry(label.clone()).or_insert_with(|| PeriodSales { label, ..PeriodSales::default() });
+            let start = bucket_start(day, range.from, input.granularity);
+            buckets.entry(start).or_insert_with(|| PeriodSales {
+                label: bucket_label(start, input.granularity),
+                ..PeriodSales::default()
+            });
             day += Duration::days(1);
         }
         let mut totals = PeriodSales { label: format!("{} .. {}", range.from, range.to), ..PeriodSales::default() };
         for order in &orders {
-            let label = bucket_label(order.created_at.date_naive(), range.from, input.granularity);
-            for sales in [buckets.entry(label).or_default(), &mut totals] {
+            let start = bucket_start(order.created_at.date_naive(), range.from, input.granularity);
+            let bucket = buckets.entry(start).or_insert_with(|| PeriodSales {
+                label: bucket_label(start, input.granularity),
+                ..PeriodSales::default()
+            });
+            for sales in [bucket, &mut totals] {
                 sales.orders += 1;
                 sales.units += order.units();
                 sales.gross_cents += order.gross_cents();
