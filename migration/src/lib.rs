@@ -7,7 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_accounts;
 mod m20261122_000002_create_analysis;
 mod m20261122_000003_create_shopify;
-mod m20261123_000004_finish_task_function;
+mod m20261123_000004_step_commit_function;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -19,7 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_accounts::Migration),
             Box::new(m20261122_000002_create_analysis::Migration),
             Box::new(m20261122_000003_create_shopify::Migration),
-            Box::new(m20261123_000004_finish_task_function::Migration),
+            Box::new(m20261123_000004_step_commit_function::Migration),
         ]
     }
 }

@@ -47,7 +47,7 @@ async fn finish(db: &DatabaseConnection, request_id: Uuid, task: Uuid, pending: 
         .map(|t| json!({ "id": Uuid::now_v7(), "task_id": t, "queue": "department", "payload": format!("run {t}") }))
         .collect();
     let advance = json!({ "id": Uuid::now_v7(), "queue": "orchestrator", "payload": "advance" });
-    let sql = "SELECT alatar_finish_task($1, $2, 'COMPLETED', $3::json, NULL, true, now(), $4::json, $5::json, $6::json, $7::json)";
+    let sql = "SELECT o_last FROM alatar_finish_task($1, $2, 'COMPLETED', $3::json, NULL, true, $4::json, $5::json, $6::json, $7::json)";
     let values: [sea_orm::Value; 7] = [
         request_id.into(),
         task.into(),

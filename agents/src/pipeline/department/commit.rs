@@ -156,7 +156,6 @@ async fn in_one_call(
     tasks: &[agent_task::Model],
     finish: Finish,
 ) -> Result<Option<Vec<Event>>, DbErr> {
-    let now = Utc::now();
     let calls: Vec<CallRow> = finish
         .calls
         .iter()
@@ -186,22 +185,25 @@ async fn in_one_call(
     let advance = MessageRow::new(&Message::Advance { request_id: request.id, redispatch: false }, None)?;
     let output = finish.output.as_ref().map(to_json).transpose()?;
 
-    let sql = "SELECT alatar_finish_task($1, $2, $3, $4::json, $5, $6, $7, $8::json, $9::json, $10::json, $11::json)";
-    let values: [sea_orm::Value; 11] = [
+    let sql = "SELECT o_last, o_at FROM alatar_finish_task($1, $2, $3, $4::json, $5, $6, $7::json, $8::json, $9::json, $10::json)";
+    let values: [sea_orm::Value; 10] = [
         request.id.into(),
         task.id.into(),
         finish.status.into(),
         output.into(),
         finish.error.into(),
         finish.count_attempt.into(),
-        now.into(),
         to_json(&calls)?.into(),
         to_json(&events)?.into(),
         to_json(&runs)?.into(),
         to_json(&advance)?.into(),
     ];
-    let row = p.db.query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await?;
-    let Some(last) = row.map(|r| r.try_get_by_index::<Option<i64>>(0)).transpose()?.flatten() else {
+    let Some(row) = p.db.query_one_raw(Statement::from_sql_and_values(DbBackend::Postgres, sql, values)).await? else {
+        return Ok(None);
+    };
+    let (Some(last), Some(now)) =
+        (row.try_get_by_index::<Option<i64>>(0)?, row.try_get_by_index::<Option<DateTime<Utc>>>(1)?)
+    else {
         return Ok(None);
     };
     let first = last - ids.len() as i64 + 1;

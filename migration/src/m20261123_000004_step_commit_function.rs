@@ -12,9 +12,9 @@ use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
 pub struct Migration;
 
 /// Arguments, all supplied by the worker:
-/// - `p_status`, `p_output`, `p_error`, `p_count_attempt`, `p_now`: the finish
-///   (the task must still be `DISPATCHED`, else nothing is written and the
-///   result is NULL: a concurrent duplicate finished it first);
+/// - `p_status`, `p_output`, `p_error`, `p_count_attempt`: the finish (the
+///   task must still be `DISPATCHED`, else nothing is written and the result
+///   is NULLs: a concurrent duplicate finished it first);
 /// - `p_calls`: tool-call records `[{id, tool, input, output_summary,
 ///   attempts, duration_us, created_at}]`;
 /// - `p_events`: `[{id, kind, payload}]`, numbered here in order after the
@@ -27,17 +27,21 @@ pub struct Migration;
 /// - `p_advance`: `{id, queue, payload}`, the orchestrator's message, sent when
 ///   the task failed, another one has, or every task is completed.
 ///
-/// Returns the last sequence number written.
+/// Returns the last sequence number written and the commit's time (the
+/// events' `created_at` and the task's `finished_at`: when the database ran
+/// the step's commit, not when the worker began preparing it).
 const CREATE: &str = r#"
 CREATE OR REPLACE FUNCTION alatar_finish_task(
     p_request uuid, p_task uuid, p_status text, p_output json, p_error text,
-    p_count_attempt boolean, p_now timestamptz,
-    p_calls json, p_events json, p_runs json, p_advance json
-) RETURNS bigint LANGUAGE plpgsql AS $$
+    p_count_attempt boolean,
+    p_calls json, p_events json, p_runs json, p_advance json,
+    OUT o_last bigint, OUT o_at timestamptz
+) LANGUAGE plpgsql AS $$
 DECLARE
     v_account uuid;
     v_last bigint;
     v_count bigint := json_array_length(p_events);
+    p_now timestamptz := now();
 BEGIN
     UPDATE agent_tasks
        SET status = p_status,
@@ -47,8 +51,9 @@ BEGIN
            last_error = COALESCE(p_error, last_error)
      WHERE id = p_task AND request_id = p_request AND status = 'DISPATCHED';
     IF NOT FOUND THEN
-        RETURN NULL;
+        RETURN;
     END IF;
+    o_at := p_now;
 
     UPDATE analysis_requests SET last_sequence = last_sequence + v_count
      WHERE id = p_request
@@ -68,7 +73,8 @@ BEGIN
        OR NOT EXISTS (SELECT 1 FROM agent_tasks WHERE request_id = p_request AND status <> 'COMPLETED') THEN
         INSERT INTO outbox_messages (id, queue, payload, created_at)
         VALUES ((p_advance->>'id')::uuid, p_advance->>'queue', p_advance->>'payload', p_now);
-        RETURN v_last;
+        o_last := v_last;
+        RETURN;
     END IF;
 
     WITH moved AS (
@@ -85,7 +91,7 @@ BEGIN
     SELECT (r.value->>'id')::uuid, r.value->>'queue', r.value->>'payload', p_now
       FROM json_array_elements(p_runs) AS r(value)
      WHERE (r.value->>'task_id')::uuid IN (SELECT id FROM moved);
-    RETURN v_last;
+    o_last := v_last;
 END
 $$;
 "#;
