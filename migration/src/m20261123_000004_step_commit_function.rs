@@ -41,11 +41,11 @@ DECLARE
     v_account uuid;
     v_last bigint;
     v_count bigint := json_array_length(p_events);
-    p_now timestamptz := now();
+    v_now timestamptz := now();
 BEGIN
     UPDATE agent_tasks
        SET status = p_status,
-           finished_at = p_now,
+           finished_at = v_now,
            attempts = attempts + CASE WHEN p_count_attempt THEN 1 ELSE 0 END,
            output = COALESCE(p_output, output),
            last_error = COALESCE(p_error, last_error)
@@ -53,7 +53,7 @@ BEGIN
     IF NOT FOUND THEN
         RETURN;
     END IF;
-    o_at := p_now;
+    o_at := v_now;
 
     UPDATE analysis_requests SET last_sequence = last_sequence + v_count
      WHERE id = p_request
@@ -65,14 +65,14 @@ BEGIN
            AS c(id uuid, tool text, input json, output_summary text, attempts integer, duration_us bigint, created_at timestamptz);
 
     INSERT INTO analysis_events (id, account_id, request_id, sequence, kind, payload, created_at)
-    SELECT (e.value->>'id')::uuid, v_account, p_request, v_last - v_count + e.n, e.value->>'kind', e.value->'payload', p_now
+    SELECT (e.value->>'id')::uuid, v_account, p_request, v_last - v_count + e.n, e.value->>'kind', e.value->'payload', v_now
       FROM json_array_elements(p_events) WITH ORDINALITY AS e(value, n);
 
     IF p_status <> 'COMPLETED'
        OR EXISTS (SELECT 1 FROM agent_tasks WHERE request_id = p_request AND status = 'FAILED')
        OR NOT EXISTS (SELECT 1 FROM agent_tasks WHERE request_id = p_request AND status <> 'COMPLETED') THEN
         INSERT INTO outbox_messages (id, queue, payload, created_at)
-        VALUES ((p_advance->>'id')::uuid, p_advance->>'queue', p_advance->>'payload', p_now);
+        VALUES ((p_advance->>'id')::uuid, p_advance->>'queue', p_advance->>'payload', v_now);
         o_last := v_last;
         RETURN;
     END IF;
@@ -88,7 +88,7 @@ BEGIN
         RETURNING t.id
     )
     INSERT INTO outbox_messages (id, queue, payload, created_at)
-    SELECT (r.value->>'id')::uuid, r.value->>'queue', r.value->>'payload', p_now
+    SELECT (r.value->>'id')::uuid, r.value->>'queue', r.value->>'payload', v_now
       FROM json_array_elements(p_runs) AS r(value)
      WHERE (r.value->>'task_id')::uuid IN (SELECT id FROM moved);
     o_last := v_last;

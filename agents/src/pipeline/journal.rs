@@ -2,7 +2,7 @@
 //! and outbox messages, always inside the caller's transaction so that a
 //! state change, its events and the messages it causes commit together.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
@@ -80,24 +80,37 @@ pub async fn append<C: ConnectionTrait>(
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("analysis request {request_id}")))?
         .try_get("", "last_sequence")?;
-    let now = Utc::now();
-    let models: Vec<analysis_event::Model> = events
-        .into_iter()
-        .enumerate()
-        .map(|(i, (kind, payload))| analysis_event::Model {
-            id: Uuid::now_v7(),
-            account_id,
-            request_id,
-            sequence: last - n + 1 + i as i64,
-            kind: kind.to_owned(),
-            payload,
-            created_at: now,
-        })
-        .collect();
+    let events = events.into_iter().map(|(kind, payload)| (Uuid::now_v7(), kind, payload)).collect();
+    let models = numbered(account_id, request_id, last, events, Utc::now());
     analysis_event::Entity::insert_many(models.iter().cloned().map(analysis_event::ActiveModel::from))
         .exec_without_returning(db)
         .await?;
     Ok(models.into_iter().map(Event::from).collect())
+}
+
+/// `events` as rows once the request's counter reads `last`: numbered in
+/// order, the last one `last`.
+pub(crate) fn numbered(
+    account_id: Uuid,
+    request_id: Uuid,
+    last: i64,
+    events: Vec<(Uuid, &str, Value)>,
+    at: DateTime<Utc>,
+) -> Vec<analysis_event::Model> {
+    let first = last - events.len() as i64 + 1;
+    events
+        .into_iter()
+        .zip(first..)
+        .map(|((id, kind, payload), sequence)| analysis_event::Model {
+            id,
+            account_id,
+            request_id,
+            sequence,
+            kind: kind.to_owned(),
+            payload,
+            created_at: at,
+        })
+        .collect()
 }
 
 /// Queues `message` for the relay; it is published only if this commits.

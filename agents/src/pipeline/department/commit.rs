@@ -19,7 +19,7 @@ use uuid::Uuid;
 use alatar_entity::{TaskStatus, agent_task, analysis_request, tool_call};
 
 use super::super::bus::Event;
-use super::super::journal::{append, enqueue};
+use super::super::journal::{append, enqueue, numbered};
 use super::super::{Message, Pipeline, orchestrator};
 use crate::Department;
 use crate::tools::ToolCallRecord;
@@ -140,8 +140,7 @@ struct MessageRow {
 
 impl MessageRow {
     fn new(message: &Message, task_id: Option<Uuid>) -> Result<Self, DbErr> {
-        let payload = serde_json::to_string(message).map_err(|e| DbErr::Custom(e.to_string()))?;
-        Ok(Self { id: Uuid::now_v7(), task_id, queue: message.queue(), payload })
+        Ok(Self { id: Uuid::now_v7(), task_id, queue: message.queue(), payload: to_json(message)? })
     }
 }
 
@@ -206,22 +205,6 @@ async fn in_one_call(
     else {
         return Ok(None);
     };
-    let first = last - ids.len() as i64 + 1;
-    Ok(Some(
-        finish
-            .events
-            .into_iter()
-            .zip(ids)
-            .zip(first..)
-            .map(|(((kind, payload), id), sequence)| Event {
-                id,
-                account_id: request.account_id,
-                request_id: request.id,
-                sequence,
-                kind: kind.to_owned(),
-                payload,
-                created_at: now,
-            })
-            .collect(),
-    ))
+    let events = ids.into_iter().zip(finish.events).map(|(id, (kind, payload))| (id, kind, payload)).collect();
+    Ok(Some(numbered(request.account_id, request.id, last, events, now).into_iter().map(Event::from).collect()))
 }
