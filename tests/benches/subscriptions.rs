@@ -81,7 +81,7 @@ async fn main() {
     let before = rss_kib(pid);
 
     // Connect and subscribe; every subscriber then waits for events.
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, f64)>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, f64)>();
     let (subscribed_tx, mut subscribed_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
     let started = Instant::now();
     for n in 0..SUBSCRIBERS {
@@ -99,7 +99,7 @@ async fn main() {
             let init = json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } });
             let _ = socket.send(Message::Text(init.to_string().into())).await;
             let _ = socket.next().await; // connection_ack
-            let query = "subscription($id: ID!) { analysisRequestUpdates(requestId: $id, afterSequence: 1) { sequence createdAt status } }";
+            let query = "subscription($id: ID!) { analysisRequestUpdates(requestId: $id, afterSequence: 1) { sequence kind createdAt status } }";
             let subscribe =
                 json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": { "id": id } } });
             let _ = socket.send(Message::Text(subscribe.to_string().into())).await;
@@ -113,7 +113,7 @@ async fn main() {
                         let at = &event["createdAt"];
                         if let Some(at) = at.as_str().and_then(|s| s.parse::<DateTime<Utc>>().ok()) {
                             let ms = (Utc::now() - at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
-                            let _ = tx.send((n, ms));
+                            let _ = tx.send((event["kind"].as_str().unwrap_or_default().to_owned(), ms));
                         }
                         // Proposals wait for a person: the analysis itself is over.
                         if event["status"] == "AWAITING_APPROVAL" {
@@ -154,11 +154,13 @@ async fn main() {
     drop(tx);
     let working = Instant::now();
     let mut latencies = Vec::new();
+    let mut by_kind = std::collections::BTreeMap::<String, Vec<f64>>::new();
     let deadline = Instant::now() + Duration::from_secs(600);
-    while let Ok(Some((_, ms))) =
+    while let Ok(Some((kind, ms))) =
         tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), rx.recv()).await
     {
         latencies.push(ms);
+        by_kind.entry(kind).or_default().push(ms);
     }
     let worked = working.elapsed();
     let _ = worker.kill();
@@ -190,4 +192,13 @@ async fn main() {
         latencies.len() as f64 / worked.as_secs_f64(),
         worked.as_secs_f64()
     );
+    for (kind, mut ms) in by_kind {
+        ms.sort_by(f64::total_cmp);
+        println!(
+            "    {kind:<16} p50 {:5.1} ms, p99 {:5.1} ms over {} deliveries",
+            percentile(&ms, 0.5),
+            percentile(&ms, 0.99),
+            ms.len()
+        );
+    }
 }
