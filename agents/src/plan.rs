@@ -108,7 +108,7 @@ impl Period {
             } else if unit.starts_with("week") {
                 return Period::days(as_of, 7 * i64::from(count.min(52)));
             } else if unit.starts_with("day") {
-                return Period::days(as_of, i64::from(count.max(7).min(365)));
+                return Period::days(as_of, i64::from(count.clamp(7, 365)));
             }
         }
         if text.contains("this year") || text.contains("12 months") {

@@ -406,10 +406,10 @@ impl Config {
         if self.jwt.access_ttl_secs == 0 || self.jwt.refresh_ttl_secs == 0 {
             return bad("jwt.access_ttl_secs", "token lifetimes must be positive");
         }
-        if let Some(secret) = &self.jwt.secret {
-            if secrecy::ExposeSecret::expose_secret(secret).len() < 32 {
-                return bad("jwt.secret", "must be at least 32 bytes");
-            }
+        if let Some(secret) = &self.jwt.secret
+            && secrecy::ExposeSecret::expose_secret(secret).len() < 32
+        {
+            return bad("jwt.secret", "must be at least 32 bytes");
         }
         let shopify = &self.shopify;
         if shopify.api_key.is_some() {

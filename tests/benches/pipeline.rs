@@ -87,7 +87,6 @@ async fn main() {
     let mut submitters = tokio::task::JoinSet::new();
     for s in 0..SUBMITTERS {
         let p = p.clone();
-        let new = new.clone();
         submitters.spawn(async move {
             let mut ids = Vec::new();
             for i in (s..REQUESTS).step_by(SUBMITTERS) {

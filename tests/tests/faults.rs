@@ -5,7 +5,6 @@
 //! they fail, through guards that act on drop.
 
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -17,7 +16,9 @@ use alatar_agents::pipeline::lifecycle::{NewRequest, submit};
 use alatar_entity::{AnalysisStatus, analysis_event, analysis_request};
 use alatar_tests::{Backend, TestApp, TestDb, event_sequences};
 
-static SERIAL: Mutex<()> = Mutex::new(());
+/// One fault test at a time: they stop and slow the machine's shared services.
+/// Async-aware, since each test holds it across its awaits.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 const QUESTION: &str = "How did revenue develop over the last 3 months and what should I do?";
 
@@ -139,7 +140,7 @@ async fn assert_exactly_once(db: &sea_orm::DatabaseConnection, ids: &[Uuid]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rabbitmq_restart_with_200_requests_in_flight() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = SERIAL.lock().await;
     let (app, _) = production(true).await;
     let p = app.pipeline().clone();
     let ids = submit_many(&p, 200).await;
@@ -172,7 +173,7 @@ fn spawn(db: &TestDb, namespace: &str, args: &[&str]) -> Process {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_loses_nothing() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = SERIAL.lock().await;
     // The API side: publishes through the outbox, runs no worker.
     let (app, namespace) = production(false).await;
     let p = app.pipeline().clone();
@@ -199,7 +200,7 @@ async fn a_killed_worker_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_loses_no_events_for_subscribers() {
-    let _serial = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let _serial = SERIAL.lock().await;
     let (app, _) = production(true).await;
     let p = app.pipeline().clone();
     let ids = submit_many(&p, 1).await;

@@ -112,7 +112,7 @@ async fn settle_request<C: ConnectionTrait>(
     // would otherwise each see the other still open (write skew), and
     // neither would complete the request.
     analysis_request::Entity::update_many()
-        .col_expr(analysis_request::Column::LastSequence, Expr::col(analysis_request::Column::LastSequence).into())
+        .col_expr(analysis_request::Column::LastSequence, Expr::col(analysis_request::Column::LastSequence))
         .filter(analysis_request::Column::Id.eq(action.request_id))
         .exec(db)
         .await?;

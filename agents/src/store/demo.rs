@@ -93,7 +93,8 @@ impl DemoStore {
     /// Orders of one day; cached, since a day's orders never change.
     /// `catalogue` is built only on a cache miss: most calls hit.
     fn day_orders(&self, day: NaiveDate, catalogue: &mut Option<Vec<Product>>) -> Arc<Vec<Order>> {
-        static CACHE: OnceLock<Mutex<HashMap<(u64, NaiveDate), Arc<Vec<Order>>>>> = OnceLock::new();
+        type DayOrders = HashMap<(u64, NaiveDate), Arc<Vec<Order>>>;
+        static CACHE: OnceLock<Mutex<DayOrders>> = OnceLock::new();
         let cache = CACHE.get_or_init(Default::default);
         if let Some(hit) = cache.lock().ok().and_then(|c| c.get(&(self.seed, day)).cloned()) {
             return hit;

@@ -187,6 +187,8 @@ pub struct InvitePayload {
 /// Kinds of account activity.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(remote = "AccountEventKind")]
+// The shared prefix is in the names clients rely on (`MEMBER_JOINED`, …).
+#[allow(clippy::enum_variant_names)]
 pub enum AccountEventType {
     /// Someone joined through an invitation.
     MemberJoined,

@@ -170,7 +170,7 @@ mod tests {
     async fn nacked_messages_come_back_then_die() {
         let queue = MemoryQueue::new(2);
         queue.publish("q", Uuid::nil(), b"x").await.ok();
-        let mut consumer = queue.consume("q", 1).await.ok().into_iter().next().map(|c| c);
+        let mut consumer = queue.consume("q", 1).await.ok().into_iter().next();
         let Some(consumer) = consumer.as_mut() else { panic!("consumer") };
         let first = consumer.next().await.map(|d| d.delivery_count);
         assert_eq!(first, Some(1), "the dropped delivery returns");
