@@ -401,7 +401,25 @@ impl DepartmentAgent for PoisonedQuant {
 /// A message that always fails is dead-lettered after the delivery limit and
 /// its request fails with the reason; other requests are unaffected.
 async fn poison_messages_are_dead_lettered(backend: Backend) {
-    let app = TestApp::with_config(backend, |c| c.pipeline.worker = false).await;
+    poisoned(TestApp::with_config(backend, |c| c.pipeline.worker = false).await).await;
+}
+
+/// The same on the production engines: RabbitMQ's own delivery limit and
+/// dead-letter exchange count the deliveries, not our code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poison_messages_are_dead_lettered_by_rabbitmq() {
+    let namespace = format!("test-{}.", Uuid::now_v7());
+    let app = TestApp::with_config(Backend::Postgres, |c| {
+        c.amqp_url = Some(alatar_tests::amqp_url().into());
+        c.redis_url = Some(alatar_tests::redis_url().into());
+        c.pipeline.queue_namespace = namespace.clone();
+        c.pipeline.worker = false;
+    })
+    .await;
+    poisoned(app).await;
+}
+
+async fn poisoned(app: TestApp) {
     let (token, store) = setup(&app, "owner@poison.example").await;
     let mut p = app.pipeline().clone();
     p.departments = Departments::standard().with(Arc::new(PoisonedQuant));

@@ -68,7 +68,11 @@ impl RabbitQueue {
     fn work_queue_arguments(&self) -> FieldTable {
         let mut args = FieldTable::default();
         args.insert(ShortString::from("x-queue-type"), AMQPValue::LongString(LongString::from("quorum")));
-        args.insert(ShortString::from("x-delivery-limit"), AMQPValue::LongInt(self.max_deliveries as i32));
+        // A quorum queue dead-letters a message returned more times than its
+        // limit, so a limit of n allows n + 1 deliveries: the limit is the
+        // number of redeliveries. `max_deliveries` counts the first one too.
+        let redeliveries = self.max_deliveries.saturating_sub(1);
+        args.insert(ShortString::from("x-delivery-limit"), AMQPValue::LongInt(redeliveries as i32));
         args.insert(
             ShortString::from("x-dead-letter-exchange"),
             AMQPValue::LongString(LongString::from(self.name(DEAD_LETTER_EXCHANGE).as_str())),
