@@ -87,7 +87,7 @@ pub struct Recommendation {
 }
 
 /// A store change an agent proposes; it becomes a `PENDING` `ProposedAction`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ProposalDraft {
     /// `CREATE_DISCOUNT`, `UPDATE_PRODUCT`.

@@ -19,7 +19,7 @@ use super::journal::append;
 use crate::Department;
 use crate::departments::TaskContext;
 use crate::plan::Plan;
-use crate::tools::{ErrorBudget, TaskFailure, ToolRunner};
+use crate::tools::{ErrorBudget, FailedAttempt, TaskFailure, ToolRunner};
 
 mod commit;
 
@@ -75,7 +75,8 @@ impl Start {
 /// `TOOL_ERROR` event each.
 #[async_trait]
 impl ErrorBudget for Start {
-    async fn record_error(&self, tool: &str, error: &str) -> anyhow::Result<u32> {
+    async fn record_error(&self, failed: FailedAttempt<'_>) -> anyhow::Result<u32> {
+        let FailedAttempt { tool, input, error, attempt, duration } = failed;
         // The start comes first in the event sequence.
         self.announce().await?;
         let tx = self.p.db.begin().await?;
@@ -92,7 +93,8 @@ impl ErrorBudget for Start {
             .one(&tx)
             .await?
             .unwrap_or(0);
-        let payload = json!({ "taskId": self.task_id, "tool": tool, "error": error, "errorCount": count });
+        let payload = json!({ "taskId": self.task_id, "tool": tool, "input": input, "error": error, "attempt": attempt,
+                              "durationMs": duration.as_secs_f64() * 1000.0, "errorCount": count });
         let events = append(&tx, self.account_id, self.request_id, vec![(kind::TOOL_ERROR, payload)]).await?;
         tx.commit().await?;
         self.p.bus.publish(&events).await;

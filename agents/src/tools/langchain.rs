@@ -4,7 +4,7 @@
 
 use std::error::Error;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -12,6 +12,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{ToolCallRecord, TypedTool};
+
+/// The bound on one tool call a model makes (a department's calls have
+/// `pipeline.tool_timeout`, whose default this is).
+const MODEL_TOOL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Calls recorded by adapters during one model conversation.
 pub type CallLog = Arc<Mutex<Vec<ToolCallRecord>>>;
@@ -57,7 +61,19 @@ impl<T: TypedTool> langchain_rust::tools::Tool for LangchainTool<T> {
         let typed: T::Input = serde_json::from_value(input.clone())?;
         let at = Utc::now();
         let started = Instant::now();
-        let output = self.tool.call(&typed).await?;
+        // A failure goes back to the model as the tool's answer (it may
+        // correct its input); the model's own turn limit bounds retries.
+        let output = match tokio::time::timeout(MODEL_TOOL_TIMEOUT, self.tool.call(&typed)).await {
+            Ok(Ok(output)) => output,
+            Ok(Err(e)) => {
+                tracing::warn!(tool = T::NAME, %input, error = %e, duration_ms = started.elapsed().as_millis(), "model's tool call failed");
+                return Err(e.into());
+            }
+            Err(_) => {
+                tracing::warn!(tool = T::NAME, %input, "model's tool call timed out");
+                return Err(format!("timed out after {} s", MODEL_TOOL_TIMEOUT.as_secs()).into());
+            }
+        };
         let record = ToolCallRecord {
             id: Uuid::now_v7(),
             tool: T::NAME.to_owned(),

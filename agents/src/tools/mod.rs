@@ -17,7 +17,7 @@ pub use langchain::{CallLog, LangchainTool};
 pub use propose::{
     DiscountParameters, ProductUpdateParameters, ProposeAction, ProposeInput, ProposeOutput, ProposeTool,
 };
-pub use runner::{ErrorBudget, MAX_TASK_ERRORS, TaskFailure, ToolCallRecord, ToolRunner};
+pub use runner::{ErrorBudget, FailedAttempt, MAX_TASK_ERRORS, TaskFailure, ToolCallRecord, ToolRunner};
 pub use stats::{
     Anomalies, AnomaliesInput, AnomaliesOutput, Compare, CompareInput, CompareOutput, Point, Rank, RankInput,
     RankOutput, Segment, Segments, SegmentsInput, SegmentsOutput, Trend, TrendInput, TrendOutput,
@@ -45,8 +45,9 @@ pub enum ToolError {
 pub trait TypedTool: Send + Sync {
     /// Validated input.
     type Input: DeserializeOwned + Serialize + JsonSchema + Send + Sync;
-    /// Result.
-    type Output: Serialize + Send + Sync;
+    /// Result, with its JSON schema too: a model (or a client reading the
+    /// call records) knows what comes back before it calls.
+    type Output: Serialize + JsonSchema + Send + Sync;
     /// Dotted name, e.g. `shopify.sales_by_period`.
     const NAME: &'static str;
     /// What it does, for a model choosing tools.
@@ -66,6 +67,8 @@ pub trait Tool: Send + Sync {
     fn description(&self) -> &'static str;
     /// JSON schema of the input.
     fn parameters(&self) -> Value;
+    /// JSON schema of the output.
+    fn output_schema(&self) -> Value;
     /// Validates `input` against the typed input, runs, serializes.
     async fn run(&self, input: Value) -> Result<Value, ToolError>;
 }
@@ -84,6 +87,10 @@ impl<T: TypedTool> Tool for T {
         serde_json::to_value(schemars::schema_for!(T::Input)).unwrap_or(Value::Null)
     }
 
+    fn output_schema(&self) -> Value {
+        serde_json::to_value(schemars::schema_for!(T::Output)).unwrap_or(Value::Null)
+    }
+
     async fn run(&self, input: Value) -> Result<Value, ToolError> {
         let input: T::Input = serde_json::from_value(input).map_err(|e| ToolError::InvalidInput(e.to_string()))?;
         let output = self.call(&input).await?;
@@ -94,4 +101,41 @@ impl<T: TypedTool> Tool for T {
 /// Cents to major units for reporting.
 pub(crate) fn major(cents: i64) -> f64 {
     cents as f64 / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::NaiveDate;
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::DemoStore;
+
+    /// Runs `tool` through its untyped face and checks the answer against the
+    /// output schema it declares: every required field there, nothing undeclared.
+    async fn assert_fits(tool: &dyn Tool, input: Value) {
+        let output = tool.run(input).await.unwrap_or_else(|e| panic!("{}: {e}", tool.name()));
+        let schema = tool.output_schema();
+        let declared = schema["properties"].as_object().unwrap_or_else(|| panic!("{}: {schema}", tool.name()));
+        let fields = output.as_object().unwrap_or_else(|| panic!("{}: {output}", tool.name()));
+        for field in fields.keys() {
+            assert!(declared.contains_key(field), "{}: {field} is not in its output schema", tool.name());
+        }
+        for required in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
+            assert!(fields.contains_key(required), "{}: no {required} in {output}", tool.name());
+        }
+    }
+
+    #[tokio::test]
+    async fn outputs_match_their_declared_schemas() {
+        let points = json!([{ "label": "a", "value": 1.0 }, { "label": "b", "value": 3.0 }]);
+        assert_fits(&Trend, json!({ "points": points })).await;
+        let day = NaiveDate::from_ymd_opt(2026, 11, 22).unwrap_or_default();
+        let store = Arc::new(DemoStore::new(7, day));
+        let input = json!({ "from": "2026-08-01", "to": "2026-11-01", "granularity": "MONTH" });
+        assert_fits(&SalesByPeriod(store.clone()), input).await;
+        assert_fits(&ProductSales(store), json!({ "from": "2026-08-01", "to": "2026-11-01" })).await;
+    }
 }

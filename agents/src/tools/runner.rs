@@ -42,12 +42,28 @@ impl ToolCallRecord {
     }
 }
 
-/// Where a task's tool errors are counted; the pipeline persists them so the
-/// count survives redelivery.
+/// One failed attempt of a tool call: recorded like a successful call
+/// (input, what came out, how long it took), with the error as its outcome.
+#[derive(Debug, Clone, Copy)]
+pub struct FailedAttempt<'a> {
+    /// Tool name.
+    pub tool: &'a str,
+    /// The input it was called with.
+    pub input: &'a Value,
+    /// What went wrong.
+    pub error: &'a str,
+    /// 1 for the first attempt of the call.
+    pub attempt: u32,
+    /// How long the attempt ran (the timeout, if it timed out).
+    pub duration: Duration,
+}
+
+/// Where a task's failed tool calls are recorded and counted; the pipeline
+/// persists them so the count survives redelivery.
 #[async_trait]
 pub trait ErrorBudget: Send + Sync {
-    /// Records one error; returns the task's error count after it.
-    async fn record_error(&self, tool: &str, error: &str) -> anyhow::Result<u32>;
+    /// Records one failed attempt; returns the task's error count after it.
+    async fn record_error(&self, failed: FailedAttempt<'_>) -> anyhow::Result<u32>;
 }
 
 /// Why a department could not finish its task.
@@ -126,7 +142,15 @@ impl ToolRunner {
                 Ok(Err(error)) => error,
                 Err(_) => ToolError::Transient(format!("timed out after {} ms", self.timeout.as_millis())),
             };
-            self.errors = self.budget.record_error(T::NAME, &error.to_string()).await?;
+            let message = error.to_string();
+            let failed = FailedAttempt {
+                tool: T::NAME,
+                input: &input_json,
+                error: &message,
+                attempt,
+                duration: started.elapsed(),
+            };
+            self.errors = self.budget.record_error(failed).await?;
             tracing::warn!(tool = T::NAME, attempt, errors = self.errors, %error, "tool call failed");
             if self.errors >= MAX_TASK_ERRORS || matches!(error, ToolError::InvalidInput(_)) {
                 return Err(TaskFailure::Tool {
@@ -152,11 +176,14 @@ mod tests {
     use super::*;
 
     #[derive(Default)]
-    struct Counter(AtomicU32);
+    struct Counter(AtomicU32, std::sync::Mutex<Vec<(u32, String)>>);
 
     #[async_trait]
     impl ErrorBudget for Counter {
-        async fn record_error(&self, _: &str, _: &str) -> anyhow::Result<u32> {
+        async fn record_error(&self, failed: FailedAttempt<'_>) -> anyhow::Result<u32> {
+            if let Ok(mut seen) = self.1.lock() {
+                seen.push((failed.attempt, failed.error.to_owned()));
+            }
             Ok(self.0.fetch_add(1, Ordering::SeqCst) + 1)
         }
     }
@@ -195,6 +222,9 @@ mod tests {
         };
         assert_eq!(out, 3);
         assert_eq!(budget.0.load(Ordering::SeqCst), 3);
+        let failed = budget.1.lock().map(|s| s.clone()).unwrap_or_default();
+        let expected: Vec<(u32, String)> = (0..3).map(|n| (n + 1, format!("failure {n}"))).collect();
+        assert_eq!(failed, expected, "every failed attempt recorded, in order");
         let calls = runner.into_calls();
         assert_eq!(calls.len(), 1);
         assert_eq!((calls[0].attempts, calls[0].id), (4, provenance.tool_call_id));

@@ -41,7 +41,7 @@ pub struct TrendInput {
 }
 
 /// Output of `stats.trend`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TrendOutput {
     /// Sum of values.
     pub total: f64,
@@ -112,7 +112,7 @@ pub struct CompareInput {
 }
 
 /// Output of `stats.compare`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CompareOutput {
     /// current − previous.
     pub change: f64,
@@ -155,7 +155,7 @@ pub struct RankInput {
 }
 
 /// Output of `stats.rank`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RankOutput {
     /// Highest values, best first.
     pub top: Vec<Point>,
@@ -193,7 +193,7 @@ impl TypedTool for Rank {
 }
 
 /// A customer segment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Segment {
     /// `NEW`, `LOYAL`, `RETURNING`, `AT_RISK`, `LAPSED`.
     pub name: String,
@@ -215,7 +215,7 @@ pub struct SegmentsInput {
 }
 
 /// Output of `stats.segments`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct SegmentsOutput {
     /// Segments in a fixed order.
     pub segments: Vec<Segment>,
@@ -270,7 +270,7 @@ impl TypedTool for Segments {
 }
 
 /// An unusual point.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Outlier {
     /// Its label.
     pub label: String,
@@ -290,7 +290,7 @@ pub struct AnomaliesInput {
 }
 
 /// Output of `stats.anomalies`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AnomaliesOutput {
     /// Mean.
     pub mean: f64,

@@ -59,7 +59,7 @@ pub struct SalesByPeriodInput {
 }
 
 /// Output of `shopify.sales_by_period`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct SalesByPeriodOutput {
     /// ISO 4217.
     pub currency: String,
@@ -169,7 +169,7 @@ pub struct ProductSalesInput {
 }
 
 /// Output of `shopify.product_sales`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ProductSalesOutput {
     /// Every product, best seller (by net revenue) first.
     pub products: Vec<ProductStats>,
@@ -242,7 +242,7 @@ pub struct CustomerActivityInput {
 }
 
 /// Output of `shopify.customer_activity`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct CustomerActivityOutput {
     /// Customers who ordered in the range.
     pub customers: Vec<CustomerStats>,
@@ -312,7 +312,7 @@ pub struct InventoryInput {
 }
 
 /// Output of `shopify.inventory`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct InventoryOutput {
     /// Every variant, fewest days of cover first.
     pub items: Vec<InventoryItem>,
@@ -392,7 +392,7 @@ pub struct DiscountUsageInput {
 }
 
 /// Output of `shopify.discount_usage`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct DiscountUsageOutput {
     /// Per code, most used first; the last entry is orders without a code.
     pub codes: Vec<CodeUsage>,
@@ -480,7 +480,7 @@ pub struct OrderSummary {
 }
 
 /// Output of `shopify.orders`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct OrdersOutput {
     /// ISO 4217.
     pub currency: String,

@@ -376,8 +376,14 @@ async fn five_tool_errors_fail_the_task(backend: Backend) {
     let task = &request["tasks"][0];
     assert_eq!((task["status"].clone(), task["errorCount"].clone()), (json!("FAILED"), json!(5)));
     assert!(request["tasks"].as_array().into_iter().flatten().skip(1).all(|t| t["status"] == "CANCELLED"));
-    let errors = request["events"].as_array().into_iter().flatten().filter(|e| e["kind"] == "TOOL_ERROR").count();
-    assert_eq!(errors, 5);
+    let errors: Vec<&Value> =
+        request["events"].as_array().into_iter().flatten().filter(|e| e["kind"] == "TOOL_ERROR").collect();
+    let attempts: Vec<i64> = errors.iter().filter_map(|e| e["payload"]["attempt"].as_i64()).collect();
+    assert_eq!(attempts, vec![1, 2, 3, 4, 5], "every failed attempt recorded");
+    for error in errors {
+        let payload = &error["payload"];
+        assert!(payload["input"].is_object() && payload["durationMs"].is_number(), "{payload}");
+    }
     assert_eq!(request["result"], Value::Null);
     worker.stop().await;
 }

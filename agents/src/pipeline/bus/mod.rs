@@ -32,7 +32,7 @@ pub mod kind {
     pub const TOOL_CALL: &str = "TOOL_CALL";
     /// `{taskId, toolCallId, tool, summary, durationMs, attempts}`
     pub const TOOL_RESULT: &str = "TOOL_RESULT";
-    /// `{taskId, tool, error, errorCount}`
+    /// `{taskId, tool, input, error, attempt, durationMs, errorCount}`: a failed attempt
     pub const TOOL_ERROR: &str = "TOOL_ERROR";
     /// `{taskId, department}`
     pub const TASK_COMPLETED: &str = "TASK_COMPLETED";
