@@ -118,9 +118,26 @@ async fn settle(db: &sea_orm::DatabaseConnection, ids: &[Uuid], within: Duration
     }
 }
 
-/// One result and one terminal event per request: nothing duplicated.
+/// One result and one settled status per request, no status entered twice,
+/// events numbered without gaps: nothing duplicated, nothing lost.
 async fn assert_exactly_once(db: &sea_orm::DatabaseConnection, ids: &[Uuid]) {
     for id in ids {
+        let statuses: Vec<String> = analysis_event::Entity::find()
+            .filter(analysis_event::Column::RequestId.eq(*id))
+            .filter(analysis_event::Column::Kind.eq(kind::STATUS_CHANGED))
+            .all(db)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|e| e.payload["status"].as_str().map(str::to_owned))
+            .collect();
+        let mut distinct = statuses.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), statuses.len(), "request {id} entered a status twice: {statuses:?}");
+        let settled = ["AWAITING_APPROVAL", "COMPLETED", "FAILED", "CANCELLED"];
+        let ends = statuses.iter().filter(|s| settled.contains(&s.as_str())).count();
+        assert_eq!(ends, 1, "request {id} settled {ends} times: {statuses:?}");
         let results = analysis_event::Entity::find()
             .filter(analysis_event::Column::RequestId.eq(*id))
             .filter(analysis_event::Column::Kind.eq(kind::RESULT))
@@ -177,7 +194,9 @@ async fn a_killed_worker_loses_nothing() {
     // The API side: publishes through the outbox, runs no worker.
     let (app, namespace) = production(false).await;
     let p = app.pipeline().clone();
+    // Two workers share the queues (scale-out); one dies mid-way.
     let first = spawn(&app.db, &namespace, &["worker"]);
+    let _second = spawn(&app.db, &namespace, &["worker"]);
     let ids = submit_many(&p, 60).await;
     // Kill -9 once work is under way, with deliveries unacknowledged.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -192,7 +211,6 @@ async fn a_killed_worker_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     drop(first);
-    let _second = spawn(&app.db, &namespace, &["worker"]);
     let statuses = settle(&p.db, &ids, Duration::from_secs(120)).await;
     assert!(statuses.iter().all(|s| *s == AnalysisStatus::AwaitingApproval), "{statuses:?}");
     assert_exactly_once(&p.db, &ids).await;
