@@ -3,7 +3,7 @@
 //! state change, its events and the messages it causes commit together.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, Statement,
@@ -32,10 +32,12 @@ pub async fn transition<C: ConnectionTrait>(
     if to == AnalysisStatus::Planning {
         update = update.col_expr(analysis_request::Column::StartedAt, Expr::value(now));
     }
-    // The analysis is finished when its result is written; deciding on its
-    // proposals later does not move that time.
-    if to.is_settled() && !from.contains(&AnalysisStatus::AwaitingApproval) {
-        update = update.col_expr(analysis_request::Column::FinishedAt, Expr::value(now));
+    // The analysis is finished when it settles: its result written, or it
+    // failed or was cancelled. Deciding on its proposals later does not move
+    // that time, hence the first time only.
+    if to.is_settled() {
+        let first = Func::coalesce([Expr::col(analysis_request::Column::FinishedAt).into(), Expr::value(now)]);
+        update = update.col_expr(analysis_request::Column::FinishedAt, first.into());
     }
     if let Some(reason) = reason {
         update = update.col_expr(analysis_request::Column::FailureReason, Expr::value(reason));

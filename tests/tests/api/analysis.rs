@@ -258,6 +258,7 @@ async fn list_filter_and_cancel(backend: Backend) {
     assert_eq!(foreign.code(), Some("NOT_FOUND"));
     let cancelled = app.gql(cancel, json!({ "id": ids[1] }), Some(&token)).await.ok();
     assert_eq!(cancelled.data("/cancelAnalysisRequest/status"), &json!("CANCELLED"));
+    assert!(cancelled.data("/cancelAnalysisRequest/finishedAt").is_string(), "a cancelled request has ended");
     let again = app.gql(cancel, json!({ "id": ids[1] }), Some(&token)).await;
     assert_eq!(again.code(), Some("CONFLICT"));
     let only = app.gql(page, json!({ "s": "CANCELLED" }), Some(&token)).await.ok();
@@ -441,6 +442,71 @@ async fn poisoned(app: TestApp) {
     worker.stop().await;
 }
 
+/// Holds its task until released, telling when it has started.
+struct HeldQuant {
+    started: Arc<tokio::sync::Notify>,
+    release: Arc<tokio::sync::Notify>,
+}
+
+#[async_trait]
+impl DepartmentAgent for HeldQuant {
+    fn department(&self) -> Department {
+        Department::QuantitativeAnalysis
+    }
+    async fn work(&self, task: &TaskContext, tools: &mut ToolRunner) -> Result<Value, TaskFailure> {
+        self.started.notify_one();
+        self.release.notified().await;
+        QuantitativeAgent.work(task, tools).await
+    }
+}
+
+/// Cancelling a running analysis: it ends `CANCELLED` with its times, its
+/// open tasks are cancelled, the department still working finds nothing to
+/// commit when it finishes, and a watcher's stream ends after the event.
+async fn cancel_while_running(backend: Backend) {
+    let app = TestApp::with_config(backend, |c| c.pipeline.worker = false).await;
+    let (token, store) = setup(&app, "owner@cancel.example").await;
+    let (started, release) = (Arc::new(tokio::sync::Notify::new()), Arc::new(tokio::sync::Notify::new()));
+    let mut p = app.pipeline().clone();
+    p.departments =
+        Departments::standard().with(Arc::new(HeldQuant { started: started.clone(), release: release.clone() }));
+    let worker = Worker::start(p.clone(), false).await.unwrap_or_else(|e| panic!("{e}"));
+    let id = submit(&app, &token, &store, QUESTION).await;
+    let request = Uuid::parse_str(&id).unwrap_or_default();
+    let mut stream = Box::pin(watch(p.db.clone(), p.bus.clone(), request, 0));
+    tokio::time::timeout(Duration::from_secs(30), started.notified())
+        .await
+        .unwrap_or_else(|_| panic!("the quantitative task never started"));
+
+    let cancel = "mutation($id: ID!) { cancelAnalysisRequest(id: $id) { status startedAt finishedAt } }";
+    let cancelled = app.gql(cancel, json!({ "id": id }), Some(&token)).await.ok();
+    assert_eq!(cancelled.data("/cancelAnalysisRequest/status"), &json!("CANCELLED"));
+    assert!(cancelled.data("/cancelAnalysisRequest/startedAt").is_string(), "it had started");
+    assert!(cancelled.data("/cancelAnalysisRequest/finishedAt").is_string(), "it has ended");
+    release.notify_one();
+
+    let mut last = None;
+    while let Some(event) = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .unwrap_or_else(|_| panic!("the stream did not end after CANCELLED"))
+    {
+        last = Some(event.unwrap_or_else(|e| panic!("{e}")));
+    }
+    let last = last.unwrap_or_else(|| panic!("no events"));
+    assert_eq!((last.kind.as_str(), last.payload["status"].clone()), ("STATUS_CHANGED", json!("CANCELLED")));
+
+    // Give the released department time to try its commit, then look.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = finished(&app, &token, &id).await;
+    assert_eq!(after["status"], "CANCELLED");
+    assert_eq!(after["result"], Value::Null);
+    assert_eq!(after["lastSequence"].as_i64(), Some(last.sequence), "nothing written after the cancel");
+    let statuses: Vec<&str> =
+        after["tasks"].as_array().into_iter().flatten().filter_map(|t| t["status"].as_str()).collect();
+    assert_eq!(statuses, vec!["COMPLETED", "CANCELLED", "CANCELLED", "CANCELLED"], "{after}");
+    worker.stop().await;
+}
+
 /// Replay then live, no gap, no duplicate; a reconnect with the last
 /// sequence seen gets exactly the rest; a finished request's stream ends.
 async fn watch_replays_then_streams(backend: Backend) {
@@ -505,6 +571,7 @@ on_both_backends! {
     every_intent_is_answered => every_intent_answers;
     submissions_are_validated => submission_is_validated;
     requests_are_listed_filtered_and_cancelled => list_filter_and_cancel;
+    running_requests_are_cancelled => cancel_while_running;
     redelivered_messages_change_nothing => redelivery_is_idempotent;
     tool_errors_fail_the_task_at_five => five_tool_errors_fail_the_task;
     poison_messages_are_dead_lettered => poison_messages_are_dead_lettered;
