@@ -28,6 +28,13 @@ pub struct Price {
     pub output: f64,
 }
 
+impl Price {
+    /// What `usage` costs at this price, in USD.
+    pub fn cost(&self, usage: Usage) -> f64 {
+        (f64::from(usage.prompt_tokens) * self.input + f64::from(usage.completion_tokens) * self.output) / 1_000_000.0
+    }
+}
+
 /// Where and how to call the model.
 #[derive(Debug, Clone)]
 pub struct ChatConfig {
@@ -97,9 +104,7 @@ impl ChatClient {
         let usage = tokens
             .map(|t| Usage { prompt_tokens: t.prompt_tokens, completion_tokens: t.completion_tokens })
             .unwrap_or_default();
-        let cost = self.config.prices.get(model).map(|p| {
-            (f64::from(usage.prompt_tokens) * p.input + f64::from(usage.completion_tokens) * p.output) / 1_000_000.0
-        });
+        let cost = self.config.prices.get(model).map(|p| p.cost(usage));
         tracing::info!(
             model,
             prompt_tokens = usage.prompt_tokens,
@@ -215,5 +220,18 @@ impl ChatClient {
             }
         }
         Err(LlmError::Invalid(format!("no answer after {max_rounds} rounds of tool calls")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_is_priced_per_million_tokens_each_way() {
+        let price = Price { input: 0.15, output: 0.60 };
+        let usage = Usage { prompt_tokens: 120_000, completion_tokens: 30_000 };
+        assert!((price.cost(usage) - (0.018 + 0.018)).abs() < 1e-12, "{}", price.cost(usage));
+        assert_eq!(price.cost(Usage::default()), 0.0);
     }
 }

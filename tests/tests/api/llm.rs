@@ -70,7 +70,11 @@ async fn a_429_is_retried_then_succeeds() {
     ])
     .await;
     let answer = client(&fake, Duration::from_secs(5), 3).complete("acme/m", &question(), &[]).await;
-    assert_eq!(answer.map(|r| r.generation).ok().as_deref(), Some("ok"));
+    let answer = answer.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(answer.generation, "ok");
+    // The tokens the cost log prices.
+    let tokens = answer.tokens.map(|t| (t.prompt_tokens, t.completion_tokens));
+    assert_eq!(tokens, Some((120, 30)));
     assert_eq!(fake.requests().len(), 3);
 }
 
