@@ -36,7 +36,7 @@ pub async fn transition<C: ConnectionTrait>(
     // failed or was cancelled. Deciding on its proposals later does not move
     // that time, hence the first time only.
     if to.is_settled() {
-        let first = Func::coalesce([Expr::col(analysis_request::Column::FinishedAt).into(), Expr::value(now)]);
+        let first = Func::coalesce([Expr::col(analysis_request::Column::FinishedAt), Expr::value(now)]);
         update = update.col_expr(analysis_request::Column::FinishedAt, first.into());
     }
     if let Some(reason) = reason {
