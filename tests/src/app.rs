@@ -66,6 +66,22 @@ impl TestApp {
         Self { router: app.router(), app, db }
     }
 
+    /// An app on the production engines: PostgreSQL, RabbitMQ (in its own
+    /// queue namespace, returned, so tests never share queues) and Redis;
+    /// `worker` says whether it runs the in-process worker.
+    pub async fn production(worker: bool) -> (Self, String) {
+        let namespace = format!("test-{}.", uuid::Uuid::now_v7());
+        let app = Self::with_config(Backend::Postgres, |c| {
+            c.amqp_url = Some(crate::amqp_url().into());
+            c.redis_url = Some(crate::redis_url().into());
+            c.pipeline.queue_namespace = namespace.clone();
+            c.pipeline.worker = worker;
+            c.rate_limit.free_per_hour = 100_000;
+        })
+        .await;
+        (app, namespace)
+    }
+
     /// The analysis pipeline behind the app.
     pub fn pipeline(&self) -> &alatar_agents::pipeline::Pipeline {
         self.app.pipeline()

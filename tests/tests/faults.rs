@@ -14,7 +14,7 @@ use alatar_agents::pipeline::Pipeline;
 use alatar_agents::pipeline::bus::kind;
 use alatar_agents::pipeline::lifecycle::{NewRequest, submit};
 use alatar_entity::{AnalysisStatus, analysis_event, analysis_request};
-use alatar_tests::{Backend, TestApp, TestDb, event_sequences};
+use alatar_tests::{TestApp, TestDb, event_sequences};
 
 /// One fault test at a time: they stop and slow the machine's shared services.
 /// Async-aware, since each test holds it across its awaits.
@@ -72,21 +72,6 @@ impl Drop for Process {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// An app on PostgreSQL, RabbitMQ (its own queue namespace, returned) and
-/// Redis; `worker` says whether it runs the in-process worker.
-async fn production(worker: bool) -> (TestApp, String) {
-    let namespace = format!("fault-{}.", Uuid::now_v7());
-    let app = TestApp::with_config(Backend::Postgres, |c| {
-        c.amqp_url = Some(alatar_tests::amqp_url().into());
-        c.redis_url = Some(alatar_tests::redis_url().into());
-        c.pipeline.queue_namespace = namespace.clone();
-        c.pipeline.worker = worker;
-        c.rate_limit.free_per_hour = 100_000;
-    })
-    .await;
-    (app, namespace)
 }
 
 async fn submit_many(p: &Pipeline, n: usize) -> Vec<Uuid> {
@@ -158,7 +143,7 @@ async fn assert_exactly_once(db: &sea_orm::DatabaseConnection, ids: &[Uuid]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rabbitmq_restart_with_200_requests_in_flight() {
     let _serial = SERIAL.lock().await;
-    let (app, _) = production(true).await;
+    let (app, _) = TestApp::production(true).await;
     let p = app.pipeline().clone();
     let ids = submit_many(&p, 200).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -192,7 +177,7 @@ fn spawn(db: &TestDb, namespace: &str, args: &[&str]) -> Process {
 async fn a_killed_worker_loses_nothing() {
     let _serial = SERIAL.lock().await;
     // The API side: publishes through the outbox, runs no worker.
-    let (app, namespace) = production(false).await;
+    let (app, namespace) = TestApp::production(false).await;
     let p = app.pipeline().clone();
     // Two workers share the queues (scale-out); one dies mid-way.
     let first = spawn(&app.db, &namespace, &["worker"]);
@@ -219,7 +204,7 @@ async fn a_killed_worker_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_outage_loses_no_events_for_subscribers() {
     let _serial = SERIAL.lock().await;
-    let (app, _) = production(true).await;
+    let (app, _) = TestApp::production(true).await;
     let p = app.pipeline().clone();
     let ids = submit_many(&p, 1).await;
     // A live subscriber from before the outage.

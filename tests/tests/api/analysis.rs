@@ -415,15 +415,7 @@ async fn poison_messages_are_dead_lettered(backend: Backend) {
 /// dead-letter exchange count the deliveries, not our code.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poison_messages_are_dead_lettered_by_rabbitmq() {
-    let namespace = format!("test-{}.", Uuid::now_v7());
-    let app = TestApp::with_config(Backend::Postgres, |c| {
-        c.amqp_url = Some(alatar_tests::amqp_url().into());
-        c.redis_url = Some(alatar_tests::redis_url().into());
-        c.pipeline.queue_namespace = namespace.clone();
-        c.pipeline.worker = false;
-    })
-    .await;
-    poisoned(app).await;
+    poisoned(TestApp::production(false).await.0).await;
 }
 
 async fn poisoned(app: TestApp) {
@@ -582,13 +574,7 @@ on_both_backends! {
 /// Production engines: RabbitMQ queues, Redis pub/sub, PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn runs_on_rabbitmq_redis_and_postgres() {
-    let namespace = format!("test-{}.", Uuid::now_v7());
-    let app = TestApp::with_config(Backend::Postgres, |c| {
-        c.amqp_url = Some(alatar_tests::amqp_url().into());
-        c.redis_url = Some(alatar_tests::redis_url().into());
-        c.pipeline.queue_namespace = namespace.clone();
-    })
-    .await;
+    let (app, _) = TestApp::production(true).await;
     let (token, store) = setup(&app, "owner@production.example").await;
     let id = submit(&app, &token, &store, QUESTION).await;
     let request = Uuid::parse_str(&id).unwrap_or_default();
