@@ -151,13 +151,9 @@ impl ToolRunner {
                 duration: started.elapsed(),
             };
             self.errors = self.budget.record_error(failed).await?;
-            tracing::warn!(tool = T::NAME, attempt, errors = self.errors, %error, "tool call failed");
+            tracing::warn!(tool = T::NAME, attempt, errors = self.errors, error = message, "tool call failed");
             if self.errors >= MAX_TASK_ERRORS || matches!(error, ToolError::InvalidInput(_)) {
-                return Err(TaskFailure::Tool {
-                    tool: T::NAME.to_owned(),
-                    error: error.to_string(),
-                    errors: self.errors,
-                });
+                return Err(TaskFailure::Tool { tool: T::NAME.to_owned(), error: message, errors: self.errors });
             }
             let base = self.backoff.saturating_mul(1 << (attempt - 1).min(6));
             let jitter = rand::rng().random_range(0.5..1.5);
