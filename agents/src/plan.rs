@@ -2,11 +2,14 @@
 //! department works. The offline rules live here; a model-written plan has
 //! the same shape and is validated against it.
 
-use chrono::{Datelike, Duration, Months, NaiveDate};
+mod period;
+
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+pub use period::{Granularity, Period};
+
 use crate::Department;
-use crate::store::DateRange;
 
 /// What the merchant wants to know.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
@@ -59,102 +62,6 @@ impl Intent {
     }
 }
 
-/// How a period is split into buckets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Granularity {
-    /// Calendar days.
-    Day,
-    /// Seven-day buckets from the period's start.
-    Week,
-    /// Calendar months.
-    Month,
-}
-
-/// The period a question is about and the one before it, for comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Period {
-    /// The period asked about.
-    pub current: DateRange,
-    /// The equally long period just before.
-    pub previous: DateRange,
-    /// Bucket size for series.
-    pub granularity: Granularity,
-}
-
-impl Period {
-    /// Reads "last 3 months", "last week", "past 30 days", "last quarter",
-    /// "this year"… relative to `as_of`; `default_months` otherwise.
-    /// Months are whole calendar months before the current one.
-    pub fn parse(prompt: &str, as_of: NaiveDate, default_months: u32) -> Period {
-        let text = prompt.to_lowercase();
-        let words: Vec<&str> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-        for (i, w) in words.iter().enumerate() {
-            if !matches!(*w, "last" | "past" | "previous") {
-                continue;
-            }
-            let (count, unit) = match (words.get(i + 1), words.get(i + 2)) {
-                (Some(n), Some(unit)) if parse_count(n).is_some() => (parse_count(n).unwrap_or(1), *unit),
-                (Some(unit), _) => (1, *unit),
-                _ => continue,
-            };
-            let count = count.clamp(1, 24);
-            if unit.starts_with("month") {
-                return Period::months(as_of, count);
-            } else if unit.starts_with("quarter") {
-                return Period::months(as_of, 3 * count);
-            } else if unit.starts_with("year") {
-                return Period::months(as_of, 12 * count.min(1));
-            } else if unit.starts_with("week") {
-                return Period::days(as_of, 7 * i64::from(count.min(52)));
-            } else if unit.starts_with("day") {
-                return Period::days(as_of, i64::from(count.clamp(7, 365)));
-            }
-        }
-        if text.contains("this year") || text.contains("12 months") {
-            return Period::months(as_of, 12);
-        }
-        Period::months(as_of, default_months)
-    }
-
-    /// The `count` whole months before `as_of`'s month.
-    pub fn months(as_of: NaiveDate, count: u32) -> Period {
-        let this_month = as_of.with_day(1).unwrap_or(as_of);
-        let from = this_month - Months::new(count);
-        let previous_from = from - Months::new(count);
-        Period {
-            current: DateRange { from, to: this_month },
-            previous: DateRange { from: previous_from, to: from },
-            granularity: Granularity::Month,
-        }
-    }
-
-    /// The `days` days before `as_of`.
-    pub fn days(as_of: NaiveDate, days: i64) -> Period {
-        let from = as_of - Duration::days(days);
-        Period {
-            current: DateRange { from, to: as_of },
-            previous: DateRange { from: from - Duration::days(days), to: from },
-            granularity: if days <= 31 { Granularity::Day } else { Granularity::Week },
-        }
-    }
-
-    /// "Aug 2026 – Oct 2026" or "2026-10-01 – 2026-10-31".
-    pub fn label(&self) -> String {
-        let last = self.current.to - Duration::days(1);
-        match self.granularity {
-            Granularity::Month => format!("{} – {}", self.current.from.format("%b %Y"), last.format("%b %Y")),
-            _ => format!("{} – {}", self.current.from, last),
-        }
-    }
-}
-
-fn parse_count(word: &str) -> Option<u32> {
-    const NAMES: [&str; 12] =
-        ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"];
-    word.parse().ok().or_else(|| NAMES.iter().position(|n| *n == word).map(|i| i as u32 + 1))
-}
-
 /// One step of a plan: a department and what it must produce.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -177,6 +84,9 @@ pub struct Plan {
     pub period: Period,
     /// The steps, in an order that respects their dependencies.
     pub steps: Vec<PlanStep>,
+    /// "Today" in the shop's calendar when the request was planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<NaiveDate>,
 }
 
 impl Plan {
@@ -211,7 +121,7 @@ impl Plan {
             ),
             Intent::Anomalies => (
                 "Daily revenue and orders in the period",
-                "Days outside the usual range (z-score) and their size",
+                "Days outside the usual range (robust z-score, weekday by weekday) and their size",
                 "An action that follows from the anomalies, if any",
             ),
         };
@@ -236,6 +146,7 @@ impl Plan {
                     depends_on: vec![0, 1],
                 },
             ],
+            as_of: None,
         }
     }
 
@@ -255,6 +166,8 @@ impl Plan {
 
 #[cfg(test)]
 mod tests {
+    use chrono::NaiveDate;
+
     use super::*;
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -269,17 +182,6 @@ mod tests {
         assert_eq!(Intent::classify("Who are my loyal customers?"), Intent::CustomerSegments);
         assert_eq!(Intent::classify("Should I run a discount?"), Intent::DiscountOpportunities);
         assert_eq!(Intent::classify("Any unusual days lately?"), Intent::Anomalies);
-    }
-
-    #[test]
-    fn periods_are_whole_months_before_the_current_one() {
-        let p = Period::parse("revenue over the last 3 months", day(2026, 11, 22), 1);
-        assert_eq!(p.current, DateRange { from: day(2026, 8, 1), to: day(2026, 11, 1) });
-        assert_eq!(p.previous, DateRange { from: day(2026, 5, 1), to: day(2026, 8, 1) });
-        assert_eq!(p.label(), "Aug 2026 – Oct 2026");
-        let w = Period::parse("sales last week", day(2026, 11, 22), 1);
-        assert_eq!(w.current, DateRange { from: day(2026, 11, 15), to: day(2026, 11, 22) });
-        assert_eq!(Period::parse("past two months", day(2026, 1, 5), 1).current.from, day(2025, 11, 1));
     }
 
     #[test]

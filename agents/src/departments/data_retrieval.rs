@@ -8,7 +8,7 @@ use super::{DepartmentAgent, Retrieved, TaskContext};
 use crate::Department;
 use crate::plan::{Granularity, Intent};
 use crate::tools::{
-    CustomerActivity, CustomerActivityInput, DiscountUsage, DiscountUsageInput, Inventory, InventoryInput,
+    CustomerSegments, CustomerSegmentsInput, DiscountUsage, DiscountUsageInput, Inventory, InventoryInput,
     ProductSales, ProductSalesInput, SalesByPeriod, SalesByPeriodInput, TaskFailure, ToolRunner, TypedTool,
 };
 
@@ -59,8 +59,10 @@ impl DepartmentAgent for DataRetrievalAgent {
                 fetch(tools, &mut out, "previous_product_sales", &ProductSales(store()), input).await?;
             }
             Intent::CustomerSegments => {
-                let input = CustomerActivityInput { from: task.as_of - Duration::days(365), to: task.as_of };
-                fetch(tools, &mut out, "customers", &CustomerActivity(store()), input).await?;
+                // Segments are computed inside the data tool: customer-level
+                // rows never enter the task output, tool-call inputs or events.
+                let input = CustomerSegmentsInput { from: task.as_of - Duration::days(365), to: task.as_of };
+                fetch(tools, &mut out, "customers", &CustomerSegments(store()), input).await?;
             }
             Intent::InventoryRisk => {
                 let input = InventoryInput { from: current.from, to: current.to };

@@ -9,10 +9,10 @@ use super::{Datasets, DepartmentAgent, Findings, TaskContext, dataset};
 use crate::Department;
 use crate::plan::{Granularity, Intent};
 use crate::result::{KeyFigure, Provenance, Visualization};
+use crate::store::ProductStatus;
 use crate::tools::{
-    Anomalies, AnomaliesInput, Compare, CompareInput, CustomerActivityOutput, DiscountUsageOutput, InventoryOutput,
-    Point, ProductSalesOutput, Rank, RankInput, SalesByPeriodOutput, Segments, SegmentsInput, TaskFailure, ToolRunner,
-    Trend, TrendInput, major,
+    Anomalies, AnomaliesInput, AnomalyKind, Compare, CompareInput, CustomerSegmentsOutput, DiscountUsageOutput, InventoryOutput,
+    Point, ProductSalesOutput, Rank, RankInput, SalesByPeriodOutput, TaskFailure, ToolRunner, Trend, TrendInput, major,
 };
 
 /// Computes the numbers.
@@ -38,6 +38,12 @@ impl Sheet {
     }
 }
 
+/// Shopify's average order value: (gross sales − discounts) per order,
+/// before returns.
+fn average_order_value(t: &crate::store::sales::Sales) -> i64 {
+    (t.gross_sales - t.discounts) / t.orders.max(1)
+}
+
 /// "2026-08" → "Aug 2026"; other labels unchanged.
 fn pretty(label: &str, granularity: Granularity) -> String {
     match granularity {
@@ -59,37 +65,36 @@ async fn revenue(
     let previous: SalesByPeriodOutput = previous_set.typed()?;
     let g = task.period.granularity;
     let points: Vec<Point> =
-        sales.buckets.iter().map(|b| Point { label: pretty(&b.label, g), value: major(b.net_cents) }).collect();
+        sales.buckets.iter().map(|b| Point { label: pretty(&b.label, g), value: major(b.sales.net_sales) }).collect();
     let (trend, trend_call) = tools.call(&Trend, TrendInput { points: points.clone() }).await?;
-    let compare = CompareInput { current: major(sales.totals.net_cents), previous: major(previous.totals.net_cents) };
+    let (t, p) = (&sales.totals.sales, &previous.totals.sales);
+    let compare = CompareInput { current: major(t.net_sales), previous: major(p.net_sales) };
     let (revenue_change, revenue_call) = tools.call(&Compare, compare).await?;
-    let compare = CompareInput { current: sales.totals.orders as f64, previous: previous.totals.orders as f64 };
+    let compare = CompareInput { current: t.orders as f64, previous: p.orders as f64 };
     let (orders_change, orders_call) = tools.call(&Compare, compare).await?;
-    let t = &sales.totals;
     let d = &sales_set.provenance;
-    s.figure("net_revenue", "Net revenue", major(t.net_cents), &sales.currency, &[d]);
-    s.figure("gross_sales", "Gross sales", major(t.gross_cents), &sales.currency, &[d]);
-    s.figure("discounts", "Discounts", major(t.discount_cents), &sales.currency, &[d]);
-    s.figure("refunds", "Refunds", major(t.refund_cents), &sales.currency, &[d]);
+    let c = &sales.currency;
+    // Shopify's names and definitions (ARCHITECTURE.md, "Sales figures").
+    s.figure("net_revenue", "Net sales", major(t.net_sales), c, &[d]);
+    s.figure("gross_sales", "Gross sales", major(t.gross_sales), c, &[d]);
+    s.figure("discounts", "Discounts", major(t.discounts), c, &[d]);
+    s.figure("refunds", "Returns", major(t.returns), c, &[d]);
+    s.figure("shipping", "Shipping charges", major(t.shipping), c, &[d]);
+    s.figure("taxes", "Taxes", major(t.taxes), c, &[d]);
+    s.figure("total_sales", "Total sales", major(t.total_sales), c, &[d]);
     s.figure("orders", "Orders", t.orders as f64, "orders", &[d]);
-    s.figure(
-        "average_order_value",
-        "Average order value (net)",
-        major(t.net_cents) / (t.orders.max(1) as f64),
-        &sales.currency,
-        &[d],
-    );
+    s.figure("average_order_value", "Average order value", major(average_order_value(t)), c, &[d]);
     s.figure(
         "previous_net_revenue",
-        "Net revenue, previous period",
-        major(previous.totals.net_cents),
-        &sales.currency,
+        "Net sales, previous period",
+        major(p.net_sales),
+        c,
         &[&previous_set.provenance],
     );
     if let Some(pct) = revenue_change.change_pct {
         s.figure(
             "net_revenue_change_pct",
-            "Net revenue vs previous period",
+            "Net sales vs previous period",
             pct,
             "%",
             &[d, &previous_set.provenance, &revenue_call],
@@ -106,8 +111,8 @@ async fn revenue(
     }
     s.figure("revenue_slope_pct", "Trend per period (share of mean)", trend.slope_pct_of_mean, "%", &[d, &trend_call]);
     if let (Some(first), Some(last)) = (points.first(), points.last()) {
-        s.figure("first_period_revenue", &format!("Net revenue {}", first.label), first.value, &sales.currency, &[d]);
-        s.figure("last_period_revenue", &format!("Net revenue {}", last.label), last.value, &sales.currency, &[d]);
+        s.figure("first_period_revenue", &format!("Net sales {}", first.label), first.value, c, &[d]);
+        s.figure("last_period_revenue", &format!("Net sales {}", last.label), last.value, c, &[d]);
         s.fact("first_period", first.label.clone());
         s.fact("last_period", last.label.clone());
     }
@@ -130,13 +135,13 @@ async fn revenue(
     let rows: Vec<Value> = sales
         .buckets
         .iter()
-        .map(|b| json!({ "period": pretty(&b.label, g), "netRevenue": major(b.net_cents), "orders": b.orders }))
+        .map(|b| json!({ "period": pretty(&b.label, g), "netSales": major(b.sales.net_sales), "orders": b.sales.orders }))
         .collect();
     s.findings.visualizations.push(Visualization::new(
-        "Net revenue per period",
+        "Net sales per period",
         "LINE",
         ("period", "Period"),
-        ("netRevenue", &format!("Net revenue ({})", sales.currency)),
+        ("netSales", &format!("Net sales ({})", sales.currency)),
         rows.clone(),
     ));
     s.findings.visualizations.push(Visualization::new(
@@ -153,20 +158,20 @@ async fn products(data: &Datasets, tools: &mut ToolRunner, s: &mut Sheet, curren
     let set = dataset(data, "product_sales")?;
     let sales: ProductSalesOutput = set.typed()?;
     let items: Vec<Point> =
-        sales.products.iter().map(|p| Point { label: p.title.clone(), value: major(p.net_cents) }).collect();
+        sales.products.iter().map(|p| Point { label: p.title.clone(), value: major(p.net_sales) }).collect();
     let (rank, rank_call) = tools.call(&Rank, RankInput { items, top: 5 }).await?;
     let d = &set.provenance;
     if let (Some(top), Some(slow)) = (rank.top.first(), rank.bottom.first()) {
         s.figure(
             "top_product_revenue",
-            &format!("Net revenue of {}", top.label),
+            &format!("Net sales of {}", top.label),
             top.value,
             currency,
             &[d, &rank_call],
         );
         s.figure(
             "slowest_product_revenue",
-            &format!("Net revenue of {}", slow.label),
+            &format!("Net sales of {}", slow.label),
             slow.value,
             currency,
             &[d, &rank_call],
@@ -176,59 +181,47 @@ async fn products(data: &Datasets, tools: &mut ToolRunner, s: &mut Sheet, curren
         s.fact("top_product", top.label.clone());
         s.fact("slowest_product", slow.label.clone());
     }
-    s.figure("top5_share_pct", "Top five products' share of revenue", rank.top_share_pct, "%", &[d, &rank_call]);
+    s.figure("top5_share_pct", "Top five products' share of net sales", rank.top_share_pct, "%", &[d, &rank_call]);
     let rows: Vec<Value> = sales
         .products
         .iter()
         .take(10)
-        .map(|p| json!({ "product": p.title, "netRevenue": major(p.net_cents) }))
+        .map(|p| json!({ "product": p.title, "netSales": major(p.net_sales) }))
         .collect();
     s.findings.visualizations.push(Visualization::new(
-        "Top products by net revenue",
+        "Top products by net sales",
         "BAR",
         ("product", "Product"),
-        ("netRevenue", &format!("Net revenue ({currency})")),
+        ("netSales", &format!("Net sales ({currency})")),
         rows,
     ));
     Ok(())
 }
 
-async fn customers(
-    task: &TaskContext,
-    data: &Datasets,
-    tools: &mut ToolRunner,
-    s: &mut Sheet,
-    currency: &str,
-) -> Result<(), TaskFailure> {
+fn customers(data: &Datasets, s: &mut Sheet, currency: &str) -> Result<(), TaskFailure> {
     let set = dataset(data, "customers")?;
-    let activity: CustomerActivityOutput = set.typed()?;
-    let active = activity.customers.len();
-    let (segments, call) =
-        tools.call(&Segments, SegmentsInput { customers: activity.customers, as_of: task.as_of }).await?;
+    let segments: CustomerSegmentsOutput = set.typed()?;
     let d = &set.provenance;
-    s.figure("active_customers", "Customers with an order in 12 months", active as f64, "customers", &[d]);
+    s.figure(
+        "active_customers",
+        "Customers with an order in 12 months",
+        segments.active_customers as f64,
+        "customers",
+        &[d],
+    );
+    // Guests are counted apart: they are orders, not customers.
+    s.figure("guest_orders", "Guest checkout orders", segments.guests.orders as f64, "orders", &[d]);
+    s.figure("guest_net_sales", "Guest checkout net sales", major(segments.guests.net_sales), currency, &[d]);
     for seg in &segments.segments {
         let key = seg.name.to_lowercase();
-        s.figure(
-            &format!("{key}_customers"),
-            &format!("{} customers", seg.name),
-            seg.customers as f64,
-            "customers",
-            &[d, &call],
-        );
-        s.figure(
-            &format!("{key}_revenue"),
-            &format!("{} revenue", seg.name),
-            major(seg.revenue_cents),
-            currency,
-            &[d, &call],
-        );
+        s.figure(&format!("{key}_customers"), &format!("{} customers", seg.name), seg.customers as f64, "customers", &[d]);
+        s.figure(&format!("{key}_revenue"), &format!("{} net sales", seg.name), major(seg.revenue_cents), currency, &[d]);
         s.figure(
             &format!("{key}_revenue_share_pct"),
-            &format!("{} share of revenue", seg.name),
+            &format!("{} share of customers' net sales", seg.name),
             seg.revenue_share_pct,
             "%",
-            &[d, &call],
+            &[d],
         );
     }
     let rows: Vec<Value> =
@@ -248,8 +241,14 @@ fn inventory(data: &Datasets, s: &mut Sheet) -> Result<(), TaskFailure> {
     let stock: InventoryOutput = set.typed()?;
     let d = &set.provenance;
     let at_risk: Vec<_> = stock.items.iter().filter(|i| i.days_of_cover.is_some_and(|c| c < 14.0)).collect();
-    let overstocked: Vec<_> =
-        stock.items.iter().filter(|i| i.days_of_cover.is_none_or(|c| c > 120.0) && i.on_hand > 0).collect();
+    // An archived product is no longer sold: its stock is a write-off
+    // question, not overstock to discount.
+    let overstocked: Vec<_> = stock
+        .items
+        .iter()
+        .filter(|i| i.status != ProductStatus::Archived)
+        .filter(|i| i.days_of_cover.is_none_or(|c| c > 120.0) && i.on_hand > 0)
+        .collect();
     s.figure("at_risk_variants", "Variants selling out within 14 days", at_risk.len() as f64, "variants", &[d]);
     s.figure(
         "overstocked_variants",
@@ -299,32 +298,33 @@ fn discounts(data: &Datasets, s: &mut Sheet, currency: &str) -> Result<(), TaskF
     let usage: DiscountUsageOutput = set.typed()?;
     let d = &set.provenance;
     let (with, without): (Vec<_>, Vec<_>) = usage.codes.iter().partition(|c| c.code != "(none)");
-    let with_orders: i64 = with.iter().map(|c| c.orders).sum();
-    let all_orders = with_orders + without.iter().map(|c| c.orders).sum::<i64>();
-    let with_value: i64 = with.iter().map(|c| c.average_order_cents * c.orders).sum();
+    let codes: Vec<_> = with.iter().filter(|c| !c.automatic).collect();
+    let discounted_value: i64 = with.iter().map(|c| c.average_order_cents * c.orders).sum();
+    let discounted_credits: i64 = with.iter().map(|c| c.orders).sum();
     s.figure(
         "discounted_order_share_pct",
-        "Orders with a discount code",
-        with_orders as f64 * 100.0 / all_orders.max(1) as f64,
+        "Orders with a discount",
+        usage.discounted_orders as f64 * 100.0 / usage.orders.max(1) as f64,
         "%",
         &[d],
     );
-    s.figure("discount_cost", "Discounts granted", major(with.iter().map(|c| c.discount_cents).sum()), currency, &[d]);
+    s.figure("discount_cost", "Discounts", major(usage.discounts), currency, &[d]);
+    s.figure("codes_in_use", "Discount codes in use", codes.len() as f64, "codes", &[d]);
     s.figure(
         "aov_with_code",
-        "Average order with a code (before discount)",
-        major(with_value / with_orders.max(1)),
+        "Average order with a discount (gross sales)",
+        major(discounted_value / discounted_credits.max(1)),
         currency,
         &[d],
     );
     s.figure(
         "aov_without_code",
-        "Average order without a code",
+        "Average order without a discount (gross sales)",
         major(without.first().map(|c| c.average_order_cents).unwrap_or(0)),
         currency,
         &[d],
     );
-    s.fact("top_code", with.first().map(|c| c.code.clone()).unwrap_or_else(|| "none".into()));
+    s.fact("top_code", codes.first().map(|c| c.code.clone()).unwrap_or_else(|| "none".into()));
     let rows: Vec<Value> = usage.codes.iter().map(|c| json!({ "code": c.code, "orders": c.orders })).collect();
     s.findings.visualizations.push(Visualization::new(
         "Orders per discount code",
@@ -340,23 +340,27 @@ async fn anomalies(data: &Datasets, tools: &mut ToolRunner, s: &mut Sheet, curre
     let set = dataset(data, "sales")?;
     let sales: SalesByPeriodOutput = set.typed()?;
     let points: Vec<Point> =
-        sales.buckets.iter().map(|b| Point { label: b.label.clone(), value: major(b.net_cents) }).collect();
-    let (out, call) = tools.call(&Anomalies, AnomaliesInput { points, threshold: 2.0 }).await?;
+        sales.buckets.iter().map(|b| Point { label: b.label.clone(), value: major(b.sales.net_sales) }).collect();
+    let (out, call) = tools.call(&Anomalies, AnomaliesInput { points, threshold: 3.5 }).await?;
     let d = &set.provenance;
+    let count = |kind| out.outliers.iter().filter(|o| o.kind == kind).count() as f64;
     s.figure("anomalous_days", "Days outside the usual range", out.outliers.len() as f64, "days", &[d, &call]);
-    s.figure("daily_mean_revenue", "Mean daily net revenue", out.mean, currency, &[d, &call]);
+    s.figure("spike_days", "Unusually strong days", count(AnomalyKind::Spike), "days", &[d, &call]);
+    s.figure("collapse_days", "Unusually weak days", count(AnomalyKind::Collapse), "days", &[d, &call]);
+    s.figure("daily_mean_revenue", "Median daily net sales", out.median, currency, &[d, &call]);
     if let Some(top) = out.outliers.first() {
-        s.figure("largest_anomaly_revenue", &format!("Net revenue on {}", top.label), top.value, currency, &[d, &call]);
+        s.figure("largest_anomaly_revenue", &format!("Net sales on {}", top.label), top.value, currency, &[d, &call]);
         s.fact("largest_anomaly", top.label.clone());
+        s.fact("largest_anomaly_explanation", top.explanation.clone());
     }
     s.fact("outliers", serde_json::to_value(&out.outliers).unwrap_or_default());
     let rows: Vec<Value> =
-        sales.buckets.iter().map(|b| json!({ "day": b.label, "netRevenue": major(b.net_cents) })).collect();
+        sales.buckets.iter().map(|b| json!({ "day": b.label, "netSales": major(b.sales.net_sales) })).collect();
     s.findings.visualizations.push(Visualization::new(
-        "Daily net revenue",
+        "Daily net sales",
         "LINE",
         ("day", "Day"),
-        ("netRevenue", &format!("Net revenue ({currency})")),
+        ("netSales", &format!("Net sales ({currency})")),
         rows,
     ));
     Ok(())
@@ -376,7 +380,7 @@ impl DepartmentAgent for QuantitativeAgent {
         match task.intent {
             Intent::RevenueTrend => revenue(task, &data, tools, s).await?,
             Intent::TopProducts => products(&data, tools, s, &currency).await?,
-            Intent::CustomerSegments => customers(task, &data, tools, s, &currency).await?,
+            Intent::CustomerSegments => customers(&data, s, &currency)?,
             Intent::InventoryRisk => inventory(&data, s)?,
             Intent::DiscountOpportunities => discounts(&data, s, &currency)?,
             Intent::Anomalies => anomalies(&data, tools, s, &currency).await?,

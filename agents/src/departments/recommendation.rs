@@ -140,11 +140,7 @@ impl DepartmentAgent for RecommendationAgent {
                         .ok()
                         .and_then(|ps| ps.into_iter().find(|p| p.id == slow.product_id));
                     if let Some(current) = current {
-                        let description = format!(
-                            "{}: our {} staple, chosen by customers who want things made to last. Free returns within 30 days.",
-                            slow.title,
-                            current.product_type.to_lowercase(),
-                        );
+                        let description = grounded_description(&current);
                         let action = ProposeAction::UpdateProduct(ProductUpdateParameters {
                             product_id: slow.product_id,
                             current_title: current.title.clone(),
@@ -175,5 +171,53 @@ impl DepartmentAgent for RecommendationAgent {
             }
         }
         serde_json::to_value(out).map_err(|e| TaskFailure::Infrastructure(e.into()))
+    }
+}
+
+/// A fuller description built only from what the store's own data says of
+/// the product (its text, type, options and prices): no claim the merchant
+/// did not make (returns, materials, shipping) is ever invented.
+fn grounded_description(product: &crate::store::Product) -> String {
+    let mut parts = vec![if product.description.trim().is_empty() {
+        format!("{}.", product.title)
+    } else {
+        product.description.trim().to_owned()
+    }];
+    let options: Vec<&str> = product.variants.iter().map(|v| v.title.as_str()).filter(|t| *t != "Default Title").collect();
+    if options.len() > 1 {
+        parts.push(format!("Available in {}.", options.join(", ")));
+    }
+    let prices = product.variants.iter().map(|v| v.price_cents);
+    if let (Some(low), Some(high)) = (prices.clone().min(), prices.max()) {
+        let price = |c: i64| format!("{}.{:02}", c / 100, c % 100);
+        parts.push(if low == high { format!("Price: {}.", price(low)) } else { format!("From {} to {}.", price(low), price(high)) });
+    }
+    if !product.product_type.is_empty() {
+        parts.push(format!("Category: {}.", product.product_type));
+    }
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Product, ProductStatus, Variant};
+
+    #[test]
+    fn product_copy_states_only_the_stores_facts() {
+        let variant = |title: &str, price| Variant { id: 1, title: title.into(), sku: String::new(), price_cents: price, inventory_quantity: 3 };
+        let product = Product {
+            id: 1,
+            title: "Wool Scarf".into(),
+            product_type: "Accessories".into(),
+            description: "Warm merino.".into(),
+            status: ProductStatus::Active,
+            variants: vec![variant("Grey", 2900), variant("Navy", 3100)],
+        };
+        let text = grounded_description(&product);
+        assert_eq!(text, "Warm merino. Available in Grey, Navy. From 29.00 to 31.00. Category: Accessories.");
+        for invented in ["return", "shipping", "made to last", "guarantee"] {
+            assert!(!text.to_lowercase().contains(invented), "{text}");
+        }
     }
 }

@@ -123,22 +123,32 @@ impl OfflineModel {
         Narrative {
             tool_calls: Vec::new(),
             summary: format!(
-                "{} customers ordered in the last twelve months. {} are loyal and bring {:.1}% of revenue; {} are at risk of lapsing.",
+                "{} customers ordered in the last twelve months. {} are loyal and bring {:.1}% of customers' net sales; {} are at risk of lapsing.",
                 number(b.figure("active_customers")),
                 number(b.figure("loyal_customers")),
                 b.figure("loyal_revenue_share_pct").unwrap_or(0.0),
                 number(b.figure("at_risk_customers")),
             ),
-            sections: vec![section(
-                "Segments",
-                format!(
-                    "New: {}, returning: {}, lapsed: {}. At-risk customers spent {} over the year.",
-                    number(b.figure("new_customers")),
-                    number(b.figure("returning_customers")),
-                    number(b.figure("lapsed_customers")),
-                    money(b.figure("at_risk_revenue"), &b.currency),
+            sections: vec![
+                section(
+                    "Segments",
+                    format!(
+                        "New: {}, returning: {}, lapsed: {}. At-risk customers' net sales over the year: {}.",
+                        number(b.figure("new_customers")),
+                        number(b.figure("returning_customers")),
+                        number(b.figure("lapsed_customers")),
+                        money(b.figure("at_risk_revenue"), &b.currency),
+                    ),
                 ),
-            )],
+                section(
+                    "Guest checkout",
+                    format!(
+                        "{} orders ({} net sales) came through guest checkout. They have no customer record, so they are counted apart and in no segment.",
+                        number(b.figure("guest_orders")),
+                        money(b.figure("guest_net_sales"), &b.currency),
+                    ),
+                ),
+            ],
         }
     }
 
@@ -182,14 +192,17 @@ impl OfflineModel {
     fn anomalies(b: &Brief) -> Narrative {
         let count = b.figure("anomalous_days").unwrap_or(0.0);
         let summary = if count == 0.0 {
-            format!("No day in {} fell outside the usual range of daily revenue.", b.period_label)
+            format!("No day in {} fell outside the usual range of daily net sales.", b.period_label)
         } else {
             format!(
-                "{} days in {} fell outside the usual range; the largest was {} at {} against a daily mean of {}.",
+                "{} days in {} fell outside the usual range ({} unusually strong, {} unusually weak); the largest was {} at {} ({}), against a median day of {}.",
                 number(Some(count)),
                 b.period_label,
+                number(b.figure("spike_days")),
+                number(b.figure("collapse_days")),
                 b.fact("largest_anomaly"),
                 money(b.figure("largest_anomaly_revenue"), &b.currency),
+                b.fact("largest_anomaly_explanation"),
                 money(b.figure("daily_mean_revenue"), &b.currency),
             )
         };
@@ -198,7 +211,7 @@ impl OfflineModel {
             summary,
             sections: vec![section(
                 "Method",
-                "Days whose revenue is at least two standard deviations from the period's mean.".into(),
+                "Each day's net sales against the median of the same weekday; a day is unusual when it lies 3.5 or more scaled median absolute deviations away (a robust z-score: one big day cannot hide itself by inflating the spread).".into(),
             )],
         }
     }

@@ -254,7 +254,8 @@ async fn work(
         .and_then(|v| serde_json::from_value(v).ok())
         .ok_or_else(|| TaskFailure::Rejected("the request has no plan".into()))?;
     let store = store.ok_or_else(|| TaskFailure::Rejected("the store was disconnected".into()))?;
-    let as_of = request.created_at.date_naive();
+    // The shop's day the request was planned on (older plans: UTC's).
+    let as_of = plan.as_of.unwrap_or_else(|| request.created_at.date_naive());
     // Shopify briefly unreachable: retry the message; refused: fail the task.
     let data = p.stores.resolve(&store, as_of).await.map_err(|e| match e {
         e if e.is_transient() => TaskFailure::Infrastructure(e.into()),

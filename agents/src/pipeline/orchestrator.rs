@@ -59,8 +59,24 @@ async fn announce_planning(p: &Pipeline, request: &analysis_request::Model) -> a
 /// fast planner's `PLANNING` commits together with the plan.
 const ANNOUNCE_AFTER: std::time::Duration = std::time::Duration::from_millis(100);
 
+/// "Today" for a request: the shop's calendar day it was submitted on. A
+/// shop whose time zone cannot be read now plans on UTC's day (the plan
+/// records the day, so every department uses the same one).
+async fn shop_day(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result<chrono::NaiveDate> {
+    let store = alatar_entity::store::Entity::find_by_id(request.store_id).one(&p.db).await?;
+    let zone = match store {
+        Some(store) => p.stores.time_zone(&store).await.unwrap_or_else(|e| {
+            tracing::warn!(request_id = %request.id, error = %e, "shop time zone unavailable; planning on UTC days");
+            crate::store::Tz::UTC
+        }),
+        None => crate::store::Tz::UTC,
+    };
+    Ok(crate::store::local_day(request.created_at, zone))
+}
+
 async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result<()> {
-    let planning = p.llm.plan(&request.prompt, request.created_at.date_naive(), Some(&request.model));
+    let as_of = shop_day(p, request).await?;
+    let planning = p.llm.plan(&request.prompt, as_of, Some(&request.model));
     tokio::pin!(planning);
     let mut announced = request.status == AnalysisStatus::Planning;
     let outcome = if announced {
@@ -78,7 +94,7 @@ async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result
         }
     };
     let plan = match outcome {
-        Ok(plan) => plan,
+        Ok(plan) => crate::plan::Plan { as_of: Some(as_of), ..plan },
         Err(LlmError::Unavailable(e)) => anyhow::bail!("planner unavailable: {e}"),
         Err(LlmError::Invalid(e)) => {
             end(p, request, AnalysisStatus::Failed, Some(&format!("the plan was rejected: {e}"))).await?;

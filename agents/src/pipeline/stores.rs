@@ -10,7 +10,7 @@ use alatar_entity::{StoreKind, store};
 
 use crate::actions::{ReadOnlyStore, StoreWriter};
 use crate::shopify::{AdminClient, Shopify, ShopifyData, ShopifyWriter};
-use crate::store::{DemoStore, StoreData, StoreError};
+use crate::store::{DEMO_TIME_ZONE, DemoStore, StoreData, StoreError, Tz};
 
 /// Resolves a linked store to its data source and its writer.
 #[async_trait]
@@ -19,6 +19,11 @@ pub trait StoreResolver: Send + Sync {
     async fn resolve(&self, store: &store::Model, as_of: NaiveDate) -> Result<Arc<dyn StoreData>, StoreError>;
     /// What applies approved changes to `store`.
     async fn writer(&self, store: &store::Model) -> Result<Arc<dyn StoreWriter>, StoreError>;
+    /// The shop's time zone: "today" and every period are its days.
+    async fn time_zone(&self, store: &store::Model) -> Result<Tz, StoreError> {
+        let _ = store;
+        Ok(Tz::UTC)
+    }
 }
 
 /// Demo stores from the generator; Shopify stores through the Admin API
@@ -54,6 +59,16 @@ impl StoreResolver for LinkedStores {
             StoreKind::Shopify => {
                 let shopify = self.shopify(store)?;
                 Ok(Arc::new(ShopifyData::open(shopify, self.db.clone(), store.clone()).await?))
+            }
+        }
+    }
+
+    async fn time_zone(&self, store: &store::Model) -> Result<Tz, StoreError> {
+        match store.kind {
+            StoreKind::Demo => Ok(DEMO_TIME_ZONE),
+            StoreKind::Shopify => {
+                let shopify = self.shopify(store)?;
+                Ok(ShopifyData::open(shopify, self.db.clone(), store.clone()).await?.time_zone())
             }
         }
     }

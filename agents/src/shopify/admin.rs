@@ -184,31 +184,40 @@ impl AdminClient {
                 return Ok(Attempt::Throttled(wait));
             }
             let messages: Vec<&str> = errors.iter().filter_map(|e| e.get("message").and_then(Value::as_str)).collect();
+            let too_costly = errors
+                .iter()
+                .any(|e| e.pointer("/extensions/code").and_then(Value::as_str) == Some("MAX_COST_EXCEEDED"));
+            if too_costly {
+                return Err(StoreError::TooCostly(messages.join("; ")));
+            }
             return Err(StoreError::Rejected(messages.join("; ")));
         }
         Ok(Attempt::Done(answer.get("data").cloned().unwrap_or(Value::Null)))
     }
 
-    /// Every node of the connection at `connection` (a field of `data`),
-    /// following `pageInfo.endCursor`, `page_size` at a time. The query takes
-    /// `$first` and `$after`; page size × nested sizes must stay within
-    /// Shopify's 1,000-point single-query cost limit.
-    pub async fn paginate(
-        &self,
-        query: &str,
-        variables: Value,
-        connection: &str,
-        page_size: u32,
-    ) -> Result<Vec<Value>, StoreError> {
+    /// Every node of the connection at `connection` (a JSON pointer into
+    /// `data`, e.g. `/orders` or `/order/lineItems`), following
+    /// `pageInfo.endCursor` from `variables.after`. The query takes `$first`
+    /// and `$after`; pages are as large as Shopify allows (250) within the
+    /// single-query cost limit, and a `MAX_COST_EXCEEDED` halves them.
+    pub async fn paginate(&self, query: &str, variables: Value, connection: &str) -> Result<Vec<Value>, StoreError> {
+        let mut page_size = super::cost::page_size(query, &variables, 250);
         let mut nodes = Vec::new();
-        let mut after: Option<String> = None;
+        let mut after: Option<String> = variables.get("after").and_then(Value::as_str).map(str::to_owned);
         loop {
             let mut vars = variables.clone();
             vars["first"] = json!(page_size);
             vars["after"] = json!(after);
-            let data = self.graphql(query, vars).await?;
+            let data = match self.graphql(query, vars).await {
+                Err(StoreError::TooCostly(why)) if page_size > 1 => {
+                    page_size /= 2;
+                    tracing::warn!(shop = %self.shop, page_size, reason = %why, "query cost refused; smaller pages");
+                    continue;
+                }
+                other => other?,
+            };
             let page = data
-                .get(connection)
+                .pointer(connection)
                 .ok_or_else(|| StoreError::Rejected(format!("answer has no {connection} connection")))?;
             if let Some(batch) = page.get("nodes").and_then(Value::as_array) {
                 nodes.extend(batch.iter().cloned());
@@ -224,10 +233,12 @@ impl AdminClient {
     /// Runs `query` as a bulk operation and returns its JSONL lines, parsed.
     /// Child objects come as separate lines carrying `__parentId`.
     pub async fn bulk_export(&self, query: &str) -> Result<Vec<Value>, StoreError> {
-        const RUN: &str = "mutation Run($query: String!) { bulkOperationRunQuery(query: $query) { bulkOperation { id status } userErrors { field message } } }";
+        // Ungrouped output (the 2026-01 default, asked for explicitly): it is
+        // cheaper for Shopify to write, and the reader never relies on order.
+        const RUN: &str = "mutation Run($query: String!, $group: Boolean!) { bulkOperationRunQuery(query: $query, groupObjects: $group) { bulkOperation { id status } userErrors { field message } } }";
         const POLL: &str =
-            "query Poll($id: ID!) { node(id: $id) { ... on BulkOperation { id status errorCode objectCount url } } }";
-        let started = self.graphql(RUN, json!({ "query": query })).await?;
+            "query Poll($id: ID!) { bulkOperation(id: $id) { id status errorCode objectCount url } }";
+        let started = self.graphql(RUN, json!({ "query": query, "group": false })).await?;
         let run = &started["bulkOperationRunQuery"];
         user_errors(run)?;
         let id = run
@@ -238,7 +249,7 @@ impl AdminClient {
         let deadline = Instant::now() + BULK_DEADLINE;
         let url = loop {
             let data = self.graphql(POLL, json!({ "id": id })).await?;
-            let op = &data["node"];
+            let op = &data["bulkOperation"];
             match op.get("status").and_then(Value::as_str) {
                 Some("COMPLETED") => break op.get("url").and_then(Value::as_str).map(str::to_owned),
                 Some("CREATED" | "RUNNING") => {}

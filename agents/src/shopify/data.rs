@@ -1,46 +1,29 @@
 //! `StoreData` over the Admin API: orders (paged, or a bulk export for long
-//! ranges), products with variants and stock, customers. Raw answers go
-//! through the per-shop cache.
+//! ranges), products with every variant and its stock, customers. Every
+//! nested connection is read to its end; raw answers go through the per-shop
+//! cache. Days are the shop's (`shop.ianaTimezone`), and a grant without
+//! `read_all_orders` limits history to 60 days, which the tools refuse to
+//! reach past rather than compute from partial data.
 
-use std::collections::HashMap;
+mod bulk;
+mod map;
+pub mod queries;
+
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{Duration, NaiveDate, SecondsFormat, Utc};
 use sea_orm::DatabaseConnection;
 use serde_json::{Value, json};
 
 use alatar_entity::store;
 
 use super::cache::{self, key};
-use super::{AdminClient, Shopify, ShopifyApp, gid_number};
-use crate::store::{Customer, DateRange, Order, OrderLine, OrderStatus, Product, StoreData, StoreError, Variant};
+use super::{AdminClient, Shopify, ShopifyApp};
+use crate::store::{Customer, DateRange, Order, Product, StoreData, StoreError, Tz, local_day};
 
-const SHOP: &str = "query Shop { shop { currencyCode } }";
-
-const ORDERS: &str = "query Orders($first: Int!, $after: String, $query: String) {
-  orders(first: $first, after: $after, query: $query, sortKey: CREATED_AT) {
-    nodes { id createdAt cancelledAt closedAt customer { id } discountCodes
-      totalDiscountsSet { shopMoney { amount } } totalRefundedSet { shopMoney { amount } }
-      lineItems(first: 20) { nodes { quantity originalUnitPriceSet { shopMoney { amount } } variant { id } product { id } } } }
-    pageInfo { hasNextPage endCursor }
-  }
-}";
-
-const PRODUCTS: &str = "query Products($first: Int!, $after: String) {
-  products(first: $first, after: $after) {
-    nodes { id title productType description
-      variants(first: 20) { nodes { id title sku price inventoryQuantity } } }
-    pageInfo { hasNextPage endCursor }
-  }
-}";
-
-const CUSTOMERS: &str = "query Customers($first: Int!, $after: String) {
-  customers(first: $first, after: $after) {
-    nodes { id displayName email }
-    pageInfo { hasNextPage endCursor }
-  }
-}";
+/// Without `read_all_orders`, Shopify serves only this many days of orders.
+pub const DEFAULT_ORDER_HISTORY_DAYS: i64 = 60;
 
 /// A linked Shopify store's data.
 pub struct ShopifyData {
@@ -49,20 +32,44 @@ pub struct ShopifyData {
     store: store::Model,
     app: Arc<ShopifyApp>,
     currency: String,
+    zone: Tz,
+    all_orders: bool,
 }
 
 fn db_error(e: sea_orm::DbErr) -> StoreError {
     StoreError::Unavailable(format!("cache: {e}"))
 }
 
+/// `'2026-09-01T00:00:00-04:00'`: the shop's midnight, quoted as Shopify's
+/// search syntax wants date values.
+fn instant(day: NaiveDate, zone: Tz) -> String {
+    let at = crate::store::midnight(day, zone).with_timezone(&zone);
+    format!("'{}'", at.to_rfc3339_opts(SecondsFormat::Secs, false))
+}
+
 impl ShopifyData {
-    /// Opens the store's token (refreshing it if due) and reads its currency.
+    /// Opens the store's token (refreshing it if due) and reads its currency
+    /// and time zone.
     pub async fn open(shopify: &Shopify, db: DatabaseConnection, store: store::Model) -> Result<Self, StoreError> {
         let token = shopify.credentials.token(&store).await?;
+        let all_orders = token.scopes.iter().any(|s| s == "read_all_orders");
         let admin = AdminClient::new(shopify.http.clone(), shopify.app.clone(), token.shop, token.access_token);
-        let mut data = Self { admin, db, store, app: shopify.app.clone(), currency: String::new() };
-        let shop = data.cached(key::SHOP, || async { data.admin.graphql(SHOP, json!({})).await }).await?;
+        let mut data = Self {
+            admin,
+            db,
+            store,
+            app: shopify.app.clone(),
+            currency: String::new(),
+            zone: Tz::UTC,
+            all_orders,
+        };
+        let shop = data.cached(key::SHOP, || async { data.admin.graphql(queries::SHOP, json!({})).await }).await?;
         data.currency = shop.pointer("/shop/currencyCode").and_then(Value::as_str).unwrap_or("USD").to_owned();
+        let zone = shop.pointer("/shop/ianaTimezone").and_then(Value::as_str).unwrap_or("UTC");
+        data.zone = zone.parse().unwrap_or_else(|_| {
+            tracing::warn!(store_id = %data.store.id, zone, "unknown shop time zone; using UTC");
+            Tz::UTC
+        });
         Ok(data)
     }
 
@@ -82,156 +89,72 @@ impl ShopifyData {
         Ok(fresh)
     }
 
-    async fn order_nodes(&self, range: DateRange) -> Result<Vec<Value>, StoreError> {
-        let search = format!("created_at:>={} AND created_at:<{} AND status:any", range.from, range.to);
-        if range.days() > self.app.bulk_threshold_days {
-            let bulk = ORDERS_BULK.replace("$SEARCH", &search.replace('"', "\\\""));
-            return Ok(assemble_bulk(self.admin.bulk_export(&bulk).await?));
+    /// Orders matching `search`, complete: bulk for long ranges, else pages.
+    async fn order_nodes(&self, search: String, days: i64) -> Result<Vec<Value>, StoreError> {
+        if days > self.app.bulk_threshold_days {
+            let bulk = queries::ORDERS_BULK.replace("$SEARCH", &search.replace('\\', "\\\\").replace('"', "\\\""));
+            return bulk::assemble(self.admin.bulk_export(&bulk).await?);
         }
-        // 25 orders × 20 line items ≈ 550 points per page.
-        self.admin.paginate(ORDERS, json!({ "query": search }), "orders", 25).await
+        let mut nodes = self.admin.paginate(queries::ORDERS, json!({ "query": search }), "/orders").await?;
+        for node in &mut nodes {
+            self.complete_order(node).await?;
+        }
+        Ok(nodes)
     }
-}
 
-/// The bulk form of the orders query (bulk queries take no variables and
-/// use `edges { node }`); each line item comes back as its own line.
-const ORDERS_BULK: &str = "{ orders(query: \"$SEARCH\", sortKey: CREATED_AT) { edges { node {
-  id createdAt cancelledAt closedAt customer { id } discountCodes
-  totalDiscountsSet { shopMoney { amount } } totalRefundedSet { shopMoney { amount } }
-  lineItems { edges { node { quantity originalUnitPriceSet { shopMoney { amount } } variant { id } product { id } } } } } } } }";
-
-/// Re-nests bulk JSONL (children carry `__parentId`) into the paged shape.
-fn assemble_bulk(lines: Vec<Value>) -> Vec<Value> {
-    let mut orders: Vec<Value> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    for mut line in lines {
-        match line.get("__parentId").and_then(Value::as_str).map(str::to_owned) {
-            None => {
-                if let Some(id) = line.get("id").and_then(Value::as_str) {
-                    index.insert(id.to_owned(), orders.len());
-                }
-                line["lineItems"] = json!({ "nodes": [] });
-                orders.push(line);
-            }
-            Some(parent) => {
-                if let Some(&i) = index.get(&parent) {
-                    if let Some(obj) = line.as_object_mut() {
-                        obj.remove("__parentId");
-                    }
-                    if let Some(nodes) = orders[i].pointer_mut("/lineItems/nodes").and_then(Value::as_array_mut) {
-                        nodes.push(line);
-                    }
-                }
+    /// Appends the rest of each nested connection the page cut short.
+    async fn complete_order(&self, node: &mut Value) -> Result<(), StoreError> {
+        let id = node.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        for (field, query) in [
+            ("lineItems", queries::ORDER_LINES),
+            ("discountApplications", queries::ORDER_DISCOUNTS),
+            ("shippingLines", queries::ORDER_SHIPPING),
+        ] {
+            self.rest(node, field, query, &id, "/order").await?;
+        }
+        // `refunds` is a list without page info: when the page held as many
+        // refunds (2) or shipping refunds (1 each) as it asked for, there may
+        // be more, so read them all.
+        let refunds = node.get("refunds").and_then(Value::as_array).cloned().unwrap_or_default();
+        let full = refunds.len() >= 2
+            || refunds.iter().any(|r| r.pointer("/refundShippingLines/nodes").and_then(Value::as_array).is_some_and(|n| !n.is_empty()));
+        if full {
+            let data = self.admin.graphql(queries::ORDER_REFUNDS, json!({ "id": id })).await?;
+            node["refunds"] = data.pointer("/order/refunds").cloned().unwrap_or_else(|| json!([]));
+        }
+        if let Some(refunds) = node.get_mut("refunds").and_then(Value::as_array_mut) {
+            for refund in refunds {
+                let refund_id = refund.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                self.rest(refund, "refundLineItems", queries::REFUND_LINES, &refund_id, "/node").await?;
             }
         }
+        Ok(())
     }
-    orders
-}
 
-/// `"12.50"` → 1250. Shopify sends decimal strings; floats would drift.
-pub(crate) fn cents(amount: Option<&Value>) -> i64 {
-    let Some(text) = amount.and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_f64().map(|f| f.to_string())))
-    else {
-        return 0;
-    };
-    let negative = text.starts_with('-');
-    let text = text.trim_start_matches('-');
-    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
-    let whole: i64 = whole.parse().unwrap_or(0);
-    let mut digits = frac.chars().chain(std::iter::repeat('0'));
-    let d1 = digits.next().and_then(|c| c.to_digit(10)).unwrap_or(0) as i64;
-    let d2 = digits.next().and_then(|c| c.to_digit(10)).unwrap_or(0) as i64;
-    let round = i64::from(digits.next().and_then(|c| c.to_digit(10)).unwrap_or(0) >= 5);
-    let value = whole * 100 + d1 * 10 + d2 + round;
-    if negative { -value } else { value }
-}
+    /// If `node.field` has a next page, reads every remaining page with
+    /// `query` (rooted at `root` in the answer) and appends them.
+    async fn rest(&self, node: &mut Value, field: &str, query: &str, id: &str, root: &str) -> Result<(), StoreError> {
+        let connection = &node[field];
+        if connection.pointer("/pageInfo/hasNextPage").and_then(Value::as_bool) != Some(true) {
+            return Ok(());
+        }
+        let after = connection.pointer("/pageInfo/endCursor").cloned().unwrap_or(Value::Null);
+        let more = self.admin.paginate(query, json!({ "id": id, "after": after }), &format!("{root}/{field}")).await?;
+        if let Some(list) = node[field]["nodes"].as_array_mut() {
+            list.extend(more);
+        }
+        node[field]["pageInfo"]["hasNextPage"] = json!(false);
+        Ok(())
+    }
 
-fn money(node: &Value, field: &str) -> i64 {
-    cents(node.pointer(&format!("/{field}/shopMoney/amount")))
-}
-
-fn id_of(node: &Value, pointer: &str) -> u64 {
-    node.pointer(pointer).and_then(Value::as_str).and_then(gid_number).unwrap_or(0)
-}
-
-fn map_order(node: &Value) -> Option<Order> {
-    let set = |field: &str| node.get(field).is_some_and(|c| !c.is_null());
-    let status = if set("cancelledAt") {
-        OrderStatus::Cancelled
-    } else if set("closedAt") {
-        OrderStatus::Closed
-    } else {
-        OrderStatus::Open
-    };
-    let created_at: DateTime<Utc> = node.get("createdAt")?.as_str()?.parse().ok()?;
-    let lines = node
-        .pointer("/lineItems/nodes")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .map(|l| OrderLine {
-                    product_id: id_of(l, "/product/id"),
-                    variant_id: id_of(l, "/variant/id"),
-                    quantity: l.get("quantity").and_then(Value::as_i64).unwrap_or(0),
-                    unit_price_cents: money(l, "originalUnitPriceSet"),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    Some(Order {
-        id: id_of(node, "/id"),
-        created_at,
-        customer_id: id_of(node, "/customer/id"),
-        lines,
-        discount_code: node
-            .get("discountCodes")
-            .and_then(Value::as_array)
-            .and_then(|c| c.first())
-            .and_then(Value::as_str)
-            .map(str::to_owned),
-        discount_cents: money(node, "totalDiscountsSet"),
-        refunded_cents: money(node, "totalRefundedSet"),
-        status,
-    })
-}
-
-fn map_product(node: &Value) -> Product {
-    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-    Product {
-        id: id_of(node, "/id"),
-        title: text(node, "title"),
-        product_type: text(node, "productType"),
-        description: text(node, "description"),
-        variants: node
-            .pointer("/variants/nodes")
-            .and_then(Value::as_array)
-            .map(|vs| {
-                vs.iter()
-                    .map(|v| Variant {
-                        id: id_of(v, "/id"),
-                        title: text(v, "title"),
-                        sku: text(v, "sku"),
-                        price_cents: cents(v.get("price")),
-                        inventory_quantity: v.get("inventoryQuantity").and_then(Value::as_i64).unwrap_or(0),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
+    fn search_placed(&self, range: DateRange) -> String {
+        format!("created_at:>={} AND created_at:<{}", instant(range.from, self.zone), instant(range.to, self.zone))
     }
 }
 
-fn map_customer(node: &Value) -> Customer {
-    Customer {
-        id: id_of(node, "/id"),
-        name: node.get("displayName").and_then(Value::as_str).unwrap_or_default().to_owned(),
-        email: node.get("email").and_then(Value::as_str).unwrap_or_default().to_owned(),
-    }
-}
-
-fn nodes(value: Value) -> Vec<Value> {
-    match value {
-        Value::Array(items) => items,
+fn mapped(raw: Value) -> Vec<Order> {
+    match raw {
+        Value::Array(items) => items.iter().filter_map(map::order).collect(),
         _ => Vec::new(),
     }
 }
@@ -242,18 +165,37 @@ impl StoreData for ShopifyData {
         &self.currency
     }
 
+    fn time_zone(&self) -> Tz {
+        self.zone
+    }
+
+    fn readable_from(&self) -> Option<NaiveDate> {
+        // A day of margin: Shopify counts the 60 days back from now.
+        (!self.all_orders)
+            .then(|| local_day(Utc::now(), self.zone) - Duration::days(DEFAULT_ORDER_HISTORY_DAYS - 1))
+    }
+
     async fn orders(&self, range: DateRange) -> Result<Vec<Order>, StoreError> {
-        // Cancelled orders were never revenue.
-        let mut orders = self.orders_with_cancelled(range).await?;
-        orders.retain(|o| o.status != OrderStatus::Cancelled);
+        let key = format!("{}:{}:{}", key::ORDERS, range.from, range.to);
+        let search = self.search_placed(range);
+        let raw = self.cached(&key, || async { Ok(Value::Array(self.order_nodes(search, range.days()).await?)) }).await?;
+        let mut orders: Vec<Order> = mapped(raw).into_iter().filter(|o| range.contains(o.created_at, self.zone)).collect();
+        orders.sort_by_key(|o| o.created_at);
         Ok(orders)
     }
 
-    async fn orders_with_cancelled(&self, range: DateRange) -> Result<Vec<Order>, StoreError> {
-        let key = format!("{}:{}:{}", key::ORDERS, range.from, range.to);
-        let raw = self.cached(&key, || async { Ok(Value::Array(self.order_nodes(range).await?)) }).await?;
-        let mut orders: Vec<Order> =
-            nodes(raw).iter().filter_map(map_order).filter(|o| range.contains(o.created_at)).collect();
+    async fn refunded_in(&self, range: DateRange) -> Result<Vec<Order>, StoreError> {
+        // A refund updates its order: orders placed before the range and
+        // updated since it began hold every refund processed in it.
+        let key = format!("{}:refunded:{}:{}", key::ORDERS, range.from, range.to);
+        let start = instant(range.from, self.zone);
+        let search = format!("updated_at:>={start} AND created_at:<{start}");
+        let raw = self.cached(&key, || async { Ok(Value::Array(self.order_nodes(search, range.days()).await?)) }).await?;
+        let mut orders: Vec<Order> = mapped(raw)
+            .into_iter()
+            .filter(|o| o.created_at < range.start(self.zone))
+            .filter(|o| o.refunds.iter().any(|r| range.contains(r.created_at, self.zone)))
+            .collect();
         orders.sort_by_key(|o| o.created_at);
         Ok(orders)
     }
@@ -261,47 +203,53 @@ impl StoreData for ShopifyData {
     async fn products(&self) -> Result<Vec<Product>, StoreError> {
         let raw = self
             .cached(key::PRODUCTS, || async {
-                Ok(Value::Array(self.admin.paginate(PRODUCTS, json!({}), "products", 40).await?))
+                let mut nodes = self.admin.paginate(queries::PRODUCTS, json!({}), "/products").await?;
+                for node in &mut nodes {
+                    let id = node.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                    self.rest(node, "variants", queries::PRODUCT_VARIANTS, &id, "/product").await?;
+                }
+                Ok(Value::Array(nodes))
             })
             .await?;
-        Ok(nodes(raw).iter().map(map_product).collect())
+        Ok(nodes_list(&raw).iter().map(map::product).collect())
     }
 
     async fn customers(&self) -> Result<Vec<Customer>, StoreError> {
         let raw = self
             .cached(key::CUSTOMERS, || async {
-                Ok(Value::Array(self.admin.paginate(CUSTOMERS, json!({}), "customers", 250).await?))
+                Ok(Value::Array(self.admin.paginate(queries::CUSTOMERS, json!({}), "/customers").await?))
             })
             .await?;
-        Ok(nodes(raw).iter().map(map_customer).collect())
+        Ok(nodes_list(&raw).iter().map(map::customer).collect())
     }
 }
 
+fn nodes_list(raw: &Value) -> &[Value] {
+    raw.as_array().map(Vec::as_slice).unwrap_or_default()
+}
+
 #[cfg(test)]
-#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
+    use crate::shopify::cost::{MAX_QUERY_COST, page_size, requested_cost};
 
     #[test]
-    fn money_is_exact() {
-        for (text, expected) in [("12.50", 1250), ("0.1", 10), ("3", 300), ("19.999", 2000), ("-4.25", -425)] {
-            assert_eq!(cents(Some(&json!(text))), expected, "{text}");
-        }
-        assert_eq!(cents(None), 0);
+    fn search_dates_are_the_shops_quoted_midnights() {
+        let zone: Tz = "America/New_York".parse().unwrap_or(Tz::UTC);
+        let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap_or_default();
+        // Daylight saving time ends on 1 November 2026 in New York.
+        assert_eq!(instant(day(10, 1), zone), "'2026-10-01T00:00:00-04:00'");
+        assert_eq!(instant(day(12, 1), zone), "'2026-12-01T00:00:00-05:00'");
     }
 
     #[test]
-    fn bulk_lines_are_nested_back() {
-        let lines = vec![
-            json!({"id": "gid://shopify/Order/1", "createdAt": "2026-10-01T10:00:00Z", "cancelledAt": null}),
-            json!({"quantity": 2, "originalUnitPriceSet": {"shopMoney": {"amount": "5.00"}}, "__parentId": "gid://shopify/Order/1"}),
-            json!({"id": "gid://shopify/Order/2", "createdAt": "2026-10-02T10:00:00Z", "cancelledAt": "2026-10-03T00:00:00Z"}),
-        ];
-        let orders = assemble_bulk(lines);
-        assert_eq!(orders.len(), 2);
-        let first = map_order(&orders[0]).expect("order");
-        assert_eq!(first.gross_cents(), 1000);
-        assert_eq!(first.status, OrderStatus::Open);
-        assert_eq!(map_order(&orders[1]).expect("order").status, OrderStatus::Cancelled);
+    fn every_page_fits_the_cost_limit() {
+        for (name, query) in queries::ALL {
+            let vars = json!({ "id": "gid://shopify/Order/1" });
+            let n = page_size(query, &vars, 250);
+            let mut at = vars.clone();
+            at["first"] = json!(n);
+            assert!(requested_cost(query, &at) <= MAX_QUERY_COST, "{name}");
+        }
     }
 }

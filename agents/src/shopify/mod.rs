@@ -8,11 +8,12 @@
 pub mod admin;
 pub mod cache;
 pub mod cipher;
+pub mod cost;
 pub mod credentials;
 mod data;
 pub mod oauth;
 pub mod signature;
-mod writer;
+pub mod writer;
 
 use std::fmt;
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use secrecy::SecretString;
 pub use admin::AdminClient;
 pub use cipher::{CipherError, TokenCipher};
 pub use credentials::Credentials;
-pub use data::ShopifyData;
+pub use data::{DEFAULT_ORDER_HISTORY_DAYS, ShopifyData, queries};
 pub use writer::ShopifyWriter;
 
 /// The app's registration and client settings, from configuration.

@@ -12,6 +12,16 @@ use crate::actions::{Applied, Change, StoreWriter};
 use crate::store::StoreError;
 use crate::tools::propose::{DiscountParameters, ProductUpdateParameters};
 
+/// Every document the writer sends, by name (the schema test validates each).
+pub const DOCUMENTS: &[(&str, &str)] = &[
+    ("Create", CREATE_DISCOUNT),
+    ("ByCode", DISCOUNT_BY_CODE),
+    ("Delete", DELETE_DISCOUNT),
+    ("Node", DISCOUNT_NODE),
+    ("Product", PRODUCT),
+    ("Update", UPDATE_PRODUCT),
+];
+
 const CREATE_DISCOUNT: &str = "mutation Create($basicCodeDiscount: DiscountCodeBasicInput!) {
   discountCodeBasicCreate(basicCodeDiscount: $basicCodeDiscount) {
     codeDiscountNode { id codeDiscount { ... on DiscountCodeBasic { title status startsAt endsAt } } }
@@ -22,7 +32,8 @@ const DISCOUNT_BY_CODE: &str = "query ByCode($code: String!) { codeDiscountNodeB
 const DELETE_DISCOUNT: &str = "mutation Delete($id: ID!) {
   discountCodeDelete(id: $id) { deletedCodeDiscountId userErrors { field message code } }
 }";
-const DISCOUNT_NODE: &str = "query Node($id: ID!) { codeDiscountNode(id: $id) { id } }";
+// `codeDiscountNode(id:)` is deprecated in 2026-10; `discountNode` replaces it.
+const DISCOUNT_NODE: &str = "query Node($id: ID!) { discountNode(id: $id) { id } }";
 const PRODUCT: &str = "query Product($id: ID!) { product(id: $id) { id title descriptionHtml } }";
 const UPDATE_PRODUCT: &str = "mutation Update($product: ProductUpdateInput!) {
   productUpdate(product: $product) { product { id title descriptionHtml } userErrors { field message } }
@@ -66,7 +77,8 @@ fn discount_input(d: &DiscountParameters) -> Value {
         "code": d.code,
         "startsAt": format!("{}T00:00:00Z", d.starts_on),
         "endsAt": format!("{}T23:59:59Z", d.ends_on),
-        "customerSelection": { "all": true },
+        // `customerSelection` is deprecated in 2026-10: `context` says who may buy.
+        "context": { "all": "ALL" },
         "customerGets": { "value": { "percentage": f64::from(d.percentage) / 100.0 }, "items": items },
         "appliesOncePerCustomer": d.once_per_customer,
     })
@@ -154,7 +166,7 @@ impl StoreWriter for ShopifyWriter {
             }
             Change::DeleteDiscount { discount_id, .. } => {
                 let data = self.admin.graphql(DISCOUNT_NODE, json!({ "id": discount_id })).await?;
-                let gone = data.get("codeDiscountNode").is_none_or(Value::is_null);
+                let gone = data.get("discountNode").is_none_or(Value::is_null);
                 Ok(gone.then(|| Applied {
                     response: json!({ "deletedCodeDiscountId": discount_id, "reconciled": true }),
                     inverse: None,

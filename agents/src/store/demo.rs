@@ -3,21 +3,44 @@
 //! Every day's orders depend only on the seed and that day, so the history
 //! does not shift as time passes: an analysis repeated next week sees the
 //! same past. Seasonality (a November/December peak), weekends, repeat
-//! customers, discount codes (a Black Friday code in late November) and
-//! refunds are all in the data.
+//! customers and guest checkouts, discount codes (a Black Friday code in
+//! late November, orders with two codes) and an automatic discount, sales
+//! tax and shipping, refunds processed weeks after their order, cancelled
+//! orders, a monthly wholesale order of more than 20 lines, a product with
+//! more than 20 variants and an archived product are all in the data. The
+//! shop keeps New York time, so its days shift with daylight saving time.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
-use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc, Weekday};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{Customer, DateRange, Order, OrderLine, OrderStatus, Product, StoreData, StoreError, Variant};
+use super::{
+    Customer, DateRange, Order, OrderDiscount, OrderLine, OrderStatus, Product, ProductStatus, Refund, RefundLine,
+    StoreData, StoreError, Tz, Variant, local_day, midnight,
+};
 
 const CUSTOMERS: u64 = 1_800;
 const ORDERS_PER_DAY: f64 = 24.0;
+/// The demo shop's time zone (DST: its days are 23 or 25 hours twice a year).
+pub const DEMO_TIME_ZONE: Tz = Tz::America__New_York;
+/// Sales tax on goods and shipping, in basis points (prices exclude it).
+const TAX_BPS: i64 = 800;
+/// Flat shipping below the free-shipping threshold, in cents.
+const SHIPPING_CENTS: i64 = 695;
+/// Orders from this gross value ship free.
+const FREE_SHIPPING_CENTS: i64 = 7_500;
+/// The automatic (code-less) discount: this much off orders from 150.00.
+const SPEND_AND_SAVE: (i64, i64) = (15_000, 1_500);
+/// Refunds are processed at most this many days after their order.
+const MAX_REFUND_DELAY_DAYS: i64 = 40;
+/// The archived product (retired; stock left over, never sold now).
+const ARCHIVED: &str = "Summer Espadrilles";
+/// The product with more variants than one page of Shopify's nested connection.
+const MANY_VARIANTS: &str = "Crew Socks";
 
 /// (product type, title, base price in dollars, variant titles)
 const CATALOGUE: &[(&str, &str, i64, &[&str])] = &[
@@ -41,6 +64,17 @@ const CATALOGUE: &[(&str, &str, i64, &[&str])] = &[
     ("Outdoor", "Camp Blanket", 69, &["Plaid", "Solid"]),
     ("Outdoor", "Trail Running Cap", 31, &["One size"]),
     ("Gifts", "Gift Card", 50, &["$50"]),
+    (
+        "Accessories",
+        MANY_VARIANTS,
+        12,
+        &[
+            "Black S", "Black M", "Black L", "Navy S", "Navy M", "Navy L", "Grey S", "Grey M", "Grey L", "Olive S",
+            "Olive M", "Olive L", "Rust S", "Rust M", "Rust L", "Cream S", "Cream M", "Cream L", "Teal S", "Teal M",
+            "Teal L", "Plum S", "Plum M", "Plum L",
+        ],
+    ),
+    ("Apparel", ARCHIVED, 45, &["40", "42", "44"]),
 ];
 
 /// Seasonality by calendar month (January first): holiday peak, summer dip.
@@ -74,6 +108,7 @@ impl DemoStore {
                     title: (*title).to_owned(),
                     product_type: (*kind).to_owned(),
                     description: format!("{title}: a {} staple, made to last.", kind.to_lowercase()),
+                    status: if *title == ARCHIVED { ProductStatus::Archived } else { ProductStatus::Active },
                     variants: variants
                         .iter()
                         .enumerate()
@@ -112,6 +147,32 @@ impl DemoStore {
     }
 }
 
+impl DemoStore {
+    /// Orders placed on the range's days, as the shop stands on `as_of`:
+    /// nothing from `as_of` on (refunds included), the last two days' orders
+    /// still open.
+    fn placed(&self, range: DateRange) -> Vec<Order> {
+        let mut catalogue = None;
+        // The demo shop opened a year before `as_of`.
+        let mut day = range.from.max(self.as_of - Duration::days(365));
+        let end = range.to.min(self.as_of);
+        let mut orders = Vec::new();
+        while day < end {
+            orders.extend(self.day_orders(day, &mut catalogue).iter().cloned());
+            day += Duration::days(1);
+        }
+        let today = midnight(self.as_of, DEMO_TIME_ZONE);
+        let recent = self.as_of - Duration::days(2);
+        for order in &mut orders {
+            order.refunds.retain(|r| r.created_at < today);
+            if order.status != OrderStatus::Cancelled && local_day(order.created_at, DEMO_TIME_ZONE) >= recent {
+                order.status = OrderStatus::Open;
+            }
+        }
+        orders
+    }
+}
+
 /// SplitMix64: turns (seed, salt) into an independent stream seed.
 fn mix(seed: u64, salt: u64) -> u64 {
     let mut z = seed ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15);
@@ -133,36 +194,125 @@ fn generate_day(seed: u64, day: NaiveDate, catalogue: &[Product]) -> Vec<Order> 
         expected *= 1.6;
     }
     let count = (expected * rng.random_range(0.8..1.2)).round() as u64;
-    let start = Utc.from_utc_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default());
-    let mut seconds: Vec<i64> = (0..count).map(|_| rng.random_range(0..86_400)).collect();
+    // The shop's day, in real seconds: 23 or 25 hours on DST changes.
+    let start = midnight(day, DEMO_TIME_ZONE);
+    let length = (midnight(day + Duration::days(1), DEMO_TIME_ZONE) - start).num_seconds();
+    let mut seconds: Vec<i64> = (0..count).map(|_| rng.random_range(0..length)).collect();
     seconds.sort_unstable();
-    seconds
+    let on_sale: Vec<&Product> = catalogue.iter().filter(|p| p.status == ProductStatus::Active).collect();
+    let mut orders: Vec<Order> = seconds
         .into_iter()
         .enumerate()
         .map(|(k, second)| {
-            let lines = (0..line_count(&mut rng)).map(|_| order_line(&mut rng, catalogue)).collect::<Vec<_>>();
-            let gross: i64 = lines.iter().map(|l: &OrderLine| l.quantity * l.unit_price_cents).sum();
-            let (discount_code, percent) = discount(&mut rng, black_friday_week);
-            let discount_cents = gross * percent / 100;
-            let refunded_cents = match rng.random_range(0..100) {
-                0..=2 => gross - discount_cents,
-                3..=4 => (gross - discount_cents) / 2,
-                _ => 0,
-            };
-            // Repeat customers: low ids buy far more often than high ids.
-            let customer_id = 1 + (CUSTOMERS as f64 * rng.random::<f64>().powi(2)) as u64;
-            Order {
-                id: day_number * 1_000 + k as u64,
-                created_at: start + Duration::seconds(second),
-                customer_id,
-                lines,
-                discount_code,
-                discount_cents,
-                refunded_cents,
-                status: OrderStatus::Closed,
+            let lines = (0..line_count(&mut rng)).map(|_| order_line(&mut rng, &on_sale)).collect::<Vec<_>>();
+            let created_at = start + Duration::seconds(second);
+            // Repeat customers: low ids buy far more often than high ids; about
+            // one order in nine is a guest checkout.
+            let customer_id =
+                (rng.random_range(0..100) >= 11).then(|| 1 + (CUSTOMERS as f64 * rng.random::<f64>().powi(2)) as u64);
+            let codes = discount(&mut rng, black_friday_week);
+            let cancelled = rng.random_range(0..1000) < 12;
+            let mut order = price(day_number * 1_000 + k as u64, created_at, customer_id, lines, &codes);
+            order.status = if cancelled { OrderStatus::Cancelled } else { OrderStatus::Closed };
+            if !cancelled {
+                order.refunds = refunds(&mut rng, &order);
             }
+            order
         })
-        .collect()
+        .collect();
+    // A wholesale order on the 15th: more lines than one page of Shopify's
+    // nested `lineItems` connection.
+    if day.day() == 15 {
+        let lines = on_sale
+            .iter()
+            .flat_map(|p| p.variants.iter().take(2).map(move |v| (p, v)))
+            .take(24)
+            .map(|(p, v)| OrderLine {
+                product_id: p.id,
+                variant_id: v.id,
+                quantity: 6,
+                unit_price_cents: v.price_cents,
+                discount_cents: 0,
+                tax_cents: 0,
+            })
+            .collect();
+        let at = start + Duration::hours(11);
+        let mut order = price(day_number * 1_000 + 999, at, Some(7), lines, &[]);
+        order.status = OrderStatus::Closed;
+        orders.push(order);
+    }
+    orders
+}
+
+/// Prices an order: discounts allocated to lines by value, tax per line and
+/// on shipping, free shipping above the threshold.
+fn price(id: u64, created_at: DateTime<Utc>, customer_id: Option<u64>, mut lines: Vec<OrderLine>, codes: &[(&str, i64)]) -> Order {
+    let gross: i64 = lines.iter().map(|l| l.quantity * l.unit_price_cents).sum();
+    let mut discounts: Vec<OrderDiscount> = codes
+        .iter()
+        .map(|(code, percent)| OrderDiscount {
+            code: Some((*code).to_owned()),
+            title: (*code).to_owned(),
+            amount_cents: gross * percent / 100,
+        })
+        .collect();
+    if gross >= SPEND_AND_SAVE.0 {
+        discounts.push(OrderDiscount {
+            code: None,
+            title: "Spend 150, save 15".into(),
+            amount_cents: SPEND_AND_SAVE.1,
+        });
+    }
+    let total_discount: i64 = discounts.iter().map(|d| d.amount_cents).sum::<i64>().min(gross);
+    // Allocate by line value; the last line takes the rounding.
+    let mut left = total_discount;
+    let count = lines.len();
+    for (i, line) in lines.iter_mut().enumerate() {
+        let value = line.quantity * line.unit_price_cents;
+        let share = if i + 1 == count { left } else { total_discount * value / gross.max(1) };
+        line.discount_cents = share;
+        left -= share;
+        line.tax_cents = tax(value - share);
+    }
+    let shipping_cents = if gross >= FREE_SHIPPING_CENTS { 0 } else { SHIPPING_CENTS };
+    Order {
+        id,
+        created_at,
+        customer_id,
+        lines,
+        discounts,
+        taxes_included: false,
+        shipping_cents,
+        shipping_tax_cents: tax(shipping_cents),
+        refunds: Vec::new(),
+        status: OrderStatus::Closed,
+    }
+}
+
+fn tax(cents: i64) -> i64 {
+    (cents * TAX_BPS + 5_000) / 10_000
+}
+
+/// About one order in twenty is refunded, days or weeks later: one line
+/// returned, or the whole order with its shipping.
+fn refunds(rng: &mut StdRng, order: &Order) -> Vec<Refund> {
+    let roll = rng.random_range(0..100);
+    if roll >= 5 || order.lines.is_empty() {
+        return Vec::new();
+    }
+    let at = order.created_at + Duration::days(rng.random_range(3..=MAX_REFUND_DELAY_DAYS)) + Duration::hours(2);
+    let whole = roll < 2;
+    let returned = |l: &OrderLine| RefundLine {
+        product_id: l.product_id,
+        variant_id: l.variant_id,
+        quantity: l.quantity,
+        subtotal_cents: l.quantity * l.unit_price_cents - l.discount_cents,
+        tax_cents: l.tax_cents,
+    };
+    let lines = if whole { order.lines.iter().map(returned).collect() } else { vec![returned(&order.lines[0])] };
+    let (shipping_cents, shipping_tax_cents) =
+        if whole { (order.shipping_cents, order.shipping_tax_cents) } else { (0, 0) };
+    vec![Refund { created_at: at, lines, shipping_cents, shipping_tax_cents }]
 }
 
 fn line_count(rng: &mut StdRng) -> usize {
@@ -173,7 +323,7 @@ fn line_count(rng: &mut StdRng) -> usize {
     }
 }
 
-fn order_line(rng: &mut StdRng, catalogue: &[Product]) -> OrderLine {
+fn order_line(rng: &mut StdRng, catalogue: &[&Product]) -> OrderLine {
     // Zipf-like popularity: the first products sell most.
     let weights: f64 = (1..=catalogue.len()).map(|r| 1.0 / (r as f64).powf(0.9)).sum();
     let mut pick = rng.random::<f64>() * weights;
@@ -193,16 +343,21 @@ fn order_line(rng: &mut StdRng, catalogue: &[Product]) -> OrderLine {
         variant_id: variant.id,
         quantity: if rng.random_range(0..100) < 82 { 1 } else { 2 },
         unit_price_cents: variant.price_cents,
+        discount_cents: 0,
+        tax_cents: 0,
     }
 }
 
-fn discount(rng: &mut StdRng, black_friday_week: bool) -> (Option<String>, i64) {
+/// The codes of one order: most have none, some one, a few two (a welcome
+/// code stacked with the VIP code).
+fn discount(rng: &mut StdRng, black_friday_week: bool) -> Vec<(&'static str, i64)> {
     let roll = rng.random_range(0..100);
     match roll {
-        _ if black_friday_week && roll < 45 => (Some("BFCM25".into()), 25),
-        0..=7 => (Some("WELCOME10".into()), 10),
-        8..=12 => (Some("SAVE15".into()), 15),
-        _ => (None, 0),
+        _ if black_friday_week && roll < 45 => vec![("BFCM25", 25)],
+        0..=7 => vec![("WELCOME10", 10)],
+        8..=11 => vec![("SAVE15", 15)],
+        12 => vec![("WELCOME10", 10), ("VIP5", 5)],
+        _ => Vec::new(),
     }
 }
 
@@ -212,21 +367,18 @@ impl StoreData for DemoStore {
         "USD"
     }
 
+    fn time_zone(&self) -> Tz {
+        DEMO_TIME_ZONE
+    }
+
     async fn orders(&self, range: DateRange) -> Result<Vec<Order>, StoreError> {
-        let mut catalogue = None;
-        // The demo shop opened a year before `as_of`; nothing after it.
-        let mut day = range.from.max(self.as_of - Duration::days(365));
-        let end = range.to.min(self.as_of);
-        let mut orders = Vec::new();
-        while day < end {
-            orders.extend(self.day_orders(day, &mut catalogue).iter().cloned());
-            day += Duration::days(1);
-        }
-        // The last two days' orders are still being fulfilled.
-        let recent = self.as_of - Duration::days(2);
-        for order in orders.iter_mut().filter(|o| o.created_at.date_naive() >= recent) {
-            order.status = OrderStatus::Open;
-        }
+        Ok(self.placed(range))
+    }
+
+    async fn refunded_in(&self, range: DateRange) -> Result<Vec<Order>, StoreError> {
+        let earlier = DateRange { from: range.from - Duration::days(MAX_REFUND_DELAY_DAYS + 1), to: range.from };
+        let mut orders = self.placed(earlier);
+        orders.retain(|o| o.refunds.iter().any(|r| range.contains(r.created_at, DEMO_TIME_ZONE)));
         Ok(orders)
     }
 
@@ -264,6 +416,7 @@ impl StoreData for DemoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sales::Ledger;
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
@@ -283,11 +436,9 @@ mod tests {
     #[tokio::test]
     async fn holiday_season_outsells_summer() {
         let store = DemoStore::new(1, day(2027, 1, 1));
-        let net = |orders: Vec<Order>| orders.iter().map(Order::net_cents).sum::<i64>();
-        let july =
-            net(store.orders(DateRange { from: day(2026, 7, 1), to: day(2026, 8, 1) }).await.unwrap_or_default());
-        let dec =
-            net(store.orders(DateRange { from: day(2026, 12, 1), to: day(2027, 1, 1) }).await.unwrap_or_default());
+        let net = async |range| Ledger::read(&store, range).await.map(|l| l.totals().net_sales).unwrap_or_default();
+        let july = net(DateRange { from: day(2026, 7, 1), to: day(2026, 8, 1) }).await;
+        let dec = net(DateRange { from: day(2026, 12, 1), to: day(2027, 1, 1) }).await;
         assert!(dec as f64 > july as f64 * 1.4, "december {dec} vs july {july}");
     }
 
@@ -296,9 +447,30 @@ mod tests {
         let store = DemoStore::new(1, day(2026, 6, 1));
         let range = DateRange { from: day(2020, 1, 1), to: day(2030, 1, 1) };
         let orders = store.orders(range).await.unwrap_or_default();
-        let first = orders.first().map(|o| o.created_at.date_naive());
-        let last = orders.last().map(|o| o.created_at.date_naive());
+        let first = orders.first().map(|o| local_day(o.created_at, DEMO_TIME_ZONE));
+        let last = orders.last().map(|o| local_day(o.created_at, DEMO_TIME_ZONE));
         assert_eq!(first, Some(day(2025, 6, 1)));
         assert_eq!(last, Some(day(2026, 5, 31)));
+        assert!(orders.iter().flat_map(|o| &o.refunds).all(|r| r.created_at < midnight(day(2026, 6, 1), DEMO_TIME_ZONE)));
+    }
+
+    #[tokio::test]
+    async fn the_ugly_cases_are_in_the_data() {
+        let store = DemoStore::new(1, day(2026, 12, 1));
+        let orders = store.orders(DateRange { from: day(2026, 9, 1), to: day(2026, 12, 1) }).await.unwrap_or_default();
+        assert!(orders.iter().any(|o| o.customer_id.is_none()), "guest checkouts");
+        assert!(orders.iter().any(|o| o.lines.len() > 20), "an order longer than a page of line items");
+        assert!(orders.iter().any(|o| o.codes().count() == 2), "an order with two codes");
+        assert!(orders.iter().any(|o| o.discounts.iter().any(|d| d.code.is_none())), "an automatic discount");
+        assert!(orders.iter().any(|o| o.status == OrderStatus::Cancelled), "cancelled orders");
+        let late = orders.iter().flat_map(|o| o.refunds.iter().map(move |r| (o, r)));
+        assert!(
+            late.into_iter().any(|(o, r)| local_day(r.created_at, DEMO_TIME_ZONE).month()
+                != local_day(o.created_at, DEMO_TIME_ZONE).month()),
+            "a refund in a later month than its order"
+        );
+        let products = store.products().await.unwrap_or_default();
+        assert!(products.iter().any(|p| p.variants.len() > 20));
+        assert!(products.iter().any(|p| p.status == ProductStatus::Archived));
     }
 }

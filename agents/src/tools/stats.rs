@@ -221,23 +221,13 @@ pub struct SegmentsOutput {
     pub segments: Vec<Segment>,
 }
 
-/// `stats.segments`: recency/frequency segments.
-pub struct Segments;
-
-#[async_trait]
-impl TypedTool for Segments {
-    type Input = SegmentsInput;
-    type Output = SegmentsOutput;
-    const NAME: &'static str = "stats.segments";
-    const DESCRIPTION: &'static str =
-        "Splits customers into NEW, LOYAL, RETURNING, AT_RISK and LAPSED by recency and frequency.";
-
-    async fn call(&self, input: &SegmentsInput) -> Result<SegmentsOutput, ToolError> {
+/// Recency/frequency segments of `customers` as of `as_of`.
+pub(crate) fn segment(customers: &[CustomerStats], as_of: NaiveDate) -> SegmentsOutput {
         const NAMES: [&str; 5] = ["NEW", "LOYAL", "RETURNING", "AT_RISK", "LAPSED"];
         let mut counts = [(0i64, 0i64); 5];
-        for c in &input.customers {
-            let recency = (input.as_of - c.last_order).num_days();
-            let tenure = (input.as_of - c.first_order).num_days();
+        for c in customers {
+            let recency = (as_of - c.last_order).num_days();
+            let tenure = (as_of - c.first_order).num_days();
             let index = match (recency, c.orders) {
                 (r, _) if r > 120 => 4,
                 (r, n) if r > 60 && n >= 2 => 3,
@@ -250,7 +240,7 @@ impl TypedTool for Segments {
             counts[index].1 += c.spend_cents;
         }
         let total: i64 = counts.iter().map(|c| c.1).sum();
-        Ok(SegmentsOutput {
+        SegmentsOutput {
             segments: NAMES
                 .iter()
                 .zip(counts)
@@ -261,12 +251,37 @@ impl TypedTool for Segments {
                     revenue_share_pct: if total == 0 { 0.0 } else { round2(revenue as f64 / total as f64 * 100.0) },
                 })
                 .collect(),
-        })
+        }
+}
+
+/// `stats.segments`: recency/frequency segments.
+pub struct Segments;
+
+#[async_trait]
+impl TypedTool for Segments {
+    type Input = SegmentsInput;
+    type Output = SegmentsOutput;
+    const NAME: &'static str = "stats.segments";
+    const DESCRIPTION: &'static str =
+        "Splits customers into NEW, LOYAL, RETURNING, AT_RISK and LAPSED by recency and frequency.";
+
+    async fn call(&self, input: &SegmentsInput) -> Result<SegmentsOutput, ToolError> {
+        Ok(segment(&input.customers, input.as_of))
     }
 
     fn summarize(output: &SegmentsOutput) -> String {
         output.segments.iter().map(|s| format!("{} {}", s.name, s.customers)).collect::<Vec<_>>().join(", ")
     }
+}
+
+/// Which way a point is unusual.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AnomalyKind {
+    /// Far above what such a day usually brings (a sale, a viral post).
+    Spike,
+    /// Far below it (an outage, a broken checkout, a stock-out).
+    Collapse,
 }
 
 /// An unusual point.
@@ -276,55 +291,126 @@ pub struct Outlier {
     pub label: String,
     /// Its value.
     pub value: f64,
-    /// Standard deviations from the mean.
+    /// What such a point usually is: the median of its weekday (daily
+    /// series with date labels) or of the whole series.
+    pub expected: f64,
+    /// Robust z-score: distance from the expected value in scaled MADs.
     pub z: f64,
+    /// Spike or collapse.
+    pub kind: AnomalyKind,
+    /// Why it stands out, in words.
+    pub explanation: String,
 }
 
 /// Input of `stats.anomalies`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct AnomaliesInput {
-    /// The series.
+    /// The series (daily series labelled `YYYY-MM-DD` are compared weekday
+    /// by weekday).
     pub points: Vec<Point>,
-    /// |z| at or above which a point is unusual (2.0 is a good default).
+    /// |robust z| at or above which a point is unusual (3.5 is the usual
+    /// cut-off for the modified z-score).
     pub threshold: f64,
 }
 
 /// Output of `stats.anomalies`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AnomaliesOutput {
-    /// Mean.
-    pub mean: f64,
-    /// Standard deviation.
-    pub stddev: f64,
+    /// Median of the series.
+    pub median: f64,
+    /// Median absolute deviation of the points from their expected values.
+    pub mad: f64,
+    /// Whether weekdays were compared with their own kind.
+    pub weekday_seasonality: bool,
     /// Points at or beyond the threshold, largest |z| first.
     pub outliers: Vec<Outlier>,
 }
 
-/// `stats.anomalies`: z-score outliers of a series.
+/// `stats.anomalies`: robust outliers of a series (median and MAD, weekday
+/// by weekday): a spike does not hide itself by inflating the spread, and a
+/// near-zero day stands out as much as a tripled one.
 pub struct Anomalies;
+
+fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 0 { (values[mid - 1] + values[mid]) / 2.0 } else { values[mid] }
+}
+
+/// The expected value of each point: its weekday's median when every label
+/// is a date and each weekday has at least three points, else the series'.
+fn expectations(points: &[Point]) -> (Vec<f64>, bool) {
+    use chrono::Datelike;
+    let days: Option<Vec<usize>> = points
+        .iter()
+        .map(|p| NaiveDate::parse_from_str(&p.label, "%Y-%m-%d").ok().map(|d| d.weekday().num_days_from_monday() as usize))
+        .collect();
+    if let Some(days) = days.filter(|d| (0..7).all(|w| d.iter().filter(|x| **x == w).count() >= 3)) {
+        let mut by_day: Vec<Vec<f64>> = vec![Vec::new(); 7];
+        for (p, d) in points.iter().zip(&days) {
+            by_day[*d].push(p.value);
+        }
+        let medians: Vec<f64> = by_day.iter_mut().map(|v| median(v)).collect();
+        return (days.iter().map(|d| medians[*d]).collect(), true);
+    }
+    let whole = median(&mut points.iter().map(|p| p.value).collect::<Vec<_>>());
+    (vec![whole; points.len()], false)
+}
 
 #[async_trait]
 impl TypedTool for Anomalies {
     type Input = AnomaliesInput;
     type Output = AnomaliesOutput;
     const NAME: &'static str = "stats.anomalies";
-    const DESCRIPTION: &'static str = "Mean, standard deviation and the points whose z-score reaches a threshold.";
+    const DESCRIPTION: &'static str = "Unusual points of a series by a robust z-score (median and MAD, daily \
+         series weekday by weekday): spikes and collapses, each explained.";
 
     async fn call(&self, input: &AnomaliesInput) -> Result<AnomaliesOutput, ToolError> {
         non_empty(&input.points)?;
-        let n = input.points.len() as f64;
-        let mean = input.points.iter().map(|p| p.value).sum::<f64>() / n;
-        let stddev = (input.points.iter().map(|p| (p.value - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let (expected, weekday_seasonality) = expectations(&input.points);
+        let residuals: Vec<f64> = input.points.iter().zip(&expected).map(|(p, e)| p.value - e).collect();
+        let mut deviations: Vec<f64> = residuals.iter().map(|r| r.abs()).collect();
+        let mad = median(&mut deviations);
+        // A series flat on most days has MAD 0; fall back to the mean absolute
+        // deviation (scaled to match), as the modified z-score does.
+        let scale = if mad > 0.0 {
+            mad / 0.6745
+        } else {
+            let mean_ad = residuals.iter().map(|r| r.abs()).sum::<f64>() / residuals.len() as f64;
+            mean_ad * 1.2533
+        };
         let mut outliers: Vec<Outlier> = input
             .points
             .iter()
-            .filter_map(|p| {
-                let z = if stddev == 0.0 { 0.0 } else { (p.value - mean) / stddev };
-                (z.abs() >= input.threshold).then(|| Outlier { label: p.label.clone(), value: p.value, z: round2(z) })
+            .zip(&expected)
+            .zip(&residuals)
+            .filter_map(|((p, e), r)| {
+                let z = if scale > 0.0 { r / scale } else { 0.0 };
+                if z.abs() < input.threshold {
+                    return None;
+                }
+                let kind = if z > 0.0 { AnomalyKind::Spike } else { AnomalyKind::Collapse };
+                let usual = if weekday_seasonality { "a usual day of that weekday" } else { "a usual point" };
+                let ratio = if *e > 0.0 { p.value / e } else { f64::INFINITY };
+                let explanation = match kind {
+                    AnomalyKind::Spike => format!("{:.1}× {usual} ({e:.2}): a sale, a campaign or a bulk order", ratio),
+                    AnomalyKind::Collapse if ratio < 0.2 => format!(
+                        "{:.0}% of {usual} ({e:.2}): near zero, as when checkout, payments or the storefront fail",
+                        ratio * 100.0
+                    ),
+                    AnomalyKind::Collapse => {
+                        format!("{:.0}% of {usual} ({e:.2}): a slump (stock-outs, traffic, a refund wave)", ratio * 100.0)
+                    }
+                };
+                Some(Outlier { label: p.label.clone(), value: p.value, expected: round2(*e), z: round2(z), kind, explanation })
             })
             .collect();
         outliers.sort_by(|a, b| b.z.abs().total_cmp(&a.z.abs()));
-        Ok(AnomaliesOutput { mean: round2(mean), stddev: round2(stddev), outliers })
+        let whole = median(&mut input.points.iter().map(|p| p.value).collect::<Vec<_>>());
+        Ok(AnomaliesOutput { median: round2(whole), mad: round2(mad), weekday_seasonality, outliers })
     }
 
     fn summarize(output: &AnomaliesOutput) -> String {
@@ -352,7 +438,37 @@ mod tests {
     async fn one_spike_is_an_anomaly() {
         let mut values = vec![10.0; 20];
         values[7] = 40.0;
-        let out = Anomalies.call(&AnomaliesInput { points: series(&values), threshold: 2.0 }).await.ok();
+        let out = Anomalies.call(&AnomaliesInput { points: series(&values), threshold: 3.5 }).await.ok();
         assert_eq!(out.map(|o| o.outliers.iter().map(|p| p.label.clone()).collect::<Vec<_>>()), Some(vec!["7".into()]));
+    }
+
+    /// Eight weeks of a shop that sells more at weekends, with noise, a Black
+    /// Friday at four times a normal Friday and an outage day near zero.
+    #[tokio::test]
+    async fn spikes_and_collapses_are_found_weekday_by_weekday() {
+        let start = NaiveDate::from_ymd_opt(2026, 10, 5).unwrap_or_default(); // a Monday
+        let points: Vec<Point> = (0..56)
+            .map(|i| {
+                let day = start + chrono::Duration::days(i);
+                let weekend = i % 7 >= 5;
+                let noise = [0.93, 1.04, 0.98, 1.07, 0.96, 1.02, 1.0][(i * 3 % 7) as usize];
+                let mut value = if weekend { 2000.0 } else { 1000.0 } * noise;
+                if day == NaiveDate::from_ymd_opt(2026, 11, 27).unwrap_or_default() {
+                    value = 4000.0;
+                }
+                if day == NaiveDate::from_ymd_opt(2026, 10, 21).unwrap_or_default() {
+                    value = 30.0;
+                }
+                Point { label: day.to_string(), value }
+            })
+            .collect();
+        let out = Anomalies.call(&AnomaliesInput { points, threshold: 3.5 }).await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.weekday_seasonality);
+        let found: Vec<(&str, AnomalyKind)> = out.outliers.iter().map(|o| (o.label.as_str(), o.kind)).collect();
+        assert!(found.contains(&("2026-11-27", AnomalyKind::Spike)), "{found:?}");
+        assert!(found.contains(&("2026-10-21", AnomalyKind::Collapse)), "{found:?}");
+        // Weekends are twice a weekday but normal for a weekend: not outliers.
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(out.outliers.iter().all(|o| !o.explanation.is_empty()));
     }
 }

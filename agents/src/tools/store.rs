@@ -10,41 +10,47 @@ use serde::{Deserialize, Serialize};
 
 use super::{ToolError, TypedTool, major};
 use crate::plan::Granularity;
-use crate::store::{DateRange, Order, OrderStatus, StoreData, StoreError};
+use crate::store::sales::{Entry, Ledger, Sales};
+use crate::store::{DateRange, Order, OrderStatus, ProductStatus, StoreData, StoreError};
+
+mod customers;
+pub use customers::{
+    CustomerActivity, CustomerActivityInput, CustomerActivityOutput, CustomerSegments, CustomerSegmentsInput,
+    CustomerSegmentsOutput, CustomerStats,
+};
 
 impl From<StoreError> for ToolError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(m) => ToolError::Transient(m),
-            StoreError::Denied(m) | StoreError::Rejected(m) => ToolError::InvalidInput(m),
+            StoreError::Denied(m) | StoreError::Rejected(m) | StoreError::TooCostly(m) => ToolError::InvalidInput(m),
         }
     }
 }
 
-fn range(from: NaiveDate, to: NaiveDate) -> Result<DateRange, ToolError> {
+/// A tool's date range, checked: non-empty, at most 800 days, and within
+/// the history the store lets us read (no figures from partial data).
+fn range(store: &dyn StoreData, from: NaiveDate, to: NaiveDate) -> Result<DateRange, ToolError> {
     if to <= from || (to - from).num_days() > 800 {
         return Err(ToolError::InvalidInput(format!("bad date range {from} .. {to}")));
+    }
+    if let Some(first) = store.readable_from().filter(|first| from < *first) {
+        return Err(ToolError::InvalidInput(format!(
+            "orders before {first} cannot be read: the store has not granted read_all_orders \
+             (without it Shopify returns only the last 60 days)"
+        )));
     }
     Ok(DateRange { from, to })
 }
 
-/// Sales in one bucket of a period.
+/// Sales in one bucket of a period, with Shopify's definitions.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PeriodSales {
     /// `2026-10`, `2026-10-05`, or the bucket's first day for weeks.
     pub label: String,
-    /// Orders placed.
-    pub orders: i64,
-    /// Units sold.
-    pub units: i64,
-    /// Line totals before discounts, in cents.
-    pub gross_cents: i64,
-    /// Discounts granted, in cents.
-    pub discount_cents: i64,
-    /// Refunds, in cents.
-    pub refund_cents: i64,
-    /// Gross − discounts − refunds, in cents.
-    pub net_cents: i64,
+    /// Its figures: sales on their order's day, returns on their refund's.
+    #[serde(flatten)]
+    pub sales: Sales,
 }
 
 /// Input of `shopify.sales_by_period`.
@@ -95,11 +101,12 @@ impl TypedTool for SalesByPeriod {
     type Output = SalesByPeriodOutput;
     const NAME: &'static str = "shopify.sales_by_period";
     const DESCRIPTION: &'static str =
-        "Orders, units, gross sales, discounts, refunds and net revenue per day, week or month of a date range.";
+        "Orders, units, gross sales, discounts, returns, net sales, shipping, taxes and total sales (Shopify's \
+         definitions, the shop's days) per day, week or month of a date range.";
 
     async fn call(&self, input: &SalesByPeriodInput) -> Result<SalesByPeriodOutput, ToolError> {
-        let range = range(input.from, input.to)?;
-        let orders = self.0.orders(range).await?;
+        let range = range(&*self.0, input.from, input.to)?;
+        let ledger = Ledger::read(&*self.0, range).await?;
         let mut buckets: BTreeMap<NaiveDate, PeriodSales> = BTreeMap::new();
         let mut day = range.from;
         while day < range.to {
@@ -111,20 +118,13 @@ impl TypedTool for SalesByPeriod {
             day += Duration::days(1);
         }
         let mut totals = PeriodSales { label: format!("{} .. {}", range.from, range.to), ..PeriodSales::default() };
-        for order in &orders {
-            let start = bucket_start(order.created_at.date_naive(), range.from, input.granularity);
-            let bucket = buckets.entry(start).or_insert_with(|| PeriodSales {
-                label: bucket_label(start, input.granularity),
-                ..PeriodSales::default()
-            });
-            for sales in [bucket, &mut totals] {
-                sales.orders += 1;
-                sales.units += order.units();
-                sales.gross_cents += order.gross_cents();
-                sales.discount_cents += order.discount_cents;
-                sales.refund_cents += order.refunded_cents;
-                sales.net_cents += order.net_cents();
+        for entry in ledger.entries() {
+            let start = bucket_start(entry.day(), range.from, input.granularity);
+            let figures = entry.sales();
+            if let Some(bucket) = buckets.get_mut(&start) {
+                bucket.sales += figures;
             }
+            totals.sales += figures;
         }
         Ok(SalesByPeriodOutput {
             currency: self.0.currency().to_owned(),
@@ -135,10 +135,10 @@ impl TypedTool for SalesByPeriod {
 
     fn summarize(output: &SalesByPeriodOutput) -> String {
         format!(
-            "{} buckets, {} orders, net {:.2} {}",
+            "{} buckets, {} orders, net sales {:.2} {}",
             output.buckets.len(),
-            output.totals.orders,
-            major(output.totals.net_cents),
+            output.totals.sales.orders,
+            major(output.totals.sales.net_sales),
             output.currency
         )
     }
@@ -151,10 +151,18 @@ pub struct ProductStats {
     pub product_id: u64,
     /// Title.
     pub title: String,
-    /// Units sold.
+    /// Active, draft or archived.
+    pub status: ProductStatus,
+    /// Units sold less units returned.
     pub units: i64,
-    /// Revenue after discounts (line share) and refunds, in cents.
-    pub net_cents: i64,
+    /// Gross sales, in cents.
+    pub gross_sales: i64,
+    /// Discounts on its lines, in cents.
+    pub discounts: i64,
+    /// Returns of it (on the refund's day), in cents.
+    pub returns: i64,
+    /// Net sales, in cents.
+    pub net_sales: i64,
     /// Units on hand across variants.
     pub inventory: i64,
 }
@@ -171,11 +179,11 @@ pub struct ProductSalesInput {
 /// Output of `shopify.product_sales`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct ProductSalesOutput {
-    /// Every product, best seller (by net revenue) first.
+    /// Every product, best seller (by net sales) first.
     pub products: Vec<ProductStats>,
 }
 
-/// `shopify.product_sales`: units and net revenue per product.
+/// `shopify.product_sales`: units and net sales per product.
 pub struct ProductSales(pub Arc<dyn StoreData>);
 
 #[async_trait]
@@ -183,103 +191,61 @@ impl TypedTool for ProductSales {
     type Input = ProductSalesInput;
     type Output = ProductSalesOutput;
     const NAME: &'static str = "shopify.product_sales";
-    const DESCRIPTION: &'static str = "Units sold and net revenue per product in a date range, with stock on hand.";
+    const DESCRIPTION: &'static str =
+        "Units, gross sales, discounts, returns and net sales per product in a date range, with stock on hand.";
 
     async fn call(&self, input: &ProductSalesInput) -> Result<ProductSalesOutput, ToolError> {
-        let range = range(input.from, input.to)?;
-        let (orders, products) = tokio::try_join!(self.0.orders(range), self.0.products())?;
+        let range = range(&*self.0, input.from, input.to)?;
+        let (ledger, products) = tokio::try_join!(Ledger::read(&*self.0, range), self.0.products())?;
         let mut stats: HashMap<u64, ProductStats> = products
             .iter()
             .map(|p| {
                 let inventory = p.variants.iter().map(|v| v.inventory_quantity).sum();
-                (p.id, ProductStats { product_id: p.id, title: p.title.clone(), units: 0, net_cents: 0, inventory })
+                let stats = ProductStats {
+                    product_id: p.id,
+                    title: p.title.clone(),
+                    status: p.status,
+                    units: 0,
+                    gross_sales: 0,
+                    discounts: 0,
+                    returns: 0,
+                    net_sales: 0,
+                    inventory,
+                };
+                (p.id, stats)
             })
             .collect();
-        for order in &orders {
-            let gross = order.gross_cents().max(1);
-            let kept = order.net_cents();
-            for line in &order.lines {
-                if let Some(s) = stats.get_mut(&line.product_id) {
-                    s.units += line.quantity;
-                    // Discounts and refunds are shared across lines by value.
-                    s.net_cents += kept * line.quantity * line.unit_price_cents / gross;
+        let mut add = |product_id: u64, figures: Sales| {
+            if let Some(s) = stats.get_mut(&product_id) {
+                s.units += figures.units;
+                s.gross_sales += figures.gross_sales;
+                s.discounts += figures.discounts;
+                s.returns += figures.returns;
+                s.net_sales += figures.net_sales;
+            }
+        };
+        for entry in ledger.entries() {
+            match entry {
+                Entry::Sale { order, .. } => {
+                    for line in &order.lines {
+                        add(line.product_id, Sales::of_line(order, line));
+                    }
+                }
+                Entry::Return { order, refund, .. } => {
+                    for line in &refund.lines {
+                        add(line.product_id, Sales::of_returned_line(order, line));
+                    }
                 }
             }
         }
         let mut products: Vec<_> = stats.into_values().collect();
-        products.sort_by(|a, b| b.net_cents.cmp(&a.net_cents).then(a.product_id.cmp(&b.product_id)));
+        products.sort_by(|a, b| b.net_sales.cmp(&a.net_sales).then(a.product_id.cmp(&b.product_id)));
         Ok(ProductSalesOutput { products })
     }
 
     fn summarize(output: &ProductSalesOutput) -> String {
         let best = output.products.first().map(|p| p.title.as_str()).unwrap_or("none");
         format!("{} products, best seller {best}", output.products.len())
-    }
-}
-
-/// One customer's activity.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-pub struct CustomerStats {
-    /// Customer id.
-    pub customer_id: u64,
-    /// Orders in the range.
-    pub orders: i64,
-    /// Net spend, in cents.
-    pub spend_cents: i64,
-    /// First order in the range.
-    pub first_order: NaiveDate,
-    /// Latest order in the range.
-    pub last_order: NaiveDate,
-}
-
-/// Input of `shopify.customer_activity`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct CustomerActivityInput {
-    /// First day included.
-    pub from: NaiveDate,
-    /// First day excluded.
-    pub to: NaiveDate,
-}
-
-/// Output of `shopify.customer_activity`.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-pub struct CustomerActivityOutput {
-    /// Customers who ordered in the range.
-    pub customers: Vec<CustomerStats>,
-}
-
-/// `shopify.customer_activity`: orders, spend, first and last order per customer.
-pub struct CustomerActivity(pub Arc<dyn StoreData>);
-
-#[async_trait]
-impl TypedTool for CustomerActivity {
-    type Input = CustomerActivityInput;
-    type Output = CustomerActivityOutput;
-    const NAME: &'static str = "shopify.customer_activity";
-    const DESCRIPTION: &'static str = "Orders, net spend and first/last order date per customer in a date range.";
-
-    async fn call(&self, input: &CustomerActivityInput) -> Result<CustomerActivityOutput, ToolError> {
-        let orders = self.0.orders(range(input.from, input.to)?).await?;
-        let mut by_customer: BTreeMap<u64, CustomerStats> = BTreeMap::new();
-        for order in &orders {
-            let day = order.created_at.date_naive();
-            let stats = by_customer.entry(order.customer_id).or_insert(CustomerStats {
-                customer_id: order.customer_id,
-                orders: 0,
-                spend_cents: 0,
-                first_order: day,
-                last_order: day,
-            });
-            stats.orders += 1;
-            stats.spend_cents += order.net_cents();
-            stats.first_order = stats.first_order.min(day);
-            stats.last_order = stats.last_order.max(day);
-        }
-        Ok(CustomerActivityOutput { customers: by_customer.into_values().collect() })
-    }
-
-    fn summarize(output: &CustomerActivityOutput) -> String {
-        format!("{} active customers", output.customers.len())
     }
 }
 
@@ -292,6 +258,8 @@ pub struct InventoryItem {
     pub variant_id: u64,
     /// "Product — Variant".
     pub title: String,
+    /// Its product's status: an archived product's stock is not overstock.
+    pub status: ProductStatus,
     /// Price in cents.
     pub price_cents: i64,
     /// Units on hand.
@@ -330,10 +298,11 @@ impl TypedTool for Inventory {
         "Stock on hand per variant, units sold in a window and days of cover at that pace.";
 
     async fn call(&self, input: &InventoryInput) -> Result<InventoryOutput, ToolError> {
-        let range = range(input.from, input.to)?;
+        let range = range(&*self.0, input.from, input.to)?;
         let (orders, products) = tokio::try_join!(self.0.orders(range), self.0.products())?;
+        // Pace of sale: units leaving with orders placed in the window.
         let mut sold: HashMap<u64, i64> = HashMap::new();
-        for line in orders.iter().flat_map(|o| &o.lines) {
+        for line in orders.iter().filter(|o| o.is_sale()).flat_map(|o| &o.lines) {
             *sold.entry(line.variant_id).or_default() += line.quantity;
         }
         let days = range.days() as f64;
@@ -346,6 +315,7 @@ impl TypedTool for Inventory {
                         product_id: p.id,
                         variant_id: v.id,
                         title: format!("{} — {}", p.title, v.title),
+                        status: p.status,
                         price_cents: v.price_cents,
                         on_hand: v.inventory_quantity,
                         sold,
@@ -369,16 +339,20 @@ impl TypedTool for Inventory {
     }
 }
 
-/// Use of one discount code.
+/// Use of one discount (a code, an automatic discount, or none).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct CodeUsage {
-    /// The code (`(none)` for orders without one).
+    /// The code, the automatic discount's title, or `(none)` for orders
+    /// without any discount.
     pub code: String,
-    /// Orders.
+    /// Whether it is an automatic (code-less) discount.
+    #[serde(default)]
+    pub automatic: bool,
+    /// Orders it was applied to (an order with two codes counts for both).
     pub orders: i64,
-    /// Discount granted, in cents.
+    /// What it took off those orders' lines, without tax, in cents.
     pub discount_cents: i64,
-    /// Average order value before discount, in cents.
+    /// Average gross sales of those orders (before discounts), in cents.
     pub average_order_cents: i64,
 }
 
@@ -394,46 +368,82 @@ pub struct DiscountUsageInput {
 /// Output of `shopify.discount_usage`.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct DiscountUsageOutput {
-    /// Per code, most used first; the last entry is orders without a code.
+    /// Orders placed in the range (each once).
+    pub orders: i64,
+    /// Orders with at least one discount, code or automatic.
+    pub discounted_orders: i64,
+    /// All discounts, without tax, in cents (Shopify's "Discounts").
+    pub discounts: i64,
+    /// Per discount, most used first; the last entry is orders without one.
     pub codes: Vec<CodeUsage>,
 }
 
-/// `shopify.discount_usage`: orders, cost and order value per discount code.
+/// `shopify.discount_usage`: orders, cost and order value per discount.
 pub struct DiscountUsage(pub Arc<dyn StoreData>);
+
+#[derive(Default)]
+struct Usage {
+    automatic: bool,
+    orders: i64,
+    discount: i64,
+    gross: i64,
+}
 
 #[async_trait]
 impl TypedTool for DiscountUsage {
     type Input = DiscountUsageInput;
     type Output = DiscountUsageOutput;
     const NAME: &'static str = "shopify.discount_usage";
-    const DESCRIPTION: &'static str =
-        "Orders, discount cost and average order value per discount code, and without one.";
+    const DESCRIPTION: &'static str = "Orders, discount cost and average order value per discount code and \
+         automatic discount, and for orders without one.";
 
     async fn call(&self, input: &DiscountUsageInput) -> Result<DiscountUsageOutput, ToolError> {
-        let orders = self.0.orders(range(input.from, input.to)?).await?;
-        let mut by_code: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
-        for order in &orders {
-            let code = order.discount_code.clone().unwrap_or_else(|| "(none)".into());
-            let entry = by_code.entry(code).or_default();
-            entry.0 += 1;
-            entry.1 += order.discount_cents;
-            entry.2 += order.gross_cents();
+        let range = range(&*self.0, input.from, input.to)?;
+        let orders = self.0.orders(range).await?;
+        let zone = self.0.time_zone();
+        let mut by_code: BTreeMap<String, Usage> = BTreeMap::new();
+        let mut out = DiscountUsageOutput { orders: 0, discounted_orders: 0, discounts: 0, codes: Vec::new() };
+        for order in orders.iter().filter(|o| o.is_sale() && range.contains(o.created_at, zone)) {
+            let sales = Sales::of_order(order);
+            out.orders += 1;
+            out.discounts += sales.discounts;
+            // Each discount's share of the order's tax-free discount total.
+            let allocated: i64 = order.discounts.iter().map(|d| d.amount_cents).sum();
+            let mut credit = |key: String, automatic: bool, amount: i64| {
+                let usage = by_code.entry(key).or_default();
+                usage.automatic = automatic;
+                usage.orders += 1;
+                usage.discount += amount;
+                usage.gross += sales.gross_sales;
+            };
+            if order.discounts.is_empty() {
+                credit("(none)".into(), false, 0);
+                continue;
+            }
+            out.discounted_orders += 1;
+            for d in &order.discounts {
+                let amount = if allocated == 0 { 0 } else { sales.discounts * d.amount_cents / allocated };
+                credit(d.code.clone().unwrap_or_else(|| d.title.clone()), d.code.is_none(), amount);
+            }
         }
-        let usage = |(code, (orders, discount, gross)): (String, (i64, i64, i64))| CodeUsage {
+        let usage = |(code, u): (String, Usage)| CodeUsage {
             code,
-            orders,
-            discount_cents: discount,
-            average_order_cents: gross / orders.max(1),
+            automatic: u.automatic,
+            orders: u.orders,
+            discount_cents: u.discount,
+            average_order_cents: u.gross / u.orders.max(1),
         };
-        let none = by_code.remove("(none)").map(|v| usage(("(none)".into(), v)));
+        let none = by_code.remove("(none)").map(|u| usage(("(none)".into(), u)));
         let mut codes: Vec<_> = by_code.into_iter().map(usage).collect();
         codes.sort_by(|a, b| b.orders.cmp(&a.orders).then(a.code.cmp(&b.code)));
         codes.extend(none);
-        Ok(DiscountUsageOutput { codes })
+        out.codes = codes;
+        Ok(out)
     }
 
     fn summarize(output: &DiscountUsageOutput) -> String {
-        format!("{} codes in use", output.codes.len().saturating_sub(1))
+        let used = output.codes.iter().filter(|c| c.code != "(none)").count();
+        format!("{used} discounts in use on {} of {} orders", output.discounted_orders, output.orders)
     }
 }
 
@@ -475,8 +485,10 @@ pub struct OrderSummary {
     pub status: OrderStatus,
     /// Units.
     pub units: i64,
-    /// Gross − discount − refunds, in cents.
-    pub net_cents: i64,
+    /// Its net sales as placed (gross − discounts), in cents.
+    pub net_sales: i64,
+    /// Refunded so far (goods, without tax), in cents.
+    pub returns: i64,
 }
 
 /// Output of `shopify.orders`.
@@ -486,10 +498,10 @@ pub struct OrdersOutput {
     pub currency: String,
     /// Orders matching.
     pub count: i64,
-    /// Their line totals before discounts, in cents.
-    pub gross_cents: i64,
-    /// Their net, in cents.
-    pub net_cents: i64,
+    /// Their gross sales (before discounts, without tax), in cents.
+    pub gross_sales: i64,
+    /// Their net sales as placed (gross − discounts), in cents.
+    pub net_sales: i64,
     /// The newest 50 of them.
     pub latest: Vec<OrderSummary>,
 }
@@ -506,29 +518,37 @@ impl TypedTool for Orders {
         "Orders placed in a date range, filtered by status (open, closed, cancelled or any), with totals.";
 
     async fn call(&self, input: &OrdersInput) -> Result<OrdersOutput, ToolError> {
-        let orders = self.0.orders_with_cancelled(range(input.from, input.to)?).await?;
+        let range = range(&*self.0, input.from, input.to)?;
+        let orders = self.0.orders(range).await?;
         let wanted = |status: OrderStatus| match input.status {
             OrderStatusFilter::Any => true,
             OrderStatusFilter::Open => status == OrderStatus::Open,
             OrderStatusFilter::Closed => status == OrderStatus::Closed,
             OrderStatusFilter::Cancelled => status == OrderStatus::Cancelled,
         };
-        let matching: Vec<&Order> = orders.iter().filter(|o| wanted(o.status)).collect();
+        let zone = self.0.time_zone();
+        let matching: Vec<&Order> =
+            orders.iter().filter(|o| wanted(o.status) && range.contains(o.created_at, zone)).collect();
+        let placed = |o: &Order| {
+            let s = Sales::of_order(o);
+            (s.gross_sales, s.gross_sales - s.discounts)
+        };
         Ok(OrdersOutput {
             currency: self.0.currency().to_owned(),
             count: matching.len() as i64,
-            gross_cents: matching.iter().map(|o| o.gross_cents()).sum(),
-            net_cents: matching.iter().map(|o| o.net_cents()).sum(),
+            gross_sales: matching.iter().map(|o| placed(o).0).sum(),
+            net_sales: matching.iter().map(|o| placed(o).1).sum(),
             latest: matching
                 .iter()
                 .rev()
                 .take(50)
                 .map(|o| OrderSummary {
                     id: o.id,
-                    created_at: o.created_at.to_rfc3339(),
+                    created_at: o.created_at.with_timezone(&zone).to_rfc3339(),
                     status: o.status,
                     units: o.units(),
-                    net_cents: o.net_cents(),
+                    net_sales: placed(o).1,
+                    returns: o.refunds.iter().map(|r| Sales::of_refund(o, r).returns).sum(),
                 })
                 .collect(),
         })

@@ -14,7 +14,10 @@ use uuid::Uuid;
 
 use alatar_agents::departments::{DepartmentAgent, Departments, QuantitativeAgent, TaskContext};
 use alatar_agents::pipeline::{Message, Pipeline, StoreResolver, Worker, watch};
-use alatar_agents::store::{DateRange, DemoStore, Order, Product, StoreData, StoreError};
+use alatar_agents::store::{
+    DEMO_TIME_ZONE, DateRange, DemoStore, Order, OrderStatus, Product, ProductStatus, StoreData, StoreError, Tz,
+    local_day,
+};
 use alatar_agents::tools::{TaskFailure, ToolRunner};
 use alatar_agents::{Department, store::Customer};
 use alatar_entity::{agent_task, analysis_event, analysis_result, proposed_action, store, tool_call};
@@ -74,13 +77,41 @@ async fn finished(app: &TestApp, token: &str, id: &str) -> Value {
     }
 }
 
-fn net_cents(orders: &[Order]) -> i64 {
+/// The demo shop's orders that move `range`'s figures: placed in it, or
+/// placed before it and refunded in it.
+async fn ledger(shop: &DemoStore, range: DateRange) -> Vec<Order> {
+    let mut orders = shop.orders(range).await.unwrap_or_default();
+    orders.extend(shop.refunded_in(range).await.unwrap_or_default());
     orders
-        .iter()
-        .map(|o| {
-            o.lines.iter().map(|l| l.quantity * l.unit_price_cents).sum::<i64>() - o.discount_cents - o.refunded_cents
-        })
-        .sum()
+}
+
+/// Shopify's net sales and order count over `range`, summed here from raw
+/// orders, apart from the tools: a sale on its order's shop day (gross −
+/// line discounts; the demo's prices exclude tax), a return on its refund's
+/// day, cancelled orders never.
+fn net_sales(orders: &[Order], range: DateRange) -> (i64, i64) {
+    let inside = |at| {
+        let day = local_day(at, DEMO_TIME_ZONE);
+        day >= range.from && day < range.to
+    };
+    let (mut net, mut count) = (0, 0);
+    for o in orders.iter().filter(|o| o.status != OrderStatus::Cancelled) {
+        if inside(o.created_at) {
+            count += 1;
+            net += o.lines.iter().map(|l| l.quantity * l.unit_price_cents - l.discount_cents).sum::<i64>();
+        }
+        for r in o.refunds.iter().filter(|r| inside(r.created_at)) {
+            net -= r.lines.iter().map(|l| l.subtotal_cents).sum::<i64>();
+        }
+    }
+    (net, count)
+}
+
+/// The period the plan chose, from its `PLAN` event.
+fn planned(request: &Value) -> DateRange {
+    let events = request["events"].as_array().cloned().unwrap_or_default();
+    let plan = events.iter().find(|e| e["kind"] == "PLAN").unwrap_or_else(|| panic!("no plan: {request}"));
+    serde_json::from_value(plan["payload"]["period"]["current"].clone()).unwrap_or_else(|e| panic!("{e}: {plan}"))
 }
 
 fn figure(request: &Value, key: &str) -> f64 {
@@ -106,16 +137,21 @@ async fn revenue_question(backend: Backend) {
     assert_eq!(request["status"], "AWAITING_APPROVAL", "{request}");
     assert_eq!(request["intent"], "REVENUE_TREND");
 
-    // The same three whole months, summed here from the raw demo orders.
-    let today = Utc::now().date_naive();
+    // The same three whole months of the shop's calendar, summed here from
+    // the raw demo orders (refunds of earlier orders included).
+    let today = local_day(Utc::now(), DEMO_TIME_ZONE);
     let this_month = today.with_day(1).unwrap_or(today);
     let from = this_month - Months::new(3);
     let shop = DemoStore::new(1, today);
-    let current = shop.orders(DateRange { from, to: this_month }).await.unwrap_or_default();
-    let previous = shop.orders(DateRange { from: from - Months::new(3), to: from }).await.unwrap_or_default();
-    let (cur, prev) = (net_cents(&current), net_cents(&previous));
-    assert!((figure(&request, "net_revenue") - cur as f64 / 100.0).abs() < 0.006);
-    assert_eq!(figure(&request, "orders"), current.len() as f64);
+    let range = DateRange { from, to: this_month };
+    let previous_range = DateRange { from: from - Months::new(3), to: from };
+    let ((cur, count), (prev, _)) =
+        (net_sales(&ledger(&shop, range).await, range), net_sales(&ledger(&shop, previous_range).await, previous_range));
+    assert!((figure(&request, "net_revenue") - cur as f64 / 100.0).abs() < 0.006, "{cur}");
+    assert_eq!(figure(&request, "orders"), count as f64);
+    let t = figure(&request, "total_sales");
+    let parts = figure(&request, "net_revenue") + figure(&request, "shipping") + figure(&request, "taxes");
+    assert!((t - parts).abs() < 0.02, "total sales = net sales + shipping + taxes");
     let pct = ((cur - prev) as f64 / prev as f64 * 100.0 * 100.0).round() / 100.0;
     assert!((figure(&request, "net_revenue_change_pct") - pct).abs() < 0.006);
 
@@ -128,8 +164,9 @@ async fn revenue_question(backend: Backend) {
     let mut month = from;
     for row in &rows {
         let next = month + Months::new(1);
-        let expected = net_cents(&shop.orders(DateRange { from: month, to: next }).await.unwrap_or_default());
-        assert!((row["netRevenue"].as_f64().unwrap_or(0.0) - expected as f64 / 100.0).abs() < 0.006, "{row}");
+        let bucket = DateRange { from: month, to: next };
+        let (expected, _) = net_sales(&ledger(&shop, bucket).await, bucket);
+        assert!((row["netSales"].as_f64().unwrap_or(0.0) - expected as f64 / 100.0).abs() < 0.006, "{row}");
         assert_eq!(row["period"], json!(month.format("%b %Y").to_string()));
         month = next;
     }
@@ -194,12 +231,99 @@ async fn every_intent_answers(backend: Backend) {
     for (question, _, _) in questions {
         ids.push(submit(&app, &token, &store, question).await);
     }
+    let today = local_day(Utc::now(), DEMO_TIME_ZONE);
+    let shop = DemoStore::new(1, today);
     for ((_, intent, key), id) in questions.iter().zip(ids) {
         let request = finished(&app, &token, &id).await;
         assert_settled(&request);
         assert_eq!(request["intent"], *intent);
         assert!(figure(&request, key).is_finite());
         assert!(!request["result"]["visualizations"].as_array().cloned().unwrap_or_default().is_empty());
+        let range = planned(&request);
+        let orders = ledger(&shop, range).await;
+        let (net, count) = net_sales(&orders, range);
+        let sale = |o: &&Order| o.status != OrderStatus::Cancelled && range.contains(o.created_at, DEMO_TIME_ZONE);
+        match *intent {
+            "TOP_PRODUCTS" => {
+                // Per product: its lines' net as sold, less its returns in the range.
+                let mut by_product = std::collections::HashMap::<u64, i64>::new();
+                for o in orders.iter().filter(|o| o.status != OrderStatus::Cancelled) {
+                    if range.contains(o.created_at, DEMO_TIME_ZONE) {
+                        for l in &o.lines {
+                            *by_product.entry(l.product_id).or_default() += l.quantity * l.unit_price_cents - l.discount_cents;
+                        }
+                    }
+                    for r in o.refunds.iter().filter(|r| range.contains(r.created_at, DEMO_TIME_ZONE)) {
+                        for l in &r.lines {
+                            *by_product.entry(l.product_id).or_default() -= l.subtotal_cents;
+                        }
+                    }
+                }
+                let best = by_product.values().copied().max().unwrap_or(0);
+                assert!((figure(&request, key) - best as f64 / 100.0).abs() < 0.006, "{best}");
+                let share: i64 = { let mut v: Vec<i64> = by_product.values().copied().collect(); v.sort_unstable_by(|a, b| b.cmp(a)); v.iter().take(5).sum() };
+                let total: i64 = by_product.values().sum();
+                assert!((figure(&request, "top5_share_pct") - share as f64 * 100.0 / total as f64).abs() < 0.011);
+                let _ = net;
+            }
+            "CUSTOMER_SEGMENTS" => {
+                let year = DateRange { from: today - chrono::Duration::days(365), to: today };
+                let all = ledger(&shop, year).await;
+                let placed: Vec<&Order> = all.iter().filter(|o| o.status != OrderStatus::Cancelled && year.contains(o.created_at, DEMO_TIME_ZONE)).collect();
+                let customers: std::collections::HashSet<u64> = placed.iter().filter_map(|o| o.customer_id).collect();
+                let guests = placed.iter().filter(|o| o.customer_id.is_none()).count();
+                assert_eq!(figure(&request, "active_customers"), customers.len() as f64);
+                assert_eq!(figure(&request, "guest_orders"), guests as f64);
+                assert!(guests > 0, "the demo shop has guest checkouts");
+                let segments: f64 = ["new", "loyal", "returning", "at_risk", "lapsed"].iter().map(|k| figure(&request, &format!("{k}_customers"))).sum();
+                assert_eq!(segments, customers.len() as f64, "guests are in no segment");
+            }
+            "INVENTORY_RISK" => {
+                let products = shop.products().await.unwrap_or_default();
+                let mut sold = std::collections::HashMap::<u64, i64>::new();
+                for l in orders.iter().filter(sale).flat_map(|o| &o.lines) {
+                    *sold.entry(l.variant_id).or_default() += l.quantity;
+                }
+                let days = range.days() as f64;
+                let cover = |v: &alatar_agents::store::Variant| {
+                    let s = sold.get(&v.id).copied().unwrap_or(0);
+                    (s > 0).then(|| (v.inventory_quantity as f64 / (s as f64 / days) * 10.0).round() / 10.0)
+                };
+                let at_risk = products.iter().flat_map(|p| &p.variants).filter(|v| cover(v).is_some_and(|c| c < 14.0)).count();
+                let over = products
+                    .iter()
+                    .filter(|p| p.status != ProductStatus::Archived)
+                    .flat_map(|p| &p.variants)
+                    .filter(|v| v.inventory_quantity > 0 && cover(v).is_none_or(|c| c > 120.0))
+                    .count();
+                assert_eq!(figure(&request, "at_risk_variants"), at_risk as f64);
+                assert_eq!(figure(&request, "overstocked_variants"), over as f64, "archived stock is not overstock");
+            }
+            "DISCOUNT_OPPORTUNITIES" => {
+                let placed: Vec<&Order> = orders.iter().filter(sale).collect();
+                let discounted = placed.iter().filter(|o| !o.discounts.is_empty()).count();
+                let share = (discounted as f64 * 100.0 / placed.len().max(1) as f64 * 100.0).round() / 100.0;
+                assert!((figure(&request, key) - share).abs() < 0.006, "{share}");
+                let cost: i64 = placed.iter().flat_map(|o| &o.lines).map(|l| l.discount_cents).sum();
+                assert!((figure(&request, "discount_cost") - cost as f64 / 100.0).abs() < 0.006, "automatic discounts count too");
+                assert_eq!(count as usize, placed.len());
+            }
+            "ANOMALIES" => {
+                // The median day, from the raw orders day by day.
+                let mut days = Vec::new();
+                let mut day = range.from;
+                while day < range.to {
+                    let one = DateRange { from: day, to: day + chrono::Duration::days(1) };
+                    days.push(net_sales(&orders, one).0 as f64 / 100.0);
+                    day += chrono::Duration::days(1);
+                }
+                days.sort_by(f64::total_cmp);
+                let mid = days.len() / 2;
+                let median = if days.len() % 2 == 0 { (days[mid - 1] + days[mid]) / 2.0 } else { days[mid] };
+                assert!((figure(&request, "daily_mean_revenue") - median).abs() < 0.011, "{median}");
+            }
+            other => panic!("unexpected intent {other}"),
+        }
     }
 }
 
@@ -339,7 +463,13 @@ impl StoreData for BrokenStore {
     fn currency(&self) -> &str {
         "USD"
     }
+    fn time_zone(&self) -> Tz {
+        Tz::UTC
+    }
     async fn orders(&self, _: DateRange) -> Result<Vec<Order>, StoreError> {
+        Err(StoreError::Unavailable("upstream 503".into()))
+    }
+    async fn refunded_in(&self, _: DateRange) -> Result<Vec<Order>, StoreError> {
         Err(StoreError::Unavailable("upstream 503".into()))
     }
     async fn products(&self) -> Result<Vec<Product>, StoreError> {

@@ -23,7 +23,7 @@ use alatar_entity::{
     proposed_action, shopify_cache, shopify_credential, store, tool_call, webhook_delivery,
 };
 use alatar_server::Config;
-use alatar_tests::fake_shopify::{APP_KEY, APP_SECRET, FakeShopify, Fault, GOOD_CODE, INJECTION};
+use alatar_tests::fake_shopify::{self, APP_KEY, APP_SECRET, FakeShopify, Fault, GOOD_CODE, INJECTION};
 use alatar_tests::{Backend, TestApp, on_both_backends};
 
 use super::analysis::{QUESTION, assert_settled};
@@ -145,26 +145,34 @@ async fn wait_action(app: &TestApp, token: &str, id: &str, status: &str) -> Valu
 
 const APPROVE: &str = "mutation($id: ID!, $h: String!) { approveAction(id: $id, parametersHash: $h) { id status } }";
 
+/// Shopify's net sales and order count over the shop's days `[from, to)`,
+/// summed here from the orders as the fake stores them: prices include VAT,
+/// so a line's net is price × quantity − its discounts − its tax; a return
+/// counts on its refund's day; cancelled and test orders never count.
 fn net_cents(orders: &[Value], from: NaiveDate, to: NaiveDate) -> (i64, usize) {
-    let cents = |v: &Value| -> i64 {
-        let text = v.as_str().unwrap_or("0");
-        let (whole, frac) = text.split_once('.').unwrap_or((text, "0"));
-        whole.parse::<i64>().unwrap_or(0) * 100 + format!("{frac:0<2}")[..2].parse::<i64>().unwrap_or(0)
+    let zone: chrono_tz::Tz = fake_shopify::TIME_ZONE.parse().unwrap_or(chrono_tz::Tz::UTC);
+    let inside = |at: &Value| {
+        let day = at.as_str().and_then(|t| t.parse::<chrono::DateTime<Utc>>().ok()).map(|t| t.with_timezone(&zone).date_naive());
+        day.is_some_and(|d| d >= from && d < to)
     };
+    let money = |v: &Value| fake_shopify::cents(&v["shopMoney"]["amount"]);
     let mut total = 0;
     let mut count = 0;
-    for o in orders {
-        let day: NaiveDate = o["createdAt"].as_str().unwrap_or_default()[..10].parse().unwrap_or(from);
-        if day < from || day >= to || !o["cancelledAt"].is_null() {
-            continue;
+    for o in orders.iter().filter(|o| o["cancelledAt"].is_null() && o["test"] != json!(true)) {
+        if inside(&o["createdAt"]) {
+            count += 1;
+            for line in o["lineItems"]["nodes"].as_array().into_iter().flatten() {
+                let gross = line["quantity"].as_i64().unwrap_or(0) * money(&line["originalUnitPriceSet"]);
+                let discount: i64 = line["discountAllocations"].as_array().into_iter().flatten().map(|a| money(&a["allocatedAmountSet"])).sum();
+                let tax: i64 = line["taxLines"].as_array().into_iter().flatten().map(|t| money(&t["priceSet"])).sum();
+                total += gross - discount - tax;
+            }
         }
-        count += 1;
-        for line in o["lineItems"]["nodes"].as_array().into_iter().flatten() {
-            total +=
-                line["quantity"].as_i64().unwrap_or(0) * cents(&line["originalUnitPriceSet"]["shopMoney"]["amount"]);
+        for refund in o["refunds"].as_array().into_iter().flatten().filter(|r| inside(&r["processedAt"])) {
+            for line in refund["refundLineItems"]["nodes"].as_array().into_iter().flatten() {
+                total -= money(&line["subtotalSet"]) - money(&line["totalTaxSet"]);
+            }
         }
-        total -= cents(&o["totalDiscountsSet"]["shopMoney"]["amount"])
-            + cents(&o["totalRefundedSet"]["shopMoney"]["amount"]);
     }
     (total, count)
 }
@@ -191,8 +199,10 @@ async fn install_analyse_approve_revert(backend: Backend) {
     assert_settled(&done);
     assert_eq!(done["status"], "AWAITING_APPROVAL", "{done}");
 
-    // The figures are the fake shop's orders, summed here independently.
-    let today = Utc::now().date_naive();
+    // The figures are the fake shop's orders, summed here independently, in
+    // the shop's calendar (Europe/Berlin).
+    let zone: chrono_tz::Tz = fake_shopify::TIME_ZONE.parse().unwrap_or(chrono_tz::Tz::UTC);
+    let today = Utc::now().with_timezone(&zone).date_naive();
     let this_month = today.with_day(1).unwrap_or(today);
     let from = this_month - Months::new(3);
     let (net, count) = net_cents(&fake.orders(), from, this_month);
@@ -667,9 +677,9 @@ async fn admin_client_is_resilient() {
 
     fake.fail_next([Fault::Status(429), Fault::Status(503), Fault::Throttled, Fault::Slow(Duration::from_millis(800))]);
     let before = fake.calls();
-    let products = client.paginate(PRODUCTS, json!({}), "products", 50).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(products.len(), 3, "all pages (of two) gathered");
-    assert_eq!(fake.calls() - before, 4 + 2, "four faults waited out, then two pages");
+    let products = client.paginate(PRODUCTS, json!({}), "/products").await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(products.len(), 5, "all pages (of two) gathered");
+    assert_eq!(fake.calls() - before, 4 + 3, "four faults waited out, then three pages");
     assert!(products.iter().any(|p| p["description"] == INJECTION), "data is data");
 
     fake.fail_next([Fault::Error("Field 'nope' doesn't exist on type 'QueryRoot'")]);
@@ -678,11 +688,14 @@ async fn admin_client_is_resilient() {
     assert!(matches!(client.graphql("{ shop { currencyCode } }", json!({})).await, Err(StoreError::Unavailable(_))));
 
     let lines = client
-        .bulk_export("{ orders(query: \"created_at:>=2000-01-01\") { edges { node { id lineItems { edges { node { quantity } } } } } } }")
+        .bulk_export("{ orders(query: \"created_at:>='2000-01-01T00:00:00Z'\") { edges { node { id lineItems { edges { node { __typename quantity } } } } } } }")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(lines.iter().filter(|l| l.get("__parentId").is_none()).count(), 400);
-    assert_eq!(lines.iter().filter(|l| l.get("__parentId").is_some()).count(), 400);
+    let stored: usize = fake.orders().iter().map(|o| o["lineItems"]["nodes"].as_array().map_or(0, Vec::len)).sum();
+    let first_parent = lines.iter().position(|l| l.get("__parentId").is_none()).unwrap_or(0);
+    assert!(first_parent > 0, "ungrouped: children come before their parents");
+    assert!(lines.iter().filter(|l| l.get("__parentId").is_some()).count() >= stored);
 }
 
 /// A prompt that orders a write gets an analysis and proposals, never a write.
