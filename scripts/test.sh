@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 bash scripts/services.sh
 npm ci --prefix tests/graphql-http --no-audit --no-fund --silent
+# Shopify's published Admin API schema, to check every document we send.
+npm ci --prefix tests/shopify-schema --ignore-scripts --no-audit --no-fund --silent
 cargo build --locked -p alatar-server --bin alatar
 # Tests namespace their RabbitMQ queues; drop what earlier runs left behind.
 if command -v rabbitmqctl >/dev/null 2>&1; then

@@ -6,6 +6,7 @@ mod binary;
 mod database;
 pub mod fake_llm;
 pub mod fake_shopify;
+pub mod shopify_schema;
 mod tenant;
 
 pub use app::{Gql, TestApp};

@@ -118,8 +118,9 @@ pub const ORDERS_BULK: &str = concat!(
     "discountApplications { edges { node { __typename index ",
     "... on DiscountCodeApplication { code } ... on AutomaticDiscountApplication { title } ",
     "... on ManualDiscountApplication { title } ... on ScriptDiscountApplication { title } } } } ",
-    "shippingLines { edges { node { __typename discountedPriceSet { shopMoney { amount } } ",
-    "taxLines { priceSet { shopMoney { amount } } } } } } ",
+    // Bulk queries allow five connections: the order's (first) shipping
+    // line is read as an object.
+    "shippingLine { discountedPriceSet { shopMoney { amount } } taxLines { priceSet { shopMoney { amount } } } } ",
     "lineItems { edges { node { ",
     line_fields!(),
     " } } } ",
