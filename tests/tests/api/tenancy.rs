@@ -151,7 +151,10 @@ fn check(backend: Backend) {
         .unwrap_or_else(|e| panic!("{e}"));
     let (app, attacker, attacker_refresh, victim) = rt.block_on(setup(backend));
     let before = rt.block_on(victim_state(&app, &victim));
-    let mut runner = TestRunner::new(Config { cases: 24, failure_persistence: None, ..Config::default() });
+    // 1,000 cases in the normal suite; `ALATAR_TENANCY_CASES=10000` for the
+    // longer run (README).
+    let cases = std::env::var("ALATAR_TENANCY_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(1_000);
+    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
     let result = runner.run(&proptest::collection::vec(op(), 1..6), |ops| {
         let mut refresh = attacker_refresh.clone();
         for op in &ops {
