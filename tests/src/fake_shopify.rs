@@ -113,8 +113,10 @@ fn product(id: u64, title: &str, description: &str, price_cents: i64, stock: i64
 }
 
 fn seed(shop: &mut Shop) {
-    let socks: Vec<String> =
-        ["Black", "Navy", "Grey", "Olive", "Rust", "Cream", "Teal", "Plum"].iter().flat_map(|c| ["S", "M", "L"].map(|s| format!("{c} {s}"))).collect();
+    let socks: Vec<String> = ["Black", "Navy", "Grey", "Olive", "Rust", "Cream", "Teal", "Plum"]
+        .iter()
+        .flat_map(|c| ["S", "M", "L"].map(|s| format!("{c} {s}")))
+        .collect();
     shop.products = vec![
         product(101, "Linen Shirt", "Breathable linen.", 4900, 40),
         product(102, "Wool Scarf", INJECTION, 2900, 3),
@@ -147,7 +149,9 @@ fn seed(shop: &mut Shop) {
             applications.push(json!({ "__typename": "DiscountCodeApplication", "index": index, "code": code }));
         }
         if automatic {
-            applications.push(json!({ "__typename": "AutomaticDiscountApplication", "index": codes.len(), "title": "Autumn 5%" }));
+            applications.push(
+                json!({ "__typename": "AutomaticDiscountApplication", "index": codes.len(), "title": "Autumn 5%" }),
+            );
         }
         let lines: Vec<Value> = (0..line_count)
             .map(|k| {
@@ -191,8 +195,12 @@ fn seed(shop: &mut Shop) {
                 let line = &lines[0];
                 let paid = line["quantity"].as_i64().unwrap_or(1)
                     * cents(&line["originalUnitPriceSet"]["shopMoney"]["amount"])
-                    - line["discountAllocations"].as_array().into_iter().flatten()
-                        .map(|a| cents(&a["allocatedAmountSet"]["shopMoney"]["amount"])).sum::<i64>();
+                    - line["discountAllocations"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|a| cents(&a["allocatedAmountSet"]["shopMoney"]["amount"]))
+                        .sum::<i64>();
                 let tax = cents(&line["taxLines"][0]["priceSet"]["shopMoney"]["amount"]);
                 refunds.push(json!({
                     "id": format!("gid://shopify/Refund/{}", 70_000 + i),
@@ -374,8 +382,8 @@ fn cost(requested: f64, available: f64) -> Value {
 /// object 1 + its selection, a scalar 0, a mutation 10 more; of inline
 /// fragments the dearest counts.
 pub fn requested_cost(query: &str, variables: &Value) -> f64 {
-    use async_graphql::parser::types::{DocumentOperations, OperationType, Selection, SelectionSet};
     use async_graphql::Value as GqlValue;
+    use async_graphql::parser::types::{DocumentOperations, OperationType, Selection, SelectionSet};
     fn set(selection: &SelectionSet, variables: &Value) -> f64 {
         let mut total = 0.0;
         let mut fragments: f64 = 0.0;
@@ -623,8 +631,10 @@ fn answer(s: &mut Shop, query: &str, vars: &Value) -> Value {
         let nodes: Vec<Value> = s
             .customers
             .iter()
-            .map(|(id, name, email)| json!({ "id": format!("gid://shopify/Customer/{id}"), "displayName": name,
-                "defaultEmailAddress": { "emailAddress": email } }))
+            .map(|(id, name, email)| {
+                json!({ "id": format!("gid://shopify/Customer/{id}"), "displayName": name,
+                "defaultEmailAddress": { "emailAddress": email } })
+            })
             .collect();
         return json!({ "customers": page(&nodes, vars) });
     }

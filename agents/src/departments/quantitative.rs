@@ -11,8 +11,9 @@ use crate::plan::{Granularity, Intent};
 use crate::result::{KeyFigure, Provenance, Visualization};
 use crate::store::ProductStatus;
 use crate::tools::{
-    Anomalies, AnomaliesInput, AnomalyKind, Compare, CompareInput, CustomerSegmentsOutput, DiscountUsageOutput, InventoryOutput,
-    Point, ProductSalesOutput, Rank, RankInput, SalesByPeriodOutput, TaskFailure, ToolRunner, Trend, TrendInput, major,
+    Anomalies, AnomaliesInput, AnomalyKind, Compare, CompareInput, CustomerSegmentsOutput, DiscountUsageOutput,
+    InventoryOutput, Point, ProductSalesOutput, Rank, RankInput, SalesByPeriodOutput, TaskFailure, ToolRunner, Trend,
+    TrendInput, major,
 };
 
 /// Computes the numbers.
@@ -84,13 +85,7 @@ async fn revenue(
     s.figure("total_sales", "Total sales", major(t.total_sales), c, &[d]);
     s.figure("orders", "Orders", t.orders as f64, "orders", &[d]);
     s.figure("average_order_value", "Average order value", major(average_order_value(t)), c, &[d]);
-    s.figure(
-        "previous_net_revenue",
-        "Net sales, previous period",
-        major(p.net_sales),
-        c,
-        &[&previous_set.provenance],
-    );
+    s.figure("previous_net_revenue", "Net sales, previous period", major(p.net_sales), c, &[&previous_set.provenance]);
     if let Some(pct) = revenue_change.change_pct {
         s.figure(
             "net_revenue_change_pct",
@@ -162,13 +157,7 @@ async fn products(data: &Datasets, tools: &mut ToolRunner, s: &mut Sheet, curren
     let (rank, rank_call) = tools.call(&Rank, RankInput { items, top: 5 }).await?;
     let d = &set.provenance;
     if let (Some(top), Some(slow)) = (rank.top.first(), rank.bottom.first()) {
-        s.figure(
-            "top_product_revenue",
-            &format!("Net sales of {}", top.label),
-            top.value,
-            currency,
-            &[d, &rank_call],
-        );
+        s.figure("top_product_revenue", &format!("Net sales of {}", top.label), top.value, currency, &[d, &rank_call]);
         s.figure(
             "slowest_product_revenue",
             &format!("Net sales of {}", slow.label),
@@ -182,12 +171,8 @@ async fn products(data: &Datasets, tools: &mut ToolRunner, s: &mut Sheet, curren
         s.fact("slowest_product", slow.label.clone());
     }
     s.figure("top5_share_pct", "Top five products' share of net sales", rank.top_share_pct, "%", &[d, &rank_call]);
-    let rows: Vec<Value> = sales
-        .products
-        .iter()
-        .take(10)
-        .map(|p| json!({ "product": p.title, "netSales": major(p.net_sales) }))
-        .collect();
+    let rows: Vec<Value> =
+        sales.products.iter().take(10).map(|p| json!({ "product": p.title, "netSales": major(p.net_sales) })).collect();
     s.findings.visualizations.push(Visualization::new(
         "Top products by net sales",
         "BAR",
@@ -214,8 +199,20 @@ fn customers(data: &Datasets, s: &mut Sheet, currency: &str) -> Result<(), TaskF
     s.figure("guest_net_sales", "Guest checkout net sales", major(segments.guests.net_sales), currency, &[d]);
     for seg in &segments.segments {
         let key = seg.name.to_lowercase();
-        s.figure(&format!("{key}_customers"), &format!("{} customers", seg.name), seg.customers as f64, "customers", &[d]);
-        s.figure(&format!("{key}_revenue"), &format!("{} net sales", seg.name), major(seg.revenue_cents), currency, &[d]);
+        s.figure(
+            &format!("{key}_customers"),
+            &format!("{} customers", seg.name),
+            seg.customers as f64,
+            "customers",
+            &[d],
+        );
+        s.figure(
+            &format!("{key}_revenue"),
+            &format!("{} net sales", seg.name),
+            major(seg.revenue_cents),
+            currency,
+            &[d],
+        );
         s.figure(
             &format!("{key}_revenue_share_pct"),
             &format!("{} share of customers' net sales", seg.name),

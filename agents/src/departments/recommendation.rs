@@ -183,14 +183,19 @@ fn grounded_description(product: &crate::store::Product) -> String {
     } else {
         product.description.trim().to_owned()
     }];
-    let options: Vec<&str> = product.variants.iter().map(|v| v.title.as_str()).filter(|t| *t != "Default Title").collect();
+    let options: Vec<&str> =
+        product.variants.iter().map(|v| v.title.as_str()).filter(|t| *t != "Default Title").collect();
     if options.len() > 1 {
         parts.push(format!("Available in {}.", options.join(", ")));
     }
     let prices = product.variants.iter().map(|v| v.price_cents);
     if let (Some(low), Some(high)) = (prices.clone().min(), prices.max()) {
         let price = |c: i64| format!("{}.{:02}", c / 100, c % 100);
-        parts.push(if low == high { format!("Price: {}.", price(low)) } else { format!("From {} to {}.", price(low), price(high)) });
+        parts.push(if low == high {
+            format!("Price: {}.", price(low))
+        } else {
+            format!("From {} to {}.", price(low), price(high))
+        });
     }
     if !product.product_type.is_empty() {
         parts.push(format!("Category: {}.", product.product_type));
@@ -205,7 +210,13 @@ mod tests {
 
     #[test]
     fn product_copy_states_only_the_stores_facts() {
-        let variant = |title: &str, price| Variant { id: 1, title: title.into(), sku: String::new(), price_cents: price, inventory_quantity: 3 };
+        let variant = |title: &str, price| Variant {
+            id: 1,
+            title: title.into(),
+            sku: String::new(),
+            price_cents: price,
+            inventory_quantity: 3,
+        };
         let product = Product {
             id: 1,
             title: "Wool Scarf".into(),

@@ -236,8 +236,7 @@ impl AdminClient {
         // Ungrouped output (the 2026-01 default, asked for explicitly): it is
         // cheaper for Shopify to write, and the reader never relies on order.
         const RUN: &str = "mutation Run($query: String!, $group: Boolean!) { bulkOperationRunQuery(query: $query, groupObjects: $group) { bulkOperation { id status } userErrors { field message } } }";
-        const POLL: &str =
-            "query Poll($id: ID!) { bulkOperation(id: $id) { id status errorCode objectCount url } }";
+        const POLL: &str = "query Poll($id: ID!) { bulkOperation(id: $id) { id status errorCode objectCount url } }";
         let started = self.graphql(RUN, json!({ "query": query, "group": false })).await?;
         let run = &started["bulkOperationRunQuery"];
         user_errors(run)?;

@@ -178,7 +178,8 @@ mod tests {
     fn costs_follow_shopifys_rules() {
         // 2 + 50 × (a node: one object, its scalars free).
         assert_eq!(requested_cost("{ products(first: 50) { nodes { title } } }", &json!({})), 52.0);
-        let nested = "query Q($first: Int!) { products(first: $first) { nodes { id variants(first: 10) { nodes { id } } } } }";
+        let nested =
+            "query Q($first: Int!) { products(first: $first) { nodes { id variants(first: 10) { nodes { id } } } } }";
         // A product: its object 1 + variants (2 + 10 × 1).
         assert_eq!(requested_cost(nested, &json!({ "first": 5 })), 2.0 + 5.0 * (1.0 + 12.0));
         assert_eq!(requested_cost("mutation M { productUpdate(product: {}) { product { id } } }", &json!({})), 12.0);

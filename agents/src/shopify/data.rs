@@ -54,15 +54,8 @@ impl ShopifyData {
         let token = shopify.credentials.token(&store).await?;
         let all_orders = token.scopes.iter().any(|s| s == "read_all_orders");
         let admin = AdminClient::new(shopify.http.clone(), shopify.app.clone(), token.shop, token.access_token);
-        let mut data = Self {
-            admin,
-            db,
-            store,
-            app: shopify.app.clone(),
-            currency: String::new(),
-            zone: Tz::UTC,
-            all_orders,
-        };
+        let mut data =
+            Self { admin, db, store, app: shopify.app.clone(), currency: String::new(), zone: Tz::UTC, all_orders };
         let shop = data.cached(key::SHOP, || async { data.admin.graphql(queries::SHOP, json!({})).await }).await?;
         data.currency = shop.pointer("/shop/currencyCode").and_then(Value::as_str).unwrap_or("USD").to_owned();
         let zone = shop.pointer("/shop/ianaTimezone").and_then(Value::as_str).unwrap_or("UTC");
@@ -117,7 +110,9 @@ impl ShopifyData {
         // be more, so read them all.
         let refunds = node.get("refunds").and_then(Value::as_array).cloned().unwrap_or_default();
         let full = refunds.len() >= 2
-            || refunds.iter().any(|r| r.pointer("/refundShippingLines/nodes").and_then(Value::as_array).is_some_and(|n| !n.is_empty()));
+            || refunds.iter().any(|r| {
+                r.pointer("/refundShippingLines/nodes").and_then(Value::as_array).is_some_and(|n| !n.is_empty())
+            });
         if full {
             let data = self.admin.graphql(queries::ORDER_REFUNDS, json!({ "id": id })).await?;
             node["refunds"] = data.pointer("/order/refunds").cloned().unwrap_or_else(|| json!([]));
@@ -171,15 +166,16 @@ impl StoreData for ShopifyData {
 
     fn readable_from(&self) -> Option<NaiveDate> {
         // A day of margin: Shopify counts the 60 days back from now.
-        (!self.all_orders)
-            .then(|| local_day(Utc::now(), self.zone) - Duration::days(DEFAULT_ORDER_HISTORY_DAYS - 1))
+        (!self.all_orders).then(|| local_day(Utc::now(), self.zone) - Duration::days(DEFAULT_ORDER_HISTORY_DAYS - 1))
     }
 
     async fn orders(&self, range: DateRange) -> Result<Vec<Order>, StoreError> {
         let key = format!("{}:{}:{}", key::ORDERS, range.from, range.to);
         let search = self.search_placed(range);
-        let raw = self.cached(&key, || async { Ok(Value::Array(self.order_nodes(search, range.days()).await?)) }).await?;
-        let mut orders: Vec<Order> = mapped(raw).into_iter().filter(|o| range.contains(o.created_at, self.zone)).collect();
+        let raw =
+            self.cached(&key, || async { Ok(Value::Array(self.order_nodes(search, range.days()).await?)) }).await?;
+        let mut orders: Vec<Order> =
+            mapped(raw).into_iter().filter(|o| range.contains(o.created_at, self.zone)).collect();
         orders.sort_by_key(|o| o.created_at);
         Ok(orders)
     }
@@ -190,7 +186,8 @@ impl StoreData for ShopifyData {
         let key = format!("{}:refunded:{}:{}", key::ORDERS, range.from, range.to);
         let start = instant(range.from, self.zone);
         let search = format!("updated_at:>={start} AND created_at:<{start}");
-        let raw = self.cached(&key, || async { Ok(Value::Array(self.order_nodes(search, range.days()).await?)) }).await?;
+        let raw =
+            self.cached(&key, || async { Ok(Value::Array(self.order_nodes(search, range.days()).await?)) }).await?;
         let mut orders: Vec<Order> = mapped(raw)
             .into_iter()
             .filter(|o| o.created_at < range.start(self.zone))

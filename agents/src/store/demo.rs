@@ -246,7 +246,13 @@ fn generate_day(seed: u64, day: NaiveDate, catalogue: &[Product]) -> Vec<Order> 
 
 /// Prices an order: discounts allocated to lines by value, tax per line and
 /// on shipping, free shipping above the threshold.
-fn price(id: u64, created_at: DateTime<Utc>, customer_id: Option<u64>, mut lines: Vec<OrderLine>, codes: &[(&str, i64)]) -> Order {
+fn price(
+    id: u64,
+    created_at: DateTime<Utc>,
+    customer_id: Option<u64>,
+    mut lines: Vec<OrderLine>,
+    codes: &[(&str, i64)],
+) -> Order {
     let gross: i64 = lines.iter().map(|l| l.quantity * l.unit_price_cents).sum();
     let mut discounts: Vec<OrderDiscount> = codes
         .iter()
@@ -451,7 +457,9 @@ mod tests {
         let last = orders.last().map(|o| local_day(o.created_at, DEMO_TIME_ZONE));
         assert_eq!(first, Some(day(2025, 6, 1)));
         assert_eq!(last, Some(day(2026, 5, 31)));
-        assert!(orders.iter().flat_map(|o| &o.refunds).all(|r| r.created_at < midnight(day(2026, 6, 1), DEMO_TIME_ZONE)));
+        assert!(
+            orders.iter().flat_map(|o| &o.refunds).all(|r| r.created_at < midnight(day(2026, 6, 1), DEMO_TIME_ZONE))
+        );
     }
 
     #[tokio::test]

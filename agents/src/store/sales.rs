@@ -75,8 +75,14 @@ impl Sales {
     /// One line as sold.
     pub fn of_line(order: &Order, line: &OrderLine) -> Sales {
         let (gross, discount) = without_tax(order, line);
-        Sales { units: line.quantity, gross_sales: gross, discounts: discount, taxes: line.tax_cents, ..Sales::default() }
-            .close()
+        Sales {
+            units: line.quantity,
+            gross_sales: gross,
+            discounts: discount,
+            taxes: line.tax_cents,
+            ..Sales::default()
+        }
+        .close()
     }
 
     /// A whole order as sold, on its own day.

@@ -19,15 +19,15 @@ pub use propose::{
 };
 pub use runner::{ErrorBudget, FailedAttempt, MAX_TASK_ERRORS, TaskFailure, ToolCallRecord, ToolRunner};
 pub use stats::{
-    Anomalies, AnomaliesInput, AnomaliesOutput, AnomalyKind, Compare, CompareInput, CompareOutput, Point, Rank, RankInput,
-    RankOutput, Segment, Segments, SegmentsInput, SegmentsOutput, Trend, TrendInput, TrendOutput,
+    Anomalies, AnomaliesInput, AnomaliesOutput, AnomalyKind, Compare, CompareInput, CompareOutput, Point, Rank,
+    RankInput, RankOutput, Segment, Segments, SegmentsInput, SegmentsOutput, Trend, TrendInput, TrendOutput,
 };
 pub use store::{
     CodeUsage, CustomerActivity, CustomerActivityInput, CustomerActivityOutput, CustomerSegments,
-    CustomerSegmentsInput, CustomerSegmentsOutput, CustomerStats, DiscountUsage,
-    DiscountUsageInput, DiscountUsageOutput, Inventory, InventoryInput, InventoryItem, InventoryOutput,
-    OrderStatusFilter, OrderSummary, Orders, OrdersInput, OrdersOutput, PeriodSales, ProductSales, ProductSalesInput,
-    ProductSalesOutput, ProductStats, SalesByPeriod, SalesByPeriodInput, SalesByPeriodOutput,
+    CustomerSegmentsInput, CustomerSegmentsOutput, CustomerStats, DiscountUsage, DiscountUsageInput,
+    DiscountUsageOutput, Inventory, InventoryInput, InventoryItem, InventoryOutput, OrderStatusFilter, OrderSummary,
+    Orders, OrdersInput, OrdersOutput, PeriodSales, ProductSales, ProductSalesInput, ProductSalesOutput, ProductStats,
+    SalesByPeriod, SalesByPeriodInput, SalesByPeriodOutput,
 };
 
 /// Why a tool call failed.

@@ -223,35 +223,35 @@ pub struct SegmentsOutput {
 
 /// Recency/frequency segments of `customers` as of `as_of`.
 pub(crate) fn segment(customers: &[CustomerStats], as_of: NaiveDate) -> SegmentsOutput {
-        const NAMES: [&str; 5] = ["NEW", "LOYAL", "RETURNING", "AT_RISK", "LAPSED"];
-        let mut counts = [(0i64, 0i64); 5];
-        for c in customers {
-            let recency = (as_of - c.last_order).num_days();
-            let tenure = (as_of - c.first_order).num_days();
-            let index = match (recency, c.orders) {
-                (r, _) if r > 120 => 4,
-                (r, n) if r > 60 && n >= 2 => 3,
-                (_, n) if n >= 4 => 1,
-                (_, n) if n >= 2 => 2,
-                _ if tenure <= 60 => 0,
-                _ => 4,
-            };
-            counts[index].0 += 1;
-            counts[index].1 += c.spend_cents;
-        }
-        let total: i64 = counts.iter().map(|c| c.1).sum();
-        SegmentsOutput {
-            segments: NAMES
-                .iter()
-                .zip(counts)
-                .map(|(name, (customers, revenue))| Segment {
-                    name: (*name).into(),
-                    customers,
-                    revenue_cents: revenue,
-                    revenue_share_pct: if total == 0 { 0.0 } else { round2(revenue as f64 / total as f64 * 100.0) },
-                })
-                .collect(),
-        }
+    const NAMES: [&str; 5] = ["NEW", "LOYAL", "RETURNING", "AT_RISK", "LAPSED"];
+    let mut counts = [(0i64, 0i64); 5];
+    for c in customers {
+        let recency = (as_of - c.last_order).num_days();
+        let tenure = (as_of - c.first_order).num_days();
+        let index = match (recency, c.orders) {
+            (r, _) if r > 120 => 4,
+            (r, n) if r > 60 && n >= 2 => 3,
+            (_, n) if n >= 4 => 1,
+            (_, n) if n >= 2 => 2,
+            _ if tenure <= 60 => 0,
+            _ => 4,
+        };
+        counts[index].0 += 1;
+        counts[index].1 += c.spend_cents;
+    }
+    let total: i64 = counts.iter().map(|c| c.1).sum();
+    SegmentsOutput {
+        segments: NAMES
+            .iter()
+            .zip(counts)
+            .map(|(name, (customers, revenue))| Segment {
+                name: (*name).into(),
+                customers,
+                revenue_cents: revenue,
+                revenue_share_pct: if total == 0 { 0.0 } else { round2(revenue as f64 / total as f64 * 100.0) },
+            })
+            .collect(),
+    }
 }
 
 /// `stats.segments`: recency/frequency segments.
@@ -346,7 +346,9 @@ fn expectations(points: &[Point]) -> (Vec<f64>, bool) {
     use chrono::Datelike;
     let days: Option<Vec<usize>> = points
         .iter()
-        .map(|p| NaiveDate::parse_from_str(&p.label, "%Y-%m-%d").ok().map(|d| d.weekday().num_days_from_monday() as usize))
+        .map(|p| {
+            NaiveDate::parse_from_str(&p.label, "%Y-%m-%d").ok().map(|d| d.weekday().num_days_from_monday() as usize)
+        })
         .collect();
     if let Some(days) = days.filter(|d| (0..7).all(|w| d.iter().filter(|x| **x == w).count() >= 3)) {
         let mut by_day: Vec<Vec<f64>> = vec![Vec::new(); 7];
@@ -402,10 +404,20 @@ impl TypedTool for Anomalies {
                         ratio * 100.0
                     ),
                     AnomalyKind::Collapse => {
-                        format!("{:.0}% of {usual} ({e:.2}): a slump (stock-outs, traffic, a refund wave)", ratio * 100.0)
+                        format!(
+                            "{:.0}% of {usual} ({e:.2}): a slump (stock-outs, traffic, a refund wave)",
+                            ratio * 100.0
+                        )
                     }
                 };
-                Some(Outlier { label: p.label.clone(), value: p.value, expected: round2(*e), z: round2(z), kind, explanation })
+                Some(Outlier {
+                    label: p.label.clone(),
+                    value: p.value,
+                    expected: round2(*e),
+                    z: round2(z),
+                    kind,
+                    explanation,
+                })
             })
             .collect();
         outliers.sort_by(|a, b| b.z.abs().total_cmp(&a.z.abs()));

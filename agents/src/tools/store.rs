@@ -100,8 +100,7 @@ impl TypedTool for SalesByPeriod {
     type Input = SalesByPeriodInput;
     type Output = SalesByPeriodOutput;
     const NAME: &'static str = "shopify.sales_by_period";
-    const DESCRIPTION: &'static str =
-        "Orders, units, gross sales, discounts, returns, net sales, shipping, taxes and total sales (Shopify's \
+    const DESCRIPTION: &'static str = "Orders, units, gross sales, discounts, returns, net sales, shipping, taxes and total sales (Shopify's \
          definitions, the shop's days) per day, week or month of a date range.";
 
     async fn call(&self, input: &SalesByPeriodInput) -> Result<SalesByPeriodOutput, ToolError> {

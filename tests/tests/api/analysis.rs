@@ -145,8 +145,10 @@ async fn revenue_question(backend: Backend) {
     let shop = DemoStore::new(1, today);
     let range = DateRange { from, to: this_month };
     let previous_range = DateRange { from: from - Months::new(3), to: from };
-    let ((cur, count), (prev, _)) =
-        (net_sales(&ledger(&shop, range).await, range), net_sales(&ledger(&shop, previous_range).await, previous_range));
+    let ((cur, count), (prev, _)) = (
+        net_sales(&ledger(&shop, range).await, range),
+        net_sales(&ledger(&shop, previous_range).await, previous_range),
+    );
     assert!((figure(&request, "net_revenue") - cur as f64 / 100.0).abs() < 0.006, "{cur}");
     assert_eq!(figure(&request, "orders"), count as f64);
     let t = figure(&request, "total_sales");
@@ -250,7 +252,8 @@ async fn every_intent_answers(backend: Backend) {
                 for o in orders.iter().filter(|o| o.status != OrderStatus::Cancelled) {
                     if range.contains(o.created_at, DEMO_TIME_ZONE) {
                         for l in &o.lines {
-                            *by_product.entry(l.product_id).or_default() += l.quantity * l.unit_price_cents - l.discount_cents;
+                            *by_product.entry(l.product_id).or_default() +=
+                                l.quantity * l.unit_price_cents - l.discount_cents;
                         }
                     }
                     for r in o.refunds.iter().filter(|r| range.contains(r.created_at, DEMO_TIME_ZONE)) {
@@ -261,7 +264,11 @@ async fn every_intent_answers(backend: Backend) {
                 }
                 let best = by_product.values().copied().max().unwrap_or(0);
                 assert!((figure(&request, key) - best as f64 / 100.0).abs() < 0.006, "{best}");
-                let share: i64 = { let mut v: Vec<i64> = by_product.values().copied().collect(); v.sort_unstable_by(|a, b| b.cmp(a)); v.iter().take(5).sum() };
+                let share: i64 = {
+                    let mut v: Vec<i64> = by_product.values().copied().collect();
+                    v.sort_unstable_by(|a, b| b.cmp(a));
+                    v.iter().take(5).sum()
+                };
                 let total: i64 = by_product.values().sum();
                 let expected = share as f64 * 100.0 / total as f64;
                 let got = figure(&request, "top5_share_pct");
@@ -271,13 +278,19 @@ async fn every_intent_answers(backend: Backend) {
             "CUSTOMER_SEGMENTS" => {
                 let year = DateRange { from: today - chrono::Duration::days(365), to: today };
                 let all = ledger(&shop, year).await;
-                let placed: Vec<&Order> = all.iter().filter(|o| o.status != OrderStatus::Cancelled && year.contains(o.created_at, DEMO_TIME_ZONE)).collect();
+                let placed: Vec<&Order> = all
+                    .iter()
+                    .filter(|o| o.status != OrderStatus::Cancelled && year.contains(o.created_at, DEMO_TIME_ZONE))
+                    .collect();
                 let customers: std::collections::HashSet<u64> = placed.iter().filter_map(|o| o.customer_id).collect();
                 let guests = placed.iter().filter(|o| o.customer_id.is_none()).count();
                 assert_eq!(figure(&request, "active_customers"), customers.len() as f64);
                 assert_eq!(figure(&request, "guest_orders"), guests as f64);
                 assert!(guests > 0, "the demo shop has guest checkouts");
-                let segments: f64 = ["new", "loyal", "returning", "at_risk", "lapsed"].iter().map(|k| figure(&request, &format!("{k}_customers"))).sum();
+                let segments: f64 = ["new", "loyal", "returning", "at_risk", "lapsed"]
+                    .iter()
+                    .map(|k| figure(&request, &format!("{k}_customers")))
+                    .sum();
                 assert_eq!(segments, customers.len() as f64, "guests are in no segment");
             }
             "INVENTORY_RISK" => {
@@ -291,7 +304,8 @@ async fn every_intent_answers(backend: Backend) {
                     let s = sold.get(&v.id).copied().unwrap_or(0);
                     (s > 0).then(|| (v.inventory_quantity as f64 / (s as f64 / days) * 10.0).round() / 10.0)
                 };
-                let at_risk = products.iter().flat_map(|p| &p.variants).filter(|v| cover(v).is_some_and(|c| c < 14.0)).count();
+                let at_risk =
+                    products.iter().flat_map(|p| &p.variants).filter(|v| cover(v).is_some_and(|c| c < 14.0)).count();
                 let over = products
                     .iter()
                     .filter(|p| p.status != ProductStatus::Archived)
@@ -307,7 +321,10 @@ async fn every_intent_answers(backend: Backend) {
                 let share = (discounted as f64 * 100.0 / placed.len().max(1) as f64 * 100.0).round() / 100.0;
                 assert!((figure(&request, key) - share).abs() < 0.006, "{share}");
                 let cost: i64 = placed.iter().flat_map(|o| &o.lines).map(|l| l.discount_cents).sum();
-                assert!((figure(&request, "discount_cost") - cost as f64 / 100.0).abs() < 0.006, "automatic discounts count too");
+                assert!(
+                    (figure(&request, "discount_cost") - cost as f64 / 100.0).abs() < 0.006,
+                    "automatic discounts count too"
+                );
                 assert_eq!(count as usize, placed.len());
             }
             "ANOMALIES" => {

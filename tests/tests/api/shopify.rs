@@ -152,7 +152,10 @@ const APPROVE: &str = "mutation($id: ID!, $h: String!) { approveAction(id: $id, 
 fn net_cents(orders: &[Value], from: NaiveDate, to: NaiveDate) -> (i64, usize) {
     let zone: chrono_tz::Tz = fake_shopify::TIME_ZONE.parse().unwrap_or(chrono_tz::Tz::UTC);
     let inside = |at: &Value| {
-        let day = at.as_str().and_then(|t| t.parse::<chrono::DateTime<Utc>>().ok()).map(|t| t.with_timezone(&zone).date_naive());
+        let day = at
+            .as_str()
+            .and_then(|t| t.parse::<chrono::DateTime<Utc>>().ok())
+            .map(|t| t.with_timezone(&zone).date_naive());
         day.is_some_and(|d| d >= from && d < to)
     };
     let money = |v: &Value| fake_shopify::cents(&v["shopMoney"]["amount"]);
@@ -163,7 +166,12 @@ fn net_cents(orders: &[Value], from: NaiveDate, to: NaiveDate) -> (i64, usize) {
             count += 1;
             for line in o["lineItems"]["nodes"].as_array().into_iter().flatten() {
                 let gross = line["quantity"].as_i64().unwrap_or(0) * money(&line["originalUnitPriceSet"]);
-                let discount: i64 = line["discountAllocations"].as_array().into_iter().flatten().map(|a| money(&a["allocatedAmountSet"])).sum();
+                let discount: i64 = line["discountAllocations"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|a| money(&a["allocatedAmountSet"]))
+                    .sum();
                 let tax: i64 = line["taxLines"].as_array().into_iter().flatten().map(|t| money(&t["priceSet"])).sum();
                 total += gross - discount - tax;
             }
@@ -325,7 +333,9 @@ fn assert_valid_for_shopify(sent: &[(String, Value)]) {
             continue;
         }
         documents.push(json!({ "name": format!("sent #{i}"), "query": query, "variables": variables }));
-        if let Some(bulk) = variables.get("query").and_then(Value::as_str).filter(|_| query.contains("bulkOperationRunQuery")) {
+        if let Some(bulk) =
+            variables.get("query").and_then(Value::as_str).filter(|_| query.contains("bulkOperationRunQuery"))
+        {
             documents.push(json!({ "name": format!("bulk query of #{i}"), "query": bulk, "bulk": true }));
         }
     }
@@ -344,7 +354,8 @@ fn every_admin_document_is_valid_for_shopify() {
         .chain(alatar_agents::shopify::writer::DOCUMENTS)
         .map(|(name, query)| json!({ "name": name, "query": query }))
         .collect();
-    let bulk = alatar_agents::shopify::queries::ORDERS_BULK.replace("$SEARCH", "created_at:>='2026-01-01T00:00:00+01:00'");
+    let bulk =
+        alatar_agents::shopify::queries::ORDERS_BULK.replace("$SEARCH", "created_at:>='2026-01-01T00:00:00+01:00'");
     documents.push(json!({ "name": "OrdersBulk", "query": bulk, "bulk": true }));
     if let Err(problems) = alatar_tests::shopify_schema::validate(&documents) {
         panic!("{problems}");

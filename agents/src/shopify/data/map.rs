@@ -101,7 +101,8 @@ pub(crate) fn order(node: &Value) -> Option<Order> {
     // Paged reads list every shipping line; bulk reads the first (a bulk
     // query may hold only five connections).
     let single = node.get("shippingLine").filter(|s| !s.is_null()).cloned().into_iter().collect::<Vec<_>>();
-    let shipping = if node.get("shippingLines").is_some() { nodes_of(node, "shippingLines") } else { single.as_slice() };
+    let shipping =
+        if node.get("shippingLines").is_some() { nodes_of(node, "shippingLines") } else { single.as_slice() };
     let refunds = list(node, "refunds").iter().filter_map(refund).collect();
     Some(Order {
         id: id_of(node, "/id"),

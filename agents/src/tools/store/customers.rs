@@ -115,7 +115,11 @@ impl TypedTool for CustomerActivity {
 
     async fn call(&self, input: &CustomerActivityInput) -> Result<CustomerActivityOutput, ToolError> {
         let a = activity(&*self.0, input.from, input.to).await?;
-        Ok(CustomerActivityOutput { customers: a.customers, guests: a.guests, inactive_net_sales: a.inactive_net_sales })
+        Ok(CustomerActivityOutput {
+            customers: a.customers,
+            guests: a.guests,
+            inactive_net_sales: a.inactive_net_sales,
+        })
     }
 
     fn summarize(output: &CustomerActivityOutput) -> String {
