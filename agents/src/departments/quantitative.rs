@@ -39,12 +39,6 @@ impl Sheet {
     }
 }
 
-/// Shopify's average order value: (gross sales − discounts) per order,
-/// before returns.
-fn average_order_value(t: &crate::store::sales::Sales) -> i64 {
-    (t.gross_sales - t.discounts) / t.orders.max(1)
-}
-
 /// "2026-08" → "Aug 2026"; other labels unchanged.
 fn pretty(label: &str, granularity: Granularity) -> String {
     match granularity {
@@ -84,7 +78,7 @@ async fn revenue(
     s.figure("taxes", "Taxes", major(t.taxes), c, &[d]);
     s.figure("total_sales", "Total sales", major(t.total_sales), c, &[d]);
     s.figure("orders", "Orders", t.orders as f64, "orders", &[d]);
-    s.figure("average_order_value", "Average order value", major(average_order_value(t)), c, &[d]);
+    s.figure("average_order_value", "Average order value", major(t.average_order_value()), c, &[d]);
     s.figure("previous_net_revenue", "Net sales, previous period", major(p.net_sales), c, &[&previous_set.provenance]);
     if let Some(pct) = revenue_change.change_pct {
         s.figure(

@@ -120,8 +120,8 @@ fn selection(tokens: &[Token<'_>], at: &mut usize, variables: &Value) -> f64 {
                     *at += 1;
                     let inner = selection(tokens, at, variables);
                     total += match first {
-                        // A connection's own nodes/edges wrapper is priced in.
-                        Some(n) => 2.0 + n * connection_node(inner),
+                        // One node costs at least its object's point.
+                        Some(n) => 2.0 + n * inner.max(1.0),
                         None => 1.0 + inner,
                     };
                 }
@@ -130,12 +130,6 @@ fn selection(tokens: &[Token<'_>], at: &mut usize, variables: &Value) -> f64 {
         }
     }
     total + fragments.into_iter().fold(0.0, f64::max)
-}
-
-/// A connection selects `nodes { … }` / `edges { node { … } }` and
-/// `pageInfo`: one node costs what its object costs, counted once per node.
-fn connection_node(inner: f64) -> f64 {
-    inner.max(1.0)
 }
 
 /// The requested cost of `query` with `variables`.

@@ -61,9 +61,10 @@ impl AddAssign for Sales {
 }
 
 impl Sales {
-    /// Average order value: net sales per order (Shopify's basis).
+    /// Shopify's average order value: (gross sales − discounts) per order,
+    /// before returns.
     pub fn average_order_value(&self) -> i64 {
-        if self.orders == 0 { 0 } else { self.net_sales / self.orders }
+        if self.orders == 0 { 0 } else { (self.gross_sales - self.discounts) / self.orders }
     }
 
     fn close(mut self) -> Self {
@@ -91,7 +92,6 @@ impl Sales {
         for line in &order.lines {
             sales += Sales::of_line(order, line);
         }
-        sales.orders = 1;
         sales.shipping += order.shipping_cents - if order.taxes_included { order.shipping_tax_cents } else { 0 };
         sales.taxes += order.shipping_tax_cents;
         sales.close()
@@ -181,10 +181,10 @@ impl Entry<'_> {
 
 /// What moved a range's figures: its sales and every refund processed in it,
 /// whenever its order was placed.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Ledger {
-    range: Option<DateRange>,
-    zone: Option<Tz>,
+    range: DateRange,
+    zone: Tz,
     orders: Vec<Order>,
 }
 
@@ -198,22 +198,14 @@ impl Ledger {
 
     /// A ledger over orders already read.
     pub fn of(orders: Vec<Order>, range: DateRange, zone: Tz) -> Ledger {
-        Ledger { range: Some(range), zone: Some(zone), orders }
-    }
-
-    /// The orders placed in the range that are sales (not cancelled).
-    pub fn sales_orders(&self) -> impl Iterator<Item = &Order> {
-        self.entries().filter_map(|e| match e {
-            Entry::Sale { order, .. } => Some(order),
-            Entry::Return { .. } => None,
-        })
+        Ledger { range, zone, orders }
     }
 
     /// Every sale and return of the range. A refund of a cancelled order is
     /// not a return: its sale never counted.
     pub fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
-        let (range, zone) = (self.range, self.zone.unwrap_or(Tz::UTC));
-        let inside = move |day: NaiveDate| range.is_some_and(|r| day >= r.from && day < r.to);
+        let (range, zone) = (self.range, self.zone);
+        let inside = move |day: NaiveDate| day >= range.from && day < range.to;
         self.orders.iter().filter(|o| o.is_sale()).flat_map(move |order| {
             let day = local_day(order.created_at, zone);
             let sale = inside(day).then_some(Entry::Sale { day, order });
@@ -266,7 +258,7 @@ mod tests {
                     product_id: 1,
                     variant_id: 1,
                     quantity: 1,
-                    subtotal_cents: if taxes_included { 5400 } else { 5400 },
+                    subtotal_cents: 5400,
                     tax_cents: if taxes_included { 900 } else { 1080 },
                 }],
                 shipping_cents: 0,

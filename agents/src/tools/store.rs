@@ -528,25 +528,23 @@ impl TypedTool for Orders {
         let zone = self.0.time_zone();
         let matching: Vec<&Order> =
             orders.iter().filter(|o| wanted(o.status) && range.contains(o.created_at, zone)).collect();
-        let placed = |o: &Order| {
-            let s = Sales::of_order(o);
-            (s.gross_sales, s.gross_sales - s.discounts)
-        };
+        // Each order's figures as placed, computed once.
+        let placed: Vec<(&Order, Sales)> = matching.iter().map(|o| (*o, Sales::of_order(o))).collect();
         Ok(OrdersOutput {
             currency: self.0.currency().to_owned(),
-            count: matching.len() as i64,
-            gross_sales: matching.iter().map(|o| placed(o).0).sum(),
-            net_sales: matching.iter().map(|o| placed(o).1).sum(),
-            latest: matching
+            count: placed.len() as i64,
+            gross_sales: placed.iter().map(|(_, s)| s.gross_sales).sum(),
+            net_sales: placed.iter().map(|(_, s)| s.gross_sales - s.discounts).sum(),
+            latest: placed
                 .iter()
                 .rev()
                 .take(50)
-                .map(|o| OrderSummary {
+                .map(|(o, s)| OrderSummary {
                     id: o.id,
                     created_at: o.created_at.with_timezone(&zone).to_rfc3339(),
                     status: o.status,
                     units: o.units(),
-                    net_sales: placed(o).1,
+                    net_sales: s.gross_sales - s.discounts,
                     returns: o.refunds.iter().map(|r| Sales::of_refund(o, r).returns).sum(),
                 })
                 .collect(),
