@@ -112,4 +112,11 @@ pub struct AnalysisBody {
     pub visualizations: Vec<Visualization>,
     /// Advice.
     pub recommendations: Vec<Recommendation>,
+    /// What the data could not support (a period beyond the history the
+    /// store lets us read, say): the answer says so instead of guessing.
+    #[serde(default)]
+    pub warnings: Vec<String>,
+    /// Who wrote the words: the model, or the offline rules.
+    #[serde(default)]
+    pub written_by: Option<String>,
 }

@@ -38,6 +38,25 @@ impl DepartmentAgent for DataRetrievalAgent {
         let (current, previous) = (task.period.current, task.period.previous);
         let store = || task.store.clone();
         let mut out = super::Datasets::new();
+        // History the grant withholds (Shopify without read_all_orders): the
+        // question's own period must be readable; the comparison period is
+        // skipped when it is not, and the answer says so.
+        let readable =
+            |range: crate::store::DateRange| task.store.readable_from().is_none_or(|first| range.from >= first);
+        let needed = match task.intent {
+            Intent::CustomerSegments => {
+                crate::store::DateRange { from: task.as_of - Duration::days(365), to: task.as_of }
+            }
+            _ => current,
+        };
+        if let Some(first) = task.store.readable_from().filter(|_| !readable(needed)) {
+            return Err(TaskFailure::Rejected(format!(
+                "this question needs orders from {}, but the store only lets us read orders from {first}: \
+                 grant the app read_all_orders (Shopify serves 60 days without it)",
+                needed.from
+            )));
+        }
+        let compare = readable(previous);
         match task.intent {
             Intent::RevenueTrend | Intent::Anomalies => {
                 let granularity =
@@ -51,12 +70,16 @@ impl DepartmentAgent for DataRetrievalAgent {
                     SalesByPeriodInput { from: current.from, to: current.to, granularity },
                 )
                 .await?;
-                let input = SalesByPeriodInput { from: previous.from, to: previous.to, granularity };
-                fetch(tools, &mut out, "previous_sales", &sales, input).await?;
+                if compare {
+                    let input = SalesByPeriodInput { from: previous.from, to: previous.to, granularity };
+                    fetch(tools, &mut out, "previous_sales", &sales, input).await?;
+                }
             }
             Intent::TopProducts => {
-                let input = ProductSalesInput { from: previous.from, to: previous.to };
-                fetch(tools, &mut out, "previous_product_sales", &ProductSales(store()), input).await?;
+                if compare {
+                    let input = ProductSalesInput { from: previous.from, to: previous.to };
+                    fetch(tools, &mut out, "previous_product_sales", &ProductSales(store()), input).await?;
+                }
             }
             Intent::CustomerSegments => {
                 // Segments are computed inside the data tool: customer-level

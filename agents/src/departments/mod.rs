@@ -141,6 +141,9 @@ pub struct Findings {
     pub visualizations: Vec<Visualization>,
     /// Labels and other non-numeric findings.
     pub facts: Map<String, Value>,
+    /// What the data could not support, said in the answer.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl Findings {

@@ -26,6 +26,7 @@ impl DepartmentAgent for QualitativeAgent {
             currency: findings.currency,
             figures: findings.figures,
             facts: findings.facts,
+            warnings: findings.warnings,
         };
         let mut narrative = task.llm.write(&brief, task.model.as_deref()).await.map_err(|e| match e {
             LlmError::Unavailable(m) => TaskFailure::Infrastructure(anyhow::anyhow!("model unavailable: {m}")),

@@ -39,6 +39,17 @@ impl Sheet {
     }
 }
 
+/// Why the previous period is missing from the answer.
+fn history_warning(task: &TaskContext) -> String {
+    let first = task.store.readable_from().map(|d| d.to_string()).unwrap_or_else(|| "recently".into());
+    format!(
+        "No comparison with the previous period ({} – {}): the store lets us read orders only from {first}. \
+         Grant the app read_all_orders to compare (Shopify serves 60 days of orders without it).",
+        task.period.previous.from,
+        task.period.previous.to - chrono::Duration::days(1),
+    )
+}
+
 /// "2026-08" → "Aug 2026"; other labels unchanged.
 fn pretty(label: &str, granularity: Granularity) -> String {
     match granularity {
@@ -55,18 +66,13 @@ async fn revenue(
     tools: &mut ToolRunner,
     s: &mut Sheet,
 ) -> Result<(), TaskFailure> {
-    let (sales_set, previous_set) = (dataset(data, "sales")?, dataset(data, "previous_sales")?);
+    let sales_set = dataset(data, "sales")?;
     let sales: SalesByPeriodOutput = sales_set.typed()?;
-    let previous: SalesByPeriodOutput = previous_set.typed()?;
     let g = task.period.granularity;
     let points: Vec<Point> =
         sales.buckets.iter().map(|b| Point { label: pretty(&b.label, g), value: major(b.sales.net_sales) }).collect();
     let (trend, trend_call) = tools.call(&Trend, TrendInput { points: points.clone() }).await?;
-    let (t, p) = (&sales.totals.sales, &previous.totals.sales);
-    let compare = CompareInput { current: major(t.net_sales), previous: major(p.net_sales) };
-    let (revenue_change, revenue_call) = tools.call(&Compare, compare).await?;
-    let compare = CompareInput { current: t.orders as f64, previous: p.orders as f64 };
-    let (orders_change, orders_call) = tools.call(&Compare, compare).await?;
+    let t = &sales.totals.sales;
     let d = &sales_set.provenance;
     let c = &sales.currency;
     // Shopify's names and definitions (ARCHITECTURE.md, "Sales figures").
@@ -79,24 +85,25 @@ async fn revenue(
     s.figure("total_sales", "Total sales", major(t.total_sales), c, &[d]);
     s.figure("orders", "Orders", t.orders as f64, "orders", &[d]);
     s.figure("average_order_value", "Average order value", major(t.average_order_value()), c, &[d]);
-    s.figure("previous_net_revenue", "Net sales, previous period", major(p.net_sales), c, &[&previous_set.provenance]);
-    if let Some(pct) = revenue_change.change_pct {
-        s.figure(
-            "net_revenue_change_pct",
-            "Net sales vs previous period",
-            pct,
-            "%",
-            &[d, &previous_set.provenance, &revenue_call],
-        );
-    }
-    if let Some(pct) = orders_change.change_pct {
-        s.figure(
-            "orders_change_pct",
-            "Orders vs previous period",
-            pct,
-            "%",
-            &[d, &previous_set.provenance, &orders_call],
-        );
+    // No comparison period when the store withholds its history: say so
+    // rather than compare with an empty (partial) period.
+    if let Some(previous_set) = data.get("previous_sales") {
+        let previous: SalesByPeriodOutput = previous_set.typed()?;
+        let p = &previous.totals.sales;
+        let compare = CompareInput { current: major(t.net_sales), previous: major(p.net_sales) };
+        let (revenue_change, revenue_call) = tools.call(&Compare, compare).await?;
+        let compare = CompareInput { current: t.orders as f64, previous: p.orders as f64 };
+        let (orders_change, orders_call) = tools.call(&Compare, compare).await?;
+        let pd = &previous_set.provenance;
+        s.figure("previous_net_revenue", "Net sales, previous period", major(p.net_sales), c, &[pd]);
+        if let Some(pct) = revenue_change.change_pct {
+            s.figure("net_revenue_change_pct", "Net sales vs previous period", pct, "%", &[d, pd, &revenue_call]);
+        }
+        if let Some(pct) = orders_change.change_pct {
+            s.figure("orders_change_pct", "Orders vs previous period", pct, "%", &[d, pd, &orders_call]);
+        }
+    } else {
+        s.findings.warnings.push(history_warning(task));
     }
     s.figure("revenue_slope_pct", "Trend per period (share of mean)", trend.slope_pct_of_mean, "%", &[d, &trend_call]);
     if let (Some(first), Some(last)) = (points.first(), points.last()) {

@@ -50,6 +50,9 @@ pub struct Brief {
     pub figures: Vec<KeyFigure>,
     /// Labels and other non-numeric findings (best month, top product…).
     pub facts: Map<String, Value>,
+    /// What the data could not support (e.g. history the grant withholds).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl Brief {
@@ -68,6 +71,9 @@ impl Brief {
     }
 }
 
+/// Who wrote a narrative the offline templates produced.
+pub const OFFLINE_AUTHOR: &str = "offline rules";
+
 /// The words of an answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Narrative {
@@ -78,6 +84,10 @@ pub struct Narrative {
     /// Tools the model called while writing (recorded with the task).
     #[serde(skip)]
     pub tool_calls: Vec<crate::tools::ToolCallRecord>,
+    /// Who wrote it: the model's name, or the offline rules (also when a
+    /// model's narrative failed validation and the rules wrote instead).
+    #[serde(default)]
+    pub written_by: Option<String>,
 }
 
 /// The model behind the orchestrator's plan and the narrative.

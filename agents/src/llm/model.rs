@@ -12,7 +12,7 @@ use langchain_rust::schemas::Message;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{Brief, ChatClient, Llm, LlmError, ModelRouter, Narrative, OfflineModel, Task};
+use super::{Brief, ChatClient, Llm, LlmError, ModelRouter, Narrative, OFFLINE_AUTHOR, OfflineModel, Task};
 use crate::plan::{Intent, Period, Plan};
 use crate::result::Section;
 use crate::tools::{Compare, LangchainTool, Rank, Trend};
@@ -84,7 +84,7 @@ fn validate_narrative(reply: &str) -> Result<Narrative, String> {
     if reply.summary.trim().is_empty() || reply.summary.len() > 4_000 {
         return Err("the summary must have 1-4000 characters".into());
     }
-    Ok(Narrative { summary: reply.summary, sections: reply.sections, tool_calls: Vec::new() })
+    Ok(Narrative { summary: reply.summary, sections: reply.sections, tool_calls: Vec::new(), written_by: None })
 }
 
 #[async_trait]
@@ -143,10 +143,13 @@ impl Llm for ModelAnalyst {
         let reply = self.client.run_tools(&model, messages, &tools, 6).await?;
         let calls = log.lock().map(|mut l| std::mem::take(&mut *l)).unwrap_or_default();
         match validate_narrative(&reply) {
-            Ok(narrative) => Ok(Narrative { tool_calls: calls, ..narrative }),
+            Ok(narrative) => Ok(Narrative { tool_calls: calls, written_by: Some(model.clone()), ..narrative }),
             Err(why) => {
                 tracing::warn!(model, %why, "model narrative rejected; using the offline templates");
-                OfflineModel.write(brief, None).await
+                // The result must say who wrote it: not the model.
+                let mut fallback = OfflineModel.write(brief, None).await?;
+                fallback.written_by = Some(format!("{OFFLINE_AUTHOR} ({model}'s narrative failed validation)"));
+                Ok(fallback)
             }
         }
     }

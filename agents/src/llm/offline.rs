@@ -56,7 +56,7 @@ impl OfflineModel {
             _ => "held roughly flat",
         };
         let summary = format!(
-            "Net revenue for {} was {}, {} on the previous period. Across the period it {direction}, from {} in {} to {} in {}.",
+            "Net sales for {} were {}, {} on the previous period. Across the period they {direction}, from {} in {} to {} in {}.",
             b.period_label,
             money(b.figure("net_revenue"), c),
             change(b.figure("net_revenue_change_pct")),
@@ -67,17 +67,19 @@ impl OfflineModel {
         );
         Narrative {
             tool_calls: Vec::new(),
+            written_by: None,
             summary,
             sections: vec![
                 section(
                     "Revenue",
                     format!(
-                        "{} orders brought {} net ({} gross, {} in discounts, {} refunded). The best period was {} ({}), the weakest {} ({}).",
+                        "{} orders brought {} in net sales ({} gross sales, {} in discounts, {} in returns; {} total sales with shipping and taxes). The best period was {} ({}), the weakest {} ({}).",
                         number(b.figure("orders")),
                         money(b.figure("net_revenue"), c),
                         money(b.figure("gross_sales"), c),
                         money(b.figure("discounts"), c),
                         money(b.figure("refunds"), c),
+                        money(b.figure("total_sales"), c),
                         b.fact("best_period"),
                         money(b.figure("best_period_revenue"), c),
                         b.fact("worst_period"),
@@ -87,7 +89,7 @@ impl OfflineModel {
                 section(
                     "Orders and basket",
                     format!(
-                        "The average order was worth {} net; order count was {} on the previous period.",
+                        "The average order was worth {} (gross sales less discounts); order count was {} on the previous period.",
                         money(b.figure("average_order_value"), c),
                         change(b.figure("orders_change_pct")),
                     ),
@@ -100,6 +102,7 @@ impl OfflineModel {
         let c = &b.currency;
         Narrative {
             tool_calls: Vec::new(),
+            written_by: None,
             summary: format!(
                 "{} led sales in {} with {} net; the top five products made {:.1}% of product revenue.",
                 b.fact("top_product"),
@@ -122,6 +125,7 @@ impl OfflineModel {
     fn customers(b: &Brief) -> Narrative {
         Narrative {
             tool_calls: Vec::new(),
+            written_by: None,
             summary: format!(
                 "{} customers ordered in the last twelve months. {} are loyal and bring {:.1}% of customers' net sales; {} are at risk of lapsing.",
                 number(b.figure("active_customers")),
@@ -155,6 +159,7 @@ impl OfflineModel {
     fn inventory(b: &Brief) -> Narrative {
         Narrative {
             tool_calls: Vec::new(),
+            written_by: None,
             summary: format!(
                 "{} variants will sell out within 14 days at the current pace; {} variants hold more than 120 days of stock.",
                 number(b.figure("at_risk_variants")),
@@ -177,6 +182,7 @@ impl OfflineModel {
         let c = &b.currency;
         Narrative {
             tool_calls: Vec::new(),
+            written_by: None,
             summary: format!(
                 "{:.1}% of orders in {} used a discount code, costing {}. Orders with a code averaged {} before discount, against {} without.",
                 b.figure("discounted_order_share_pct").unwrap_or(0.0),
@@ -208,6 +214,7 @@ impl OfflineModel {
         };
         Narrative {
             tool_calls: Vec::new(),
+            written_by: None,
             summary,
             sections: vec![section(
                 "Method",
@@ -238,14 +245,19 @@ impl Llm for OfflineModel {
     }
 
     async fn write(&self, brief: &Brief, _model: Option<&str>) -> Result<Narrative, LlmError> {
-        Ok(match brief.intent {
+        let mut narrative = match brief.intent {
             Intent::RevenueTrend => Self::revenue(brief),
             Intent::TopProducts => Self::products(brief),
             Intent::CustomerSegments => Self::customers(brief),
             Intent::InventoryRisk => Self::inventory(brief),
             Intent::DiscountOpportunities => Self::discounts(brief),
             Intent::Anomalies => Self::anomalies(brief),
-        })
+        };
+        if !brief.warnings.is_empty() {
+            narrative.sections.push(section("Limits of the data", brief.warnings.join(" ")));
+        }
+        narrative.written_by = Some(super::OFFLINE_AUTHOR.into());
+        Ok(narrative)
     }
 }
 

@@ -300,6 +300,8 @@ struct Contribution {
     sections: Vec<Section>,
     recommendations: Vec<Recommendation>,
     actions: Vec<ProposalDraft>,
+    warnings: Vec<String>,
+    written_by: Option<String>,
 }
 
 async fn finish(p: &Pipeline, request: &analysis_request::Model, tasks: &[agent_task::Model]) -> anyhow::Result<()> {
@@ -330,6 +332,8 @@ async fn finish(p: &Pipeline, request: &analysis_request::Model, tasks: &[agent_
         body.sections.extend(c.sections);
         body.recommendations.extend(c.recommendations);
         summary = summary.or(c.summary);
+        body.warnings.extend(c.warnings);
+        body.written_by = body.written_by.or(c.written_by);
         actions.extend(c.actions);
     }
     let summary = summary.unwrap_or_else(|| {

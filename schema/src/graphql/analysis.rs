@@ -87,7 +87,8 @@ impl AnalysisRequest {
     async fn plan(&self) -> Option<Json<Value>> {
         self.0.plan.clone().map(Json)
     }
-    /// The model writing the narrative.
+    /// The model asked to write the narrative (the user's preference or the
+    /// default); `AnalysisResult.writtenBy` says who actually wrote it.
     async fn model(&self) -> &str {
         &self.0.model
     }
@@ -345,6 +346,16 @@ impl AnalysisResult {
     }
     async fn visualizations(&self) -> Vec<Visualization> {
         self.1.visualizations.iter().cloned().map(Visualization).collect()
+    }
+    /// What the data could not support, said instead of guessed (e.g. a
+    /// comparison period older than the history the store lets us read).
+    async fn warnings(&self) -> &[String] {
+        &self.1.warnings
+    }
+    /// Who wrote the words: the model's name, or "offline rules" (also when
+    /// a model's narrative failed validation and the rules wrote instead).
+    async fn written_by(&self) -> Option<&str> {
+        self.1.written_by.as_deref()
     }
     async fn recommendations(&self) -> Vec<Recommendation> {
         self.1

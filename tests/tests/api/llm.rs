@@ -93,12 +93,32 @@ async fn a_hanging_model_times_out() {
 async fn an_analysis_planned_and_written_by_the_model() {
     let narrative =
         json!({ "summary": "The model says revenue rose.", "sections": [{ "title": "Trend", "body": "Up." }] });
+    let (request, fake) = analysed_by_model(Reply::Json(200, completion(&narrative.to_string()))).await;
+    super::analysis::assert_settled(&request);
+    assert_eq!(request["intent"], "REVENUE_TREND");
+    assert_eq!(request["result"]["summary"], "The model says revenue rose.");
+    assert_eq!(request["result"]["writtenBy"], "acme/analyst-1");
+    let writer =
+        request["tasks"].as_array().into_iter().flatten().find(|t| t["department"] == "QualitativeAnalysis").cloned();
+    assert_eq!(
+        writer.map(|t| t["toolCalls"].clone()),
+        Some(json!([{ "tool": "stats.compare" }])),
+        "the model's tool call is on record"
+    );
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 3);
+    assert!(requests.iter().all(|r| r["model"] == "acme/analyst-1"), "the user's model choice wins");
+}
+
+/// A revenue question on the demo store, planned (streamed) by the scripted
+/// model and written with one tool call, then `narrative`; the settled request.
+async fn analysed_by_model(narrative: Reply) -> (Value, FakeLlm) {
     let fake = FakeLlm::start(vec![
         // Plan (streamed), as structured output.
         Reply::Sse(chunks(&["{\"intent\": \"REVENUE_TREND\",", " \"months\": 3, \"days\": null}"])),
         // Write: one tool call, then the narrative.
         Reply::Json(200, tool_call("stats_compare", json!({ "current": 110.0, "previous": 100.0 }))),
-        Reply::Json(200, completion(&narrative.to_string())),
+        narrative,
     ])
     .await;
     let base_url = fake.base_url.clone();
@@ -131,7 +151,7 @@ async fn an_analysis_planned_and_written_by_the_model() {
     let request = loop {
         let r = app
             .gql(
-                "query($id: ID!) { analysisRequest(id: $id) { status intent failureReason result { summary sections { title } }
+                "query($id: ID!) { analysisRequest(id: $id) { status intent failureReason result { summary writtenBy sections { title } }
                    tasks { department toolCalls { tool } } } }",
                 json!({ "id": id }),
                 Some(&token),
@@ -145,17 +165,17 @@ async fn an_analysis_planned_and_written_by_the_model() {
         assert!(Instant::now() < deadline, "{request}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
+    (request, fake)
+}
+
+/// A model narrative that fails validation is replaced by the offline
+/// rules, and the result says who wrote it: not the model.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_narrative_is_credited_to_the_offline_rules() {
+    let (request, _fake) = analysed_by_model(Reply::Json(200, completion("not the JSON the schema asks for"))).await;
     super::analysis::assert_settled(&request);
-    assert_eq!(request["intent"], "REVENUE_TREND");
-    assert_eq!(request["result"]["summary"], "The model says revenue rose.");
-    let writer =
-        request["tasks"].as_array().into_iter().flatten().find(|t| t["department"] == "QualitativeAnalysis").cloned();
-    assert_eq!(
-        writer.map(|t| t["toolCalls"].clone()),
-        Some(json!([{ "tool": "stats.compare" }])),
-        "the model's tool call is on record"
-    );
-    let requests = fake.requests();
-    assert_eq!(requests.len(), 3);
-    assert!(requests.iter().all(|r| r["model"] == "acme/analyst-1"), "the user's model choice wins");
+    let author = request["result"]["writtenBy"].as_str().unwrap_or_default();
+    assert!(author.starts_with("offline rules"), "{request}");
+    assert!(author.contains("acme/analyst-1"), "names the model that failed: {author}");
+    assert_ne!(request["result"]["summary"], "The model says revenue rose.");
 }

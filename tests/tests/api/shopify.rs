@@ -911,6 +911,49 @@ async fn orders_tool_filters_by_status() {
     assert_eq!(placed.iter().filter(|o| o.is_sale()).count() as i64, in_range.len() as i64 - cancelled);
 }
 
+/// Without `read_all_orders` Shopify serves 60 days of orders: a question
+/// whose comparison period reaches further is answered without the
+/// comparison and says why; one whose own period does is refused with that
+/// reason. Neither is computed from partial data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withheld_history_is_said_not_guessed() {
+    let (app, fake) = shopify_app(Backend::Sqlite).await;
+    fake.grant("read_orders,read_products,read_customers,read_inventory,write_discounts,write_products");
+    let (token, _, _) = app.register("owner@history.example").await;
+    let store = install(&app, &token).await;
+
+    let id = submit(&app, &token, &store, "How did revenue develop over the last 30 days?").await;
+    let done = wait_request(&app, &token, &id, |s| matches!(s, "AWAITING_APPROVAL" | "COMPLETED" | "FAILED")).await;
+    let body = app
+        .gql(
+            "query($id: ID!) { analysisRequest(id: $id) { result { warnings sections { body } keyFigures { key } } } }",
+            json!({ "id": id }),
+            Some(&token),
+        )
+        .await
+        .ok();
+    let result = body.data("/analysisRequest/result").clone();
+    assert_ne!(done["status"], "FAILED", "{done}");
+    let warnings = result["warnings"].as_array().cloned().unwrap_or_default();
+    assert_eq!(warnings.len(), 1, "{result}");
+    assert!(warnings[0].as_str().unwrap_or_default().contains("read_all_orders"), "{result}");
+    let keys: Vec<&str> =
+        result["keyFigures"].as_array().into_iter().flatten().filter_map(|f| f["key"].as_str()).collect();
+    assert!(keys.contains(&"net_revenue"));
+    assert!(
+        !keys.iter().any(|k| k.contains("previous") || k.ends_with("change_pct")),
+        "no comparison with a partial period: {keys:?}"
+    );
+    let sections = result["sections"].to_string();
+    assert!(sections.contains("read_all_orders"), "the narrative says so too: {sections}");
+
+    let id = submit(&app, &token, &store, QUESTION).await;
+    let failed = wait_request(&app, &token, &id, |s| matches!(s, "AWAITING_APPROVAL" | "COMPLETED" | "FAILED")).await;
+    assert_eq!(failed["status"], "FAILED", "{failed}");
+    let reason = failed["failureReason"].as_str().unwrap_or_default();
+    assert!(reason.contains("read_all_orders"), "{reason}");
+}
+
 /// The approval path on the production engines: the execution message goes
 /// through RabbitMQ, status changes reach watchers through Redis, state lives
 /// in PostgreSQL; one approval, one write.
