@@ -7,6 +7,7 @@ cargo bench --locked -p alatar-tests --bench http
 # The pipeline benchmark needs PostgreSQL, RabbitMQ and Redis running.
 bash scripts/services.sh
 cargo bench --locked -p alatar-tests --bench pipeline
+cargo bench --locked -p alatar-tests --bench mixed
 # The subscription benchmark starts the release binary (and an `alatar worker`).
 cargo build --locked --release -p alatar-server --bin alatar
 ulimit -n 65536 2>/dev/null || true

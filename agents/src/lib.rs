@@ -10,8 +10,11 @@
 //! - [`result`]: the shape of an answer.
 //! - [`actions`]: approved store changes, executed exactly once, reverted.
 //! - [`shopify`]: OAuth, sealed tokens, signatures, the Admin API client.
+//! - [`breaker`] and [`telemetry`]: circuit breakers for the model and
+//!   Shopify clients, and the port they report metrics through.
 
 pub mod actions;
+pub mod breaker;
 mod department;
 pub mod departments;
 pub mod llm;
@@ -20,6 +23,7 @@ pub mod plan;
 pub mod result;
 pub mod shopify;
 pub mod store;
+pub mod telemetry;
 pub mod tools;
 
 pub use department::Department;

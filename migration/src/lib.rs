@@ -8,6 +8,7 @@ mod m20261122_000001_create_accounts;
 mod m20261122_000002_create_analysis;
 mod m20261122_000003_create_shopify;
 mod m20261123_000004_step_commit_function;
+mod m20261124_000005_add_shopify_user_id;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_analysis::Migration),
             Box::new(m20261122_000003_create_shopify::Migration),
             Box::new(m20261123_000004_step_commit_function::Migration),
+            Box::new(m20261124_000005_add_shopify_user_id::Migration),
         ]
     }
 }

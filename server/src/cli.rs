@@ -1,8 +1,11 @@
-//! Command line: `alatar serve | worker | migrate | schema`.
+//! Command line: `alatar serve | worker | migrate | schema | account set-tier`.
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use uuid::Uuid;
+
+use alatar_schema::service::accounts::Tier;
 
 /// Alatar: an AI analyst team for Shopify merchants, as a GraphQL API.
 #[derive(Debug, Parser)]
@@ -27,4 +30,42 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL SDL.
     Schema,
+    /// Operator changes to an account.
+    Account {
+        /// What to change.
+        #[command(subcommand)]
+        command: AccountCommand,
+    },
+}
+
+/// `alatar account …`.
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Put an account on a plan (sets its rate limit); audited as `TIER_CHANGED`.
+    SetTier {
+        /// The account's id (`{ account { id } }`).
+        #[arg(long)]
+        account: Uuid,
+        /// The plan.
+        #[arg(long, value_enum)]
+        tier: TierArg,
+    },
+}
+
+/// A plan, as written on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TierArg {
+    /// `rate_limit.free_per_hour`.
+    Free,
+    /// `rate_limit.premium_per_hour`.
+    Premium,
+}
+
+impl From<TierArg> for Tier {
+    fn from(tier: TierArg) -> Self {
+        match tier {
+            TierArg::Free => Tier::Free,
+            TierArg::Premium => Tier::Premium,
+        }
+    }
 }

@@ -80,6 +80,8 @@ pub struct PipelineSection {
     pub tool_backoff_ms: u64,
     /// Prefix for RabbitMQ queue and exchange names (deployments sharing a broker).
     pub queue_namespace: String,
+    /// How long a proposed store change waits for a decision, in hours.
+    pub proposal_ttl_hours: u64,
 }
 
 impl Default for PipelineSection {
@@ -91,6 +93,7 @@ impl Default for PipelineSection {
             tool_timeout_ms: 30_000,
             tool_backoff_ms: 200,
             queue_namespace: String::new(),
+            proposal_ttl_hours: 72,
         }
     }
 }
@@ -455,6 +458,10 @@ impl Config {
         }
         if self.pipeline.max_deliveries == 0 {
             return bad("pipeline.max_deliveries", "must be at least 1");
+        }
+        // A proposal is a judgement on the store as it was: a year is plenty.
+        if !(1..=24 * 366).contains(&self.pipeline.proposal_ttl_hours) {
+            return bad("pipeline.proposal_ttl_hours", "must be between 1 and 8784 (a year)");
         }
         if self.graphql.max_batch == 0 {
             return bad("graphql.max_batch", "must be at least 1");

@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+use alatar_agents::breaker::{BreakerConfig, Breakers};
 use alatar_agents::departments::Departments;
 use alatar_agents::llm::{ChatClient, ChatConfig, Llm, ModelAnalyst, ModelRouter, OfflineModel};
 use alatar_agents::pipeline::{
@@ -18,11 +19,13 @@ use alatar_agents::pipeline::{
     StoreResolver, Worker,
 };
 use alatar_agents::shopify::{Credentials, Shopify, ShopifyApp, TokenCipher};
+use alatar_agents::telemetry::{ClientObserver, NoObserver};
 use alatar_migration::Migrator;
 use alatar_schema::auth::{SessionTokens, TokenConfig, TokenKeys};
 use alatar_schema::rate_limit::{InMemoryRateLimiter, RateLimiter, RedisRateLimiter};
-use alatar_schema::service::InProcessAccountEvents;
+use alatar_schema::service::events::RedisAccountEvents;
 use alatar_schema::service::shopify::ShopifyService;
+use alatar_schema::service::{AccountEvents, InProcessAccountEvents};
 use alatar_schema::{AppState, QueryLimits, RateLimits, build_schema};
 
 use crate::config::Config;
@@ -52,12 +55,14 @@ async fn connect_redis(config: &Config) -> anyhow::Result<Option<(redis::Client,
 }
 
 /// The pipeline's engines as configured: RabbitMQ or the in-process queue,
-/// Redis pub/sub or the in-process bus, the offline model.
+/// Redis pub/sub or the in-process bus, the offline model (or a chat model
+/// reporting its calls to `clients`).
 pub fn build_pipeline(
     config: &Config,
     db: DatabaseConnection,
     redis: Option<&(redis::Client, redis::aio::ConnectionManager)>,
     shopify: Option<&ShopifyService>,
+    clients: Arc<dyn ClientObserver>,
 ) -> Pipeline {
     let settings = &config.pipeline;
     let queue: Arc<dyn Queue> = match &config.amqp_url {
@@ -78,7 +83,7 @@ pub fn build_pipeline(
         db,
         queue,
         bus,
-        llm: build_llm(config),
+        llm: build_llm(config, clients),
         departments: Departments::standard(),
         stores,
         outbox: Arc::new(Notify::new()),
@@ -87,14 +92,20 @@ pub fn build_pipeline(
             max_deliveries: settings.max_deliveries,
             tool_timeout: Duration::from_millis(settings.tool_timeout_ms),
             tool_backoff: Duration::from_millis(settings.tool_backoff_ms),
+            proposal_ttl: Duration::from_secs(settings.proposal_ttl_hours.saturating_mul(3600)),
         },
         observer: None,
     }
 }
 
-/// Shopify when `shopify.api_key` is set: the app, the token keyring and
-/// one HTTP client for every shop.
-pub fn build_shopify(config: &Config, db: &DatabaseConnection) -> anyhow::Result<Option<ShopifyService>> {
+/// Shopify when `shopify.api_key` is set: the app, the token keyring,
+/// one HTTP client and a circuit breaker per shop, reporting query costs
+/// and throttle waits to `clients`.
+pub fn build_shopify(
+    config: &Config,
+    db: &DatabaseConnection,
+    clients: Arc<dyn ClientObserver>,
+) -> anyhow::Result<Option<ShopifyService>> {
     let s = &config.shopify;
     let (Some(api_key), Some(api_secret)) = (&s.api_key, &s.api_secret) else { return Ok(None) };
     let cipher = if s.token_keys.is_empty() {
@@ -122,7 +133,13 @@ pub fn build_shopify(config: &Config, db: &DatabaseConnection) -> anyhow::Result
     let credentials = Credentials::new(db.clone(), Arc::new(cipher), app.clone(), http.clone());
     Ok(Some(ShopifyService {
         sessions: SessionTokens::new(api_key, api_secret),
-        shopify: Shopify { app, http, credentials },
+        shopify: Shopify {
+            app,
+            http,
+            credentials,
+            breakers: Arc::new(Breakers::new("shopify", BreakerConfig::default())),
+            observer: clients,
+        },
         state_ttl: Duration::from_secs(s.state_ttl_secs),
         timestamp_tolerance: Duration::from_secs(s.timestamp_tolerance_secs),
     }))
@@ -134,7 +151,7 @@ fn embedded_token_key(config: &Config) -> anyhow::Result<String> {
 }
 
 /// The offline model, or a chat model when `llm.api_key` is set.
-fn build_llm(config: &Config) -> Arc<dyn Llm> {
+fn build_llm(config: &Config, clients: Arc<dyn ClientObserver>) -> Arc<dyn Llm> {
     let settings = &config.llm;
     let Some(api_key) = &settings.api_key else { return Arc::new(OfflineModel) };
     let client = ChatClient::new(ChatConfig {
@@ -144,7 +161,8 @@ fn build_llm(config: &Config) -> Arc<dyn Llm> {
         max_retries: settings.max_retries,
         backoff: Duration::from_millis(settings.backoff_ms),
         prices: settings.prices.clone(),
-    });
+    })
+    .with_observer(clients);
     let router = ModelRouter {
         default_model: settings.default_model.clone(),
         planning_model: settings.planning_model.clone(),
@@ -176,8 +194,9 @@ pub async fn run_worker(config: Config) -> anyhow::Result<()> {
     );
     let db = open_database(&config).await?;
     let redis = connect_redis(&config).await?;
-    let shopify = build_shopify(&config, &db)?;
-    let pipeline = build_pipeline(&config, db, redis.as_ref(), shopify.as_ref());
+    // No metrics endpoint here to report to.
+    let shopify = build_shopify(&config, &db, Arc::new(NoObserver))?;
+    let pipeline = build_pipeline(&config, db, redis.as_ref(), shopify.as_ref(), Arc::new(NoObserver));
     let worker = Worker::start(pipeline, false).await?;
     tracing::info!("worker running");
     shutdown_signal().await;
@@ -276,8 +295,9 @@ impl Application {
             None => Arc::new(InMemoryRateLimiter::default()),
         };
         let metrics = Arc::new(Metrics::default());
-        let shopify = build_shopify(&config, &db)?;
-        let mut pipeline = build_pipeline(&config, db.clone(), redis_connection.as_ref(), shopify.as_ref());
+        let shopify = build_shopify(&config, &db, metrics.clone())?;
+        let mut pipeline =
+            build_pipeline(&config, db.clone(), redis_connection.as_ref(), shopify.as_ref(), metrics.clone());
         pipeline.observer = Some(metrics.clone());
         let worker = if config.pipeline.worker {
             // The embedded queue forgets on restart: resume from the database.
@@ -285,10 +305,15 @@ impl Application {
         } else {
             None
         };
+        // With Redis, account events reach subscribers on every instance.
+        let events: Arc<dyn AccountEvents> = match &redis_connection {
+            Some((client, manager)) => RedisAccountEvents::start(client.clone(), manager.clone()),
+            None => Arc::new(InProcessAccountEvents::default()),
+        };
         let state = AppState {
             db: db.clone(),
             tokens: tokens.clone(),
-            events: Arc::new(InProcessAccountEvents::default()),
+            events,
             pipeline: pipeline.clone(),
             shopify: shopify.clone(),
             members: Arc::default(),

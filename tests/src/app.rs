@@ -1,5 +1,7 @@
 //! The application in-process: requests go through the real router with
-//! `oneshot`, no socket involved.
+//! `oneshot`, no socket involved. A `TestApp` is also one browser: it keeps
+//! the cookies the app sets and sends them back where their `Path` applies
+//! (`send_from_elsewhere` is another browser, holding none).
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -18,6 +20,25 @@ pub struct TestApp {
     pub app: Application,
     /// Its database (kept alive for the test).
     pub db: TestDb,
+    /// The browser's cookies: (name, path, value).
+    cookies: std::sync::Mutex<Vec<(String, String, String)>>,
+}
+
+/// (name, path, value, deleted) of a `Set-Cookie` value.
+fn parse_set_cookie(header: &str) -> Option<(String, String, String, bool)> {
+    let mut parts = header.split(';');
+    let (name, value) = parts.next()?.trim().split_once('=')?;
+    let mut path = "/".to_owned();
+    let mut deleted = false;
+    for attribute in parts {
+        let (key, val) = attribute.trim().split_once('=').unwrap_or((attribute.trim(), ""));
+        if key.eq_ignore_ascii_case("path") {
+            path = val.to_owned();
+        } else if key.eq_ignore_ascii_case("max-age") {
+            deleted = val.trim().parse::<i64>().is_ok_and(|age| age <= 0);
+        }
+    }
+    Some((name.to_owned(), path, value.to_owned(), deleted))
 }
 
 /// A GraphQL answer with its HTTP status and headers.
@@ -63,7 +84,7 @@ impl TestApp {
         let app = Application::build_with_database(config, db.conn.clone())
             .await
             .unwrap_or_else(|e| panic!("build app: {e:#}"));
-        Self { router: app.router(), app, db }
+        Self { router: app.router(), app, db, cookies: Default::default() }
     }
 
     /// An app on the production engines: PostgreSQL, RabbitMQ (in its own
@@ -87,8 +108,42 @@ impl TestApp {
         self.app.pipeline()
     }
 
-    /// Sends an HTTP request through the router.
-    pub async fn send(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    /// Sends an HTTP request through the router as this app's browser: with
+    /// the cookies it holds for the path (unless the request brings its
+    /// own), keeping those the response sets.
+    pub async fn send(&self, mut request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        if !request.headers().contains_key(axum::http::header::COOKIE) {
+            let path = request.uri().path().to_owned();
+            let held = self.cookies.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let sent: Vec<String> = held
+                .iter()
+                .filter(|(_, scope, _)| {
+                    path == *scope || path.starts_with(&format!("{}/", scope.trim_end_matches('/')))
+                })
+                .map(|(name, _, value)| format!("{name}={value}"))
+                .collect();
+            if !sent.is_empty()
+                && let Ok(value) = axum::http::HeaderValue::from_str(&sent.join("; "))
+            {
+                request.headers_mut().insert(axum::http::header::COOKIE, value);
+            }
+        }
+        let (status, headers, body) = self.send_from_elsewhere(request).await;
+        let mut held = self.cookies.lock().unwrap_or_else(|p| p.into_inner());
+        for set in headers.get_all(axum::http::header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()) {
+            let Some((name, path, value, deleted)) = parse_set_cookie(set) else { continue };
+            held.retain(|(n, p, _)| !(*n == name && *p == path));
+            if !deleted {
+                held.push((name, path, value));
+            }
+        }
+        drop(held);
+        (status, headers, body)
+    }
+
+    /// Sends an HTTP request through the router from another browser: no
+    /// cookies but the request's own, and none kept.
+    pub async fn send_from_elsewhere(&self, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
         let response = self.router.clone().oneshot(request).await.unwrap_or_else(|e| match e {});
         let status = response.status();
         let headers = response.headers().clone();

@@ -553,6 +553,10 @@ fn product_node(p: &FakeProduct) -> Value {
 }
 
 fn answer(s: &mut Shop, query: &str, vars: &Value) -> Value {
+    if query.contains("appUninstall") {
+        s.mutations.push("appUninstall".into());
+        return json!({ "appUninstall": { "app": { "id": "gid://shopify/App/1" }, "userErrors": [] } });
+    }
     if query.contains("bulkOperationRunQuery") {
         let search = vars["query"].as_str().unwrap_or_default();
         let start = search.find("query: \"").map(|i| i + 8).unwrap_or(0);

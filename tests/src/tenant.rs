@@ -27,6 +27,7 @@ pub async fn demo_tenant(db: &sea_orm::DatabaseConnection) -> (Uuid, Uuid, Uuid)
         role: Set(alatar_entity::Role::Owner),
         created_at: Set(now),
         last_login_at: Set(None),
+        shopify_user_id: Set(None),
     })
     .exec_without_returning(db)
     .await

@@ -1,12 +1,15 @@
 //! The OpenAI-compatible chat client (OpenRouter by default), through
 //! langchain-rust: tool calls, streaming, a timeout per call, retries of
-//! 429/5xx/timeouts with exponential backoff and jitter, and a log line per
-//! call with model, tokens and estimated cost.
+//! 429/5xx/timeouts (by the answer's status code) with exponential backoff
+//! and jitter, a circuit breaker per model (a call counts once, after its
+//! retries), and a log line and a [`ClientObserver`] report per call with
+//! model, tokens, estimated cost and duration.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use async_openai::error::OpenAIError;
 use futures_util::StreamExt;
 use langchain_rust::language_models::llm::LLM;
 use langchain_rust::language_models::options::CallOptions;
@@ -18,6 +21,8 @@ use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::LlmError;
+use crate::breaker::{Breaker, BreakerConfig, Breakers};
+use crate::telemetry::{ClientObserver, LlmCall, NoObserver};
 
 /// Price of a model per million tokens, in USD.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -65,28 +70,71 @@ pub struct Usage {
 #[derive(Clone)]
 pub struct ChatClient {
     config: Arc<ChatConfig>,
+    /// One per model: one model's outage does not stop the others.
+    breakers: Arc<Breakers<String>>,
+    observer: Arc<dyn ClientObserver>,
 }
 
+/// Worth another attempt: a 429 or 5xx answer, or no answer at all (the
+/// connection failed, timed out or broke off). Any other answer is final.
 fn retryable(error: &LLMError) -> bool {
     use langchain_rust::language_models::LLMError as E;
     match error {
-        E::OpenAIError(async_openai_error) => {
-            let text = async_openai_error.to_string();
-            // ApiError displays as "<status> <message>"; transport errors as "http error: …".
-            text.starts_with("429")
-                || text.starts_with('5')
-                || text.starts_with("http error")
-                || text.starts_with("stream failed")
+        E::OpenAIError(OpenAIError::ApiError(answer)) => {
+            let status = answer.status_code;
+            status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
         }
+        E::OpenAIError(OpenAIError::Reqwest(_) | OpenAIError::StreamError(_)) => true,
         E::RequestError(_) | E::Timeout(_) | E::IoError(_) => true,
         _ => false,
     }
 }
 
 impl ChatClient {
-    /// A client for `config`.
+    /// A client for `config`, with the default circuit breaker per model and
+    /// no observer.
     pub fn new(config: ChatConfig) -> Self {
-        Self { config: Arc::new(config) }
+        Self {
+            config: Arc::new(config),
+            breakers: Arc::new(Breakers::new("llm", BreakerConfig::default())),
+            observer: Arc::new(NoObserver),
+        }
+    }
+
+    /// Reports every call to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn ClientObserver>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// Opens each model's circuit by `config` instead of the default.
+    pub fn with_breaker(mut self, config: BreakerConfig) -> Self {
+        self.breakers = Arc::new(Breakers::new("llm", config));
+        self
+    }
+
+    /// The model's breaker, if it lets a call through now.
+    fn admit(&self, model: &str) -> Result<Arc<Breaker>, LlmError> {
+        let breaker = self.breakers.get(model);
+        if let Err(open) = breaker.admit() {
+            tracing::warn!(model, retry_in_s = open.retry_in_secs(), "llm circuit open; failing fast");
+            return Err(LlmError::Unavailable(format!("{model}: {open}")));
+        }
+        Ok(breaker)
+    }
+
+    /// Tells the breaker how a call ended (only "unavailable" is a failure:
+    /// a rejected answer came from a working model) and reports a failed
+    /// call to the observer; `log` reports the successful ones.
+    fn settle(&self, breaker: &Breaker, model: &str, started: Instant, error: Option<&LlmError>) {
+        match error {
+            Some(LlmError::Unavailable(_)) => breaker.failed(),
+            _ => breaker.succeeded(),
+        }
+        if error.is_some() {
+            let seconds = started.elapsed().as_secs_f64();
+            self.observer.llm_call(&LlmCall { model, tokens_in: 0, tokens_out: 0, cost_usd: 0.0, seconds, ok: false });
+        }
     }
 
     fn llm(&self, model: &str, tools: &[Arc<dyn LcTool>]) -> OpenAI<OpenAIConfig> {
@@ -105,6 +153,14 @@ impl ChatClient {
             .map(|t| Usage { prompt_tokens: t.prompt_tokens, completion_tokens: t.completion_tokens })
             .unwrap_or_default();
         let cost = self.config.prices.get(model).map(|p| p.cost(usage));
+        self.observer.llm_call(&LlmCall {
+            model,
+            tokens_in: u64::from(usage.prompt_tokens),
+            tokens_out: u64::from(usage.completion_tokens),
+            cost_usd: cost.unwrap_or(0.0),
+            seconds: started.elapsed().as_secs_f64(),
+            ok: true,
+        });
         tracing::info!(
             model,
             prompt_tokens = usage.prompt_tokens,
@@ -123,15 +179,29 @@ impl ChatClient {
         tokio::time::sleep(base.mul_f64(jitter)).await;
     }
 
-    /// One completion, retried on transient failures.
+    /// One completion, retried on transient failures; fails fast while the
+    /// model's circuit is open.
     pub async fn complete(
         &self,
         model: &str,
         messages: &[Message],
         tools: &[Arc<dyn LcTool>],
     ) -> Result<GenerateResult, LlmError> {
-        let llm = self.llm(model, tools);
+        let breaker = self.admit(model)?;
         let started = Instant::now();
+        let outcome = self.complete_retried(model, messages, tools, started).await;
+        self.settle(&breaker, model, started, outcome.as_ref().err());
+        outcome
+    }
+
+    async fn complete_retried(
+        &self,
+        model: &str,
+        messages: &[Message],
+        tools: &[Arc<dyn LcTool>],
+        started: Instant,
+    ) -> Result<GenerateResult, LlmError> {
+        let llm = self.llm(model, tools);
         let mut attempt = 0;
         loop {
             let error = match tokio::time::timeout(self.config.timeout, llm.generate(messages)).await {
@@ -154,9 +224,17 @@ impl ChatClient {
 
     /// Streams a completion and returns the whole text. A failure before the
     /// first chunk is retried; one after it is not (the text would repeat).
+    /// Fails fast while the model's circuit is open.
     pub async fn stream_text(&self, model: &str, messages: &[Message]) -> Result<String, LlmError> {
-        let llm = self.llm(model, &[]);
+        let breaker = self.admit(model)?;
         let started = Instant::now();
+        let outcome = self.stream_retried(model, messages, started).await;
+        self.settle(&breaker, model, started, outcome.as_ref().err());
+        outcome
+    }
+
+    async fn stream_retried(&self, model: &str, messages: &[Message], started: Instant) -> Result<String, LlmError> {
+        let llm = self.llm(model, &[]);
         let mut attempt = 0;
         loop {
             let mut text = String::new();
@@ -226,6 +304,29 @@ impl ChatClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answered(status: u16) -> LLMError {
+        use async_openai::error::{ApiError, ApiErrorResponse};
+        let status_code = reqwest::StatusCode::from_u16(status).unwrap_or_else(|e| panic!("{e}"));
+        LLMError::OpenAIError(OpenAIError::ApiError(ApiErrorResponse { status_code, api_error: ApiError::default() }))
+    }
+
+    #[test]
+    fn retries_are_decided_by_the_status_code() {
+        for status in [429, 500, 502, 503, 504] {
+            assert!(retryable(&answered(status)), "{status}");
+        }
+        for status in [400, 401, 403, 404, 422] {
+            assert!(!retryable(&answered(status)), "{status}");
+        }
+        // A refusal whose text looks like a server error is still a refusal.
+        let mut refusal = answered(400);
+        if let LLMError::OpenAIError(OpenAIError::ApiError(answer)) = &mut refusal {
+            answer.api_error.message = "500 tokens over the limit".into();
+        }
+        assert!(!retryable(&refusal));
+        assert!(!retryable(&LLMError::OpenAIError(OpenAIError::InvalidArgument("5 tools".into()))));
+    }
 
     #[test]
     fn cost_is_priced_per_million_tokens_each_way() {

@@ -47,6 +47,8 @@ pub struct PipelineConfig {
     pub tool_timeout: Duration,
     /// First retry delay of a failing tool (doubles each time, with jitter).
     pub tool_backoff: Duration,
+    /// How long a proposal waits for a decision before it expires.
+    pub proposal_ttl: Duration,
 }
 
 impl Default for PipelineConfig {
@@ -56,6 +58,7 @@ impl Default for PipelineConfig {
             max_deliveries: 5,
             tool_timeout: Duration::from_secs(30),
             tool_backoff: Duration::from_millis(200),
+            proposal_ttl: Duration::from_secs(72 * 3600),
         }
     }
 }

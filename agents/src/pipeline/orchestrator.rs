@@ -27,9 +27,6 @@ use crate::actions::Actor;
 use crate::llm::LlmError;
 use crate::result::{AnalysisBody, KeyFigure, ProposalDraft, Recommendation, Section, Visualization};
 
-/// How long a proposal waits for a decision.
-const PROPOSAL_TTL_HOURS: i64 = 72;
-
 /// Handles `Advance`.
 pub(crate) async fn advance(p: &Pipeline, request_id: Uuid, redispatch: bool) -> anyhow::Result<()> {
     let Some(request) = analysis_request::Entity::find_by_id(request_id).one(&p.db).await? else {
@@ -345,6 +342,8 @@ async fn finish(p: &Pipeline, request: &analysis_request::Model, tasks: &[agent_
             .join("; ")
     });
     let now = Utc::now();
+    // Configuration bounds the lifetime (a year at most), so it converts.
+    let expires_at = now + Duration::from_std(p.config.proposal_ttl).unwrap_or_else(|_| Duration::hours(72));
     // Proposals wait for a person; the request completes when all are decided.
     let status = if actions.is_empty() { AnalysisStatus::Completed } else { AnalysisStatus::AwaitingApproval };
     let tx = p.db.begin().await?;
@@ -389,7 +388,7 @@ async fn finish(p: &Pipeline, request: &analysis_request::Model, tasks: &[agent_
             required_scopes: Set(json!(action.required_scopes)),
             status: Set(ActionStatus::Pending),
             created_at: Set(now),
-            expires_at: Set(now + Duration::hours(PROPOSAL_TTL_HOURS)),
+            expires_at: Set(expires_at),
             updated_at: Set(Some(now)),
             decided_by: Set(None),
             decided_at: Set(None),

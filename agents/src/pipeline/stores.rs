@@ -9,7 +9,7 @@ use sea_orm::DatabaseConnection;
 use alatar_entity::{StoreKind, store};
 
 use crate::actions::{ReadOnlyStore, StoreWriter};
-use crate::shopify::{AdminClient, Shopify, ShopifyData, ShopifyWriter};
+use crate::shopify::{Shopify, ShopifyData, ShopifyWriter};
 use crate::store::{DEMO_TIME_ZONE, DemoStore, StoreData, StoreError, Tz};
 
 /// Resolves a linked store to its data source and its writer.
@@ -79,7 +79,7 @@ impl StoreResolver for LinkedStores {
             StoreKind::Shopify => {
                 let shopify = self.shopify(store)?;
                 let token = shopify.credentials.token(store).await?;
-                let admin = AdminClient::new(shopify.http.clone(), shopify.app.clone(), token.shop, token.access_token);
+                let admin = shopify.admin(token.shop, token.access_token);
                 Ok(Arc::new(ShopifyWriter::new(admin, token.scopes)))
             }
         }

@@ -141,17 +141,24 @@ async fn dead_letter(p: &Pipeline, message: &Message) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How often undecided proposals past their expiry are expired.
+/// How often undecided proposals and cached Shopify answers past their
+/// expiry are swept.
 const EXPIRY_SWEEP: Duration = Duration::from_secs(60);
 
 /// Expires undecided proposals (every worker sweeps; the conditional
-/// update lets exactly one of them expire each action).
+/// update lets exactly one of them expire each action) and deletes expired
+/// Shopify cache entries (customer records must not outlive their TTL).
 async fn expire_forever(p: Pipeline) {
     loop {
         match crate::actions::expire_due(&p).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(actions = n, "expired undecided proposals"),
             Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+        }
+        match crate::shopify::cache::purge_expired(&p.db).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(entries = n, "purged expired Shopify cache entries"),
+            Err(e) => tracing::warn!(error = %e, "cache purge failed"),
         }
         tokio::time::sleep(EXPIRY_SWEEP).await;
     }

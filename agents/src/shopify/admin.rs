@@ -6,9 +6,17 @@
 //!   `THROTTLED` answer waits exactly as long as the bucket needs to refill.
 //! - Retries: 429 (honouring `Retry-After`), 5xx and timeouts, with
 //!   exponential backoff and jitter, up to `max_retries`.
+//! - A circuit breaker per shop, shared by the process's clients of that
+//!   shop: a call that stays unavailable after its retries (429/5xx/timeouts,
+//!   lasting throttling) counts once; refusals (4xx, GraphQL errors) are
+//!   answers and do not. While it is open, calls fail at once with
+//!   `StoreError::Unavailable("… circuit open; retry in Ns")`.
+//! - Query costs (`requestedQueryCost`, `actualQueryCost`) and the waits for
+//!   the bucket go to a [`ClientObserver`].
 //! - Cursor pagination over `nodes` + `pageInfo`, and bulk operations for
 //!   exports too large to page through.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -17,7 +25,9 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 use super::{ShopDomain, ShopifyApp};
+use crate::breaker::{Breaker, BreakerConfig, Breakers};
 use crate::store::StoreError;
+use crate::telemetry::{ClientObserver, NoObserver};
 
 /// Cost assumed for a query we have not seen the cost of.
 const DEFAULT_COST: f64 = 50.0;
@@ -53,11 +63,13 @@ impl Bucket {
 /// A client of one shop's Admin API.
 pub struct AdminClient {
     http: reqwest::Client,
-    app: std::sync::Arc<ShopifyApp>,
+    app: Arc<ShopifyApp>,
     shop: ShopDomain,
     token: SecretString,
     bucket: Mutex<Option<Bucket>>,
     last_cost: Mutex<f64>,
+    breaker: Arc<Breaker>,
+    observer: Arc<dyn ClientObserver>,
 }
 
 enum Attempt {
@@ -67,9 +79,33 @@ enum Attempt {
 }
 
 impl AdminClient {
-    /// A client for `shop` with its access token.
-    pub fn new(http: reqwest::Client, app: std::sync::Arc<ShopifyApp>, shop: ShopDomain, token: SecretString) -> Self {
-        Self { http, app, shop, token, bucket: Mutex::new(None), last_cost: Mutex::new(DEFAULT_COST) }
+    /// A client for `shop` with its access token, a circuit breaker of its
+    /// own and no observer (see [`AdminClient::with_breakers`]).
+    pub fn new(http: reqwest::Client, app: Arc<ShopifyApp>, shop: ShopDomain, token: SecretString) -> Self {
+        let breaker = Arc::new(Breaker::new(format!("shopify {shop}"), BreakerConfig::default()));
+        Self {
+            http,
+            app,
+            shop,
+            token,
+            bucket: Mutex::new(None),
+            last_cost: Mutex::new(DEFAULT_COST),
+            breaker,
+            observer: Arc::new(NoObserver),
+        }
+    }
+
+    /// Uses the shop's breaker from `breakers`, shared with every other
+    /// client of the shop made from them.
+    pub fn with_breakers(mut self, breakers: &Breakers<ShopDomain>) -> Self {
+        self.breaker = breakers.get(&self.shop);
+        self
+    }
+
+    /// Reports query costs and throttle waits to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn ClientObserver>) -> Self {
+        self.observer = observer;
+        self
     }
 
     /// The shop.
@@ -81,8 +117,22 @@ impl AdminClient {
         format!("{}/admin/api/{}/graphql.json", self.app.shop_url(&self.shop), self.app.api_version)
     }
 
-    /// Runs one query or mutation; returns its `data`.
+    /// Runs one query or mutation; returns its `data`. Fails fast while the
+    /// shop's circuit is open.
     pub async fn graphql(&self, query: &str, variables: Value) -> Result<Value, StoreError> {
+        if let Err(open) = self.breaker.admit() {
+            tracing::warn!(shop = %self.shop, retry_in_s = open.retry_in_secs(), "admin api circuit open; failing fast");
+            return Err(StoreError::Unavailable(format!("{}: Admin API {open}", self.shop)));
+        }
+        let outcome = self.graphql_retried(query, variables).await;
+        match &outcome {
+            Err(e) if e.is_transient() => self.breaker.failed(),
+            _ => self.breaker.succeeded(),
+        }
+        outcome
+    }
+
+    async fn graphql_retried(&self, query: &str, variables: Value) -> Result<Value, StoreError> {
         let body = json!({ "query": query, "variables": variables });
         let mut retries = 0;
         let mut throttle_waits = 0;
@@ -96,6 +146,7 @@ impl AdminClient {
                         return Err(StoreError::Unavailable(format!("{} stays throttled", self.shop)));
                     }
                     tracing::debug!(shop = %self.shop, wait_ms = wait.as_millis() as u64, "throttled; waiting for the bucket");
+                    self.observer.shopify_throttle_wait(self.shop.as_str(), wait.as_secs_f64());
                     tokio::time::sleep(wait).await;
                 }
                 Attempt::Retry(after, why) => {
@@ -116,6 +167,7 @@ impl AdminClient {
         let wait = self.bucket.lock().await.map_or(Duration::ZERO, |b| b.wait_for(cost));
         if !wait.is_zero() {
             tracing::debug!(shop = %self.shop, wait_ms = wait.as_millis() as u64, "waiting for query cost capacity");
+            self.observer.shopify_throttle_wait(self.shop.as_str(), wait.as_secs_f64());
             tokio::time::sleep(wait).await;
         }
     }
@@ -159,6 +211,11 @@ impl AdminClient {
         };
         let cost = answer.pointer("/extensions/cost");
         let requested = cost.and_then(|c| c.get("requestedQueryCost")).and_then(Value::as_f64);
+        if let Some(requested) = requested {
+            // A refused (throttled) query used nothing: Shopify sends no actual cost.
+            let actual = cost.and_then(|c| c.get("actualQueryCost")).and_then(Value::as_f64).unwrap_or(0.0);
+            self.observer.shopify_cost(self.shop.as_str(), requested, actual);
+        }
         if let Some(throttle) = cost.and_then(|c| c.get("throttleStatus")) {
             let bucket = Bucket {
                 available: throttle.get("currentlyAvailable").and_then(Value::as_f64).unwrap_or(0.0),

@@ -1,6 +1,9 @@
 //! `CachedShopifyData`: raw Admin API answers per shop, with a TTL. Keys
 //! name the data (`products`, `customers`, `orders:<from>:<to>`, `shop`), so
 //! a webhook about orders drops every cached order range and nothing else.
+//! Entries past their TTL are deleted by the worker's minute sweep
+//! ([`purge_expired`]): they hold customers' names and emails, which must
+//! not outlive the TTL just because no webhook came.
 
 use std::time::Duration;
 
@@ -80,4 +83,17 @@ pub async fn invalidate<C: ConnectionTrait>(
         delete = delete.filter(any);
     }
     Ok(delete.exec(db).await?.rows_affected)
+}
+
+/// Deletes every entry past its expiry, in every account; returns how many.
+pub async fn purge_expired<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    // A system sweep across accounts, like the proposal expiry sweep (one of
+    // the documented exceptions to reaching tenant rows only through
+    // `AccountScope`): it acts for no account and returns no row, it only
+    // deletes what `get` would no longer serve to anyone.
+    Ok(shopify_cache::Entity::delete_many()
+        .filter(shopify_cache::Column::ExpiresAt.lte(Utc::now()))
+        .exec(db)
+        .await?
+        .rows_affected)
 }

@@ -53,7 +53,7 @@ impl ShopifyData {
     pub async fn open(shopify: &Shopify, db: DatabaseConnection, store: store::Model) -> Result<Self, StoreError> {
         let token = shopify.credentials.token(&store).await?;
         let all_orders = token.scopes.iter().any(|s| s == "read_all_orders");
-        let admin = AdminClient::new(shopify.http.clone(), shopify.app.clone(), token.shop, token.access_token);
+        let admin = shopify.admin(token.shop, token.access_token);
         let mut data =
             Self { admin, db, store, app: shopify.app.clone(), currency: String::new(), zone: Tz::UTC, all_orders };
         let shop = data.cached(key::SHOP, || async { data.admin.graphql(queries::SHOP, json!({})).await }).await?;

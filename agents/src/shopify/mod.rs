@@ -21,6 +21,9 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
+use crate::breaker::Breakers;
+use crate::telemetry::ClientObserver;
+
 pub use admin::AdminClient;
 pub use cipher::{CipherError, TokenCipher};
 pub use credentials::Credentials;
@@ -112,6 +115,19 @@ pub struct Shopify {
     pub http: reqwest::Client,
     /// Sealed token access.
     pub credentials: Credentials,
+    /// One circuit breaker per shop, shared by every client of it.
+    pub breakers: Arc<Breakers<ShopDomain>>,
+    /// Told of query costs and throttle waits.
+    pub observer: Arc<dyn ClientObserver>,
+}
+
+impl Shopify {
+    /// An Admin API client of `shop` with its breaker and the observer.
+    pub fn admin(&self, shop: ShopDomain, token: SecretString) -> AdminClient {
+        AdminClient::new(self.http.clone(), self.app.clone(), shop, token)
+            .with_breakers(&self.breakers)
+            .with_observer(self.observer.clone())
+    }
 }
 
 #[cfg(test)]

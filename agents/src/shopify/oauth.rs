@@ -1,14 +1,21 @@
 //! The install flow's HTTP side: the authorization URL the merchant is sent
-//! to, and the token endpoint (code exchange and refresh of expiring
-//! offline tokens). The flow's state (nonces, linking) lives with the API.
+//! to, the token endpoint (code exchange and refresh of expiring offline
+//! tokens), and the way out: `appUninstall`, the app removing itself from a
+//! shop. The flow's state (nonces, linking) lives with the API.
 
 use chrono::{DateTime, Duration, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{ShopDomain, ShopifyApp};
+use super::admin::user_errors;
+use super::{AdminClient, ShopDomain, ShopifyApp};
 use crate::store::StoreError;
+
+/// The Admin API mutation (2025-07+) by which an app uninstalls itself:
+/// Shopify revokes the grant, deletes the app's webhook subscriptions and
+/// sends `app/uninstalled`.
+pub const UNINSTALL: &str = "mutation Uninstall { appUninstall { app { id } userErrors { field message code } } }";
 
 /// What the token endpoint granted.
 pub struct TokenGrant {
@@ -111,4 +118,14 @@ async fn token_request(
         refresh_token: token.refresh_token.map(SecretString::from),
         refresh_expires_at: token.refresh_token_expires_in.map(|s| now + Duration::seconds(s)),
     })
+}
+
+/// Uninstalls the app from the client's shop, revoking its grant there.
+pub async fn uninstall(admin: &AdminClient) -> Result<(), StoreError> {
+    let data = admin.graphql(UNINSTALL, json!({})).await?;
+    let payload = data.get("appUninstall").cloned().unwrap_or(Value::Null);
+    if payload.is_null() {
+        return Err(StoreError::Rejected(format!("appUninstall on {} returned nothing", admin.shop())));
+    }
+    user_errors(&payload)
 }

@@ -1,9 +1,11 @@
 //! HMAC-SHA256 signatures Shopify puts on OAuth redirects (hex, over the
-//! sorted query parameters) and on webhooks (base64, over the raw body).
+//! sorted query parameters) and on webhooks (base64, over the raw body),
+//! and the app's own signatures over the same secret (`sign_own`), under a
+//! key derived per purpose so that none can pass for one of Shopify's.
 //! Verification compares in constant time (`Mac::verify_slice`).
 
 use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -53,6 +55,30 @@ pub fn verify_body(secret: &[u8], body: &[u8], header: &str) -> bool {
     m.verify_slice(&given).is_ok()
 }
 
+/// The key of the app's own signatures for `purpose`: HMAC(secret, purpose).
+fn own_mac(secret: &[u8], purpose: &str) -> HmacSha256 {
+    let mut derive = mac(secret);
+    derive.update(b"alatar/");
+    derive.update(purpose.as_bytes());
+    mac(&derive.finalize().into_bytes())
+}
+
+/// The app's own signature of `message` for `purpose` (URL-safe base64):
+/// nothing Shopify signs with the secret verifies as it, nor the reverse.
+pub fn sign_own(secret: &[u8], purpose: &str, message: &[u8]) -> String {
+    let mut m = own_mac(secret, purpose);
+    m.update(message);
+    URL_SAFE_NO_PAD.encode(m.finalize().into_bytes())
+}
+
+/// Whether `given` is [`sign_own`]'s signature of `message` for `purpose`.
+pub fn verify_own(secret: &[u8], purpose: &str, message: &[u8], given: &str) -> bool {
+    let Ok(given) = URL_SAFE_NO_PAD.decode(given.trim()) else { return false };
+    let mut m = own_mac(secret, purpose);
+    m.update(message);
+    m.verify_slice(&given).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +121,17 @@ mod tests {
         assert!(!verify_body(b"secret", b"{\"id\":2}", &sig));
         assert!(!verify_body(b"secret", b"{\"id\":1}", "not base64!"));
         assert!(!verify_body(b"secret", b"{\"id\":1}", ""));
+    }
+
+    #[test]
+    fn own_signatures_are_bound_to_their_purpose() {
+        let sig = sign_own(b"secret", "state", b"nonce");
+        assert!(verify_own(b"secret", "state", b"nonce", &sig));
+        assert!(!verify_own(b"secret", "other", b"nonce", &sig));
+        assert!(!verify_own(b"secret", "state", b"nonce2", &sig));
+        assert!(!verify_own(b"other", "state", b"nonce", &sig));
+        assert!(!verify_own(b"secret", "state", b"nonce", "nonce"));
+        // Never one of Shopify's over the same secret and message.
+        assert!(!verify_body(b"secret", b"nonce", &STANDARD.encode(URL_SAFE_NO_PAD.decode(&sig).unwrap_or_default())));
     }
 }

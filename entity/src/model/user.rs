@@ -24,6 +24,10 @@ pub struct Model {
     pub created_at: ChronoDateTimeUtc,
     /// Last successful login.
     pub last_login_at: Option<ChronoDateTimeUtc>,
+    /// The Shopify user (an App Bridge session token's `sub`) this member
+    /// is, unique within the account; `None` for people who joined Alatar
+    /// directly.
+    pub shopify_user_id: Option<String>,
 }
 
 /// Relations are expressed by foreign keys in the migration.

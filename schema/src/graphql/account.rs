@@ -1,5 +1,6 @@
 //! Accounts and auth: `me`, `register`, `login`, `refreshToken`, `logout`,
-//! `updatePreferences`, `inviteMember`, `removeMember`, `accountEvents`.
+//! `updatePreferences`, `inviteMember`, `removeMember`, `changeMemberRole`,
+//! `accountEvents`.
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Subscription};
 use futures_util::{Stream, StreamExt};
@@ -154,6 +155,17 @@ impl AccountMutation {
         let removed = accounts::remove(&state.db, state.events.as_ref(), ctx.scope()?, viewer.sub, target).await?;
         state.members.forget(removed.id);
         Ok(User(removed))
+    }
+
+    /// Gives a member of the caller's account another role (owners and
+    /// admins; only owners grant or take `OWNER`, and the last owner keeps it).
+    async fn change_member_role(&self, ctx: &Context<'_>, user_id: ID, role: Role) -> Result<User> {
+        let viewer = ctx.viewer()?;
+        let state = ctx.state();
+        let target = parse_id("userId", &user_id)?;
+        let changed = accounts::change_role(&state.db, ctx.scope()?, viewer.sub, target, role.into()).await?;
+        state.members.forget(changed.id);
+        Ok(User(changed))
     }
 }
 

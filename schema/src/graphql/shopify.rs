@@ -127,6 +127,9 @@ impl ShopifyMutation {
         let viewer = ctx.viewer()?;
         let state = ctx.state();
         let start = service::start(&state.db, state.shopify.as_ref(), ctx.scope()?, viewer, &shop_domain).await?;
+        // Binds the install to the caller's browser: the HTTP transport turns
+        // it into the response's `Set-Cookie`, which `/shopify/callback` checks.
+        ctx.append_http_header("set-cookie", start.cookie);
         Ok(ShopifyOAuthStartPayload {
             authorization_url: start.authorization_url,
             state: start.state,
@@ -144,9 +147,11 @@ impl ShopifyMutation {
         let params: Vec<(String, String)> = form_pairs(query.trim_start_matches('?'))
             .ok_or_else(|| ApiError::bad_input("query", "is not a URL query string"))?;
         let state = ctx.state();
-        // Relayed completions must come from the person who started the install.
+        // Relayed completions hold no browser cookie: they must come from the
+        // person who started the install.
         let viewer = ctx.viewer()?;
-        Ok(Store::new(service::complete(&state.db, state.shopify.as_ref(), &params, Some(viewer)).await?))
+        let by = service::Completion::Relayed(viewer);
+        Ok(Store::new(service::complete(&state.db, state.shopify.as_ref(), &params, by).await?))
     }
 
     /// Unlinks a store: its token is deleted and its cached data dropped;
@@ -154,7 +159,8 @@ impl ShopifyMutation {
     async fn disconnect_store(&self, ctx: &Context<'_>, id: ID) -> Result<Store> {
         let viewer = ctx.viewer()?;
         let id = parse_id("id", &id)?;
-        Ok(Store::new(service::disconnect(&ctx.state().db, ctx.scope()?, viewer, id).await?))
+        let state = ctx.state();
+        Ok(Store::new(service::disconnect(&state.db, state.shopify.as_ref(), ctx.scope()?, viewer, id).await?))
     }
 }
 

@@ -1,12 +1,19 @@
-//! The account (tenant) and its members: listing, inviting, removing.
+//! The account (tenant) and its members: listing, inviting, removing,
+//! changing roles, and the account's tier. Every change is written with its
+//! audit record in one transaction.
 
 use chrono::{Duration, Utc};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, Set, TransactionTrait,
 };
+use serde_json::json;
 use uuid::Uuid;
 
+use alatar_agents::actions::{Actor, audit};
+/// The account plans [`set_tier`] moves between (for callers without the entity crate).
+pub use alatar_entity::Tier;
 use alatar_entity::{AccountScope, Role, account, invitation, user};
 
 use super::{AccountEvent, AccountEventKind, AccountEvents, Email};
@@ -71,6 +78,7 @@ pub async fn invite(
     }
     let token = secret::generate();
     let now = Utc::now();
+    let txn = db.begin().await?;
     let invite = invitation::ActiveModel {
         id: Set(Uuid::now_v7()),
         account_id: Set(scope.account_id()),
@@ -82,8 +90,19 @@ pub async fn invite(
         expires_at: Set(now + Duration::days(INVITATION_TTL_DAYS)),
         accepted_at: Set(None),
     }
-    .insert(db)
+    .insert(&txn)
     .await?;
+    audit(
+        &txn,
+        scope.account_id(),
+        Actor::User(actor.id),
+        "INVITATION_CREATED",
+        None,
+        None,
+        json!({ "invitationId": invite.id, "email": invite.email, "role": invite.role.as_str() }),
+    )
+    .await?;
+    txn.commit().await?;
     events.publish(AccountEvent {
         account_id: scope.account_id(),
         kind: AccountEventKind::MemberInvited,
@@ -104,6 +123,7 @@ pub async fn remove(
 ) -> ApiResult<user::Model> {
     let actor = manager(db, scope, actor_id, MANAGE_MEMBERS).await?;
     let txn = db.begin().await?;
+    lock_account(&txn, scope.account_id()).await?;
     let target = scope
         .find::<user::Entity>()
         .filter(user::Column::Id.eq(user_id))
@@ -125,6 +145,16 @@ pub async fn remove(
     if removed.rows_affected != 1 {
         return Err(ApiError::NotFound("user"));
     }
+    audit(
+        &txn,
+        scope.account_id(),
+        Actor::User(actor.id),
+        "MEMBER_REMOVED",
+        None,
+        None,
+        json!({ "userId": target.id, "email": target.email, "role": target.role.as_str() }),
+    )
+    .await?;
     txn.commit().await?;
     events.publish(AccountEvent {
         account_id: scope.account_id(),
@@ -133,6 +163,87 @@ pub async fn remove(
         at: Utc::now(),
     });
     Ok(target)
+}
+
+/// Gives a member another role. Admins manage the other roles; only owners
+/// grant or take `OWNER`, and the last owner keeps it.
+pub async fn change_role(
+    db: &DatabaseConnection,
+    scope: AccountScope,
+    actor_id: Uuid,
+    user_id: Uuid,
+    role: Role,
+) -> ApiResult<user::Model> {
+    let actor = manager(db, scope, actor_id, MANAGE_MEMBERS).await?;
+    let txn = db.begin().await?;
+    lock_account(&txn, scope.account_id()).await?;
+    let target = scope
+        .find::<user::Entity>()
+        .filter(user::Column::Id.eq(user_id))
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
+    if (target.role == Role::Owner || role == Role::Owner) && actor.role != Role::Owner {
+        return Err(ApiError::Forbidden("only owners can grant or take the owner role"));
+    }
+    if target.role == role {
+        return Ok(target);
+    }
+    if target.role == Role::Owner {
+        let owners = scope.find::<user::Entity>().filter(user::Column::Role.eq(Role::Owner)).count(&txn).await?;
+        if owners <= 1 {
+            return Err(ApiError::Conflict("the last owner cannot give up the owner role".into()));
+        }
+    }
+    let from = target.role;
+    let mut changed: user::ActiveModel = target.into();
+    changed.role = Set(role);
+    let changed = changed.update(&txn).await?;
+    audit(
+        &txn,
+        scope.account_id(),
+        Actor::User(actor.id),
+        "ROLE_CHANGED",
+        None,
+        None,
+        json!({ "userId": changed.id, "email": changed.email, "from": from.as_str(), "to": role.as_str() }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(changed)
+}
+
+/// Puts an account on `tier`: an operator's change (`alatar account
+/// set-tier`), recorded as `TIER_CHANGED` by the system. Rate limits follow
+/// the tier in the access token, so members get the new quota with their
+/// next token (login or refresh).
+#[tracing::instrument(skip_all, fields(account_id = %account_id, tier = ?tier))]
+pub async fn set_tier(db: &DatabaseConnection, account_id: Uuid, tier: Tier) -> ApiResult<account::Model> {
+    let txn = db.begin().await?;
+    lock_account(&txn, account_id).await?;
+    let found = account::Entity::find_by_id(account_id).one(&txn).await?.ok_or(ApiError::NotFound("account"))?;
+    if found.tier == tier {
+        return Ok(found);
+    }
+    let from = found.tier;
+    let mut changed: account::ActiveModel = found.into();
+    changed.tier = Set(tier);
+    let changed = changed.update(&txn).await?;
+    audit(&txn, account_id, Actor::System, "TIER_CHANGED", None, None, json!({ "from": from, "to": tier })).await?;
+    txn.commit().await?;
+    Ok(changed)
+}
+
+/// Locks the account row until `txn` ends. Member changes that check "another
+/// owner remains" then run one at a time per account: two owners removing or
+/// demoting each other at once cannot both succeed.
+async fn lock_account(txn: &DatabaseTransaction, account_id: Uuid) -> ApiResult<()> {
+    account::Entity::update_many()
+        .col_expr(account::Column::Tier, Expr::col(account::Column::Tier))
+        .filter(account::Column::Id.eq(account_id))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// Pending (unaccepted, unexpired) invitations, newest first.

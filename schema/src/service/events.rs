@@ -1,15 +1,22 @@
 //! Account events (members joining, leaving), the port they travel through,
-//! and its in-process implementation.
+//! and its two implementations side by side: [`InProcessAccountEvents`] for
+//! one process, [`RedisAccountEvents`] for instances sharing a Redis.
+
+mod redis;
 
 use std::pin::Pin;
 
 use futures_util::{Stream, StreamExt};
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 use uuid::Uuid;
 
+pub use self::redis::RedisAccountEvents;
+
 /// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AccountEventKind {
     /// A member registered through an invitation.
     MemberJoined,
@@ -19,8 +26,9 @@ pub enum AccountEventKind {
     MemberInvited,
 }
 
-/// One event within an account.
-#[derive(Debug, Clone)]
+/// One event within an account; travels between instances as JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AccountEvent {
     /// The account it happened in; subscribers only see their own.
     pub account_id: Uuid,

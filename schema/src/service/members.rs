@@ -78,6 +78,7 @@ mod tests {
             role: alatar_entity::Role::Owner,
             created_at: chrono::Utc::now(),
             last_login_at: None,
+            shopify_user_id: None,
         }
     }
 

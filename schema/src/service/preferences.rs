@@ -1,9 +1,11 @@
 //! `UserPreferences`: the LLM model choice and presentation settings.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, QueryFilter, Set, TransactionTrait};
+use serde_json::json;
 use uuid::Uuid;
 
+use alatar_agents::actions::{Actor, audit};
 use alatar_entity::{AccountScope, user, user_preferences};
 
 use crate::error::{ApiError, ApiResult};
@@ -49,14 +51,32 @@ pub async fn get(db: &DatabaseConnection, scope: AccountScope, user_id: Uuid) ->
         .ok_or(ApiError::NotFound("preferences"))
 }
 
-/// Validates and applies `patch`.
+/// Validates and applies `patch`, audited as `PREFERENCES_UPDATED` with the
+/// names of the fields it set (not their values).
 pub async fn update(
     db: &DatabaseConnection,
     scope: AccountScope,
     user_id: Uuid,
     patch: PreferencesPatch,
 ) -> ApiResult<user_preferences::Model> {
-    let mut row: user_preferences::ActiveModel = get(db, scope, user_id).await?.into();
+    let txn = db.begin().await?;
+    let mut row: user_preferences::ActiveModel = scope
+        .find::<user_preferences::Entity>()
+        .filter(user_preferences::Column::UserId.eq(user_id))
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound("preferences"))?
+        .into();
+    let fields: Vec<&str> = [
+        ("llmModel", patch.llm_model.is_some()),
+        ("locale", patch.locale.is_some()),
+        ("timezone", patch.timezone.is_some()),
+        ("currency", patch.currency.is_some()),
+        ("emailNotifications", patch.email_notifications.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect();
     if let Some(model) = patch.llm_model {
         if let Some(m) = &model {
             let ok =
@@ -91,5 +111,11 @@ pub async fn update(
         row.email_notifications = Set(notify);
     }
     row.updated_at = Set(Utc::now());
-    Ok(row.update(db).await?)
+    let updated = row.update(&txn).await?;
+    if !fields.is_empty() {
+        let detail = json!({ "fields": fields });
+        audit(&txn, scope.account_id(), Actor::User(user_id), "PREFERENCES_UPDATED", None, None, detail).await?;
+    }
+    txn.commit().await?;
+    Ok(updated)
 }

@@ -2,8 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set, TransactionTrait};
+use serde_json::json;
 use uuid::Uuid;
 
+use alatar_agents::actions::{Actor, audit};
 use alatar_entity::{AccountScope, Role, Tier, account, invitation, refresh_token, user};
 
 use super::{AccountEvent, AccountEventKind, AccountEvents, Email, conflict_on_unique};
@@ -53,7 +55,7 @@ pub async fn register(
     if user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(&txn).await?.is_some() {
         return Err(ApiError::Conflict("an account with this email already exists".into()));
     }
-    let (account, role, joined) = match input.invitation_token {
+    let (account, role, accepted) = match input.invitation_token {
         Some(token) => {
             // Looked up by its secret, not by tenant: the token is the credential.
             let invite = invitation::Entity::find()
@@ -67,8 +69,8 @@ pub async fn register(
             let role = invite.role;
             let mut accepted: invitation::ActiveModel = invite.into();
             accepted.accepted_at = Set(Some(now));
-            accepted.update(&txn).await?;
-            (account, role, true)
+            let accepted = accepted.update(&txn).await?;
+            (account, role, Some(accepted))
         }
         None => {
             let name = match input.account_name.map(str::trim) {
@@ -87,7 +89,7 @@ pub async fn register(
             }
             .insert(&txn)
             .await?;
-            (account, Role::Owner, false)
+            (account, Role::Owner, None)
         }
     };
     let user = user::ActiveModel {
@@ -98,14 +100,32 @@ pub async fn register(
         role: Set(role),
         created_at: Set(now),
         last_login_at: Set(Some(now)),
+        shopify_user_id: Set(None),
     }
     .insert(&txn)
     .await
     .map_err(|e| conflict_on_unique(e, "an account with this email already exists"))?;
     super::preferences::create_defaults(&txn, &user).await?;
+    if let Some(invite) = &accepted {
+        audit(
+            &txn,
+            account.id,
+            Actor::User(user.id),
+            "INVITATION_ACCEPTED",
+            None,
+            None,
+            json!({
+                "invitationId": invite.id,
+                "email": user.email,
+                "role": role.as_str(),
+                "invitedBy": invite.invited_by,
+            }),
+        )
+        .await?;
+    }
     let session = issue(&txn, keys, &account, user, Uuid::now_v7()).await?;
     txn.commit().await?;
-    if joined {
+    if accepted.is_some() {
         events.publish(AccountEvent {
             account_id: account.id,
             kind: AccountEventKind::MemberJoined,
@@ -117,18 +137,24 @@ pub async fn register(
 }
 
 /// Checks email and password; the same error for either being wrong.
+/// Both outcomes are audited in the user's account (`LOGIN_SUCCEEDED`,
+/// `LOGIN_FAILED`); an email that belongs to nobody has no account to log
+/// to, so it is only a warning in the logs.
 #[tracing::instrument(skip_all)]
 pub async fn login(db: &DatabaseConnection, keys: &TokenKeys, email: &str, password: &str) -> ApiResult<AuthSession> {
     let invalid = || ApiError::bad_input("password", "email or password is incorrect");
     let Ok(email) = Email::parse(email) else {
         password::dummy_verify(password.to_owned()).await;
+        tracing::warn!("login failed: not an email address");
         return Err(invalid());
     };
     let Some(found) = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db).await? else {
         password::dummy_verify(password.to_owned()).await;
+        tracing::warn!(email_domain = email.domain(), "login failed: no user has this email");
         return Err(invalid());
     };
     if !password::verify(password.to_owned(), found.password_hash.clone()).await? {
+        record_failed_login(db, &found);
         return Err(invalid());
     }
     let account = account::Entity::find_by_id(found.account_id).one(db).await?.ok_or(ApiError::Unauthenticated)?;
@@ -136,9 +162,26 @@ pub async fn login(db: &DatabaseConnection, keys: &TokenKeys, email: &str, passw
     let mut seen: user::ActiveModel = found.into();
     seen.last_login_at = Set(Some(Utc::now()));
     let found = seen.update(&txn).await?;
+    audit(&txn, account.id, Actor::User(found.id), "LOGIN_SUCCEEDED", None, None, json!({ "method": "password" }))
+        .await?;
     let session = issue(&txn, keys, &account, found, Uuid::now_v7()).await?;
     txn.commit().await?;
     Ok(session)
+}
+
+/// Audits a wrong password for `user` off the request's path: the answer to
+/// a known email must take no longer than the answer to an unknown one
+/// (which writes nothing), or its timing would tell which emails exist.
+/// There is no change to share a transaction with. `actorUserId` is the
+/// account tried, not a proven identity.
+fn record_failed_login(db: &DatabaseConnection, user: &user::Model) {
+    let (db, account_id, user_id, email) = (db.clone(), user.account_id, user.id, user.email.clone());
+    tokio::spawn(async move {
+        let detail = json!({ "method": "password", "email": email, "reason": "wrong password" });
+        if let Err(err) = audit(&db, account_id, Actor::User(user_id), "LOGIN_FAILED", None, None, detail).await {
+            tracing::warn!(error = %err, %user_id, "could not audit a failed login");
+        }
+    });
 }
 
 /// Rotates a refresh token. Presenting one that was already rotated means it

@@ -1,6 +1,8 @@
-//! Linking Shopify stores: the install flow (`state` nonces, the callback's
-//! checks, the code exchange), disconnecting, and "log in with Shopify"
-//! (an App Bridge session token acting for the shop's account).
+//! Linking Shopify stores: the install flow (`state` nonces bound to the
+//! browser that asked for them, the callback's checks, the code exchange),
+//! disconnecting (revoking the grant at Shopify too), and "log in with
+//! Shopify" (an App Bridge session token acting as its Shopify user's
+//! member of the shop's account).
 
 use std::time::Duration;
 
@@ -22,9 +24,23 @@ use alatar_agents::shopify::credentials::status;
 use alatar_agents::shopify::{ShopDomain, Shopify, cache, oauth, signature};
 use alatar_entity::{AccountScope, Role, StoreKind, account, oauth_state, shopify_credential, store, user};
 
-use crate::auth::{AccessClaims, SessionTokens};
+use crate::auth::password::{self, Password};
+use crate::auth::session_token::Session;
+use crate::auth::{AccessClaims, SessionTokens, secret};
 use crate::error::{ApiError, ApiResult};
-use crate::service::accounts;
+use crate::service::{accounts, preferences};
+
+/// The cookie binding an install to the browser that started it. It holds
+/// the app's signature of the `state`, not the state itself.
+pub const STATE_COOKIE: &str = "alatar_shopify_state";
+/// Only the callback (`/shopify/callback`) ever sees the cookie.
+const STATE_COOKIE_PATH: &str = "/shopify";
+/// What the cookie's signature is for (a key of its own, see `sign_own`).
+const STATE_COOKIE_PURPOSE: &str = "oauth-state-cookie";
+/// How long revoking the grant at Shopify may hold up a disconnect.
+const REVOKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The role of a Shopify user nobody has given one yet: reads results only.
+const SHOPIFY_MEMBER_ROLE: Role = Role::Viewer;
 
 /// Shopify as the API sees it.
 #[derive(Clone)]
@@ -37,6 +53,51 @@ pub struct ShopifyService {
     pub state_ttl: Duration,
     /// How far a callback's `timestamp` may be from now.
     pub timestamp_tolerance: Duration,
+}
+
+impl ShopifyService {
+    fn secret(&self) -> &[u8] {
+        self.shopify.app.api_secret.expose_secret().as_bytes()
+    }
+
+    /// `Set-Cookie` binding `state` to the browser that receives it: signed,
+    /// `HttpOnly`, `SameSite=Lax` (sent on Shopify's top-level redirect to
+    /// the callback, not on cross-site subrequests), `Secure` when the
+    /// callback is served over https, living as long as the state.
+    fn state_cookie(&self, state: &str, max_age_secs: i64) -> String {
+        let signature = signature::sign_own(self.secret(), STATE_COOKIE_PURPOSE, state.as_bytes());
+        self.cookie_header(&signature, max_age_secs.max(1))
+    }
+
+    /// `Set-Cookie` removing the state cookie once its install is done.
+    pub fn cleared_state_cookie(&self) -> String {
+        self.cookie_header("", 0)
+    }
+
+    fn cookie_header(&self, value: &str, max_age_secs: i64) -> String {
+        let secure = if self.shopify.app.redirect_uri.starts_with("https://") { "; Secure" } else { "" };
+        format!(
+            "{STATE_COOKIE}={value}; Max-Age={max_age_secs}; Path={STATE_COOKIE_PATH}; HttpOnly; SameSite=Lax{secure}"
+        )
+    }
+
+    /// Whether the browser's state cookie was issued for `state` (constant time).
+    fn cookie_matches(&self, cookie: Option<&str>, state: &str) -> bool {
+        cookie.is_some_and(|c| signature::verify_own(self.secret(), STATE_COOKIE_PURPOSE, state.as_bytes(), c))
+    }
+}
+
+/// Who finishes an install, and so what binds the callback to its start.
+#[derive(Clone, Copy)]
+pub enum Completion<'a> {
+    /// The browser Shopify redirected to `/shopify/callback`, with the value
+    /// of its state cookie (`None`: it has none). Only the browser that
+    /// received the cookie from `startShopifyOAuth` may finish.
+    Browser(Option<&'a str>),
+    /// A client relaying the callback's query (`completeShopifyOAuth`): it
+    /// holds no cookie, so the authenticated user must be the one who
+    /// started the install.
+    Relayed(&'a AccessClaims),
 }
 
 /// What `startShopifyOAuth` returns.
@@ -53,6 +114,8 @@ pub struct OAuthStart {
     pub redirect_uri: String,
     /// The app's API key.
     pub client_id: String,
+    /// `Set-Cookie` for the browser that will land on the callback.
+    pub cookie: String,
 }
 
 fn configured(svc: Option<&ShopifyService>) -> ApiResult<&ShopifyService> {
@@ -67,7 +130,8 @@ async fn require_manager(
     accounts::manager(db, scope, viewer.sub, "only owners and admins can link, unlink or change stores").await
 }
 
-/// Begins an install: a single-use `state` bound to the account and shop.
+/// Begins an install: a single-use `state` bound to the account, the user
+/// and the shop, and a cookie that binds it to the caller's browser.
 pub async fn start(
     db: &DatabaseConnection,
     svc: Option<&ShopifyService>,
@@ -97,6 +161,7 @@ pub async fn start(
     let app = &svc.shopify.app;
     let authorization_url =
         oauth::authorize_url(app, &shop, &state).map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+    let cookie = svc.state_cookie(&state, (expires_at - Utc::now()).num_seconds());
     Ok(OAuthStart {
         authorization_url,
         state,
@@ -104,6 +169,7 @@ pub async fn start(
         scopes: app.scopes.clone(),
         redirect_uri: app.redirect_uri.clone(),
         client_id: app.api_key.clone(),
+        cookie,
     })
 }
 
@@ -113,14 +179,15 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// Finishes an install from the callback's query parameters: checks the
 /// `hmac` (constant time), the timestamp's freshness, the shop and the
-/// single-use `state`, exchanges the code for an offline token and links
-/// the shop. `viewer`, when the client relays the query, must belong to the
-/// account that started the install.
+/// single-use `state`, then who finishes (`Completion`: the browser holding
+/// the state's cookie, or the user who started it relaying the query;
+/// anyone else is `FORBIDDEN` and the state stays unused), exchanges the
+/// code for an offline token and links the shop.
 pub async fn complete(
     db: &DatabaseConnection,
     svc: Option<&ShopifyService>,
     params: &[(String, String)],
-    viewer: Option<&AccessClaims>,
+    by: Completion<'_>,
 ) -> ApiResult<store::Model> {
     let svc = configured(svc)?;
     let app = &svc.shopify.app;
@@ -139,8 +206,28 @@ pub async fn complete(
     let code =
         param(params, "code").filter(|c| !c.is_empty()).ok_or_else(|| ApiError::bad_input("code", "is missing"))?;
     let state = param(params, "state").unwrap_or_default();
-    // Consume the nonce: only an unused, unexpired one for this very shop.
     let now = Utc::now();
+    let started = oauth_state::Entity::find_by_id(state.to_owned())
+        .filter(oauth_state::Column::UsedAt.is_null())
+        .filter(oauth_state::Column::ExpiresAt.gt(now))
+        .filter(oauth_state::Column::ShopDomain.eq(shop.as_str()))
+        .one(db)
+        .await?
+        .ok_or_else(|| ApiError::bad_input("state", "unknown, used, expired, or issued for another shop"))?;
+    // Checked before the nonce is spent: a browser that merely carries the
+    // redirect (someone else's install link) neither links nor burns it.
+    match by {
+        Completion::Browser(cookie) if !svc.cookie_matches(cookie, state) => {
+            return Err(ApiError::Forbidden(
+                "this install was started in another browser; start it again from Alatar in this one",
+            ));
+        }
+        Completion::Relayed(viewer) if viewer.acc != started.account_id || viewer.sub != started.user_id => {
+            return Err(ApiError::Forbidden("this install was started by someone else"));
+        }
+        Completion::Browser(_) | Completion::Relayed(_) => {}
+    }
+    // Consume the nonce: only an unused, unexpired one for this very shop.
     let consumed = oauth_state::Entity::update_many()
         .col_expr(oauth_state::Column::UsedAt, Expr::value(now))
         .filter(oauth_state::Column::Nonce.eq(state))
@@ -153,13 +240,6 @@ pub async fn complete(
         == 1;
     if !consumed {
         return Err(ApiError::bad_input("state", "unknown, used, expired, or issued for another shop"));
-    }
-    let started =
-        oauth_state::Entity::find_by_id(state.to_owned()).one(db).await?.ok_or(ApiError::NotFound("state"))?;
-    if let Some(viewer) = viewer
-        && (viewer.acc != started.account_id || viewer.sub != started.user_id)
-    {
-        return Err(ApiError::Forbidden("this install was started by someone else"));
     }
     let grant = oauth::exchange_code(app, &svc.shopify.http, &shop, code).await.map_err(|e| {
         tracing::warn!(%shop, error = %e, "shopify code exchange failed");
@@ -254,9 +334,14 @@ pub async fn credential(db: &DatabaseConnection, store: &store::Model) -> ApiRes
         .await?)
 }
 
-/// Unlinks a store: its token is deleted, its cache dropped; its analyses stay.
+/// Unlinks a store: the app is uninstalled from the shop (`appUninstall`,
+/// which revokes the grant at Shopify), its token is deleted, its cache
+/// dropped; its analyses stay. A revocation that fails (Shopify down, the
+/// token already dead) is logged and recorded in the audit entry, and the
+/// store is unlinked all the same.
 pub async fn disconnect(
     db: &DatabaseConnection,
+    svc: Option<&ShopifyService>,
     scope: AccountScope,
     viewer: &AccessClaims,
     store_id: Uuid,
@@ -268,6 +353,10 @@ pub async fn disconnect(
         .one(db)
         .await?
         .ok_or(ApiError::NotFound("store"))?;
+    let revocation = match svc {
+        Some(svc) if found.kind == StoreKind::Shopify => revoke(db, svc, &found).await,
+        _ => Revocation::NotApplicable,
+    };
     let tx = db.begin().await?;
     scope
         .delete_many::<shopify_credential::Entity>()
@@ -285,15 +374,60 @@ pub async fn disconnect(
         "STORE_DISCONNECTED",
         None,
         Some(updated.id),
-        json!({ "shop": updated.shop_domain }),
+        json!({ "shop": updated.shop_domain, "revokedAtShopify": revocation.detail() }),
     )
     .await?;
     tx.commit().await?;
     Ok(updated)
 }
 
-/// "Log in with Shopify": a verified session token acts as the owner of the
-/// account the shop is linked to.
+/// What came of asking Shopify to revoke a store's grant.
+enum Revocation {
+    /// `appUninstall` succeeded.
+    Revoked,
+    /// Nothing to revoke: a demo store, no credential, or already revoked.
+    NotApplicable,
+    /// It failed, for this reason (the store is unlinked anyway).
+    Failed(String),
+}
+
+impl Revocation {
+    fn detail(&self) -> serde_json::Value {
+        match self {
+            Revocation::Revoked => json!(true),
+            Revocation::NotApplicable => serde_json::Value::Null,
+            Revocation::Failed(why) => json!({ "failed": why }),
+        }
+    }
+}
+
+/// Uninstalls the app from the store's shop, within `REVOKE_TIMEOUT`.
+async fn revoke(db: &DatabaseConnection, svc: &ShopifyService, found: &store::Model) -> Revocation {
+    match credential(db, found).await {
+        Ok(Some(c)) if c.status != status::REVOKED => {}
+        Ok(_) => return Revocation::NotApplicable,
+        Err(e) => return Revocation::Failed(e.to_string()),
+    }
+    let uninstall = async {
+        let token = svc.shopify.credentials.token(found).await?;
+        oauth::uninstall(&svc.shopify.admin(token.shop, token.access_token)).await
+    };
+    let outcome = match tokio::time::timeout(REVOKE_TIMEOUT, uninstall).await {
+        Ok(Ok(())) => return Revocation::Revoked,
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} s", REVOKE_TIMEOUT.as_secs()),
+    };
+    tracing::warn!(
+        store_id = %found.id, shop = ?found.shop_domain, error = %outcome,
+        "revoking the grant at Shopify failed; unlinking the store anyway"
+    );
+    Revocation::Failed(outcome)
+}
+
+/// "Log in with Shopify": a verified session token acts as its Shopify user
+/// (`sub`) in the account the shop is linked to: the member linked to that
+/// user, or, the first time, a new member with the lowest role, `VIEWER`,
+/// whom an owner or admin can give another role.
 pub async fn session_viewer(
     db: &DatabaseConnection,
     svc: &ShopifyService,
@@ -301,26 +435,23 @@ pub async fn session_viewer(
     issuer: &str,
     audience: &str,
 ) -> ApiResult<AccessClaims> {
-    let shop = svc.sessions.verify(token)?;
-    let Some((scope, credential)) = AccountScope::of_shop(db, shop.as_str()).await? else {
+    let session = svc.sessions.verify(token)?;
+    let Some((scope, credential)) = AccountScope::of_shop(db, session.shop.as_str()).await? else {
         return Err(ApiError::Unauthenticated);
     };
     if credential.status == status::REVOKED {
         return Err(ApiError::Unauthenticated);
     }
-    let owner = scope
-        .find::<user::Entity>()
-        .filter(user::Column::Role.eq(Role::Owner))
-        .order_by_asc(user::Column::CreatedAt)
-        .one(db)
-        .await?
-        .ok_or(ApiError::Unauthenticated)?;
+    let member = match shopify_member(db, scope, &session.user).await? {
+        Some(found) => found,
+        None => join_as_shopify_user(db, scope, credential.store_id, &session).await?,
+    };
     let account = account::Entity::find_by_id(scope.account_id()).one(db).await?.ok_or(ApiError::Unauthenticated)?;
     let now = Utc::now().timestamp();
     Ok(AccessClaims {
-        sub: owner.id,
+        sub: member.id,
         acc: scope.account_id(),
-        role: owner.role,
+        role: member.role,
         tier: account.tier,
         iss: issuer.to_owned(),
         aud: audience.to_owned(),
@@ -328,4 +459,68 @@ pub async fn session_viewer(
         exp: now + 60,
         jti: Uuid::new_v4(),
     })
+}
+
+/// The account's member who is Shopify user `shopify_user`.
+async fn shopify_member(
+    db: &DatabaseConnection,
+    scope: AccountScope,
+    shopify_user: &str,
+) -> ApiResult<Option<user::Model>> {
+    Ok(scope.find::<user::Entity>().filter(user::Column::ShopifyUserId.eq(shopify_user)).one(db).await?)
+}
+
+/// Adds the session's Shopify user to the account as a `VIEWER`. Users carry
+/// an email (unique, required) and a password hash: the email is a
+/// placeholder naming the Shopify user that can never receive mail
+/// (`.invalid`, RFC 2606) and the password a random one nobody knows, so
+/// the member can only ever arrive through a session token.
+async fn join_as_shopify_user(
+    db: &DatabaseConnection,
+    scope: AccountScope,
+    store_id: Uuid,
+    session: &Session,
+) -> ApiResult<user::Model> {
+    let hash = password::hash(Password::parse(&secret::generate())?).await?;
+    let now = Utc::now();
+    let tx = db.begin().await?;
+    let inserted = user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        account_id: Set(scope.account_id()),
+        email: Set(format!("shopify-user-{}@{}.shopify.invalid", session.user, scope.account_id())),
+        password_hash: Set(hash),
+        role: Set(SHOPIFY_MEMBER_ROLE),
+        created_at: Set(now),
+        last_login_at: Set(Some(now)),
+        shopify_user_id: Set(Some(session.user.clone())),
+    }
+    .insert(&tx)
+    .await;
+    let member = match inserted {
+        Ok(member) => member,
+        Err(e) => {
+            // The same user's concurrent first request may have won the insert.
+            drop(tx);
+            return shopify_member(db, scope, &session.user).await?.ok_or_else(|| ApiError::from(e));
+        }
+    };
+    preferences::create_defaults(&tx, &member).await?;
+    audit(
+        &tx,
+        scope.account_id(),
+        Actor::Shopify,
+        "SHOPIFY_USER_JOINED",
+        None,
+        Some(store_id),
+        json!({
+            "userId": member.id,
+            "shop": session.shop.as_str(),
+            "shopifyUserId": session.user,
+            "role": member.role.as_str(),
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(shop = %session.shop, user_id = %member.id, "a shopify user joined its shop's account");
+    Ok(member)
 }

@@ -5,7 +5,8 @@
 //! Topics: `app/uninstalled` revokes the token; order, product and customer
 //! topics drop cached data; the mandatory compliance topics produce a
 //! customer's data (`customers/data_request`) or erase it
-//! (`customers/redact`, `shop/redact`).
+//! (`customers/redact`, `shop/redact`); the customer-level ones reach every
+//! copy of the customer's rows in analyses (see `compliance`).
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
@@ -27,6 +28,8 @@ use alatar_entity::{
 };
 
 use super::shopify::ShopifyService;
+
+mod compliance;
 
 /// One delivery as received.
 pub struct Delivery<'a> {
@@ -136,7 +139,7 @@ async fn process<C: ConnectionTrait>(db: &C, topic: &str, shop: &str, payload: &
         }
         "customers/data_request" => {
             let customer = customer_id(payload);
-            let export = customer_export(db, scope, store_id, customer).await?;
+            let export = compliance::export(db, scope, store_id, customer).await?;
             compliance_request::Entity::insert(compliance_request::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 account_id: Set(scope.account_id()),
@@ -152,13 +155,13 @@ async fn process<C: ConnectionTrait>(db: &C, topic: &str, shop: &str, payload: &
         "customers/redact" => {
             // Customer records live in the cache: drop all of it (orders embed
             // customer ids) and every export about them; per-customer rows
-            // copied into analyses (activity datasets, tool inputs, events)
-            // are cut out of them. Aggregates stay: they identify nobody.
+            // copied into analyses (task outputs, tool inputs, events, result
+            // bodies, proposals, the audit records quoting them) are cut out
+            // of them. Aggregates stay: they identify nobody.
             cache::invalidate(db, scope, store_id, &[]).await?;
+            let mut proposals = 0;
             if let Some(customer) = customer_id(payload) {
-                erase_customer_from_analyses(db, scope, store_id, customer).await?;
-            }
-            if let Some(customer) = customer_id(payload) {
+                proposals = compliance::erase(db, scope, store_id, customer).await?;
                 scope
                     .delete_many::<compliance_request::Entity>()
                     .filter(compliance_request::Column::StoreId.eq(store_id))
@@ -166,7 +169,9 @@ async fn process<C: ConnectionTrait>(db: &C, topic: &str, shop: &str, payload: &
                     .exec(db)
                     .await?;
             }
-            audit(db, scope.account_id(), Actor::Shopify, "CUSTOMER_REDACTED", None, Some(store_id), json!({})).await?;
+            // The count tells the merchant why a proposal's hash changed; it names nobody.
+            let detail = json!({ "proposalsChanged": proposals });
+            audit(db, scope.account_id(), Actor::Shopify, "CUSTOMER_REDACTED", None, Some(store_id), detail).await?;
         }
         t if t.starts_with("orders/") || t.starts_with("refunds/") => {
             cache::invalidate(db, scope, store_id, &[key::ORDERS]).await?;
@@ -185,112 +190,6 @@ async fn process<C: ConnectionTrait>(db: &C, topic: &str, shop: &str, payload: &
 fn customer_id(payload: &Value) -> Option<u64> {
     let id = payload.pointer("/customer/id")?;
     id.as_u64().or_else(|| id.as_str().and_then(|s| s.parse().ok().or_else(|| gid_number(s))))
-}
-
-/// Removes, from every analysis of the store, each JSON object that is one
-/// customer's row (`customer_id` = `customer`): task outputs, tool-call
-/// inputs and event payloads.
-async fn erase_customer_from_analyses<C: ConnectionTrait>(
-    db: &C,
-    scope: AccountScope,
-    store_id: Uuid,
-    customer: u64,
-) -> Result<(), DbErr> {
-    let requests: Vec<Uuid> = scope
-        .find::<analysis_request::Entity>()
-        .select_only()
-        .column(analysis_request::Column::Id)
-        .filter(analysis_request::Column::StoreId.eq(store_id))
-        .into_tuple()
-        .all(db)
-        .await?;
-    for mut task in
-        scope.find::<agent_task::Entity>().filter(agent_task::Column::RequestId.is_in(requests.clone())).all(db).await?
-    {
-        if task.output.as_mut().is_some_and(|o| cut_customer(o, customer)) {
-            scope
-                .update_many::<agent_task::Entity>()
-                .col_expr(agent_task::Column::Output, Expr::value(task.output))
-                .filter(agent_task::Column::Id.eq(task.id))
-                .exec(db)
-                .await?;
-        }
-    }
-    for mut call in
-        scope.find::<tool_call::Entity>().filter(tool_call::Column::RequestId.is_in(requests.clone())).all(db).await?
-    {
-        if cut_customer(&mut call.input, customer) {
-            scope
-                .update_many::<tool_call::Entity>()
-                .col_expr(tool_call::Column::Input, Expr::value(call.input))
-                .filter(tool_call::Column::Id.eq(call.id))
-                .exec(db)
-                .await?;
-        }
-    }
-    for mut event in
-        scope.find::<analysis_event::Entity>().filter(analysis_event::Column::RequestId.is_in(requests)).all(db).await?
-    {
-        if cut_customer(&mut event.payload, customer) {
-            scope
-                .update_many::<analysis_event::Entity>()
-                .col_expr(analysis_event::Column::Payload, Expr::value(event.payload))
-                .filter(analysis_event::Column::Id.eq(event.id))
-                .exec(db)
-                .await?;
-        }
-    }
-    Ok(())
-}
-
-/// Drops array elements that are `customer`'s row; `true` if anything changed.
-fn cut_customer(value: &mut Value, customer: u64) -> bool {
-    let is_row = |v: &Value| {
-        v.get("customer_id")
-            .or_else(|| v.get("customerId"))
-            .is_some_and(|id| id.as_u64() == Some(customer) || id.as_str().is_some_and(|s| s.parse() == Ok(customer)))
-    };
-    match value {
-        Value::Array(items) => {
-            let before = items.len();
-            items.retain(|item| !is_row(item));
-            let mut changed = items.len() != before;
-            for item in items.iter_mut() {
-                changed |= cut_customer(item, customer);
-            }
-            changed
-        }
-        Value::Object(map) => map.values_mut().fold(false, |changed, v| cut_customer(v, customer) | changed),
-        _ => false,
-    }
-}
-
-/// Everything held about one customer: their record and orders from the cache.
-async fn customer_export<C: ConnectionTrait>(
-    db: &C,
-    scope: AccountScope,
-    store_id: Uuid,
-    customer: Option<u64>,
-) -> Result<Value, DbErr> {
-    let Some(customer) = customer else { return Ok(json!({ "customer": null, "orders": [] })) };
-    let matches = |node: &Value, pointer: &str| {
-        node.pointer(pointer).and_then(Value::as_str).and_then(gid_number) == Some(customer)
-    };
-    let cached =
-        scope.find::<shopify_cache::Entity>().filter(shopify_cache::Column::StoreId.eq(store_id)).all(db).await?;
-    let mut record = Value::Null;
-    let mut orders = Vec::new();
-    for entry in cached {
-        let nodes = entry.body.as_array().cloned().unwrap_or_default();
-        if entry.key == key::CUSTOMERS {
-            if let Some(found) = nodes.into_iter().find(|n| matches(n, "/id")) {
-                record = found;
-            }
-        } else if entry.key.starts_with(key::ORDERS) {
-            orders.extend(nodes.into_iter().filter(|n| matches(n, "/customer/id")));
-        }
-    }
-    Ok(json!({ "customerId": customer, "customer": record, "orders": orders, "exportedAt": Utc::now() }))
 }
 
 /// `shop/redact`: every row of the shop, in every account it was ever

@@ -314,6 +314,12 @@ async fn execute(
         Vec::new()
     };
 
+    // Headers resolvers asked for (`startShopifyOAuth`'s state cookie).
+    let asked: Vec<(axum::http::HeaderName, HeaderValue)> = responses
+        .iter()
+        .flat_map(|r| r.http_headers.iter().map(|(name, value)| (name.clone(), value.clone())))
+        .collect();
+
     let mut limited: Option<u64> = None;
     let mut all_limited = true;
     let mut request_errors = true;
@@ -347,6 +353,9 @@ async fn execute(
     };
     let body = if batch { serde_json::to_vec(&bodies) } else { serde_json::to_vec(&bodies.first()) };
     let mut response = (status, body.unwrap_or_default()).into_response();
+    for (name, value) in asked {
+        response.headers_mut().append(name, value);
+    }
     set_content_type(response.headers_mut(), media);
     if let (StatusCode::TOO_MANY_REQUESTS, Some(after)) = (status, limited) {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(after));

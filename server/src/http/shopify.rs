@@ -1,5 +1,6 @@
 //! Shopify's HTTP entry points: the OAuth callback the merchant's browser
-//! lands on, and webhooks (verified over the raw body before anything else).
+//! lands on (with the state cookie `startShopifyOAuth` gave that browser),
+//! and webhooks (verified over the raw body before anything else).
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -9,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use alatar_agents::shopify::ShopDomain;
 use alatar_schema::ApiError;
 use alatar_schema::form_pairs;
-use alatar_schema::service::shopify::complete;
+use alatar_schema::service::shopify::{Completion, STATE_COOKIE, complete};
 use alatar_schema::service::webhooks::{self, Delivery, Outcome};
 
 use super::HttpState;
@@ -18,21 +19,36 @@ fn plain(status: StatusCode, message: impl Into<String>) -> Response {
     (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], message.into()).into_response()
 }
 
+/// The value of cookie `name` among the request's `Cookie` headers.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim())
+}
+
 /// `GET /shopify/callback?code=…&hmac=…&shop=…&state=…&timestamp=…`:
 /// links the shop, then sends the merchant to the app inside their admin.
-pub async fn callback(State(state): State<HttpState>, RawQuery(query): RawQuery) -> Response {
+/// Only the browser holding the state's cookie may (403 otherwise).
+pub async fn callback(State(state): State<HttpState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
     let Some(svc) = &state.shopify else { return plain(StatusCode::NOT_FOUND, "Shopify is not configured") };
     let Some(params) = form_pairs(query.as_deref().unwrap_or_default()) else {
         return plain(StatusCode::BAD_REQUEST, "malformed query string");
     };
-    match complete(&state.db, Some(svc), &params, None).await {
+    let by = Completion::Browser(cookie(&headers, STATE_COOKIE));
+    match complete(&state.db, Some(svc), &params, by).await {
         Ok(store) => {
             let app = &svc.shopify.app;
             let Some(shop) = store.shop_domain.as_deref().and_then(|s| ShopDomain::parse(s).ok()) else {
                 return plain(StatusCode::BAD_GATEWAY, "the install could not be completed; try again");
             };
             let target = format!("{}/admin/apps/{}", app.shop_url(&shop), app.api_key);
-            (StatusCode::SEE_OTHER, [(header::LOCATION, target)]).into_response()
+            let done = svc.cleared_state_cookie();
+            (StatusCode::SEE_OTHER, [(header::LOCATION, target), (header::SET_COOKIE, done)]).into_response()
         }
         Err(ApiError::BadUserInput { field, message }) => {
             plain(StatusCode::BAD_REQUEST, format!("the install could not be completed: {field}: {message}"))

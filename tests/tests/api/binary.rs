@@ -256,6 +256,56 @@ async fn migrate_then_serve_on_postgres() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+#[tokio::test]
+async fn account_set_tier_subcommand_changes_the_plan() {
+    let dir = alatar_tests::scratch_dir();
+    let server = RunningBinary::start(&dir, &[]);
+    let token = alatar_tests::register_over_http(&server.base_url, "tier@shop.example").await;
+    let account = post(&server.base_url, json!({ "query": "{ account { id tier } }" }), Some(&token)).await;
+    assert_eq!(account["data"]["account"]["tier"], "FREE", "{account}");
+    let id = account["data"]["account"]["id"].as_str().unwrap_or_default().to_owned();
+    let set_tier = |args: &[&str]| {
+        Command::new(binary_path())
+            .current_dir(&dir)
+            .args(["account", "set-tier"])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+
+    // Against the same embedded data dir, while the server runs.
+    let upgraded = set_tier(&["--account", &id, "--tier", "premium"]);
+    assert!(upgraded.status.success(), "{}", String::from_utf8_lossy(&upgraded.stderr));
+    let account = post(&server.base_url, json!({ "query": "{ account { tier } }" }), Some(&token)).await;
+    assert_eq!(account["data"]["account"]["tier"], "PREMIUM", "{account}");
+    let log = post(
+        &server.base_url,
+        json!({ "query": "{ auditLog { edges { node { event actor detail } } } }" }),
+        Some(&token),
+    )
+    .await;
+    assert_eq!(
+        log["data"]["auditLog"]["edges"][0]["node"],
+        json!({ "event": "TIER_CHANGED", "actor": "system", "detail": { "from": "FREE", "to": "PREMIUM" } }),
+        "{log}"
+    );
+
+    // Refusals: no such plan, no such account, not an id.
+    assert!(!set_tier(&["--account", &id, "--tier", "gold"]).status.success());
+    let missing = set_tier(&["--account", &uuid::Uuid::now_v7().to_string(), "--tier", "free"]);
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("account not found"),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    assert!(!set_tier(&["--account", "not-a-uuid", "--tier", "free"]).status.success());
+    let account = post(&server.base_url, json!({ "query": "{ account { tier } }" }), Some(&token)).await;
+    assert_eq!(account["data"]["account"]["tier"], "PREMIUM", "{account}");
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn schema_subcommand_prints_the_sdl() {
     let output = Command::new(binary_path()).arg("schema").output().unwrap_or_else(|e| panic!("{e}"));

@@ -5,6 +5,7 @@ use axum::body::Body;
 use axum::http::Request;
 use serde_json::json;
 
+use alatar_schema::service::accounts::{self, Tier};
 use alatar_tests::{Backend, TestApp, on_both_backends};
 
 #[tokio::test]
@@ -130,7 +131,98 @@ async fn rate_limit_in_redis(backend: Backend) {
     .await;
 }
 
+/// Logs `email` in again: a new access token carries the account's current tier.
+async fn login(app: &TestApp, email: &str) -> String {
+    let r = app
+        .gql(
+            "mutation($e: String!) { login(email: $e, password: \"correct horse battery\") { accessToken } }",
+            json!({ "e": email }),
+            None,
+        )
+        .await
+        .ok();
+    r.data("/login/accessToken").as_str().unwrap_or_default().to_owned()
+}
+
+/// How many heavy requests `token` gets before the first 429 (at most `cap`).
+async fn allowed(app: &TestApp, token: &str, cap: usize) -> usize {
+    for n in 0..cap {
+        let r = app.gql("{ me { id } }", json!({}), Some(token)).await;
+        if r.status == 429 {
+            return n;
+        }
+        assert!(r.body.get("errors").is_none(), "{}", r.body);
+    }
+    cap
+}
+
+async fn account_id(app: &TestApp, token: &str) -> uuid::Uuid {
+    let r = app.gql("{ account { id tier } }", json!({}), Some(token)).await.ok();
+    uuid::Uuid::parse_str(r.data("/account/id").as_str().unwrap_or_default()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn premium_tier_lifts_the_limit(backend: Backend) {
+    let app = TestApp::with_config(backend, |c| {
+        c.rate_limit.free_per_hour = 3;
+        c.rate_limit.premium_per_hour = 6;
+        c.rate_limit.heavy_operations = vec!["me".into()];
+    })
+    .await;
+    // A free account: three, then 429.
+    let (free, _, _) = app.register("free@tier.example").await;
+    assert_eq!(allowed(&app, &free, 10).await, 3);
+    let free_account = account_id(&app, &free).await;
+
+    // An account put on premium (what `alatar account set-tier` calls): six,
+    // from the members' next token on.
+    let (token, _, _) = app.register("premium@tier.example").await;
+    let premium_account = account_id(&app, &token).await;
+    let updated = accounts::set_tier(&app.db.conn, premium_account, Tier::Premium)
+        .await
+        .unwrap_or_else(|e| panic!("set_tier: {e}"));
+    assert_eq!(updated.tier, Tier::Premium);
+    let token = login(&app, "premium@tier.example").await;
+    let shown = app.gql("{ account { tier } }", json!({}), Some(&token)).await.ok();
+    assert_eq!(shown.data("/account/tier"), &json!("PREMIUM"));
+    assert_eq!(allowed(&app, &token, 10).await, 6);
+
+    // The limited free account, upgraded, gets further at once on its next token.
+    accounts::set_tier(&app.db.conn, free_account, Tier::Premium).await.unwrap_or_else(|e| panic!("set_tier: {e}"));
+    let free = login(&app, "free@tier.example").await;
+    let r = app.gql("{ me { id } }", json!({}), Some(&free)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // And back: the free limit again (the window's count is already over it).
+    accounts::set_tier(&app.db.conn, free_account, Tier::Free).await.unwrap_or_else(|e| panic!("set_tier: {e}"));
+    let free = login(&app, "free@tier.example").await;
+    assert_eq!(app.gql("{ me { id } }", json!({}), Some(&free)).await.status, 429);
+
+    // Each change is in the account's audit log; setting the same tier again records nothing.
+    accounts::set_tier(&app.db.conn, free_account, Tier::Free).await.unwrap_or_else(|e| panic!("set_tier: {e}"));
+    let log = app
+        .gql("{ auditLog { edges { node { event actor actorUserId detail } } } }", json!({}), Some(&free))
+        .await
+        .ok();
+    let changes: Vec<serde_json::Value> = log
+        .data("/auditLog/edges")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["node"].clone())
+        .filter(|n| n["event"] == "TIER_CHANGED")
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            json!({ "event": "TIER_CHANGED", "actor": "system", "actorUserId": null, "detail": { "from": "PREMIUM", "to": "FREE" } }),
+            json!({ "event": "TIER_CHANGED", "actor": "system", "actorUserId": null, "detail": { "from": "FREE", "to": "PREMIUM" } }),
+        ]
+    );
+    let missing = accounts::set_tier(&app.db.conn, uuid::Uuid::now_v7(), Tier::Premium).await;
+    assert!(matches!(missing, Err(alatar_schema::ApiError::NotFound(_))), "{missing:?}");
+}
+
 on_both_backends! {
+    premium_accounts_get_the_premium_limit => premium_tier_lifts_the_limit;
     rate_limits_in_memory => rate_limit_in_memory;
     rate_limits_in_redis => rate_limit_in_redis;
 }
