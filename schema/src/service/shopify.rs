@@ -39,8 +39,10 @@ const STATE_COOKIE_PATH: &str = "/shopify";
 const STATE_COOKIE_PURPOSE: &str = "oauth-state-cookie";
 /// How long revoking the grant at Shopify may hold up a disconnect.
 const REVOKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// The role of a Shopify user nobody has given one yet: reads results only.
-const SHOPIFY_MEMBER_ROLE: Role = Role::Viewer;
+/// The role of a Shopify user nobody has given one yet: asks questions and
+/// reads results (the embedded app's purpose), but approves no store change
+/// and manages nothing, until an owner or admin says otherwise.
+const SHOPIFY_MEMBER_ROLE: Role = Role::Analyst;
 
 /// Shopify as the API sees it.
 #[derive(Clone)]
@@ -426,7 +428,7 @@ async fn revoke(db: &DatabaseConnection, svc: &ShopifyService, found: &store::Mo
 
 /// "Log in with Shopify": a verified session token acts as its Shopify user
 /// (`sub`) in the account the shop is linked to: the member linked to that
-/// user, or, the first time, a new member with the lowest role, `VIEWER`,
+/// user, or, the first time, a new member with the role `ANALYST`,
 /// whom an owner or admin can give another role.
 pub async fn session_viewer(
     db: &DatabaseConnection,
@@ -470,7 +472,7 @@ async fn shopify_member(
     Ok(scope.find::<user::Entity>().filter(user::Column::ShopifyUserId.eq(shopify_user)).one(db).await?)
 }
 
-/// Adds the session's Shopify user to the account as a `VIEWER`. Users carry
+/// Adds the session's Shopify user to the account as an `ANALYST`. Users carry
 /// an email (unique, required) and a password hash: the email is a
 /// placeholder naming the Shopify user that can never receive mail
 /// (`.invalid`, RFC 2606) and the password a random one nobody knows, so

@@ -190,7 +190,7 @@ async fn me(app: &TestApp, token: &str) -> Value {
     app.gql("{ me { id email role } }", json!({}), Some(token)).await.ok().data("/me").clone()
 }
 
-/// A session token acts as its Shopify user: a `VIEWER` member of the
+/// A session token acts as its Shopify user: an `ANALYST` member of the
 /// shop's account created on first use (never the owner), the same member
 /// on every later token, with the role an owner gives it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,7 +201,7 @@ async fn session_tokens_act_as_their_shopify_user() {
 
     let staff = me(&app, &session_token(Some("42"))).await;
     assert_ne!(staff["id"], json!(owner_id), "not the owner: {staff}");
-    assert_eq!(staff["role"], "VIEWER");
+    assert_eq!(staff["role"], "ANALYST");
     let email = staff["email"].as_str().unwrap_or_default();
     assert!(email.starts_with("shopify-user-42@") && email.ends_with(".invalid"), "{email}");
     assert_eq!(me(&app, &session_token(Some("42"))).await["id"], staff["id"], "linked on first use");
@@ -210,7 +210,7 @@ async fn session_tokens_act_as_their_shopify_user() {
     let members = app.gql("{ me { account { members { email } } } }", json!({}), Some(&owner)).await.ok();
     assert_eq!(members.data("/me/account/members").as_array().map(Vec::len), Some(3), "{}", members.body);
 
-    // A viewer cannot manage the account's stores.
+    // An analyst cannot manage the account's stores.
     let refused = app.gql(START, json!({ "s": SHOP }), Some(&session_token(Some("42")))).await;
     assert_eq!(refused.code(), Some("FORBIDDEN"), "{}", refused.body);
     // Given a role, the linked member acts with it.
