@@ -81,6 +81,7 @@ async fn main() {
         .filter_map(|r| r.finished_at.map(|f| (f - r.created_at).num_microseconds().unwrap_or(0) as f64 / 1000.0))
         .collect();
     quiet_latency.sort_by(f64::total_cmp);
+    let timeline = timeline(&p.db, &quiet_requests).await;
     let floor = Floor::measure(&p.db).await;
 
     let started = Instant::now();
@@ -130,6 +131,10 @@ async fn main() {
         percentile(&quiet_latency, 0.99),
     );
     report("unloaded", &quiet_steps);
+    println!("  unloaded timeline, p50 ms after submission, by event (the {} quiet requests):", quiet_requests.len());
+    for (what, ms) in timeline {
+        println!("    {what:<40} {ms:>7.1}");
+    }
     floor.print();
     println!("  saturated, {SUBMITTERS} concurrent submitters:");
     println!(
@@ -199,6 +204,36 @@ impl Floor {
             );
         }
     }
+}
+
+/// When each of a request's events was committed, relative to its
+/// submission (p50 over `requests`), in order: where unloaded latency goes.
+async fn timeline(db: &sea_orm::DatabaseConnection, requests: &[analysis_request::Model]) -> Vec<(String, f64)> {
+    use alatar_entity::analysis_event;
+    let ids: Vec<Uuid> = requests.iter().map(|r| r.id).collect();
+    let events = analysis_event::Entity::find()
+        .filter(analysis_event::Column::RequestId.is_in(ids))
+        .all(db)
+        .await
+        .unwrap_or_default();
+    let mut by_step: std::collections::BTreeMap<i64, (String, Vec<f64>)> = Default::default();
+    for e in &events {
+        let Some(request) = requests.iter().find(|r| r.id == e.request_id) else { continue };
+        let ms = (e.created_at - request.created_at).num_microseconds().unwrap_or(0) as f64 / 1000.0;
+        let department = e.payload.get("department").and_then(|d| d.as_str()).unwrap_or("");
+        let status = e.payload.get("status").and_then(|d| d.as_str()).unwrap_or("");
+        let entry = by_step
+            .entry(e.sequence)
+            .or_insert_with(|| (format!("#{} {} {department}{status}", e.sequence, e.kind), Vec::new()));
+        entry.1.push(ms);
+    }
+    by_step
+        .into_values()
+        .map(|(what, mut v)| {
+            v.sort_by(f64::total_cmp);
+            (what, percentile(&v, 0.5))
+        })
+        .collect()
 }
 
 /// What a step writes: the JSON a task's output and each kind of event carry

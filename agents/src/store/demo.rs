@@ -20,7 +20,7 @@ use rand::{Rng, SeedableRng};
 
 use super::{
     Customer, DateRange, Order, OrderDiscount, OrderLine, OrderStatus, Product, ProductStatus, Refund, RefundLine,
-    StoreData, StoreError, Tz, Variant, local_day, midnight,
+    StoreData, StoreError, Tz, Variant, midnight,
 };
 
 const CUSTOMERS: u64 = 1_800;
@@ -148,26 +148,28 @@ impl DemoStore {
 }
 
 impl DemoStore {
-    /// Orders placed on the range's days, as the shop stands on `as_of`:
-    /// nothing from `as_of` on (refunds included), the last two days' orders
-    /// still open.
-    fn placed(&self, range: DateRange) -> Vec<Order> {
+    /// Orders placed on the range's days that `keep` wants, as the shop
+    /// stands on `as_of`: nothing from `as_of` on (refunds included), the
+    /// last two days' orders still open. Only kept orders are cloned out of
+    /// the day cache.
+    fn placed(&self, range: DateRange, keep: impl Fn(&Order) -> bool) -> Vec<Order> {
         let mut catalogue = None;
         // The demo shop opened a year before `as_of`.
         let mut day = range.from.max(self.as_of - Duration::days(365));
         let end = range.to.min(self.as_of);
+        let today = midnight(self.as_of, DEMO_TIME_ZONE);
+        let recent = midnight(self.as_of - Duration::days(2), DEMO_TIME_ZONE);
         let mut orders = Vec::new();
         while day < end {
-            orders.extend(self.day_orders(day, &mut catalogue).iter().cloned());
-            day += Duration::days(1);
-        }
-        let today = midnight(self.as_of, DEMO_TIME_ZONE);
-        let recent = self.as_of - Duration::days(2);
-        for order in &mut orders {
-            order.refunds.retain(|r| r.created_at < today);
-            if order.status != OrderStatus::Cancelled && local_day(order.created_at, DEMO_TIME_ZONE) >= recent {
-                order.status = OrderStatus::Open;
+            for order in self.day_orders(day, &mut catalogue).iter().filter(|o| keep(o)) {
+                let mut order = order.clone();
+                order.refunds.retain(|r| r.created_at < today);
+                if order.status != OrderStatus::Cancelled && order.created_at >= recent {
+                    order.status = OrderStatus::Open;
+                }
+                orders.push(order);
             }
+            day += Duration::days(1);
         }
         orders
     }
@@ -378,14 +380,14 @@ impl StoreData for DemoStore {
     }
 
     async fn orders(&self, range: DateRange) -> Result<Vec<Order>, StoreError> {
-        Ok(self.placed(range))
+        Ok(self.placed(range, |_| true))
     }
 
     async fn refunded_in(&self, range: DateRange) -> Result<Vec<Order>, StoreError> {
         let earlier = DateRange { from: range.from - Duration::days(MAX_REFUND_DELAY_DAYS + 1), to: range.from };
-        let mut orders = self.placed(earlier);
-        orders.retain(|o| o.refunds.iter().any(|r| range.contains(r.created_at, DEMO_TIME_ZONE)));
-        Ok(orders)
+        let today = midnight(self.as_of, DEMO_TIME_ZONE);
+        let (start, end) = (range.start(DEMO_TIME_ZONE), range.end(DEMO_TIME_ZONE).min(today));
+        Ok(self.placed(earlier, |o| o.refunds.iter().any(|r| r.created_at >= start && r.created_at < end)))
     }
 
     async fn products(&self) -> Result<Vec<Product>, StoreError> {
@@ -422,6 +424,7 @@ impl StoreData for DemoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::local_day;
     use crate::store::sales::Ledger;
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
