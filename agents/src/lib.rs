@@ -12,6 +12,9 @@
 //! - [`shopify`]: OAuth, sealed tokens, signatures, the Admin API client.
 //! - [`breaker`] and [`telemetry`]: circuit breakers for the model and
 //!   Shopify clients, and the port they report metrics through.
+//! - [`progress`]: long reads report progress to the tool call running them.
+//! - [`write`]: write transactions (`BEGIN IMMEDIATE` on SQLite), retried
+//!   when another writer was in the way.
 
 pub mod actions;
 pub mod breaker;
@@ -20,10 +23,12 @@ pub mod departments;
 pub mod llm;
 pub mod pipeline;
 pub mod plan;
+pub mod progress;
 pub mod result;
 pub mod shopify;
 pub mod store;
 pub mod telemetry;
 pub mod tools;
+pub mod write;
 
 pub use department::Department;

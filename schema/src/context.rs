@@ -9,7 +9,7 @@ use alatar_entity::AccountScope;
 
 use crate::auth::{AccessClaims, TokenKeys};
 use crate::error::{ApiError, ApiResult};
-use crate::service::{AccountEvents, MemberCache};
+use crate::service::{AccountEvents, Member, MemberCache, MembershipChanges};
 
 /// Shared state every resolver can reach.
 #[derive(Clone)]
@@ -24,21 +24,47 @@ pub struct AppState {
     pub pipeline: alatar_agents::pipeline::Pipeline,
     /// Shopify, when configured.
     pub shopify: Option<crate::service::shopify::ShopifyService>,
-    /// Recently read members, for `me`.
+    /// Members as they are now: every authenticated operation resolves its
+    /// caller here.
     pub members: Arc<MemberCache>,
+    /// Carries removals, role and tier changes to every instance's `members`.
+    pub membership: Arc<dyn MembershipChanges>,
+    /// Throttles logins, registrations and invitations.
+    pub throttle: Arc<crate::auth::AuthThrottle>,
 }
 
-/// The authenticated caller, put into request data by the transport after it
-/// verified the bearer token. Its absence means an anonymous request.
+/// What the bearer token asserts, put into request data (or, over a
+/// WebSocket, connection data) by the transport after it verified the
+/// token. Its absence means an anonymous request. Resolvers never read it:
+/// the role in it is the one the token was issued with.
 #[derive(Debug, Clone)]
 pub struct Viewer(pub AccessClaims);
+
+/// The caller as their membership is now: the token's claims with the
+/// member's current role and tier, and the member's row. The membership
+/// check (`membership_check.rs`) puts it into request data before anything
+/// executes; its absence means an anonymous request or the token of
+/// someone who is no member any more.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The token's claims, with role and tier as the membership has them now.
+    pub claims: AccessClaims,
+    /// The member, as read at most [`MemberCache::ttl`] ago and not before
+    /// the last change to them.
+    pub member: Arc<Member>,
+}
 
 /// Accessors resolvers use instead of reaching into the context by type.
 pub trait ContextExt {
     /// Shared state.
     fn state(&self) -> &AppState;
-    /// The caller, or `UNAUTHENTICATED`.
-    fn viewer(&self) -> ApiResult<&AccessClaims>;
+    /// The caller as their membership is now, or `UNAUTHENTICATED`.
+    fn caller(&self) -> ApiResult<&Caller>;
+    /// The caller's claims with their current role and tier, or
+    /// `UNAUTHENTICATED` (anonymous, or no member any more).
+    fn viewer(&self) -> ApiResult<&AccessClaims> {
+        self.caller().map(|c| &c.claims)
+    }
     /// The caller's account scope: the only way to reach tenant rows.
     fn scope(&self) -> ApiResult<AccountScope> {
         self.viewer().map(|v| AccountScope::new(v.acc))
@@ -51,7 +77,7 @@ impl ContextExt for Context<'_> {
         self.data_unchecked::<AppState>()
     }
 
-    fn viewer(&self) -> ApiResult<&AccessClaims> {
-        self.data_opt::<Viewer>().map(|v| &v.0).ok_or(ApiError::Unauthenticated)
+    fn caller(&self) -> ApiResult<&Caller> {
+        self.data_opt::<Caller>().ok_or(ApiError::Unauthenticated)
     }
 }

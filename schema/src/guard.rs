@@ -1,5 +1,12 @@
-//! Request guard, run inside async-graphql before any resolver: caps aliases
-//! (async-graphql caps depth and complexity itself) and applies rate limits.
+//! Request guard, run inside async-graphql before any resolver: bounds the
+//! document (tokens before it is parsed; selections, aliases and directives
+//! as its fragments expand, computed without expanding them: see
+//! `document_bound`) before async-graphql walks it (which caps depth and
+//! complexity itself), applies rate limits, gives each query or mutation a
+//! time budget, and caps and codes the errors of every answer.
+
+mod document_bound;
+mod tokens;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -9,8 +16,8 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextRequest,
     NextSubscribe, NextValidation,
 };
-use async_graphql::parser::types::{ExecutableDocument, FragmentDefinition, Selection, SelectionSet};
-use async_graphql::{Name, Positioned, Request, Response, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 use futures_util::stream::{BoxStream, StreamExt};
 
 use alatar_entity::Tier;
@@ -19,6 +26,8 @@ use crate::context::Viewer;
 use crate::documents::{DocumentKey, ValidatedDocuments};
 use crate::error::ApiError;
 use crate::rate_limit::{RateDecision, RateLimiter};
+
+pub(crate) use document_bound::DocumentLimits;
 
 /// Rate limit settings.
 #[derive(Debug, Clone)]
@@ -35,7 +44,9 @@ pub struct RateLimits {
 
 /// Builds a [`RequestGuard`] per request.
 pub struct RequestGuardFactory {
-    pub(crate) max_aliases: usize,
+    pub(crate) bounds: DocumentLimits,
+    pub(crate) max_errors: usize,
+    pub(crate) operation_timeout: Option<Duration>,
     pub(crate) limits: Arc<RateLimits>,
     pub(crate) limiter: Arc<dyn RateLimiter>,
     pub(crate) validated: Arc<ValidatedDocuments>,
@@ -44,7 +55,9 @@ pub struct RequestGuardFactory {
 impl ExtensionFactory for RequestGuardFactory {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(RequestGuard {
-            max_aliases: self.max_aliases,
+            bounds: self.bounds,
+            max_errors: self.max_errors,
+            operation_timeout: self.operation_timeout,
             limits: self.limits.clone(),
             limiter: self.limiter.clone(),
             heavy_by_operation: Mutex::new(HashMap::new()),
@@ -58,7 +71,10 @@ impl ExtensionFactory for RequestGuardFactory {
 /// anonymous one), found at parse time and charged at execute time, so that
 /// only valid operations count.
 pub struct RequestGuard {
-    max_aliases: usize,
+    bounds: DocumentLimits,
+    max_errors: usize,
+    /// `None`: operations run as long as they take.
+    operation_timeout: Option<Duration>,
     limits: Arc<RateLimits>,
     limiter: Arc<dyn RateLimiter>,
     heavy_by_operation: Mutex<HashMap<Option<String>, u64>>,
@@ -67,24 +83,38 @@ pub struct RequestGuard {
     document: Mutex<Option<DocumentKey>>,
 }
 
-fn count_aliases(set: &SelectionSet, fragments: &HashMap<Name, Positioned<FragmentDefinition>>, depth: usize) -> usize {
-    if depth > 64 {
-        return 0; // fragment cycles are rejected by validation; do not recurse forever
+impl RequestGuard {
+    /// Refuses a document over the limits before async-graphql parses it
+    /// (tokens) or walks it (the rest): its recursion-depth check, validation
+    /// and complexity count follow every fragment spread path by path, so
+    /// they must only ever see a bounded document. The request is parsed
+    /// here, once (or was, by the `DocumentCache`); async-graphql takes the
+    /// parsed document from it.
+    fn bound(&self, ctx: &ExtensionContext<'_>, mut request: Request) -> ServerResult<Request> {
+        self.bounds.check_text(&request.query)?;
+        let directives = &ctx.schema_env.registry.directives;
+        let repeatable = |name: &str| directives.get(name).map(|d| d.is_repeatable);
+        self.bounds.check_document(request.parsed_query()?, &repeatable)?;
+        Ok(request)
     }
-    set.items
-        .iter()
-        .map(|item| match &item.node {
-            Selection::Field(f) => {
-                usize::from(f.node.alias.is_some()) + count_aliases(&f.node.selection_set.node, fragments, depth + 1)
-            }
-            Selection::InlineFragment(f) => count_aliases(&f.node.selection_set.node, fragments, depth + 1),
-            Selection::FragmentSpread(s) => fragments
-                .get(&s.node.fragment_name.node)
-                .map_or(0, |d| count_aliases(&d.node.selection_set.node, fragments, depth + 1)),
-        })
-        .sum()
 }
 
+/// Keeps the first `max` errors of `response` and says how many more there
+/// were in one last error: validation reports every error it finds (one per
+/// unknown directive, unused fragment or variable), and no answer should be
+/// much larger than its request. async-graphql's validation has no error cap
+/// of its own; the document limits bound how many it can find.
+pub(crate) fn cap_errors(response: &mut Response, max: usize) {
+    if response.errors.len() > max {
+        let dropped = response.errors.len() - max;
+        response.errors.truncate(max);
+        let message = format!("too many errors; the first {max} shown, {dropped} more left out (max_errors)");
+        response.errors.push(ServerError::new(message, None));
+    }
+}
+
+/// Heavy root fields of an operation. It follows spreads path by path, which
+/// is safe only because `prepare_request` bounded the expanded document.
 fn heavy_root_fields(set: &SelectionSet, doc: &ExecutableDocument, heavy: &HashSet<String>) -> u64 {
     set.items
         .iter()
@@ -124,6 +154,8 @@ pub(crate) fn annotate_errors(response: &mut Response) {
 impl Extension for RequestGuard {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let mut response = next.run(ctx).await;
+        // Capped first, so that only the errors sent are annotated (and logged).
+        cap_errors(&mut response, self.max_errors);
         annotate_errors(&mut response);
         response
     }
@@ -134,8 +166,10 @@ impl Extension for RequestGuard {
         stream: BoxStream<'s, Response>,
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, Response> {
+        let max_errors = self.max_errors;
         next.run(ctx, stream)
-            .map(|mut response| {
+            .map(move |mut response| {
+                cap_errors(&mut response, max_errors);
                 annotate_errors(&mut response);
                 response
             })
@@ -148,6 +182,7 @@ impl Extension for RequestGuard {
         request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
+        let request = self.bound(ctx, request)?;
         let request = next.run(ctx, request).await?;
         if let (Some(key), Ok(mut slot)) = (ValidatedDocuments::key(&request), self.document.lock()) {
             *slot = Some(key);
@@ -178,19 +213,13 @@ impl Extension for RequestGuard {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
+        // The document was bounded in `prepare_request`, before this parse
+        // step's own walks (async-graphql's recursion-depth check) ran.
         let doc = next.run(ctx, query, variables).await?;
-        let mut aliases = 0;
         let mut heavy = HashMap::new();
         for (name, op) in doc.operations.iter() {
-            aliases += count_aliases(&op.node.selection_set.node, &doc.fragments, 0);
             let count = heavy_root_fields(&op.node.selection_set.node, &doc, &self.limits.heavy_fields);
             heavy.insert(name.map(|n| n.to_string()), count);
-        }
-        if aliases > self.max_aliases {
-            return Err(ServerError::new(
-                format!("query uses {aliases} aliases, more than the limit of {}", self.max_aliases),
-                None,
-            ));
         }
         if let Ok(mut slot) = self.heavy_by_operation.lock() {
             *slot = heavy;
@@ -227,6 +256,22 @@ impl Extension for RequestGuard {
                 Err(err) => tracing::warn!(error = format!("{err:#}"), "rate limiter unavailable; request allowed"),
             }
         }
-        next.run(ctx, operation_name).await
+        let run = next.run(ctx, operation_name);
+        let Some(budget) = self.operation_timeout else { return run.await };
+        // Dropping the execution stops it at its next await point (a
+        // database call, a lock, a spawned task's answer); work that never
+        // awaits is bounded by the document limits instead. Subscriptions
+        // never come through `execute`, so they have no budget.
+        match tokio::time::timeout(budget, run).await {
+            Ok(response) => response,
+            Err(_) => {
+                let budget_ms = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX);
+                tracing::warn!(budget_ms, operation = operation_name.unwrap_or(""), "operation ran past its budget");
+                let err = ApiError::Timeout { budget_ms };
+                let mut error = ServerError::new(err.to_string(), None);
+                err.annotate(&mut error);
+                Response::from_errors(vec![error])
+            }
+        }
     }
 }

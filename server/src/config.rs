@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
+    /// Connection limits of the listener: timeouts, the connection cap, WebSocket keepalive.
+    pub http: HttpSection,
+    /// Where `/metrics` is served and who may read it.
+    pub metrics: MetricsSection,
     /// Where embedded state lives (SQLite file, generated JWT secret).
     pub data_dir: PathBuf,
     /// `postgres://…` for PostgreSQL; unset means SQLite in `data_dir`.
@@ -43,6 +47,58 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// Logging.
     pub log: LogConfig,
+}
+
+/// How long clients may take and how many may be connected (slow clients
+/// must not hold connections, and with them file descriptors, for ever).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    /// Seconds a client has to send a request head: from accept for the
+    /// first request, from its first byte for later ones on a kept-alive connection.
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may send nothing while it is being read (then 408).
+    pub body_timeout_secs: u64,
+    /// Seconds a kept-alive connection may wait for its next request.
+    pub idle_timeout_secs: u64,
+    /// Concurrent connections, WebSockets included; lowered at start-up to
+    /// what the open-file limit leaves after the pools' descriptors.
+    pub max_connections: usize,
+    /// Seconds between the WebSocket Ping frames the server sends.
+    pub websocket_ping_secs: u64,
+    /// Seconds a WebSocket may send nothing (pongs count) before it is closed.
+    pub websocket_timeout_secs: u64,
+    /// Seconds a WebSocket has to complete `connection_init`.
+    pub websocket_init_timeout_secs: u64,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        Self {
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            // nginx's default: long enough for a browser's next request to reuse the connection.
+            idle_timeout_secs: 75,
+            max_connections: 10_000,
+            // Under the 60 s idle timeout of common proxies and load balancers.
+            websocket_ping_secs: 20,
+            websocket_timeout_secs: 45,
+            websocket_init_timeout_secs: 10,
+        }
+    }
+}
+
+/// `/metrics`: on the main listener by default (embedded), on its own
+/// address, or behind a bearer token.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    /// Serve `/metrics` only on this address (e.g. an internal interface);
+    /// the main listener then answers 404 for it.
+    pub listen: Option<SocketAddr>,
+    /// A bearer token `/metrics` requires, wherever it is served (16+ bytes).
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub token: Option<SecretString>,
 }
 
 /// Token settings.
@@ -74,8 +130,12 @@ pub struct PipelineSection {
     pub prefetch: u16,
     /// Deliveries before a message is dead-lettered.
     pub max_deliveries: u32,
-    /// Timeout per tool call, in milliseconds.
+    /// Timeout per tool call, in milliseconds: the longest a call may go
+    /// without reporting progress (long Shopify reads report every page).
     pub tool_timeout_ms: u64,
+    /// Longest a tool call may run while it keeps reporting progress, in
+    /// milliseconds (at least `tool_timeout_ms`).
+    pub tool_max_ms: u64,
     /// First retry delay of a failing tool, in milliseconds (doubles, with jitter).
     pub tool_backoff_ms: u64,
     /// Prefix for RabbitMQ queue and exchange names (deployments sharing a broker).
@@ -91,6 +151,7 @@ impl Default for PipelineSection {
             prefetch: 16,
             max_deliveries: 5,
             tool_timeout_ms: 30_000,
+            tool_max_ms: 600_000,
             tool_backoff_ms: 200,
             queue_namespace: String::new(),
             proposal_ttl_hours: 72,
@@ -236,18 +297,79 @@ pub struct GraphqlConfig {
     pub max_depth: usize,
     /// Maximum complexity.
     pub max_complexity: usize,
-    /// Maximum aliases per document.
+    /// Maximum aliases per document, counted through fragments with multiplicity.
     pub max_aliases: usize,
+    /// Maximum lexical tokens in a query text, counted before it is parsed
+    /// (the GraphiQL introspection query has about 200, our clients' largest
+    /// document under 100).
+    pub max_tokens: usize,
+    /// Maximum selections (fields, fragment spreads, inline fragments) a
+    /// document expands to through its fragments, computed without expanding
+    /// them (the introspection query expands to about 240).
+    pub max_selections: usize,
+    /// Maximum directives at one location (field, fragment, operation, variable).
+    pub max_directives: usize,
+    /// Maximum errors in one response; a last error says how many were left out.
+    pub max_errors: usize,
+    /// Time budget of one query or mutation in milliseconds, after which it is
+    /// stopped with `TIMEOUT` (0: none). Subscriptions have no budget.
+    pub operation_timeout_ms: u64,
     /// Maximum operations in one batched request.
     pub max_batch: usize,
-    /// Maximum request body in bytes.
+    /// Maximum JSON request body in bytes (multipart: `max_multipart_bytes`).
     pub max_body_bytes: usize,
-    /// Serve introspection (turn off in production if clients use the SDL).
-    pub introspection: bool,
-    /// Field suggestions in validation errors.
-    pub suggestions: bool,
-    /// Serve GraphiQL on `GET /graphql` to browsers.
-    pub playground: bool,
+    /// Maximum bytes of one uploaded file; also bounds a multipart request's
+    /// `operations` and `map` parts.
+    pub max_upload_bytes: usize,
+    /// Maximum files in one multipart request.
+    pub max_upload_files: usize,
+    /// Maximum multipart request in bytes, framing included; unset leaves
+    /// room for `max_upload_files` files of `max_upload_bytes` plus
+    /// `max_body_bytes` (see [`GraphqlConfig::multipart_limit`]).
+    pub max_multipart_bytes: Option<usize>,
+    /// Serve introspection; unset: on embedded, off with PostgreSQL.
+    pub introspection: Option<bool>,
+    /// Field suggestions in validation errors; unset: on embedded, off with PostgreSQL.
+    pub suggestions: Option<bool>,
+    /// Serve GraphiQL on `GET /graphql` to browsers; unset: on embedded, off with PostgreSQL.
+    pub playground: Option<bool>,
+}
+
+impl GraphqlConfig {
+    /// This configuration with the unset development aids (introspection,
+    /// suggestions, GraphiQL) decided by the deployment: on in embedded mode,
+    /// off in `production` (PostgreSQL), where they map the API for an
+    /// attacker; explicit settings stay as they are.
+    pub fn for_deployment(mut self, production: bool) -> Self {
+        let aid = |setting: Option<bool>| Some(setting.unwrap_or(!production));
+        self.introspection = aid(self.introspection);
+        self.suggestions = aid(self.suggestions);
+        self.playground = aid(self.playground);
+        self
+    }
+
+    /// Whether introspection is served (unset counts as off: startup
+    /// resolves it with [`GraphqlConfig::for_deployment`]).
+    pub fn serves_introspection(&self) -> bool {
+        self.introspection.unwrap_or(false)
+    }
+
+    /// Whether validation errors carry "did you mean" suggestions (unset counts as off).
+    pub fn serves_suggestions(&self) -> bool {
+        self.suggestions.unwrap_or(false)
+    }
+
+    /// Whether browsers get GraphiQL (unset counts as off).
+    pub fn serves_playground(&self) -> bool {
+        self.playground.unwrap_or(false)
+    }
+
+    /// The cap on a whole multipart request in bytes.
+    pub fn multipart_limit(&self) -> usize {
+        self.max_multipart_bytes.unwrap_or_else(|| {
+            self.max_upload_bytes.saturating_mul(self.max_upload_files).saturating_add(self.max_body_bytes)
+        })
+    }
 }
 
 /// Per-user quotas on heavy operations.
@@ -260,6 +382,63 @@ pub struct RateLimitConfig {
     pub premium_per_hour: u64,
     /// Root fields counted (analysis and query-heavy operations).
     pub heavy_operations: Vec<String>,
+    /// Logins, registrations and invitations (`rate_limit.auth.*`).
+    pub auth: AuthLimitConfig,
+}
+
+/// Throttling of password guessing and account probing: after the free
+/// failures each login waits `first_delay_secs`, doubling per further
+/// failure up to `max_delay_secs`; `window_secs` of quiet after the wait
+/// forgets them. Never a hard lock: a guesser can delay a user, not lock
+/// them out for longer than `max_delay_secs`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthLimitConfig {
+    /// Failed logins per account (email) before attempts wait.
+    pub login_free_failures: u32,
+    /// Failed logins per client address, over all accounts, before attempts wait.
+    pub address_free_failures: u32,
+    /// The first wait in seconds; it doubles with each further failure.
+    pub first_delay_secs: u64,
+    /// The longest wait in seconds.
+    pub max_delay_secs: u64,
+    /// Seconds of quiet after a wait that forget the failures.
+    pub window_secs: u64,
+    /// Registrations per client address per hour.
+    pub registrations_per_address_per_hour: u64,
+    /// Invitations per account per hour.
+    pub invitations_per_account_per_hour: u64,
+}
+
+impl Default for AuthLimitConfig {
+    fn default() -> Self {
+        let schema = alatar_schema::auth::ThrottleConfig::default();
+        Self {
+            login_free_failures: schema.login_free_failures,
+            address_free_failures: schema.address_free_failures,
+            first_delay_secs: schema.first_delay.as_secs(),
+            max_delay_secs: schema.max_delay.as_secs(),
+            window_secs: schema.window.as_secs(),
+            registrations_per_address_per_hour: schema.registrations_per_address,
+            invitations_per_account_per_hour: schema.invitations_per_account,
+        }
+    }
+}
+
+impl AuthLimitConfig {
+    /// The schema's form of these limits.
+    pub fn throttle(&self) -> alatar_schema::auth::ThrottleConfig {
+        use std::time::Duration;
+        alatar_schema::auth::ThrottleConfig {
+            login_free_failures: self.login_free_failures,
+            address_free_failures: self.address_free_failures,
+            first_delay: Duration::from_secs(self.first_delay_secs),
+            max_delay: Duration::from_secs(self.max_delay_secs),
+            window: Duration::from_secs(self.window_secs),
+            registrations_per_address: self.registrations_per_address_per_hour,
+            invitations_per_account: self.invitations_per_account_per_hour,
+        }
+    }
 }
 
 /// Log output.
@@ -306,6 +485,8 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            http: HttpSection::default(),
+            metrics: MetricsSection::default(),
             data_dir: PathBuf::from("data"),
             database_url: None,
             database_max_connections: 16,
@@ -340,11 +521,20 @@ impl Default for GraphqlConfig {
             max_depth: 12,
             max_complexity: 1000,
             max_aliases: 30,
+            max_tokens: 5_000,
+            max_selections: 2_000,
+            max_directives: 10,
+            max_errors: 100,
+            operation_timeout_ms: 30_000,
             max_batch: 10,
             max_body_bytes: 1024 * 1024,
-            introspection: true,
-            suggestions: true,
-            playground: true,
+            // What a Knowledge upload may be (issue 14): 10 MiB a file, 5 a request.
+            max_upload_bytes: 10 * 1024 * 1024,
+            max_upload_files: 5,
+            max_multipart_bytes: None,
+            introspection: None,
+            suggestions: None,
+            playground: None,
         }
     }
 }
@@ -359,6 +549,7 @@ impl Default for RateLimitConfig {
                 "analysisRequest".into(),
                 "listAnalysisRequests".into(),
             ],
+            auth: AuthLimitConfig::default(),
         }
     }
 }
@@ -459,6 +650,10 @@ impl Config {
         if self.pipeline.max_deliveries == 0 {
             return bad("pipeline.max_deliveries", "must be at least 1");
         }
+        self.check_http()?;
+        if self.pipeline.tool_max_ms < self.pipeline.tool_timeout_ms {
+            return bad("pipeline.tool_max_ms", "must be at least pipeline.tool_timeout_ms");
+        }
         // A proposal is a judgement on the store as it was: a year is plenty.
         if !(1..=24 * 366).contains(&self.pipeline.proposal_ttl_hours) {
             return bad("pipeline.proposal_ttl_hours", "must be between 1 and 8784 (a year)");
@@ -466,8 +661,25 @@ impl Config {
         if self.graphql.max_batch == 0 {
             return bad("graphql.max_batch", "must be at least 1");
         }
+        // Below these not even `{ __typename }` is served, nor its error shown.
+        if self.graphql.max_tokens < 3 {
+            return bad("graphql.max_tokens", "must be at least 3");
+        }
+        if self.graphql.max_selections == 0 {
+            return bad("graphql.max_selections", "must be at least 1");
+        }
+        if self.graphql.max_errors == 0 {
+            return bad("graphql.max_errors", "must be at least 1");
+        }
         if self.graphql.max_body_bytes < 1024 {
             return bad("graphql.max_body_bytes", "must be at least 1024");
+        }
+        // The `operations` part is held to it too: below a JSON body's floor no upload fits.
+        if self.graphql.max_upload_bytes < 1024 {
+            return bad("graphql.max_upload_bytes", "must be at least 1024");
+        }
+        if self.graphql.max_multipart_bytes.is_some_and(|n| n < 1024) {
+            return bad("graphql.max_multipart_bytes", "must be at least 1024");
         }
         if self.jwt.access_ttl_secs == 0 || self.jwt.refresh_ttl_secs == 0 {
             return bad("jwt.access_ttl_secs", "token lifetimes must be positive");
@@ -502,6 +714,43 @@ impl Config {
         }
         if self.uses_postgres() && self.jwt.secret.is_none() {
             return bad("jwt.secret", "is required with a PostgreSQL database_url (instances must share it)");
+        }
+        Ok(())
+    }
+
+    /// The `http` and `metrics` sections: timers that fire, a WebSocket
+    /// keepalive that a live client can meet, a token hard to guess.
+    fn check_http(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("{key}: {why}")));
+        let http = &self.http;
+        // A day bounds every timer: longer is no timeout, and deadlines must not overflow.
+        let timers = [
+            ("http.header_timeout_secs", http.header_timeout_secs),
+            ("http.body_timeout_secs", http.body_timeout_secs),
+            ("http.idle_timeout_secs", http.idle_timeout_secs),
+            ("http.websocket_ping_secs", http.websocket_ping_secs),
+            ("http.websocket_timeout_secs", http.websocket_timeout_secs),
+            ("http.websocket_init_timeout_secs", http.websocket_init_timeout_secs),
+        ];
+        for (key, secs) in timers {
+            if !(1..=86_400).contains(&secs) {
+                return bad(key, "must be between 1 and 86400 (a day)");
+            }
+        }
+        // A client answers a ping within its round trip: the silence allowed must outlast the interval.
+        if http.websocket_timeout_secs <= http.websocket_ping_secs {
+            return bad("http.websocket_timeout_secs", "must be longer than http.websocket_ping_secs");
+        }
+        if http.max_connections == 0 {
+            return bad("http.max_connections", "must be at least 1");
+        }
+        if let Some(token) = &self.metrics.token
+            && secrecy::ExposeSecret::expose_secret(token).len() < 16
+        {
+            return bad("metrics.token", "must be at least 16 bytes");
+        }
+        if self.metrics.listen.is_some_and(|address| address == self.listen && address.port() != 0) {
+            return bad("metrics.listen", "must differ from listen");
         }
         Ok(())
     }

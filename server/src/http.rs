@@ -2,6 +2,7 @@
 
 mod auth;
 mod graphql;
+mod multipart;
 mod negotiate;
 mod observe;
 mod ops;
@@ -22,6 +23,7 @@ use crate::metrics::Metrics;
 
 pub use auth::Authenticator;
 pub use observe::RequestId;
+pub use ws::WebSocketLimits;
 
 /// What handlers share, behind one pointer: axum clones the state for every
 /// request (the middleware and the handler each take a copy), and one
@@ -47,6 +49,8 @@ impl std::ops::Deref for HttpState {
 /// The state's contents.
 pub struct Shared {
     pub schema: AppSchema,
+    /// WebSocket keepalive: pings, silence and `connection_init` timeouts.
+    pub websocket: WebSocketLimits,
     pub db: DatabaseConnection,
     pub redis: Option<redis::aio::ConnectionManager>,
     /// The broker, when it is an external one (`/readyz` checks it).
@@ -62,14 +66,43 @@ pub struct Shared {
 }
 
 /// The application's routes.
-pub fn router(state: HttpState) -> Router {
-    Router::new()
+pub fn router(state: HttpState, metrics: MetricsAccess) -> Router {
+    let routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/health", get(ops::health))
         .route("/readyz", get(ops::ready))
-        .route("/metrics", get(ops::metrics))
         .route("/shopify/callback", get(shopify::callback))
-        .route("/shopify/webhooks", post(shopify::webhook))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe))
-        .with_state(state)
+        .route("/shopify/webhooks", post(shopify::webhook));
+    let routes = match metrics {
+        MetricsAccess::Open => routes.route("/metrics", get(ops::metrics)),
+        MetricsAccess::Token(token) => routes.route("/metrics", metrics_behind(Some(token))),
+        MetricsAccess::Hidden => routes,
+    };
+    routes.layer(axum::middleware::from_fn_with_state(state.clone(), observe::observe)).with_state(state)
+}
+
+/// Who may read `/metrics` on the main listener.
+#[derive(Clone)]
+pub enum MetricsAccess {
+    /// Anyone (the embedded default).
+    Open,
+    /// Requests with `Authorization: Bearer <token>`.
+    Token(Arc<secrecy::SecretString>),
+    /// Nobody (404): it has a listener of its own, or this is production
+    /// without a token.
+    Hidden,
+}
+
+/// The router of `metrics.listen`: `/metrics` only, behind `token` when set.
+pub fn metrics_router(state: HttpState, token: Option<secrecy::SecretString>) -> Router {
+    Router::new().route("/metrics", metrics_behind(token.map(Arc::new))).with_state(state)
+}
+
+/// `GET /metrics`, requiring `token` when there is one.
+fn metrics_behind(token: Option<Arc<secrecy::SecretString>>) -> axum::routing::MethodRouter<HttpState> {
+    let route = get(ops::metrics);
+    match token {
+        Some(token) => route.route_layer(axum::middleware::from_fn_with_state(token, ops::require_token)),
+        None => route,
+    }
 }

@@ -7,10 +7,12 @@ pub mod cli;
 pub mod config;
 mod http;
 mod metrics;
+mod serve;
 mod startup;
 pub mod telemetry;
 
 pub use config::Config;
+pub use serve::raise_descriptor_limit;
 pub use startup::{
     Application, POOL_PING_AFTER_IDLE, build_pipeline, build_shopify, connect_database, open_database, run_worker,
 };

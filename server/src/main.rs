@@ -21,6 +21,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let config = Config::load(cli.config.as_deref())?;
     telemetry::init(&config.log);
+    if matches!(cli.command, Command::Serve | Command::Worker) {
+        // Every connection (client, pool, broker) is a descriptor; 1,024 is not many.
+        alatar_server::raise_descriptor_limit();
+    }
     match cli.command {
         Command::Serve => Application::build(config).await?.run_until_stopped().await?,
         Command::Migrate => {

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::serve::ListenerExt;
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use sea_orm_migration::MigratorTrait;
 use secrecy::{ExposeSecret, SecretString};
@@ -21,21 +20,31 @@ use alatar_agents::pipeline::{
 use alatar_agents::shopify::{Credentials, Shopify, ShopifyApp, TokenCipher};
 use alatar_agents::telemetry::{ClientObserver, NoObserver};
 use alatar_migration::Migrator;
-use alatar_schema::auth::{SessionTokens, TokenConfig, TokenKeys};
+use alatar_schema::auth::throttle::{AttemptLog, InMemoryAttemptLog, RedisAttemptLog};
+use alatar_schema::auth::{AuthThrottle, SessionTokens, TokenConfig, TokenKeys};
 use alatar_schema::rate_limit::{InMemoryRateLimiter, RateLimiter, RedisRateLimiter};
 use alatar_schema::service::events::RedisAccountEvents;
+use alatar_schema::service::members::UNHEARD_TTL;
 use alatar_schema::service::shopify::ShopifyService;
-use alatar_schema::service::{AccountEvents, InProcessAccountEvents};
+use alatar_schema::service::{
+    AccountEvents, InProcessAccountEvents, InProcessMembershipChanges, MemberCache, MembershipChanges,
+    RedisMembershipChanges,
+};
 use alatar_schema::{AppState, QueryLimits, RateLimits, build_schema};
 
 use crate::config::Config;
-use crate::http::{self, Authenticator, HttpState, Shared};
+use crate::http::{self, Authenticator, HttpState, MetricsAccess, Shared, WebSocketLimits};
 use crate::metrics::Metrics;
+use crate::serve::{self, ConnectionLimits};
 
 /// A bound, ready-to-serve application.
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
+    /// What connections to `listener` may take (timeouts, the cap).
+    connections: ConnectionLimits,
+    /// `metrics.listen`'s listener and its router, when configured.
+    metrics: Option<(TcpListener, axum::Router)>,
     pipeline: Pipeline,
     worker: Option<Worker>,
 }
@@ -91,11 +100,29 @@ pub fn build_pipeline(
             prefetch: settings.prefetch,
             max_deliveries: settings.max_deliveries,
             tool_timeout: Duration::from_millis(settings.tool_timeout_ms),
+            tool_max: Duration::from_millis(settings.tool_max_ms),
             tool_backoff: Duration::from_millis(settings.tool_backoff_ms),
             proposal_ttl: Duration::from_secs(settings.proposal_ttl_hours.saturating_mul(3600)),
         },
         observer: None,
     }
+}
+
+/// The member cache every authenticated operation reads its caller through,
+/// and how changes reach it: through Redis pub/sub on every instance when
+/// `redis_url` is set, else in this process. PostgreSQL without Redis may be
+/// several instances that cannot tell each other: entries live 1 s there.
+pub fn build_membership(
+    config: &Config,
+    redis: Option<&(redis::Client, redis::aio::ConnectionManager)>,
+) -> (Arc<MemberCache>, Arc<dyn MembershipChanges>) {
+    let ttl = if redis.is_none() && config.uses_postgres() { UNHEARD_TTL } else { MemberCache::DEFAULT_TTL };
+    let members = Arc::new(MemberCache::new(ttl));
+    let changes: Arc<dyn MembershipChanges> = match redis {
+        Some((client, manager)) => RedisMembershipChanges::start(client.clone(), manager.clone(), members.clone()),
+        None => Arc::new(InProcessMembershipChanges::new(members.clone())),
+    };
+    (members, changes)
 }
 
 /// Shopify when `shopify.api_key` is set: the app, the token keyring,
@@ -229,10 +256,19 @@ pub async fn connect_database(config: &Config) -> anyhow::Result<DatabaseConnect
         .test_before_acquire_if_idle_for(POOL_PING_AFTER_IDLE)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|o| {
-            // WAL lets readers proceed during a write; the busy timeout makes
-            // concurrent writers wait instead of failing with SQLITE_BUSY.
+            // Applied by sqlx to every connection the pool opens (pragmas and
+            // `sqlite3_busy_timeout` run on connect). WAL lets readers proceed
+            // during a write; the busy timeout makes a writer wait for the
+            // lock (taken up front: write transactions begin IMMEDIATE, see
+            // `alatar_agents::write`) instead of failing with SQLITE_BUSY.
+            // `synchronous = NORMAL` is what SQLite recommends with WAL: the
+            // database cannot be corrupted, only the last commits before a
+            // power loss (not a crash of the process) may be lost, and a
+            // commit no longer waits for an fsync, so the write lock is held
+            // for less time.
             o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(10))
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                 .foreign_keys(true)
         });
     // The error may echo the URL, credentials included: say only what failed.
@@ -294,6 +330,12 @@ impl Application {
             Some(conn) => Arc::new(RedisRateLimiter::new(conn.clone())),
             None => Arc::new(InMemoryRateLimiter::default()),
         };
+        // Login failures counted where every instance sees them when Redis is there.
+        let attempts: Arc<dyn AttemptLog> = match &redis {
+            Some(conn) => Arc::new(RedisAttemptLog::new(conn.clone())),
+            None => Arc::new(InMemoryAttemptLog::default()),
+        };
+        let throttle = Arc::new(AuthThrottle::new(attempts, limiter.clone(), config.rate_limit.auth.throttle()));
         let metrics = Arc::new(Metrics::default());
         let shopify = build_shopify(&config, &db, metrics.clone())?;
         let mut pipeline =
@@ -310,20 +352,31 @@ impl Application {
             Some((client, manager)) => RedisAccountEvents::start(client.clone(), manager.clone()),
             None => Arc::new(InProcessAccountEvents::default()),
         };
+        let (members, membership) = build_membership(&config, redis_connection.as_ref());
         let state = AppState {
             db: db.clone(),
             tokens: tokens.clone(),
             events,
             pipeline: pipeline.clone(),
             shopify: shopify.clone(),
-            members: Arc::default(),
+            members,
+            membership,
+            throttle,
         };
+        // A PostgreSQL deployment is production: development aids off unless asked for.
+        let graphql = config.graphql.clone().for_deployment(config.uses_postgres());
         let limits = QueryLimits {
-            max_depth: config.graphql.max_depth,
-            max_complexity: config.graphql.max_complexity,
-            max_aliases: config.graphql.max_aliases,
-            introspection: config.graphql.introspection,
-            suggestions: config.graphql.suggestions,
+            max_depth: graphql.max_depth,
+            max_complexity: graphql.max_complexity,
+            max_aliases: graphql.max_aliases,
+            max_tokens: graphql.max_tokens,
+            max_selections: graphql.max_selections,
+            max_directives: graphql.max_directives,
+            max_errors: graphql.max_errors,
+            operation_timeout: (graphql.operation_timeout_ms > 0)
+                .then(|| Duration::from_millis(graphql.operation_timeout_ms)),
+            introspection: graphql.serves_introspection(),
+            suggestions: graphql.serves_suggestions(),
         };
         let rate_limits = RateLimits {
             free_per_window: config.rate_limit.free_per_hour,
@@ -332,7 +385,8 @@ impl Application {
             heavy_fields: config.rate_limit.heavy_operations.iter().cloned().collect(),
         };
         let schema = build_schema(state, &limits, rate_limits, limiter);
-        let router = http::router(HttpState::new(Shared {
+        let state = HttpState::new(Shared {
+            websocket: websocket_limits(&config),
             schema,
             auth: Arc::new(Authenticator { keys: tokens, shopify: shopify.clone(), db: db.clone() }),
             shopify: shopify.map(Arc::new),
@@ -340,16 +394,32 @@ impl Application {
             redis,
             queue: config.amqp_url.is_some().then(|| pipeline.queue.clone()),
             metrics,
-            graphql: Arc::new(config.graphql.clone()),
-            documents: Arc::default(),
-        }));
+            graphql: Arc::new(graphql),
+            // The same limits as the schema's guard, which checks after it.
+            documents: Arc::new(alatar_schema::DocumentCache::new(&limits)),
+        });
+        let metrics = match config.metrics.listen {
+            Some(address) => {
+                let listener =
+                    TcpListener::bind(address).await.with_context(|| format!("binding metrics.listen {address}"))?;
+                Some((listener, http::metrics_router(state.clone(), config.metrics.token.clone())))
+            }
+            None => None,
+        };
+        let router = http::router(state, metrics_access(&config));
         let listener = TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
-        Ok(Self { listener, router, pipeline, worker })
+        let connections = ConnectionLimits::new(&config.http, serve::reserved_descriptors(&config));
+        Ok(Self { listener, router, connections, metrics, pipeline, worker })
     }
 
     /// The bound port (useful with port 0).
     pub fn port(&self) -> u16 {
         self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    /// The port `metrics.listen` bound, when set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().and_then(|(listener, _)| listener.local_addr().ok()).map(|a| a.port())
     }
 
     /// The router, for in-process tests (`oneshot`).
@@ -365,13 +435,74 @@ impl Application {
     /// Serves until SIGINT or SIGTERM, then drains in-flight requests and
     /// stops the in-process worker.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        tracing::info!(address = %self.listener.local_addr()?, "listening");
-        let served =
-            axum::serve(without_nagle(self.listener), self.router).with_graceful_shutdown(shutdown_signal()).await;
-        if let Some(worker) = self.worker {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` completes: then stops accepting, closes idle
+    /// connections, lets requests in flight finish and stops the in-process
+    /// worker (tests stop it without a signal).
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> std::io::Result<()> {
+        let Self { listener, router, connections: limits, metrics, pipeline: _pipeline, worker } = self;
+        tracing::info!(address = %listener.local_addr()?, "listening");
+        tracing::info!(
+            max_connections = limits.max_connections,
+            header_timeout_secs = limits.header_timeout.as_secs(),
+            body_timeout_secs = limits.body_timeout.as_secs(),
+            idle_timeout_secs = limits.idle_timeout.as_secs(),
+            "connection limits"
+        );
+        // One signal, watched by both listeners.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let signal = async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        };
+        let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+            // `Err` means the sender is gone, which it is only once it has sent.
+            let _ = stopped.changed().await;
+        };
+        let metrics_stopped = until_stopped(stopped.clone());
+        let main_stopped = until_stopped(stopped);
+        let metrics = async move {
+            if let Some((listener, router)) = metrics {
+                tracing::info!(address = %listener.local_addr()?, "serving metrics");
+                let limits = limits.with_max_connections(serve::METRICS_CONNECTIONS);
+                serve::serve(listener, router, limits, metrics_stopped).await;
+            }
+            Ok::<_, std::io::Error>(())
+        };
+        let main = serve::serve(listener, router, limits, main_stopped);
+        let ((), (), metrics) = tokio::join!(signal, main, metrics);
+        if let Some(worker) = worker {
             worker.stop().await;
         }
-        served
+        metrics
+    }
+}
+
+/// The WebSocket keepalive of `http.*`.
+fn websocket_limits(config: &Config) -> WebSocketLimits {
+    let http = &config.http;
+    WebSocketLimits {
+        ping_interval: Duration::from_secs(http.websocket_ping_secs),
+        timeout: Duration::from_secs(http.websocket_timeout_secs),
+        init_timeout: Duration::from_secs(http.websocket_init_timeout_secs),
+    }
+}
+
+/// Who may read `/metrics` on the main listener: nobody when it has a
+/// listener of its own; token holders when a token is set; otherwise
+/// anyone on the embedded default, nobody in production (PostgreSQL), where
+/// it would show the world the traffic, errors and model spend.
+fn metrics_access(config: &Config) -> MetricsAccess {
+    match (&config.metrics.listen, &config.metrics.token) {
+        (Some(_), _) => MetricsAccess::Hidden,
+        (None, Some(token)) => MetricsAccess::Token(Arc::new(token.clone())),
+        (None, None) if config.uses_postgres() => {
+            tracing::info!("/metrics is not served: set metrics.listen or metrics.token to serve it in production");
+            MetricsAccess::Hidden
+        }
+        (None, None) => MetricsAccess::Open,
     }
 }
 
@@ -392,35 +523,4 @@ async fn shutdown_signal() {
     let terminate = std::future::pending::<()>();
     tokio::select! { () = ctrl_c => {}, () = terminate => {} }
     tracing::info!("shutting down");
-}
-
-/// Accepted connections with `TCP_NODELAY`. With Nagle's algorithm on, the
-/// second event of a burst (a commit's events leave back to back as small
-/// WebSocket frames) waits for the client's delayed ACK of the first: 40 ms
-/// on Linux, which was most of the subscription benchmark's p99.
-fn without_nagle(
-    listener: TcpListener,
-) -> impl axum::serve::Listener<Io = tokio::net::TcpStream, Addr = std::net::SocketAddr> {
-    listener.tap_io(|stream| {
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::warn!(error = %e, "could not set TCP_NODELAY");
-        }
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use axum::serve::Listener as _;
-
-    use super::*;
-
-    #[tokio::test]
-    async fn accepted_connections_send_small_frames_at_once() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
-        let address = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let mut listener = without_nagle(listener);
-        let _client = tokio::net::TcpStream::connect(address).await.unwrap_or_else(|e| panic!("{e}"));
-        let (stream, _) = listener.accept().await;
-        assert!(stream.nodelay().unwrap_or_else(|e| panic!("{e}")));
-    }
 }

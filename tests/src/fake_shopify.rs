@@ -76,6 +76,7 @@ struct Shop {
     granted: String,
     origin: String,
     queries: Vec<(String, Value)>,
+    delay: Duration,
 }
 
 /// The running fake.
@@ -274,6 +275,11 @@ impl FakeShopify {
 
     fn with<T>(&self, f: impl FnOnce(&mut Shop) -> T) -> T {
         f(&mut self.shop.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Every Admin API answer from now on waits this long (a slow shop).
+    pub fn delay_answers(&self, delay: Duration) {
+        self.with(|s| s.delay = delay);
     }
 
     /// Queues faults for the next Admin API calls.
@@ -496,15 +502,18 @@ async fn graphql(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
-    let fault = {
+    let (fault, delay) = {
         let mut s = shop.lock().unwrap_or_else(|p| p.into_inner());
         s.calls += 1;
         let token = headers.get("x-shopify-access-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
         if !s.tokens.contains_key(token) {
             return (StatusCode::UNAUTHORIZED, "Invalid API key or access token").into_response();
         }
-        s.faults.pop_front()
+        (s.faults.pop_front(), s.delay)
     };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     match fault {
         Some(Fault::Status(429)) => {
             return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "0.05")], "slow down").into_response();

@@ -10,9 +10,7 @@
 
 use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait, UpdateMany,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, UpdateMany};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -25,6 +23,7 @@ use crate::pipeline::bus::kind;
 use crate::pipeline::journal::{append, enqueue, status_event, transition};
 use crate::pipeline::{Message, Pipeline};
 use crate::store::StoreError;
+use crate::write::begin_write;
 
 /// A revert claim older than this is considered abandoned (its process died).
 const REVERT_CLAIM: Duration = Duration::minutes(5);
@@ -149,7 +148,7 @@ pub async fn approve(
     parameters_hash: &str,
 ) -> Result<(proposed_action::Model, bool), DbErr> {
     let now = Utc::now();
-    let tx = p.db.begin().await?;
+    let tx = begin_write(&p.db).await?;
     let moved = set_status(&tx, action.id, &[ActionStatus::Pending], ActionStatus::Approved, |u| {
         u.col_expr(proposed_action::Column::DecidedBy, Expr::value(user))
             .col_expr(proposed_action::Column::DecidedAt, Expr::value(now))
@@ -179,7 +178,7 @@ pub async fn reject(
     reason: Option<&str>,
 ) -> Result<(proposed_action::Model, bool), DbErr> {
     let now = Utc::now();
-    let tx = p.db.begin().await?;
+    let tx = begin_write(&p.db).await?;
     let moved = set_status(&tx, action.id, &[ActionStatus::Pending], ActionStatus::Rejected, |u| {
         u.col_expr(proposed_action::Column::DecidedBy, Expr::value(user))
             .col_expr(proposed_action::Column::DecidedAt, Expr::value(now))
@@ -210,7 +209,7 @@ pub async fn expire_due(p: &Pipeline) -> Result<usize, DbErr> {
         .await?;
     let mut expired = 0;
     for action in due {
-        let tx = p.db.begin().await?;
+        let tx = begin_write(&p.db).await?;
         if !set_status(&tx, action.id, &[ActionStatus::Pending], ActionStatus::Expired, |u| u).await? {
             continue;
         }
@@ -288,7 +287,7 @@ pub async fn execute(p: &Pipeline, action_id: Uuid) -> anyhow::Result<()> {
         Err(e) if e.is_transient() => return Err(e.into()),
         Err(e) => return fail(p, &action, &e.to_string()).await,
     };
-    let tx = p.db.begin().await?;
+    let tx = begin_write(&p.db).await?;
     let inverse_json = inverse.as_ref().map(serde_json::to_value).transpose()?;
     if !set_status(&tx, action.id, &[ActionStatus::Approved], ActionStatus::Executing, |u| {
         u.col_expr(proposed_action::Column::Inverse, Expr::value(inverse_json))
@@ -345,7 +344,7 @@ async fn executed(
         Some(inverse) => Some(serde_json::to_value(inverse)?),
         None => current.inverse.clone(),
     };
-    let tx = p.db.begin().await?;
+    let tx = begin_write(&p.db).await?;
     let response = applied.response.clone();
     if !set_status(&tx, action.id, &[ActionStatus::Executing], ActionStatus::Executed, |u| {
         u.col_expr(proposed_action::Column::Outcome, Expr::value(json!({ "execution": response })))
@@ -376,7 +375,7 @@ async fn executed(
 }
 
 async fn fail(p: &Pipeline, action: &proposed_action::Model, reason: &str) -> anyhow::Result<()> {
-    let tx = p.db.begin().await?;
+    let tx = begin_write(&p.db).await?;
     let why = reason.to_owned();
     if !set_status(&tx, action.id, &[ActionStatus::Approved, ActionStatus::Executing], ActionStatus::Failed, |u| {
         u.col_expr(proposed_action::Column::FailureReason, Expr::value(why))
@@ -459,7 +458,7 @@ pub async fn revert(
         }
     }
     .await;
-    let tx = p.db.begin().await?;
+    let tx = begin_write(&p.db).await?;
     match outcome {
         Ok(applied) => {
             let mut record = action.outcome.clone().unwrap_or_else(|| json!({}));

@@ -1,13 +1,15 @@
 //! Runs one department task: start (counted attempt), work through the
 //! tools, then commit output, tool-call records, events and the follow-up
 //! messages at once (`commit`). A redelivery after that commit is a no-op.
+//! Failed attempts (`TOOL_ERROR`) and long calls' progress (`TOOL_PROGRESS`)
+//! are committed as they happen, so watchers see them live.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -19,7 +21,8 @@ use super::journal::append;
 use crate::Department;
 use crate::departments::TaskContext;
 use crate::plan::Plan;
-use crate::tools::{ErrorBudget, FailedAttempt, TaskFailure, ToolRunner};
+use crate::tools::{ErrorBudget, FailedAttempt, ProgressSink, TaskFailure, ToolProgress, ToolRunner};
+use crate::write::begin_write;
 
 mod commit;
 
@@ -61,7 +64,7 @@ impl Start {
         if *committed {
             return Ok(());
         }
-        let tx = self.p.db.begin().await?;
+        let tx = begin_write(&self.p.db).await?;
         self.count_attempt(&tx).await?;
         let events = append(&tx, self.account_id, self.request_id, vec![self.event()]).await?;
         tx.commit().await?;
@@ -79,7 +82,7 @@ impl ErrorBudget for Start {
         let FailedAttempt { tool, input, error, attempt, duration } = failed;
         // The start comes first in the event sequence.
         self.announce().await?;
-        let tx = self.p.db.begin().await?;
+        let tx = begin_write(&self.p.db).await?;
         agent_task::Entity::update_many()
             .col_expr(agent_task::Column::ErrorCount, Expr::col(agent_task::Column::ErrorCount).add(1))
             .col_expr(agent_task::Column::LastError, Expr::value(format!("{tool}: {error}")))
@@ -99,6 +102,26 @@ impl ErrorBudget for Start {
         tx.commit().await?;
         self.p.bus.publish(&events).await;
         Ok(u32::try_from(count).unwrap_or(0))
+    }
+}
+
+/// Long calls' progress: one `TOOL_PROGRESS` event each time the runner
+/// hands it on (at most once a second per call, never for a call shorter
+/// than a second), so fast reads write nothing extra.
+#[async_trait]
+impl ProgressSink for Start {
+    async fn progress(&self, progress: ToolProgress) -> anyhow::Result<()> {
+        let ToolProgress { tool_call_id, tool, attempt, pages, rows, detail, elapsed } = progress;
+        // The start comes first in the event sequence.
+        self.announce().await?;
+        let payload = json!({ "taskId": self.task_id, "toolCallId": tool_call_id, "tool": tool, "attempt": attempt,
+                              "pages": pages, "rows": rows, "detail": detail,
+                              "elapsedMs": elapsed.as_secs_f64() * 1000.0 });
+        let tx = crate::write::begin_write(&self.p.db).await?;
+        let events = append(&tx, self.account_id, self.request_id, vec![(kind::TOOL_PROGRESS, payload)]).await?;
+        tx.commit().await?;
+        self.p.bus.publish(&events).await;
+        Ok(())
     }
 }
 
@@ -273,11 +296,13 @@ async fn work(
         model: Some(request.model.clone()),
     };
     let mut runner = ToolRunner::new(
-        start,
+        start.clone(),
         u32::try_from(task.error_count).unwrap_or(0),
         p.config.tool_timeout,
         p.config.tool_backoff,
-    );
+    )
+    .with_ceiling(p.config.tool_max)
+    .with_progress(start);
     tracing::debug!(task_id = %task.id, department = ?task.department, "working");
     let output = agent.work(&context, &mut runner).await?;
     Ok((output, runner.into_calls()))

@@ -3,13 +3,14 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DbErr, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use alatar_entity::{ActionStatus, AnalysisStatus, TaskStatus, agent_task, analysis_request, proposed_action};
 
 use super::journal::{append, enqueue, enqueue_all, status_event, transition};
 use super::{Message, Pipeline};
+use crate::write::begin_write;
 
 /// A question to queue.
 #[derive(Debug, Clone)]
@@ -33,7 +34,7 @@ const UNFINISHED: [AnalysisStatus; 4] =
 pub async fn submit(p: &Pipeline, new: NewRequest) -> Result<analysis_request::Model, DbErr> {
     let now = Utc::now();
     let id = Uuid::now_v7();
-    let tx = p.db.begin().await?;
+    let tx = begin_write(&p.db).await?;
     let model = analysis_request::Entity::insert(analysis_request::ActiveModel {
         id: Set(id),
         account_id: Set(new.account_id),
@@ -68,7 +69,7 @@ pub async fn end(
     status: AnalysisStatus,
     reason: Option<&str>,
 ) -> Result<bool, DbErr> {
-    let tx = p.db.begin().await?;
+    let tx = begin_write(&p.db).await?;
     if !transition(&tx, request.id, &UNFINISHED, status, reason).await? {
         return Ok(false);
     }
@@ -104,7 +105,7 @@ pub async fn resume_unfinished(p: &Pipeline) -> Result<usize, DbErr> {
         .map(|id| Message::Advance { request_id: *id, redispatch: true })
         .chain(approved.iter().map(|a| Message::ExecuteAction { request_id: a.request_id, action_id: a.id }))
         .collect();
-    let tx = p.db.begin().await?;
+    let tx = begin_write(&p.db).await?;
     enqueue_all(&tx, &messages).await?;
     tx.commit().await?;
     p.outbox.notify_one();

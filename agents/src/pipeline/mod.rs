@@ -43,8 +43,10 @@ pub struct PipelineConfig {
     pub prefetch: u16,
     /// Deliveries before a message is dead-lettered.
     pub max_deliveries: u32,
-    /// Per tool call.
+    /// Per tool call: the longest it may go without reporting progress.
     pub tool_timeout: Duration,
+    /// Longest a tool call may run while it keeps reporting progress.
+    pub tool_max: Duration,
     /// First retry delay of a failing tool (doubles each time, with jitter).
     pub tool_backoff: Duration,
     /// How long a proposal waits for a decision before it expires.
@@ -57,6 +59,7 @@ impl Default for PipelineConfig {
             prefetch: 16,
             max_deliveries: 5,
             tool_timeout: Duration::from_secs(30),
+            tool_max: crate::progress::DEFAULT_CALL_CEILING,
             tool_backoff: Duration::from_millis(200),
             proposal_ttl: Duration::from_secs(72 * 3600),
         }

@@ -8,7 +8,7 @@ use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -26,6 +26,7 @@ use crate::Department;
 use crate::actions::Actor;
 use crate::llm::LlmError;
 use crate::result::{AnalysisBody, KeyFigure, ProposalDraft, Recommendation, Section, Visualization};
+use crate::write::begin_write;
 
 /// Handles `Advance`.
 pub(crate) async fn advance(p: &Pipeline, request_id: Uuid, redispatch: bool) -> anyhow::Result<()> {
@@ -41,7 +42,7 @@ pub(crate) async fn advance(p: &Pipeline, request_id: Uuid, redispatch: bool) ->
 
 /// Commits `PLANNING` on its own (for planners slow enough to be watched).
 async fn announce_planning(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result<bool> {
-    let tx = p.db.begin().await?;
+    let tx = begin_write(&p.db).await?;
     if !transition(&tx, request.id, &[AnalysisStatus::Queued], AnalysisStatus::Planning, None).await? {
         return Ok(false);
     }
@@ -102,7 +103,7 @@ async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result
         end(p, request, AnalysisStatus::Failed, Some(&format!("the plan was rejected: {e}"))).await?;
         return Ok(());
     }
-    let tx = p.db.begin().await?;
+    let tx = begin_write(&p.db).await?;
     let from = if announced { AnalysisStatus::Planning } else { AnalysisStatus::Queued };
     if !transition(&tx, request.id, &[from], AnalysisStatus::Running, None).await? {
         return Ok(());
@@ -266,7 +267,7 @@ pub(crate) async fn dispatch_ready<C: ConnectionTrait>(
 }
 
 async fn progress(p: &Pipeline, request: &analysis_request::Model, redispatch: bool) -> anyhow::Result<()> {
-    let tx = p.db.begin().await?;
+    let tx = begin_write(&p.db).await?;
     let next = dispatch_ready(&tx, request, redispatch).await?;
     tx.commit().await?;
     p.outbox.notify_one();
@@ -346,7 +347,7 @@ async fn finish(p: &Pipeline, request: &analysis_request::Model, tasks: &[agent_
     let expires_at = now + Duration::from_std(p.config.proposal_ttl).unwrap_or_else(|_| Duration::hours(72));
     // Proposals wait for a person; the request completes when all are decided.
     let status = if actions.is_empty() { AnalysisStatus::Completed } else { AnalysisStatus::AwaitingApproval };
-    let tx = p.db.begin().await?;
+    let tx = begin_write(&p.db).await?;
     if !transition(&tx, request.id, &[AnalysisStatus::Running], status, None).await? {
         return Ok(());
     }

@@ -15,6 +15,10 @@
 //!   the bucket go to a [`ClientObserver`].
 //! - Cursor pagination over `nodes` + `pageInfo`, and bulk operations for
 //!   exports too large to page through.
+//! - Progress ([`crate::progress`]): every page, bulk poll and answered call
+//!   tells the tool call running it that it is moving, and a wait for the
+//!   bucket counts as progress for as long as it lasts, so a long read on a
+//!   slow plan is not mistaken for a stalled one.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,6 +30,7 @@ use tokio::sync::Mutex;
 
 use super::{ShopDomain, ShopifyApp};
 use crate::breaker::{Breaker, BreakerConfig, Breakers};
+use crate::progress::{self, Progress};
 use crate::store::StoreError;
 use crate::telemetry::{ClientObserver, NoObserver};
 
@@ -139,7 +144,11 @@ impl AdminClient {
         loop {
             self.wait_for_capacity().await;
             match self.attempt(&body).await? {
-                Attempt::Done(data) => return Ok(data),
+                Attempt::Done(data) => {
+                    // A sign of life; pages and rows are counted by the readers.
+                    progress::report(Progress::default());
+                    return Ok(data);
+                }
                 Attempt::Throttled(wait) => {
                     throttle_waits += 1;
                     if throttle_waits > MAX_THROTTLE_WAITS {
@@ -147,6 +156,7 @@ impl AdminClient {
                     }
                     tracing::debug!(shop = %self.shop, wait_ms = wait.as_millis() as u64, "throttled; waiting for the bucket");
                     self.observer.shopify_throttle_wait(self.shop.as_str(), wait.as_secs_f64());
+                    progress::waiting(wait, bucket_wait(wait));
                     tokio::time::sleep(wait).await;
                 }
                 Attempt::Retry(after, why) => {
@@ -168,6 +178,7 @@ impl AdminClient {
         if !wait.is_zero() {
             tracing::debug!(shop = %self.shop, wait_ms = wait.as_millis() as u64, "waiting for query cost capacity");
             self.observer.shopify_throttle_wait(self.shop.as_str(), wait.as_secs_f64());
+            progress::waiting(wait, bucket_wait(wait));
             tokio::time::sleep(wait).await;
         }
     }
@@ -261,6 +272,8 @@ impl AdminClient {
         let mut page_size = super::cost::page_size(query, &variables, 250);
         let mut nodes = Vec::new();
         let mut after: Option<String> = variables.get("after").and_then(Value::as_str).map(str::to_owned);
+        let name = connection.trim_start_matches('/');
+        let mut pages = 0u64;
         loop {
             let mut vars = variables.clone();
             vars["first"] = json!(page_size);
@@ -276,9 +289,11 @@ impl AdminClient {
             let page = data
                 .pointer(connection)
                 .ok_or_else(|| StoreError::Rejected(format!("answer has no {connection} connection")))?;
-            if let Some(batch) = page.get("nodes").and_then(Value::as_array) {
-                nodes.extend(batch.iter().cloned());
-            }
+            let batch = page.get("nodes").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+            nodes.extend(batch.iter().cloned());
+            pages += 1;
+            let detail = format!("{name} page {pages}");
+            progress::report(Progress { pages: 1, rows: batch.len() as u64, detail });
             let next = page.pointer("/pageInfo/hasNextPage").and_then(Value::as_bool).unwrap_or(false);
             after = page.pointer("/pageInfo/endCursor").and_then(Value::as_str).map(str::to_owned);
             if !next || after.is_none() {
@@ -303,9 +318,18 @@ impl AdminClient {
             .ok_or_else(|| StoreError::Rejected("bulk operation was not started".into()))?
             .to_owned();
         let deadline = Instant::now() + BULK_DEADLINE;
+        let mut objects = 0u64;
         let url = loop {
             let data = self.graphql(POLL, json!({ "id": id })).await?;
             let op = &data["bulkOperation"];
+            // `objectCount` is an UnsignedInt64, which Shopify sends as a string.
+            let count = op.get("objectCount").and_then(|c| c.as_u64().or_else(|| c.as_str()?.parse().ok()));
+            if let Some(count) = count.filter(|c| *c > objects) {
+                let status = op.get("status").and_then(Value::as_str).unwrap_or("RUNNING");
+                let detail = format!("bulk export {status}: {count} objects");
+                progress::report(Progress { pages: 0, rows: count - objects, detail });
+                objects = count;
+            }
             match op.get("status").and_then(Value::as_str) {
                 Some("COMPLETED") => break op.get("url").and_then(Value::as_str).map(str::to_owned),
                 Some("CREATED" | "RUNNING") => {}
@@ -321,17 +345,24 @@ impl AdminClient {
         };
         // No url: the query matched nothing.
         let Some(url) = url else { return Ok(Vec::new()) };
-        let text = self
+        let download = |e: reqwest::Error| StoreError::Unavailable(format!("bulk result download: {e}"));
+        let mut response = self
             .http
             .get(&url)
             .timeout(self.app.timeout * 10)
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| StoreError::Unavailable(format!("bulk result download: {e}")))?
-            .text()
-            .await
-            .map_err(|e| StoreError::Unavailable(format!("bulk result download: {e}")))?;
+            .map_err(download)?;
+        // Chunk by chunk, so that a large file's download counts as progress.
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(download)? {
+            body.extend_from_slice(&chunk);
+            progress::report(Progress::default());
+        }
+        let text =
+            String::from_utf8(body).map_err(|e| StoreError::Rejected(format!("bulk result is not UTF-8: {e}")))?;
+        progress::report(Progress { pages: 1, rows: 0, detail: "bulk export downloaded".into() });
         text.lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str(l).map_err(|e| StoreError::Rejected(format!("bad bulk result line: {e}"))))
@@ -360,6 +391,11 @@ pub fn user_errors(payload: &Value) -> Result<(), StoreError> {
         })
         .collect();
     Err(StoreError::Rejected(messages.join("; ")))
+}
+
+/// What a tool call waiting for the bucket is doing, for a person.
+fn bucket_wait(wait: Duration) -> String {
+    format!("waiting {:.1} s for Shopify's query cost bucket to refill", wait.as_secs_f64())
 }
 
 fn backoff(base: Duration, attempt: u32) -> Duration {

@@ -1,5 +1,6 @@
-//! Class 3 tools: typed inputs and outputs, a JSON schema each, run with a
-//! timeout and retries by [`ToolRunner`], every call recorded.
+//! Class 3 tools: typed inputs and outputs, a JSON schema each, run with an
+//! inactivity timeout (long reads report progress) and retries by
+//! [`ToolRunner`], every call recorded.
 
 mod langchain;
 pub mod propose;
@@ -17,7 +18,9 @@ pub use langchain::{CallLog, LangchainTool};
 pub use propose::{
     DiscountParameters, ProductUpdateParameters, ProposeAction, ProposeInput, ProposeOutput, ProposeTool,
 };
-pub use runner::{ErrorBudget, FailedAttempt, MAX_TASK_ERRORS, TaskFailure, ToolCallRecord, ToolRunner};
+pub use runner::{
+    ErrorBudget, FailedAttempt, MAX_TASK_ERRORS, ProgressSink, TaskFailure, ToolCallRecord, ToolProgress, ToolRunner,
+};
 pub use stats::{
     Anomalies, AnomaliesInput, AnomaliesOutput, AnomalyKind, Compare, CompareInput, CompareOutput, Point, Rank,
     RankInput, RankOutput, Segment, Segments, SegmentsInput, SegmentsOutput, Trend, TrendInput, TrendOutput,

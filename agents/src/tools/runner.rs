@@ -1,5 +1,12 @@
 //! Runs tools for a department: timeout, retry with backoff and jitter, an
 //! error budget persisted on the task (seed 002 item 9), a record per call.
+//!
+//! The timeout is one of inactivity: a call that reports progress
+//! ([`crate::progress`]: Shopify pages, bulk polls, cost-bucket waits) keeps
+//! running while reports arrive within `timeout` of each other, up to a
+//! ceiling; one that reports nothing times out at `timeout` as before. Its
+//! progress goes to a [`ProgressSink`] at most once a second, and never in
+//! its first second, so fast calls cost nothing extra.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,6 +18,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{ToolError, TypedTool};
+use crate::progress::{self, DEFAULT_CALL_CEILING, Limits};
 use crate::result::Provenance;
 
 /// At this many errors a task fails and reports upward.
@@ -54,8 +62,38 @@ pub struct FailedAttempt<'a> {
     pub error: &'a str,
     /// 1 for the first attempt of the call.
     pub attempt: u32,
-    /// How long the attempt ran (the timeout, if it timed out).
+    /// How long the attempt ran (the timeout, or more if it kept reporting
+    /// progress before it fell silent or reached the ceiling).
     pub duration: Duration,
+}
+
+/// A running call's progress, as handed to a [`ProgressSink`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolProgress {
+    /// The id the call is recorded under once it succeeds (the same for
+    /// every attempt of the call).
+    pub tool_call_id: Uuid,
+    /// Tool name.
+    pub tool: &'static str,
+    /// 1 for the first attempt of the call.
+    pub attempt: u32,
+    /// Pages read so far by this attempt.
+    pub pages: u64,
+    /// Rows read so far by this attempt.
+    pub rows: u64,
+    /// What it is doing now (`orders page 12`).
+    pub detail: String,
+    /// How long the attempt has run.
+    pub elapsed: Duration,
+}
+
+/// Where long calls' progress goes; the pipeline appends it to the
+/// request's events (`TOOL_PROGRESS`).
+#[async_trait]
+pub trait ProgressSink: Send + Sync {
+    /// Records one progress report. Best effort: a failure is logged, and
+    /// the call goes on.
+    async fn progress(&self, progress: ToolProgress) -> anyhow::Result<()>;
 }
 
 /// Where a task's failed tool calls are recorded and counted; the pipeline
@@ -90,16 +128,34 @@ pub enum TaskFailure {
 /// Runs tool calls for one task.
 pub struct ToolRunner {
     budget: Arc<dyn ErrorBudget>,
+    progress: Option<Arc<dyn ProgressSink>>,
     errors: u32,
-    timeout: Duration,
+    limits: Limits,
     backoff: Duration,
     calls: Vec<ToolCallRecord>,
 }
 
 impl ToolRunner {
-    /// A runner for a task that already has `errors` errors.
+    /// A runner for a task that already has `errors` errors. A call that
+    /// reports nothing for `timeout` times out; one that keeps reporting
+    /// may run to the ceiling ([`DEFAULT_CALL_CEILING`] unless
+    /// [`ToolRunner::with_ceiling`]).
     pub fn new(budget: Arc<dyn ErrorBudget>, errors: u32, timeout: Duration, backoff: Duration) -> Self {
-        Self { budget, errors, timeout, backoff, calls: Vec::new() }
+        let limits = Limits { idle: timeout, ceiling: DEFAULT_CALL_CEILING.max(timeout) };
+        Self { budget, progress: None, errors, limits, backoff, calls: Vec::new() }
+    }
+
+    /// Caps a call that keeps reporting progress at `ceiling` (never below
+    /// the timeout).
+    pub fn with_ceiling(mut self, ceiling: Duration) -> Self {
+        self.limits.ceiling = ceiling.max(self.limits.idle);
+        self
+    }
+
+    /// Hands long calls' progress to `sink`.
+    pub fn with_progress(mut self, sink: Arc<dyn ProgressSink>) -> Self {
+        self.progress = Some(sink);
+        self
     }
 
     /// Adds calls made elsewhere for this task (by a model through adapters).
@@ -119,15 +175,49 @@ impl ToolRunner {
         input: T::Input,
     ) -> Result<(T::Output, Provenance), TaskFailure> {
         let input_json = serde_json::to_value(&input).map_err(|e| TaskFailure::Infrastructure(e.into()))?;
+        // Chosen up front so that progress reports name the call they belong to.
+        let id = Uuid::now_v7();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             let at = Utc::now();
             let started = Instant::now();
-            let error = match tokio::time::timeout(self.timeout, tool.call(&input)).await {
+            let mut publishing: Option<tokio::task::JoinHandle<()>> = None;
+            let sink = self.progress.clone();
+            let publish = |totals: &progress::Totals, elapsed: Duration| {
+                let Some(sink) = &sink else { return true };
+                // One write at a time; newer totals wait for the next tick.
+                if publishing.as_ref().is_some_and(|h| !h.is_finished()) {
+                    return false;
+                }
+                let report = ToolProgress {
+                    tool_call_id: id,
+                    tool: T::NAME,
+                    attempt,
+                    pages: totals.pages,
+                    rows: totals.rows,
+                    detail: totals.detail.clone(),
+                    elapsed,
+                };
+                let sink = sink.clone();
+                // Its own task: the call keeps being polled while the event commits.
+                let tool_name = report.tool;
+                publishing = Some(tokio::spawn(async move {
+                    if let Err(e) = sink.progress(report).await {
+                        tracing::warn!(tool = tool_name, error = %e, "tool progress not recorded");
+                    }
+                }));
+                true
+            };
+            let watched = progress::watch(self.limits, tool.call(&input), publish).await;
+            // Progress events come before the attempt's outcome in the request's events.
+            if let Some(handle) = publishing.take() {
+                let _ = handle.await;
+            }
+            let error = match watched {
                 Ok(Ok(output)) => {
                     let record = ToolCallRecord {
-                        id: Uuid::now_v7(),
+                        id,
                         tool: T::NAME.to_owned(),
                         input: input_json,
                         output_summary: T::summarize(&output),
@@ -140,7 +230,7 @@ impl ToolRunner {
                     return Ok((output, provenance));
                 }
                 Ok(Err(error)) => error,
-                Err(_) => ToolError::Transient(format!("timed out after {} ms", self.timeout.as_millis())),
+                Err(stopped) => ToolError::Transient(stopped.to_string()),
             };
             let message = error.to_string();
             let failed = FailedAttempt {
@@ -233,5 +323,154 @@ mod tests {
         let failure = runner.call(&Flaky(AtomicU32::new(0), 100), Empty {}).await.err();
         assert!(matches!(failure, Some(TaskFailure::Tool { errors: 5, .. })), "{failure:?}");
         assert_eq!(budget.0.load(Ordering::SeqCst), 5);
+    }
+
+    /// Reports a page every `every`, `pages` times, then answers (or, when
+    /// `then_stall`, falls silent).
+    struct Reading {
+        every: Duration,
+        pages: u32,
+        then_stall: bool,
+    }
+
+    #[async_trait]
+    impl TypedTool for Reading {
+        type Input = Empty;
+        type Output = u32;
+        const NAME: &'static str = "test.reading";
+        const DESCRIPTION: &'static str = "reads page after page";
+        async fn call(&self, _: &Empty) -> Result<u32, ToolError> {
+            for page in 1..=self.pages {
+                tokio::time::sleep(self.every).await;
+                let detail = format!("orders page {page}");
+                crate::progress::report(crate::progress::Progress { pages: 1, rows: 50, detail });
+            }
+            if self.then_stall {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            }
+            Ok(self.pages)
+        }
+        fn summarize(output: &u32) -> String {
+            output.to_string()
+        }
+    }
+
+    fn reading(every_ms: u64, pages: u32) -> Reading {
+        Reading { every: Duration::from_millis(every_ms), pages, then_stall: false }
+    }
+
+    /// Records failed attempts; the first one spends the whole budget.
+    #[derive(Default)]
+    struct Fatal(std::sync::Mutex<Vec<(String, Duration)>>);
+
+    #[async_trait]
+    impl ErrorBudget for Fatal {
+        async fn record_error(&self, failed: FailedAttempt<'_>) -> anyhow::Result<u32> {
+            if let Ok(mut seen) = self.0.lock() {
+                seen.push((failed.error.to_owned(), failed.duration));
+            }
+            Ok(MAX_TASK_ERRORS)
+        }
+    }
+
+    impl Fatal {
+        fn seen(&self) -> Vec<(String, Duration)> {
+            self.0.lock().map(|s| s.clone()).unwrap_or_default()
+        }
+    }
+
+    #[derive(Default)]
+    struct Sink(std::sync::Mutex<Vec<ToolProgress>>);
+
+    #[async_trait]
+    impl ProgressSink for Sink {
+        async fn progress(&self, progress: ToolProgress) -> anyhow::Result<()> {
+            if let Ok(mut seen) = self.0.lock() {
+                seen.push(progress);
+            }
+            Ok(())
+        }
+    }
+
+    impl Sink {
+        fn seen(&self) -> Vec<ToolProgress> {
+            self.0.lock().map(|s| s.clone()).unwrap_or_default()
+        }
+    }
+
+    const TIMEOUT: Duration = Duration::from_millis(200);
+
+    fn watched(budget: Arc<Fatal>, sink: Arc<Sink>, ceiling: Duration) -> ToolRunner {
+        ToolRunner::new(budget, 0, TIMEOUT, Duration::from_millis(1)).with_ceiling(ceiling).with_progress(sink)
+    }
+
+    #[tokio::test]
+    async fn a_call_reporting_progress_outlives_the_timeout() {
+        let (budget, sink) = (Arc::new(Fatal::default()), Arc::new(Sink::default()));
+        let mut runner = watched(budget.clone(), sink.clone(), Duration::from_secs(5));
+        // A page every 50 ms for 1.2 s: six times the timeout.
+        let Ok((pages, provenance)) = runner.call(&reading(50, 24), Empty {}).await else {
+            panic!("a call that keeps reporting runs on: {:?}", budget.seen());
+        };
+        assert_eq!(pages, 24);
+        assert!(budget.seen().is_empty(), "{:?}", budget.seen());
+        let calls = runner.into_calls();
+        assert!(calls[0].duration >= TIMEOUT * 5, "{:?}", calls[0].duration);
+        // Published once (after its first second), naming the call it belongs to.
+        let seen = sink.seen();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        let progress = &seen[0];
+        assert_eq!(
+            (progress.tool_call_id, progress.tool, progress.attempt),
+            (provenance.tool_call_id, "test.reading", 1)
+        );
+        assert!(progress.pages >= 5 && progress.rows == progress.pages * 50, "{progress:?}");
+        assert!(progress.detail.starts_with("orders page "), "{progress:?}");
+        assert!(progress.elapsed >= Duration::from_secs(1), "{progress:?}");
+    }
+
+    #[tokio::test]
+    async fn a_fast_call_publishes_nothing() {
+        let (budget, sink) = (Arc::new(Fatal::default()), Arc::new(Sink::default()));
+        let mut runner = watched(budget.clone(), sink.clone(), Duration::from_secs(5));
+        assert!(runner.call(&reading(10, 5), Empty {}).await.is_ok());
+        assert!(sink.seen().is_empty(), "{:?}", sink.seen());
+    }
+
+    #[tokio::test]
+    async fn a_silent_call_times_out_at_the_timeout() {
+        let (budget, sink) = (Arc::new(Fatal::default()), Arc::new(Sink::default()));
+        let mut runner = watched(budget.clone(), sink.clone(), Duration::from_secs(5));
+        let failure = runner.call(&reading(30_000, 1), Empty {}).await.err();
+        assert!(matches!(failure, Some(TaskFailure::Tool { .. })), "{failure:?}");
+        let seen = budget.seen();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0].0, "timed out after 200 ms", "worded as before");
+        assert!(seen[0].1 >= TIMEOUT && seen[0].1 < TIMEOUT * 3, "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn a_call_that_falls_silent_times_out_a_timeout_after_its_last_report() {
+        let (budget, sink) = (Arc::new(Fatal::default()), Arc::new(Sink::default()));
+        let mut runner = watched(budget.clone(), sink.clone(), Duration::from_secs(5));
+        // Four pages in 200 ms, then nothing.
+        let stalling = Reading { then_stall: true, ..reading(50, 4) };
+        assert!(runner.call(&stalling, Empty {}).await.is_err());
+        let seen = budget.seen();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(seen[0].0.contains("without progress"), "{seen:?}");
+        assert!(seen[0].1 >= TIMEOUT * 2 && seen[0].1 < TIMEOUT * 5, "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn the_ceiling_stops_a_call_that_never_ends() {
+        let (budget, sink) = (Arc::new(Fatal::default()), Arc::new(Sink::default()));
+        let ceiling = Duration::from_millis(500);
+        let mut runner = watched(budget.clone(), sink.clone(), ceiling);
+        assert!(runner.call(&reading(20, u32::MAX), Empty {}).await.is_err());
+        let seen = budget.seen();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(seen[0].0.contains("500 ms limit"), "{seen:?}");
+        assert!(seen[0].1 >= ceiling && seen[0].1 < ceiling * 3, "{seen:?}");
     }
 }

@@ -1,4 +1,5 @@
-//! JWT access tokens: HS256 pinned, `iss`, `aud`, `exp` required and checked.
+//! JWT access tokens: HS256 pinned, `iss`, `aud`, `exp` required and checked;
+//! `nbf`, when a token carries one, checked with the same leeway as `exp`.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -84,6 +85,9 @@ impl TokenKeys {
         validation.set_issuer(&[config.issuer.as_str()]);
         validation.set_audience(&[config.audience.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        // Our tokens carry no `nbf`, but one that does is not valid before it
+        // (RFC 7519 4.1.5); jsonwebtoken skips the check unless asked.
+        validation.validate_nbf = true;
         validation.leeway = 5;
         Ok(Self(std::sync::Arc::new(Keys {
             encoding: EncodingKey::from_secret(secret),
@@ -119,7 +123,7 @@ impl TokenKeys {
         Ok((token, exp))
     }
 
-    /// Verifies signature, algorithm, issuer, audience and expiry.
+    /// Verifies signature, algorithm, issuer, audience, expiry and `nbf`.
     pub fn verify(&self, token: &str) -> ApiResult<AccessClaims> {
         let now = chrono::Utc::now().timestamp();
         let lock = || self.0.verified.lock().unwrap_or_else(|e| e.into_inner());

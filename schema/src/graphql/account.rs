@@ -7,9 +7,10 @@ use futures_util::{Stream, StreamExt};
 
 use super::parse_id;
 use super::types::{Account, AccountEvent, AuthPayload, Invitation, InvitePayload, Role, User, UserPreferences};
+use crate::auth::ClientAddr;
 use crate::context::ContextExt;
 use crate::error::ApiError;
-use crate::service::{AuthSession, accounts, preferences, sessions};
+use crate::service::{AuthSession, MembershipChange, accounts, preferences, sessions};
 
 fn payload(session: AuthSession) -> AuthPayload {
     AuthPayload {
@@ -30,14 +31,8 @@ pub struct AccountQuery;
 impl AccountQuery {
     /// The authenticated user.
     async fn me(&self, ctx: &Context<'_>) -> Result<User> {
-        let viewer = ctx.viewer()?;
-        let (state, scope) = (ctx.state(), ctx.scope()?);
-        if let Some(me) = state.members.get(scope, viewer.sub) {
-            return Ok(User(me));
-        }
-        let me = accounts::member(&state.db, scope, viewer.sub).await.map_err(|_| ApiError::Unauthenticated)?;
-        state.members.put(&me);
-        Ok(User(me))
+        // The membership check read it for this request already.
+        Ok(User(ctx.caller()?.member.user.clone()))
     }
 
     /// The caller's account.
@@ -84,14 +79,19 @@ impl AccountMutation {
             account_name: account_name.as_deref(),
             invitation_token: invitation_token.as_deref(),
         };
-        Ok(payload(sessions::register(&state.db, &state.tokens, state.events.as_ref(), registration).await?))
+        let (throttle, client) = (state.throttle.as_ref(), ctx.data_opt::<ClientAddr>().copied());
+        Ok(payload(
+            sessions::register(&state.db, &state.tokens, state.events.as_ref(), throttle, client, registration).await?,
+        ))
     }
 
     /// Exchanges email and password for tokens.
     async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> Result<AuthPayload> {
         let state = ctx.state();
-        let session = sessions::login(&state.db, &state.tokens, &email, &password).await?;
-        state.members.forget(session.user.id); // its last login changed
+        let client = ctx.data_opt::<ClientAddr>().copied();
+        let session = sessions::login(&state.db, &state.tokens, &state.throttle, client, &email, &password).await?;
+        // Its last login changed, for `me` on every instance.
+        state.membership.publish(MembershipChange::Details { user_id: session.user.id });
         Ok(payload(session))
     }
 
@@ -142,8 +142,9 @@ impl AccountMutation {
     async fn invite_member(&self, ctx: &Context<'_>, email: String, role: Role) -> Result<InvitePayload> {
         let viewer = ctx.viewer()?;
         let state = ctx.state();
+        let (events, throttle) = (state.events.as_ref(), state.throttle.as_ref());
         let (invitation, token) =
-            accounts::invite(&state.db, state.events.as_ref(), ctx.scope()?, viewer.sub, &email, role.into()).await?;
+            accounts::invite(&state.db, events, throttle, ctx.scope()?, viewer.sub, &email, role.into()).await?;
         Ok(InvitePayload { invitation: Invitation(invitation), token })
     }
 
@@ -153,7 +154,9 @@ impl AccountMutation {
         let state = ctx.state();
         let target = parse_id("userId", &user_id)?;
         let removed = accounts::remove(&state.db, state.events.as_ref(), ctx.scope()?, viewer.sub, target).await?;
-        state.members.forget(removed.id);
+        // Every instance, at once: the removed member's token stops working
+        // and their open subscriptions end.
+        state.membership.publish(MembershipChange::Member { user_id: removed.id });
         Ok(User(removed))
     }
 
@@ -164,7 +167,8 @@ impl AccountMutation {
         let state = ctx.state();
         let target = parse_id("userId", &user_id)?;
         let changed = accounts::change_role(&state.db, ctx.scope()?, viewer.sub, target, role.into()).await?;
-        state.members.forget(changed.id);
+        // Every instance, at once: they act with the new role from now on.
+        state.membership.publish(MembershipChange::Member { user_id: changed.id });
         Ok(User(changed))
     }
 }

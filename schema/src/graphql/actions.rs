@@ -323,8 +323,16 @@ impl Watch {
                             continue;
                         }
                         let Some(id) = event.payload.get("actionId").and_then(Value::as_str).and_then(|s| Uuid::parse_str(s).ok()) else { continue };
-                        let action = service::get(&self.pipeline, self.scope, id).await?;
+                        let mut action = service::get(&self.pipeline, self.scope, id).await?;
                         self.since = self.since.max(action.updated_at.unwrap_or(action.created_at));
+                        // The row may have moved on (an approved action fails
+                        // within milliseconds): report the change this event
+                        // announced, so every step arrives once and in order.
+                        if let Some(status) = event.payload.get("status").cloned().and_then(|s| serde_json::from_value(s).ok()) {
+                            action.status = status;
+                            action.failure_reason =
+                                event.payload.get("reason").and_then(Value::as_str).map(str::to_owned);
+                        }
                         return Ok(ProposedAction(action));
                     }
                     Err(RecvError::Lagged(_)) => true,

@@ -389,7 +389,7 @@ impl AnalysisEvent {
     async fn sequence(&self) -> i64 {
         self.0.sequence
     }
-    /// `STATUS_CHANGED`, `PLAN`, `TASK_STARTED`, `TOOL_CALL`, `TOOL_RESULT`,
+    /// `STATUS_CHANGED`, `PLAN`, `TASK_STARTED`, `TOOL_CALL`, `TOOL_PROGRESS`, `TOOL_RESULT`,
     /// `TOOL_ERROR`, `PARTIAL_RESULT`, `TASK_COMPLETED`, `TASK_FAILED`, `RESULT`.
     async fn kind(&self) -> &str {
         &self.0.kind

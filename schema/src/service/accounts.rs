@@ -6,18 +6,19 @@ use chrono::{Duration, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    QueryOrder, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use alatar_agents::actions::{Actor, audit};
+use alatar_agents::write::begin_write;
 /// The account plans [`set_tier`] moves between (for callers without the entity crate).
 pub use alatar_entity::Tier;
 use alatar_entity::{AccountScope, Role, account, invitation, user};
 
 use super::{AccountEvent, AccountEventKind, AccountEvents, Email};
-use crate::auth::secret;
+use crate::auth::{AuthThrottle, secret};
 use crate::error::{ApiError, ApiResult};
 
 /// How long an invitation stays valid.
@@ -59,10 +60,13 @@ pub async fn manager(
 const MANAGE_MEMBERS: &str = "only owners and admins can manage members";
 
 /// Invites `email` with `role`; returns the invitation and its one-time token
-/// (shown once, stored only hashed). Only owners may invite owners.
+/// (shown once, stored only hashed). Only owners may invite owners; an
+/// account's invitations are throttled per hour. The answer is the same
+/// whether or not the address has an account elsewhere.
 pub async fn invite(
     db: &DatabaseConnection,
     events: &dyn AccountEvents,
+    throttle: &AuthThrottle,
     scope: AccountScope,
     actor_id: Uuid,
     email: &str,
@@ -73,12 +77,19 @@ pub async fn invite(
         return Err(ApiError::Forbidden("only owners can invite owners"));
     }
     let email = Email::parse(email)?;
-    if user::Entity::find().filter(user::Column::Email.eq(email.as_str())).count(db).await? > 0 {
-        return Err(ApiError::Conflict("this email already belongs to a member".into()));
+    throttle.admit_invitation(scope.account_id()).await?;
+    // Only this account's members are asked about: whether the address
+    // belongs to someone elsewhere is not the inviter's to learn, so such an
+    // invitation is made like any other (it cannot be accepted: one account
+    // per user, and `register` refuses a registered address).
+    let member =
+        scope.find::<user::Entity>().filter(user::Column::Email.is_in(email.stored_forms())).count(db).await? > 0;
+    if member {
+        return Err(ApiError::Conflict("this email already belongs to a member of this account".into()));
     }
     let token = secret::generate();
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
     let invite = invitation::ActiveModel {
         id: Set(Uuid::now_v7()),
         account_id: Set(scope.account_id()),
@@ -122,7 +133,7 @@ pub async fn remove(
     user_id: Uuid,
 ) -> ApiResult<user::Model> {
     let actor = manager(db, scope, actor_id, MANAGE_MEMBERS).await?;
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
     lock_account(&txn, scope.account_id()).await?;
     let target = scope
         .find::<user::Entity>()
@@ -175,7 +186,7 @@ pub async fn change_role(
     role: Role,
 ) -> ApiResult<user::Model> {
     let actor = manager(db, scope, actor_id, MANAGE_MEMBERS).await?;
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
     lock_account(&txn, scope.account_id()).await?;
     let target = scope
         .find::<user::Entity>()
@@ -215,11 +226,12 @@ pub async fn change_role(
 
 /// Puts an account on `tier`: an operator's change (`alatar account
 /// set-tier`), recorded as `TIER_CHANGED` by the system. Rate limits follow
-/// the tier in the access token, so members get the new quota with their
-/// next token (login or refresh).
+/// the tier the membership check reads through `MemberCache`: members get
+/// the new quota once their entry expires (at most its TTL), as this runs
+/// in another process than the servers'.
 #[tracing::instrument(skip_all, fields(account_id = %account_id, tier = ?tier))]
 pub async fn set_tier(db: &DatabaseConnection, account_id: Uuid, tier: Tier) -> ApiResult<account::Model> {
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
     lock_account(&txn, account_id).await?;
     let found = account::Entity::find_by_id(account_id).one(&txn).await?.ok_or(ApiError::NotFound("account"))?;
     if found.tier == tier {

@@ -1,5 +1,8 @@
-//! `Email`: parsed once at the edge, lower-cased, so the rest of the code
-//! never sees an unchecked address.
+//! `Email`: parsed once at the edge, lower-cased and in Unicode NFC, so the
+//! rest of the code never sees an unchecked address and one address has one
+//! spelling (`josé` typed as `e` + a combining accent is the same `josé`).
+
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{ApiError, ApiResult};
 
@@ -8,9 +11,11 @@ use crate::error::{ApiError, ApiResult};
 pub struct Email(String);
 
 impl Email {
-    /// Accepts `local@domain.tld` of at most 254 characters, no spaces.
+    /// Accepts `local@domain.tld` of at most 254 characters, no spaces;
+    /// trims, lower-cases and composes (NFC) it.
     pub fn parse(raw: &str) -> ApiResult<Self> {
-        let email = raw.trim().to_lowercase();
+        // Lower-casing first: NFC after it holds whatever the case mapping produced.
+        let email: String = raw.trim().to_lowercase().nfc().collect();
         let bad = || ApiError::bad_input("email", "is not a valid email address");
         if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad());
@@ -36,6 +41,15 @@ impl Email {
     pub fn domain(&self) -> &str {
         self.0.split_once('@').map_or("", |(_, d)| d)
     }
+
+    /// Every spelling under which this address may be stored: the normalised
+    /// one, and its decomposed (NFD) form, which rows written before
+    /// addresses were composed may hold. Lookups by email match any of them,
+    /// so such an account still logs in and is never registered twice.
+    pub fn stored_forms(&self) -> Vec<String> {
+        let decomposed: String = self.0.nfd().collect();
+        if decomposed == self.0 { vec![self.0.clone()] } else { vec![self.0.clone(), decomposed] }
+    }
 }
 
 #[cfg(test)]
@@ -48,5 +62,15 @@ mod tests {
         for bad in ["", "ann", "ann@", "@shop.example", "ann@shop", "a b@shop.example", "ann@.example", "a@b..c"] {
             assert!(Email::parse(bad).is_err(), "{bad} accepted");
         }
+    }
+
+    #[test]
+    fn composed_and_decomposed_spellings_are_one_address() {
+        let composed = Email::parse("jos\u{e9}@shop.example").map(|e| e.0).ok();
+        let decomposed = Email::parse("JOSE\u{301}@shop.example").map(|e| e.0).ok();
+        assert_eq!(composed, decomposed);
+        assert_eq!(composed.as_deref(), Some("jos\u{e9}@shop.example"));
+        let forms = Email::parse("jos\u{e9}@shop.example").map(|e| e.stored_forms()).unwrap_or_default();
+        assert_eq!(forms, ["jos\u{e9}@shop.example", "jose\u{301}@shop.example"]);
     }
 }

@@ -1,11 +1,12 @@
 //! `UserPreferences`: the LLM model choice and presentation settings.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, QueryFilter, Set};
 use serde_json::json;
 use uuid::Uuid;
 
 use alatar_agents::actions::{Actor, audit};
+use alatar_agents::write::begin_write;
 use alatar_entity::{AccountScope, user, user_preferences};
 
 use crate::error::{ApiError, ApiResult};
@@ -59,7 +60,7 @@ pub async fn update(
     user_id: Uuid,
     patch: PreferencesPatch,
 ) -> ApiResult<user_preferences::Model> {
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
     let mut row: user_preferences::ActiveModel = scope
         .find::<user_preferences::Entity>()
         .filter(user_preferences::Column::UserId.eq(user_id))

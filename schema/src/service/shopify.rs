@@ -13,7 +13,7 @@ use rand::RngCore;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, TransactionTrait,
+    QueryOrder,
 };
 use secrecy::ExposeSecret;
 use serde_json::json;
@@ -22,6 +22,7 @@ use uuid::Uuid;
 use alatar_agents::actions::{Actor, audit};
 use alatar_agents::shopify::credentials::status;
 use alatar_agents::shopify::{ShopDomain, Shopify, cache, oauth, signature};
+use alatar_agents::write::begin_write;
 use alatar_entity::{AccountScope, Role, StoreKind, account, oauth_state, shopify_credential, store, user};
 
 use crate::auth::password::{self, Password};
@@ -193,7 +194,9 @@ pub async fn complete(
 ) -> ApiResult<store::Model> {
     let svc = configured(svc)?;
     let app = &svc.shopify.app;
+    let claimed_shop = param(params, "shop");
     if !signature::verify_query(app.api_secret.expose_secret().as_bytes(), params) {
+        refused_callback("bad hmac", claimed_shop, None, by);
         return Err(ApiError::bad_input("hmac", "the callback's signature is missing or wrong"));
     }
     let timestamp: i64 = param(params, "timestamp")
@@ -201,6 +204,7 @@ pub async fn complete(
         .ok_or_else(|| ApiError::bad_input("timestamp", "is missing"))?;
     let age = (Utc::now().timestamp() - timestamp).unsigned_abs();
     if age > svc.timestamp_tolerance.as_secs() {
+        refused_callback("stale timestamp", claimed_shop, None, by);
         return Err(ApiError::bad_input("timestamp", "the callback is stale; start the install again"));
     }
     let shop =
@@ -209,22 +213,28 @@ pub async fn complete(
         param(params, "code").filter(|c| !c.is_empty()).ok_or_else(|| ApiError::bad_input("code", "is missing"))?;
     let state = param(params, "state").unwrap_or_default();
     let now = Utc::now();
-    let started = oauth_state::Entity::find_by_id(state.to_owned())
+    let Some(started) = oauth_state::Entity::find_by_id(state.to_owned())
         .filter(oauth_state::Column::UsedAt.is_null())
         .filter(oauth_state::Column::ExpiresAt.gt(now))
         .filter(oauth_state::Column::ShopDomain.eq(shop.as_str()))
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::bad_input("state", "unknown, used, expired, or issued for another shop"))?;
+    else {
+        refused_callback("unknown, used or expired state", claimed_shop, None, by);
+        return Err(ApiError::bad_input("state", "unknown, used, expired, or issued for another shop"));
+    };
     // Checked before the nonce is spent: a browser that merely carries the
-    // redirect (someone else's install link) neither links nor burns it.
+    // redirect (someone else's install link), or another user relaying it,
+    // neither links nor burns it; only the installer's completion does.
     match by {
         Completion::Browser(cookie) if !svc.cookie_matches(cookie, state) => {
+            refused_callback("another browser", claimed_shop, Some(&started), by);
             return Err(ApiError::Forbidden(
                 "this install was started in another browser; start it again from Alatar in this one",
             ));
         }
         Completion::Relayed(viewer) if viewer.acc != started.account_id || viewer.sub != started.user_id => {
+            refused_callback("relayed by another user", claimed_shop, Some(&started), by);
             return Err(ApiError::Forbidden("this install was started by someone else"));
         }
         Completion::Browser(_) | Completion::Relayed(_) => {}
@@ -241,6 +251,7 @@ pub async fn complete(
         .rows_affected
         == 1;
     if !consumed {
+        refused_callback("state used meanwhile", claimed_shop, Some(&started), by);
         return Err(ApiError::bad_input("state", "unknown, used, expired, or issued for another shop"));
     }
     let grant = oauth::exchange_code(app, &svc.shopify.http, &shop, code).await.map_err(|e| {
@@ -249,7 +260,7 @@ pub async fn complete(
     })?;
     let sealed = svc.shopify.credentials.seal(&shop, &grant).map_err(ApiError::internal)?;
     let scope = AccountScope::new(started.account_id);
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     if let Some((owner, existing)) = AccountScope::of_shop(&tx, shop.as_str()).await? {
         if owner != scope && existing.status != status::REVOKED {
             return Err(ApiError::Conflict(format!("{shop} is linked to another account")));
@@ -327,6 +338,31 @@ pub async fn complete(
     Ok(linked)
 }
 
+/// Logs a refused OAuth callback as a security event (in the request's
+/// span, which carries the request id), naming the install's account and
+/// user once its state is known, and who relayed it.
+fn refused_callback(
+    reason: &'static str,
+    shop: Option<&str>,
+    started: Option<&oauth_state::Model>,
+    by: Completion<'_>,
+) {
+    let (account_id, user_id) = started.map(|s| (s.account_id.to_string(), s.user_id.to_string())).unzip();
+    let (relayed_by_account, relayed_by_user) = match by {
+        Completion::Relayed(viewer) => (Some(viewer.acc.to_string()), Some(viewer.sub.to_string())),
+        Completion::Browser(_) => (None, None),
+    };
+    tracing::warn!(
+        reason,
+        claimed_shop = shop,
+        account_id,
+        user_id,
+        relayed_by_account,
+        relayed_by_user,
+        "shopify oauth callback refused"
+    );
+}
+
 /// The store's credential, if it is a Shopify store.
 pub async fn credential(db: &DatabaseConnection, store: &store::Model) -> ApiResult<Option<shopify_credential::Model>> {
     Ok(AccountScope::new(store.account_id)
@@ -359,7 +395,7 @@ pub async fn disconnect(
         Some(svc) if found.kind == StoreKind::Shopify => revoke(db, svc, &found).await,
         _ => Revocation::NotApplicable,
     };
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     scope
         .delete_many::<shopify_credential::Entity>()
         .filter(shopify_credential::Column::StoreId.eq(found.id))
@@ -485,7 +521,7 @@ async fn join_as_shopify_user(
 ) -> ApiResult<user::Model> {
     let hash = password::hash(Password::parse(&secret::generate())?).await?;
     let now = Utc::now();
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let inserted = user::ActiveModel {
         id: Set(Uuid::now_v7()),
         account_id: Set(scope.account_id()),

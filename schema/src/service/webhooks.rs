@@ -12,7 +12,7 @@ use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, SqlErr, TransactionTrait,
+    QuerySelect, SqlErr,
 };
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -22,6 +22,7 @@ use alatar_agents::actions::{Actor, audit};
 use alatar_agents::shopify::cache::{self, key};
 use alatar_agents::shopify::credentials::status;
 use alatar_agents::shopify::{ShopDomain, gid_number, signature};
+use alatar_agents::write::begin_write;
 use alatar_entity::{
     AccountScope, agent_task, analysis_event, analysis_request, analysis_result, audit_entry, compliance_request,
     oauth_state, proposed_action, shopify_cache, shopify_credential, store, tool_call, webhook_delivery,
@@ -62,6 +63,15 @@ pub enum Outcome {
 pub async fn receive(db: &DatabaseConnection, svc: &ShopifyService, delivery: Delivery<'_>) -> Result<Outcome, DbErr> {
     let secret = svc.shopify.app.api_secret.expose_secret().as_bytes();
     if !delivery.hmac.is_some_and(|h| signature::verify_body(secret, delivery.body, h)) {
+        // A security event, in the request's span (request id); the headers
+        // are unsigned, so the shop is only what the sender claims.
+        tracing::warn!(
+            claimed_shop = delivery.shop,
+            topic = delivery.topic,
+            webhook_id = delivery.webhook_id,
+            hmac_present = delivery.hmac.is_some(),
+            "webhook refused: invalid HMAC"
+        );
         return Ok(Outcome::Unauthorized);
     }
     if delivery.webhook_id.is_empty() || delivery.topic.is_empty() || delivery.shop.is_empty() {
@@ -77,9 +87,16 @@ pub async fn receive(db: &DatabaseConnection, svc: &ShopifyService, delivery: De
     // it must be the header's (a signed body replayed for another shop is refused).
     let named = payload.get("shop_domain").or_else(|| payload.get("myshopify_domain")).and_then(Value::as_str);
     if named.is_some_and(|named| named != delivery.shop) {
+        tracing::warn!(
+            claimed_shop = delivery.shop,
+            body_shop = named,
+            topic = delivery.topic,
+            webhook_id = delivery.webhook_id,
+            "webhook refused: signed for another shop"
+        );
         return Ok(Outcome::Unauthorized);
     }
-    let tx = db.begin().await?;
+    let tx = begin_write(db).await?;
     let recorded = webhook_delivery::Entity::insert(webhook_delivery::ActiveModel {
         webhook_id: Set(delivery.webhook_id.to_owned()),
         shop_domain: Set(delivery.shop.to_owned()),

@@ -2,17 +2,20 @@
 //! parameter checks, content negotiation, meaningful status codes. A browser's
 //! `GET` gets GraphiQL; a WebSocket upgrade goes to `ws`.
 
+use std::net::SocketAddr;
+
+use alatar_schema::auth::ClientAddr;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{ServerError, Variables};
-use axum::body::{Body, to_bytes};
-use axum::extract::{FromRequestParts, Request, State};
+use axum::body::to_bytes;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::{Map, Value};
 
 use super::auth::Credentials;
 use super::negotiate::{self, BodyKind, MediaType};
-use super::{HttpState, RequestId, ws};
+use super::{HttpState, RequestId, multipart, ws};
 
 /// A request refused before execution, with the status the spec asks for.
 struct Refusal {
@@ -143,8 +146,15 @@ fn type_label(ty: Option<OperationType>) -> &'static str {
     }
 }
 
+/// The connection's peer, as the accept loop recorded it. Forwarded-for
+/// headers are not trusted: no proxy is configured to vouch for them.
+pub fn client_addr(extensions: &axum::http::Extensions) -> Option<ClientAddr> {
+    extensions.get::<ConnectInfo<SocketAddr>>().map(|info| ClientAddr(info.0.ip()))
+}
+
 pub async fn post(State(state): State<HttpState>, request: Request) -> Response {
     let rid = request_id(&request);
+    let client = client_addr(request.extensions());
     let Some(media) = negotiate::accept(request.headers()) else {
         return not_acceptable(&rid);
     };
@@ -163,10 +173,10 @@ pub async fn post(State(state): State<HttpState>, request: Request) -> Response 
             Ok(bytes) => parse_json_body(&bytes, state.graphql.max_batch),
             Err(_) => Err(too_large(state.graphql.max_body_bytes)),
         },
-        BodyKind::Multipart(content_type) => multipart(&state, content_type, request.into_body()).await,
+        BodyKind::Multipart(content_type) => read_multipart(&state, content_type, request).await,
     };
     match parsed {
-        Ok((requests, batch)) => execute(&state, requests, batch, credentials, media, &rid).await,
+        Ok((requests, batch)) => execute(&state, requests, batch, credentials, client, media, &rid).await,
         Err(refusal) => refusal.into_response(media, &rid),
     }
 }
@@ -179,26 +189,34 @@ fn too_large(limit: usize) -> Refusal {
     }
 }
 
-async fn multipart(
+/// A GraphQL multipart request (uploads), read within the upload limits.
+async fn read_multipart(
     state: &HttpState,
     content_type: String,
-    body: Body,
+    request: Request,
 ) -> Result<(Vec<async_graphql::Request>, bool), Refusal> {
-    let limit = state.graphql.max_body_bytes;
-    let reader = async_read(body);
-    let options = async_graphql::http::MultipartOptions::default().max_file_size(limit).max_num_files(16);
-    match async_graphql::http::receive_batch_body(Some(content_type.as_str()), reader, options).await {
+    // Multipart is the one accepted body a cross-site HTML form can send
+    // without a preflight (CSRF); a header of our own it cannot add.
+    if !multipart::preflighted(request.headers()) {
+        let [apollo, ours] = multipart::PREFLIGHT_HEADERS;
+        return Err(Refusal::bad(format!(
+            "multipart requests must carry an `{apollo}` or `{ours}` header (any value): \
+             a cross-site form cannot send one"
+        )));
+    }
+    let limits = multipart::UploadLimits::new(&state.graphql);
+    let (parts, body) = request.into_parts();
+    match multipart::receive(&parts.headers, &content_type, body, limits).await {
         Ok(async_graphql::BatchRequest::Single(r)) => Ok((vec![r], false)),
         Ok(async_graphql::BatchRequest::Batch(rs)) if rs.len() <= state.graphql.max_batch => Ok((rs, true)),
         Ok(async_graphql::BatchRequest::Batch(_)) => Err(Refusal::bad("batch exceeds the limit")),
-        Err(async_graphql::ParseRequestError::PayloadTooLarge) => Err(too_large(limit)),
-        Err(e) => Err(Refusal::bad(format!("invalid multipart request: {e}"))),
+        Err(multipart::UploadError::Exceeded(exceeded)) => Err(Refusal {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "BAD_USER_INPUT",
+            message: exceeded.to_string(),
+        }),
+        Err(multipart::UploadError::Invalid(message)) => Err(Refusal::bad(message)),
     }
-}
-
-fn async_read(body: Body) -> impl futures_util::AsyncRead + Send + Unpin {
-    use futures_util::TryStreamExt;
-    body.into_data_stream().map_err(|e| std::io::Error::other(e.to_string())).into_async_read()
 }
 
 fn not_acceptable(rid: &str) -> Response {
@@ -222,6 +240,7 @@ fn unauthenticated(media: MediaType, rid: &str) -> Response {
 pub async fn get(State(state): State<HttpState>, request: Request) -> Response {
     let rid = request_id(&request);
     let (mut parts, _body) = request.into_parts();
+    let client = client_addr(&parts.extensions);
     let is_upgrade = parts
         .headers
         .get(header::UPGRADE)
@@ -231,7 +250,7 @@ pub async fn get(State(state): State<HttpState>, request: Request) -> Response {
         return ws::upgrade(state, &mut parts).await;
     }
     let raw_query = parts.uri.query().unwrap_or_default().to_owned();
-    if state.graphql.playground && negotiate::wants_html(&parts.headers) && !raw_query.contains("query=") {
+    if state.graphql.serves_playground() && negotiate::wants_html(&parts.headers) && !raw_query.contains("query=") {
         let page = async_graphql::http::GraphiQLSource::build()
             .endpoint("/graphql")
             .subscription_endpoint("/graphql")
@@ -250,6 +269,8 @@ pub async fn get(State(state): State<HttpState>, request: Request) -> Response {
         Ok(r) => r,
         Err(refusal) => return refusal.into_response(media, &rid),
     };
+    // Parsed through the cache, which does not parse a text over the token cap.
+    state.documents.prepare(&mut gql);
     if operation_type(&mut gql) == Some(OperationType::Mutation) {
         let mut response = Refusal {
             status: StatusCode::METHOD_NOT_ALLOWED,
@@ -260,7 +281,7 @@ pub async fn get(State(state): State<HttpState>, request: Request) -> Response {
         response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&state, vec![gql], false, credentials, media, &rid).await
+    execute(&state, vec![gql], false, credentials, client, media, &rid).await
 }
 
 /// True for errors raised before execution: the response has no `data`.
@@ -289,6 +310,7 @@ async fn execute(
     requests: Vec<async_graphql::Request>,
     batch: bool,
     credentials: Credentials,
+    client: Option<ClientAddr>,
     media: MediaType,
     rid: &str,
 ) -> Response {
@@ -301,6 +323,9 @@ async fn execute(
         state.metrics.operation(type_label(operation_type(&mut request)));
         if let Some(viewer) = &viewer {
             request = request.data(viewer.clone());
+        }
+        if let Some(client) = client {
+            request = request.data(client);
         }
         state.schema.execute(request)
     };
@@ -323,6 +348,7 @@ async fn execute(
     let mut limited: Option<u64> = None;
     let mut all_limited = true;
     let mut request_errors = true;
+    let mut timed_out = false;
     let bodies: Vec<ResponseBody> = responses
         .into_iter()
         .map(|mut response| {
@@ -332,6 +358,7 @@ async fn execute(
             for error in &mut response.errors {
                 if let Some(code) = error_code(error) {
                     state.metrics.error(code);
+                    timed_out |= code == "TIMEOUT";
                 }
                 if let Some(after) = retry_after(error) {
                     limited = Some(limited.map_or(after, |l| l.max(after)));
@@ -347,7 +374,8 @@ async fn execute(
     let status = if limited.is_some() && all_limited {
         StatusCode::TOO_MANY_REQUESTS
     } else if !batch && request_errors && media == MediaType::GraphqlResponse {
-        StatusCode::BAD_REQUEST
+        // An operation stopped at its time budget is the server's doing, not a bad request.
+        if timed_out { StatusCode::GATEWAY_TIMEOUT } else { StatusCode::BAD_REQUEST }
     } else {
         StatusCode::OK
     };

@@ -76,7 +76,11 @@ pub enum BodyKind {
     Unsupported,
 }
 
-/// Classifies `Content-Type`; non-UTF-8 JSON is unsupported.
+/// Classifies `Content-Type`; non-UTF-8 JSON is unsupported. Of the three
+/// types an HTML form can post cross-site without a preflight,
+/// `application/x-www-form-urlencoded` and `text/plain` are unsupported here
+/// (415), and `multipart/form-data` must carry a header a form cannot add
+/// (`multipart::PREFLIGHT_HEADERS`, checked by the handler).
 pub fn body_kind(headers: &HeaderMap) -> BodyKind {
     let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
         return BodyKind::Unsupported;

@@ -1,11 +1,16 @@
 //! `/health` (the process is up), `/readyz` (its dependencies answer) and
-//! `/metrics` (Prometheus).
+//! `/metrics` (Prometheus; where and to whom is `metrics.*`, see `router`).
+
+use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
+use subtle::ConstantTimeEq;
 
 use super::HttpState;
 
@@ -39,4 +44,20 @@ pub async fn ready(State(state): State<HttpState>) -> Response {
 pub async fn metrics(State(state): State<HttpState>) -> Response {
     ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], state.metrics.render())
         .into_response()
+}
+
+/// Lets through requests bearing `Authorization: Bearer <token>`; others get
+/// 401. Compared in constant time: the token guards what the API costs and fails.
+pub async fn require_token(State(token): State<Arc<SecretString>>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")));
+    let expected = token.expose_secret().as_bytes();
+    let valid = presented.is_some_and(|presented| bool::from(presented.as_bytes().ct_eq(expected)));
+    if valid {
+        return next.run(request).await;
+    }
+    (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))]).into_response()
 }

@@ -59,7 +59,9 @@ async fn register_login_me(backend: Backend) {
             None,
         )
         .await;
-    assert_eq!(dup.code(), Some("CONFLICT"));
+    // Refused without saying that the address has an account (see login_security.rs).
+    assert_eq!(dup.code(), Some("BAD_USER_INPUT"), "{}", dup.body);
+    assert_eq!(dup.body["errors"][0]["extensions"]["field"], json!("email"));
     let weak = app
         .gql("mutation { register(email: \"x@shop.example\", password: \"short\") { accessToken } }", json!({}), None)
         .await;

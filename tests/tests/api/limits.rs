@@ -80,8 +80,8 @@ async fn remembered_documents_are_still_judged() {
 #[tokio::test]
 async fn introspection_and_suggestions_can_be_switched_off() {
     let app = TestApp::with_config(Backend::Sqlite, |c| {
-        c.graphql.introspection = false;
-        c.graphql.suggestions = false;
+        c.graphql.introspection = Some(false);
+        c.graphql.suggestions = Some(false);
     })
     .await;
     let r = app.gql("{ __schema { types { name } } }", json!({}), None).await;

@@ -998,3 +998,63 @@ async fn actions_run_on_rabbitmq_redis_and_postgres() {
     assert_eq!(statuses, ["APPROVED", "EXECUTING", "EXECUTED"]);
     assert_eq!(fake.mutations(), ["discountCodeBasicCreate"]);
 }
+
+/// A read of many slow pages runs past the tool timeout without failing:
+/// the timeout measures silence while pages keep arriving, and the long
+/// calls show up as `TOOL_PROGRESS` events naming them (at most one a
+/// second, none for calls under a second).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_reads_report_progress_instead_of_timing_out() {
+    let fake = FakeShopify::start().await;
+    let shopify = configure(&fake);
+    let app = TestApp::with_config(Backend::Sqlite, |c| {
+        shopify(c);
+        // Paged rather than bulk: every page is one slow answer.
+        c.shopify.bulk_threshold_days = 1_000;
+        c.pipeline.tool_timeout_ms = 300;
+        // The answer takes seconds and is polled every 50 ms: more reads of
+        // `analysisRequest` than the free tier's hour allows.
+        c.rate_limit.free_per_hour = 100_000;
+    })
+    .await;
+    let (token, _, _) = app.register("owner@slow-shop.example").await;
+    let store = install(&app, &token).await;
+    fake.delay_answers(Duration::from_millis(100));
+    let id = submit(&app, &token, &store, "How did revenue develop over the last 60 days?").await;
+    let done = wait_request(&app, &token, &id, |s| matches!(s, "AWAITING_APPROVAL" | "COMPLETED" | "FAILED")).await;
+    assert_ne!(done["status"], "FAILED", "{done}");
+    let events = done["events"].as_array().cloned().unwrap_or_default();
+    let of = |kind: &str| -> Vec<Value> { events.iter().filter(|e| e["kind"] == kind).cloned().collect() };
+    assert!(of("TOOL_ERROR").is_empty(), "no call timed out: {:?}", of("TOOL_ERROR"));
+    let results = of("TOOL_RESULT");
+    let ms = |r: &Value| r["payload"]["durationMs"].as_f64().unwrap_or(0.0);
+    let long: Vec<&Value> = results.iter().filter(|r| ms(r) > 1_000.0).collect();
+    assert!(!long.is_empty(), "some call read for over a second, past the 300 ms timeout: {results:?}");
+    let progress = of("TOOL_PROGRESS");
+    for call in &long {
+        let reports: Vec<&Value> =
+            progress.iter().filter(|p| p["payload"]["toolCallId"] == call["payload"]["toolCallId"]).collect();
+        assert!(!reports.is_empty(), "a call of {} ms reported progress: {call}", ms(call));
+        assert!(reports.len() as f64 <= ms(call) / 1_000.0, "{} reports in {} ms", reports.len(), ms(call));
+        let last = &reports[reports.len() - 1]["payload"];
+        assert_eq!(last["tool"], call["payload"]["tool"]);
+        assert!(last["pages"].as_u64() > Some(1) && last["rows"].as_u64() > Some(0), "{last}");
+        // The last report may be a wait for the cost bucket; some report says which page.
+        let says_page = |r: &&Value| r["payload"]["detail"].as_str().is_some_and(|d| d.contains("page"));
+        assert!(reports.iter().any(says_page), "{reports:?}");
+    }
+    // Every report belongs to a recorded call, and comes before its result;
+    // calls under a second reported nothing.
+    for p in &progress {
+        let result = results.iter().find(|r| r["payload"]["toolCallId"] == p["payload"]["toolCallId"]);
+        let result = result.unwrap_or_else(|| panic!("progress of no recorded call: {p}"));
+        assert!(ms(result) > 1_000.0, "{result}");
+        assert!(p["sequence"].as_i64() < result["sequence"].as_i64(), "{p} {result}");
+    }
+    let stored = analysis_event::Entity::find()
+        .filter(analysis_event::Column::Kind.eq("TOOL_PROGRESS"))
+        .count(&app.db.conn)
+        .await
+        .unwrap_or(0);
+    assert_eq!(stored, progress.len() as u64, "recorded in the database like every event");
+}

@@ -155,10 +155,23 @@ fn check(backend: Backend) {
     // longer run (README).
     let cases = std::env::var("ALATAR_TENANCY_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(1_000);
     let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
+    // Invitations the attacker sent to a victim's address are the attacker's
+    // own rows (they can never be accepted): once one was sent, the
+    // attacker's pending list may name that address, which they typed.
+    let invited_victims = std::cell::Cell::new(false);
     let result = runner.run(&proptest::collection::vec(op(), 1..6), |ops| {
         let mut refresh = attacker_refresh.clone();
         for op in &ops {
-            let body = rt.block_on(apply(&app, &attacker, &mut refresh, &victim, op));
+            let mut body = rt.block_on(apply(&app, &attacker, &mut refresh, &victim, op));
+            if let Op::InviteVictimEmail(_) = op {
+                invited_victims.set(true);
+            }
+            if invited_victims.get()
+                && let Some(pending) =
+                    body.pointer_mut("/data/me/account/pendingInvitations").and_then(Value::as_array_mut)
+            {
+                pending.retain(|p| !victim.emails.iter().any(|e| p["email"].as_str() == Some(e.as_str())));
+            }
             let text = body.to_string();
             for secret in victim.ids.iter().chain(&victim.emails) {
                 // Inviting a victim's email echoes the input back in the error; nothing else may.

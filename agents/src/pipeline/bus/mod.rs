@@ -30,6 +30,10 @@ pub mod kind {
     pub const TASK_STARTED: &str = "TASK_STARTED";
     /// `{taskId, toolCallId, tool, input}`
     pub const TOOL_CALL: &str = "TOOL_CALL";
+    /// `{taskId, toolCallId, tool, attempt, pages, rows, detail, elapsedMs}`: a
+    /// long call still working (at most one a second per call, none in its
+    /// first second; `toolCallId` is the one its `TOOL_CALL` will carry).
+    pub const TOOL_PROGRESS: &str = "TOOL_PROGRESS";
     /// `{taskId, toolCallId, tool, summary, durationMs, attempts}`
     pub const TOOL_RESULT: &str = "TOOL_RESULT";
     /// `{taskId, tool, input, error, attempt, durationMs, errorCount}`: a failed attempt

@@ -8,10 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
-    TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Statement};
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
@@ -23,6 +20,7 @@ use super::super::journal::{append, enqueue, numbered};
 use super::super::{Message, Pipeline, orchestrator};
 use crate::Department;
 use crate::tools::ToolCallRecord;
+use crate::write::begin_write;
 
 /// How a task finished.
 pub(super) struct Finish {
@@ -56,7 +54,7 @@ async fn in_transaction(
     task: &agent_task::Model,
     finish: Finish,
 ) -> Result<Option<Vec<Event>>, DbErr> {
-    let tx = p.db.begin().await?;
+    let tx = begin_write(&p.db).await?;
     let mut update = agent_task::Entity::update_many()
         .col_expr(agent_task::Column::Status, Expr::value(finish.status))
         .col_expr(agent_task::Column::FinishedAt, Expr::value(Utc::now()));

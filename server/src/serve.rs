@@ -1,0 +1,249 @@
+//! The HTTP/1.1 server in front of the router. It replaces `axum::serve`,
+//! which has no timeouts and no cap: half a request head, or a body that
+//! stalls, held its connection (and a file descriptor) for ever, and 1,100
+//! of them ran the process out of descriptors.
+//!
+//! - Accepted sockets get `TCP_NODELAY` (`without_nagle`).
+//! - At most `max_connections` at once, WebSockets included: the permit
+//!   travels with the socket through the upgrade. One over the cap is
+//!   answered `503` with `Retry-After: 1` and closed, so clients learn at
+//!   once instead of waiting unseen in the kernel's backlog.
+//! - Per connection (`connection.rs`): the head must arrive within the
+//!   header timeout, a kept-alive connection may wait the idle timeout for
+//!   its next request, and a body being read may stall for the body timeout
+//!   (`body.rs`; then 408).
+//! - Accept errors (EMFILE when descriptors run out) are logged and retried
+//!   after a pause, never fatal and never a spin.
+//! - On shutdown: stop accepting, close idle connections, let the requests
+//!   in flight finish.
+
+mod body;
+mod connection;
+mod descriptors;
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio::time::Instant;
+
+use crate::config::{Config, HttpSection};
+
+pub use descriptors::raise_descriptor_limit;
+
+/// Connections the metrics listener takes at once (a scraper or two).
+pub(crate) const METRICS_CONNECTIONS: usize = 16;
+
+/// Refusals answered at once; beyond them a connection over the cap is
+/// closed unanswered, since each answer holds a descriptor for a while.
+const REFUSALS_IN_FLIGHT: usize = 64;
+
+/// How long a refusal may take to write its answer and see the client go.
+const REFUSAL_TIME: Duration = Duration::from_secs(1);
+
+/// The pause after an accept error such as EMFILE: the connection waits in
+/// the backlog while others finish and free their descriptors.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Descriptors besides the database pool that connections must leave: Redis
+/// and RabbitMQ connections, the outbound HTTP clients (Shopify, the model
+/// API), the SQLite files, listeners, logs and the runtime's own.
+const BASE_RESERVE: u64 = 256;
+
+/// The answer over the cap. `Retry-After` because the cap is momentary;
+/// `Connection: close` because the connection is closed after it.
+const UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+Retry-After: 1\r\n\
+Connection: close\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+Content-Length: 21\r\n\
+\r\n\
+too many connections\n";
+
+/// What one listener's connections may take.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ConnectionLimits {
+    /// From accept (or, on a kept-alive connection, the head's first byte) to a complete head.
+    pub header_timeout: Duration,
+    /// The longest a body being read may send nothing.
+    pub body_timeout: Duration,
+    /// The longest a kept-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+    /// Connections at once.
+    pub max_connections: usize,
+}
+
+impl ConnectionLimits {
+    /// The configured limits, the cap lowered so that connections never
+    /// take the `reserved` descriptors the rest of the process needs.
+    pub(crate) fn new(http: &HttpSection, reserved: u64) -> Self {
+        let nofile = descriptors::descriptor_limit();
+        let allowed = connections_within(nofile, reserved);
+        let max_connections = allowed.map_or(http.max_connections, |allowed| http.max_connections.min(allowed));
+        if max_connections < http.max_connections {
+            tracing::warn!(
+                configured = http.max_connections,
+                max_connections,
+                open_file_limit = nofile,
+                reserved,
+                "http.max_connections lowered to what the open-file limit allows"
+            );
+        }
+        Self {
+            header_timeout: Duration::from_secs(http.header_timeout_secs),
+            body_timeout: Duration::from_secs(http.body_timeout_secs),
+            idle_timeout: Duration::from_secs(http.idle_timeout_secs),
+            max_connections,
+        }
+    }
+
+    /// The same timeouts under another cap.
+    pub(crate) fn with_max_connections(self, max_connections: usize) -> Self {
+        Self { max_connections, ..self }
+    }
+}
+
+/// Descriptors kept from the connection cap: `BASE_RESERVE`, the database
+/// pool, the refusals in flight and the metrics listener's connections.
+pub(crate) fn reserved_descriptors(config: &Config) -> u64 {
+    let metrics = if config.metrics.listen.is_some() { METRICS_CONNECTIONS } else { 0 };
+    BASE_RESERVE
+        + u64::from(config.database_max_connections)
+        + u64::try_from(REFUSALS_IN_FLIGHT + metrics).unwrap_or(u64::MAX / 2)
+}
+
+/// Connections an open-file limit of `nofile` leaves room for beside
+/// `reserved`; `None` when the limit is unknown or unlimited.
+fn connections_within(nofile: Option<u64>, reserved: u64) -> Option<usize> {
+    let nofile = nofile?;
+    // A limit under the reserve: the reserve is a guess too big for this
+    // host, and half the descriptors still beat refusing everyone.
+    let room = nofile.saturating_sub(reserved).max(nofile / 2).max(1);
+    Some(usize::try_from(room).unwrap_or(usize::MAX))
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then stops
+/// accepting and returns once every connection has finished.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let connections = Arc::new(Semaphore::new(limits.max_connections.min(Semaphore::MAX_PERMITS)));
+    let refusals = Arc::new(Semaphore::new(REFUSALS_IN_FLIGHT));
+    // Each connection holds a receiver: `closed` is when the last has ended.
+    let (stop, _) = watch::channel(());
+    let mut warned_at: Option<Instant> = None;
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, remote) = match accepted {
+            Ok(accepted) => accepted,
+            // The client gave up before we took it: nothing to do.
+            Err(e) if is_connection_error(&e) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed; pausing before the next");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        without_nagle(&stream);
+        match connections.clone().try_acquire_owned() {
+            Ok(permit) => {
+                tokio::spawn(connection::serve(stream, remote, permit, router.clone(), limits, stop.subscribe()));
+            }
+            Err(_) => {
+                if warned_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
+                    tracing::warn!(max_connections = limits.max_connections, "connection cap reached: answering 503");
+                    warned_at = Some(Instant::now());
+                }
+                refuse(stream, &refusals);
+            }
+        }
+    }
+    // From here the kernel refuses new connections.
+    drop(listener);
+    let _ = stop.send(());
+    stop.closed().await;
+}
+
+/// Accept errors that concern one connection, not the listener.
+fn is_connection_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+    )
+}
+
+/// `TCP_NODELAY`. With Nagle's algorithm on, the second event of a burst (a
+/// commit's events leave back to back as small WebSocket frames) waits for
+/// the client's delayed ACK of the first: 40 ms on Linux, which was most of
+/// the subscription benchmark's p99.
+fn without_nagle(stream: &TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::warn!(error = %e, "could not set TCP_NODELAY");
+    }
+}
+
+/// Answers a connection over the cap with `UNAVAILABLE` in a task of its
+/// own, bounded by `REFUSAL_TIME`; beyond `REFUSALS_IN_FLIGHT` at once the
+/// connection is closed unanswered.
+fn refuse(stream: TcpStream, refusals: &Arc<Semaphore>) {
+    let Ok(permit) = refusals.clone().try_acquire_owned() else {
+        drop(stream);
+        return;
+    };
+    tokio::spawn(async move {
+        let _permit = permit;
+        let _ = tokio::time::timeout(REFUSAL_TIME, answer_unavailable(stream)).await;
+    });
+}
+
+async fn answer_unavailable(mut stream: TcpStream) -> io::Result<()> {
+    stream.write_all(UNAVAILABLE).await?;
+    stream.shutdown().await?;
+    // Closing with the request unread would send a reset, which can destroy
+    // the answer before the client has read it: read until the client closes.
+    let mut discarded = [0_u8; 512];
+    while stream.read(&mut discarded).await? > 0 {}
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_connections_send_small_frames_at_once() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
+        let address = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let _client = TcpStream::connect(address).await.unwrap_or_else(|e| panic!("{e}"));
+        let (stream, _) = listener.accept().await.unwrap_or_else(|e| panic!("{e}"));
+        without_nagle(&stream);
+        assert!(stream.nodelay().unwrap_or_else(|e| panic!("{e}")));
+    }
+
+    #[test]
+    fn the_refusal_is_well_formed() {
+        let text = std::str::from_utf8(UNAVAILABLE).unwrap_or_else(|e| panic!("{e}"));
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no head"));
+        assert!(head.starts_with("HTTP/1.1 503 "));
+        assert!(head.contains(&format!("Content-Length: {}", body.len())), "{head}");
+    }
+
+    #[test]
+    fn the_cap_leaves_the_reserve_to_the_rest_of_the_process() {
+        assert_eq!(connections_within(Some(1024), 336), Some(688));
+        assert_eq!(connections_within(Some(256), 336), Some(128));
+        assert_eq!(connections_within(None, 336), None);
+    }
+}

@@ -1,0 +1,74 @@
+//! Request bodies that may not stall: a client that announces a body and
+//! then sends it slowly, or not at all, must not keep a handler (and its
+//! connection) waiting for ever.
+
+use std::future::Future as _;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::BoxError;
+use hyper::body::{Body as HttpBody, Bytes, Frame, Incoming, SizeHint};
+use tokio::time::{Instant, Sleep};
+
+use super::connection::{Activity, later};
+
+/// A request body whose read fails with [`BodyTimeout`] when its next frame
+/// takes longer than `timeout` to come. The clock runs only while the body
+/// is being read: a handler busy elsewhere does not count against the client.
+pub(super) struct TimedBody {
+    inner: Incoming,
+    timeout: Duration,
+    /// Armed by the first read that has to wait, re-armed after each frame.
+    timer: Option<Pin<Box<Sleep>>>,
+    /// Whether the timer runs for the frame awaited now.
+    waiting: bool,
+    /// Told when the body times out, so the answer becomes 408.
+    activity: Arc<Activity>,
+}
+
+/// The error a stalled body's read fails with.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body sent nothing for {0:?}")]
+pub(super) struct BodyTimeout(Duration);
+
+impl TimedBody {
+    pub(super) fn new(inner: Incoming, timeout: Duration, activity: Arc<Activity>) -> Self {
+        Self { inner, timeout, timer: None, waiting: false, activity }
+    }
+}
+
+impl HttpBody for TimedBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            this.waiting = false;
+            return Poll::Ready(frame.map(|frame| frame.map_err(|e| -> BoxError { Box::new(e) })));
+        }
+        if !this.waiting {
+            this.waiting = true;
+            let deadline = later(Instant::now(), this.timeout);
+            // One timer per body, re-armed: most bodies never wait at all.
+            let timer = this.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+            timer.as_mut().reset(deadline);
+        }
+        let expired = this.timer.as_mut().is_some_and(|timer| timer.as_mut().poll(cx).is_ready());
+        if expired {
+            this.activity.body_timed_out();
+            return Poll::Ready(Some(Err(Box::new(BodyTimeout(this.timeout)))));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
