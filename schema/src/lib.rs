@@ -99,9 +99,79 @@ pub fn build_schema(
     builder.finish()
 }
 
+/// Runs the document limits on `query` as a request meets them, without a
+/// schema or database: the token count, async-graphql's parse, then the
+/// expansion bound (selections, aliases, directives, nesting, cycles). As in
+/// [`DocumentCache`], every directive counts as defined and none as
+/// repeatable. For fuzzing (`fuzz/`) and tests; the error is the refusal's
+/// message.
+#[doc(hidden)]
+pub fn check_document_limits(query: &str, limits: &QueryLimits) -> Result<(), String> {
+    let bounds = guard::DocumentLimits::from(limits);
+    bounds.check_text(query).map_err(|e| e.message)?;
+    // What `Request::parsed_query` runs in the guard.
+    let document = async_graphql::parser::parse_query(query).map_err(|e| e.to_string())?;
+    bounds.check_document(&document, &|_: &str| Some(false)).map_err(|e| e.message)
+}
+
 /// The SDL, as checked in at `schema/schema.graphql`.
 pub fn sdl() -> String {
     Schema::build(Query::default(), Mutation::default(), Subscription::default()).finish().sdl()
 }
 
 pub use rate_limit::RateLimiter;
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::{QueryLimits, check_document_limits};
+
+    fn limits(max_selections: usize) -> QueryLimits {
+        QueryLimits {
+            max_depth: 12,
+            max_complexity: 1000,
+            max_aliases: 30,
+            max_tokens: 5_000,
+            max_selections,
+            max_directives: 10,
+            max_errors: 100,
+            operation_timeout: None,
+            introspection: true,
+            suggestions: true,
+        }
+    }
+
+    #[test]
+    fn selections_hold_at_the_limit_and_one_more_is_refused() {
+        // `me`, `id`, the spread, `email`: four selections.
+        let query = "{ me { id ...F } } fragment F on User { email }";
+        assert_eq!(check_document_limits(query, &limits(4)), Ok(()));
+        let over = check_document_limits(query, &limits(3));
+        assert!(over.as_ref().is_err_and(|m| m.contains("max_selections")), "{over:?}");
+    }
+
+    #[test]
+    fn a_fragment_bomb_is_refused_without_expanding_it() {
+        // 10^30 paths in about 1 KB.
+        let mut bomb = String::from("{ ...F0 }");
+        for level in 0..30 {
+            bomb.push_str(&format!(" fragment F{level} on Query {{ {} }}", format!("...F{} ", level + 1).repeat(10)));
+        }
+        bomb.push_str(" fragment F30 on Query { __typename }");
+        let started = Instant::now();
+        let refused = check_document_limits(&bomb, &limits(2_000));
+        assert!(refused.as_ref().is_err_and(|m| m.contains("max_selections")), "{refused:?}");
+        assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn long_texts_and_syntax_errors_are_refused() {
+        let long = format!("{{ {} }}", "a ".repeat(5_000));
+        let refused = check_document_limits(&long, &limits(2_000));
+        assert!(refused.as_ref().is_err_and(|m| m.contains("max_tokens")), "{refused:?}");
+        assert!(check_document_limits("{ me { id ", &limits(2_000)).is_err());
+        let cycle = check_document_limits("{ ...A } fragment A on Query { ...A }", &limits(2_000));
+        assert!(cycle.as_ref().is_err_and(|m| m.contains("cycle")), "{cycle:?}");
+    }
+}

@@ -139,7 +139,7 @@ impl Extension for MembershipCheck {
                     request.data.insert(Caller { claims, member });
                 }
                 // No `Caller`: every resolver that needs one answers UNAUTHENTICATED.
-                Ok(None) => tracing::info!(
+                Ok(None) => tracing::warn!(
                     user_id = %token.sub, account_id = %token.acc,
                     "a token of someone who is no member any more was refused"
                 ),

@@ -59,6 +59,11 @@ pub struct HttpSection {
     pub header_timeout_secs: u64,
     /// Seconds a request body may send nothing while it is being read (then 408).
     pub body_timeout_secs: u64,
+    /// The slowest average a body may arrive at, in bytes a second, after
+    /// a first `body_timeout_secs` of grace (then 408): a client trickling a
+    /// byte just inside each timeout would otherwise hold its connection for
+    /// ever. Apache's `mod_reqtimeout` `MinRate`, the same idea. 0: no minimum.
+    pub body_min_bytes_per_sec: u64,
     /// Seconds a kept-alive connection may wait for its next request.
     pub idle_timeout_secs: u64,
     /// Concurrent connections, WebSockets included; lowered at start-up to
@@ -77,6 +82,9 @@ impl Default for HttpSection {
         Self {
             header_timeout_secs: 10,
             body_timeout_secs: 30,
+            // A 200 MB upload at this rate may take 2 days; a trickle of a
+            // byte per timeout is cut after a minute.
+            body_min_bytes_per_sec: 1024,
             // nginx's default: long enough for a browser's next request to reuse the connection.
             idle_timeout_secs: 75,
             max_connections: 10_000,

@@ -22,6 +22,7 @@ use crate::config::GraphqlConfig;
 use crate::metrics::Metrics;
 
 pub use auth::Authenticator;
+pub use multipart::{UploadLimits, receive_chunks};
 pub use observe::RequestId;
 pub use ws::WebSocketLimits;
 

@@ -12,6 +12,10 @@ mod startup;
 pub mod telemetry;
 
 pub use config::Config;
+// The multipart reader behind `POST /graphql`, on bytes alone: for fuzzing
+// (`fuzz/`) and tests.
+#[doc(hidden)]
+pub use crate::http::{UploadLimits, receive_chunks};
 pub use serve::raise_descriptor_limit;
 pub use startup::{
     Application, POOL_PING_AFTER_IDLE, build_pipeline, build_shopify, connect_database, open_database, run_worker,

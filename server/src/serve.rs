@@ -72,6 +72,8 @@ pub(crate) struct ConnectionLimits {
     pub header_timeout: Duration,
     /// The longest a body being read may send nothing.
     pub body_timeout: Duration,
+    /// The slowest average a body may come at after `body_timeout` (0: any).
+    pub body_min_rate: u64,
     /// The longest a kept-alive connection may wait for its next request.
     pub idle_timeout: Duration,
     /// Connections at once.
@@ -97,6 +99,7 @@ impl ConnectionLimits {
         Self {
             header_timeout: Duration::from_secs(http.header_timeout_secs),
             body_timeout: Duration::from_secs(http.body_timeout_secs),
+            body_min_rate: http.body_min_bytes_per_sec,
             idle_timeout: Duration::from_secs(http.idle_timeout_secs),
             max_connections,
         }

@@ -13,7 +13,7 @@ use sea_orm::{ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use alatar_entity::{TaskStatus, agent_task, analysis_request, store};
+use alatar_entity::{AnalysisStatus, TaskStatus, agent_task, analysis_request, store};
 
 use super::Pipeline;
 use super::bus::kind;
@@ -58,6 +58,25 @@ impl Start {
             .map(|_| ())
     }
 
+    /// Whether the request still takes events, asked under its row lock so
+    /// that a cancellation committing at the same time is either seen here
+    /// or comes after what this transaction appends: a live event never
+    /// follows the terminal one.
+    async fn request_open<C: sea_orm::ConnectionTrait>(&self, db: &C) -> Result<bool, sea_orm::DbErr> {
+        analysis_request::Entity::update_many()
+            .col_expr(analysis_request::Column::LastSequence, Expr::col(analysis_request::Column::LastSequence))
+            .filter(analysis_request::Column::Id.eq(self.request_id))
+            .exec(db)
+            .await?;
+        let status: Option<AnalysisStatus> = analysis_request::Entity::find_by_id(self.request_id)
+            .select_only()
+            .column(analysis_request::Column::Status)
+            .into_tuple()
+            .one(db)
+            .await?;
+        Ok(matches!(status, Some(AnalysisStatus::Queued | AnalysisStatus::Planning | AnalysisStatus::Running)))
+    }
+
     /// Commits the start now unless it already was.
     async fn announce(&self) -> anyhow::Result<()> {
         let mut committed = self.committed.lock().await;
@@ -66,7 +85,11 @@ impl Start {
         }
         let tx = begin_write(&self.p.db).await?;
         self.count_attempt(&tx).await?;
-        let events = append(&tx, self.account_id, self.request_id, vec![self.event()]).await?;
+        let events = if self.request_open(&tx).await? {
+            append(&tx, self.account_id, self.request_id, vec![self.event()]).await?
+        } else {
+            Vec::new()
+        };
         tx.commit().await?;
         *committed = true;
         self.p.bus.publish(&events).await;
@@ -98,7 +121,11 @@ impl ErrorBudget for Start {
             .unwrap_or(0);
         let payload = json!({ "taskId": self.task_id, "tool": tool, "input": input, "error": error, "attempt": attempt,
                               "durationMs": duration.as_secs_f64() * 1000.0, "errorCount": count });
-        let events = append(&tx, self.account_id, self.request_id, vec![(kind::TOOL_ERROR, payload)]).await?;
+        let events = if self.request_open(&tx).await? {
+            append(&tx, self.account_id, self.request_id, vec![(kind::TOOL_ERROR, payload)]).await?
+        } else {
+            Vec::new()
+        };
         tx.commit().await?;
         self.p.bus.publish(&events).await;
         Ok(u32::try_from(count).unwrap_or(0))
@@ -117,7 +144,10 @@ impl ProgressSink for Start {
         let payload = json!({ "taskId": self.task_id, "toolCallId": tool_call_id, "tool": tool, "attempt": attempt,
                               "pages": pages, "rows": rows, "detail": detail,
                               "elapsedMs": elapsed.as_secs_f64() * 1000.0 });
-        let tx = crate::write::begin_write(&self.p.db).await?;
+        let tx = begin_write(&self.p.db).await?;
+        if !self.request_open(&tx).await? {
+            return Ok(());
+        }
         let events = append(&tx, self.account_id, self.request_id, vec![(kind::TOOL_PROGRESS, payload)]).await?;
         tx.commit().await?;
         self.p.bus.publish(&events).await;

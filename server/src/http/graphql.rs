@@ -349,6 +349,8 @@ async fn execute(
     let mut all_limited = true;
     let mut request_errors = true;
     let mut timed_out = false;
+    // Retry hints from a busy server (UNAVAILABLE) rather than a rate limit.
+    let mut unavailable = false;
     let bodies: Vec<ResponseBody> = responses
         .into_iter()
         .map(|mut response| {
@@ -359,6 +361,7 @@ async fn execute(
                 if let Some(code) = error_code(error) {
                     state.metrics.error(code);
                     timed_out |= code == "TIMEOUT";
+                    unavailable |= code == "UNAVAILABLE";
                 }
                 if let Some(after) = retry_after(error) {
                     limited = Some(limited.map_or(after, |l| l.max(after)));
@@ -372,7 +375,8 @@ async fn execute(
         .collect();
 
     let status = if limited.is_some() && all_limited {
-        StatusCode::TOO_MANY_REQUESTS
+        // The client is not at fault when the server is busy: 503, as RFC 9110 has it.
+        if unavailable { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::TOO_MANY_REQUESTS }
     } else if !batch && request_errors && media == MediaType::GraphqlResponse {
         // An operation stopped at its time budget is the server's doing, not a bad request.
         if timed_out { StatusCode::GATEWAY_TIMEOUT } else { StatusCode::BAD_REQUEST }
@@ -385,7 +389,7 @@ async fn execute(
         response.headers_mut().append(name, value);
     }
     set_content_type(response.headers_mut(), media);
-    if let (StatusCode::TOO_MANY_REQUESTS, Some(after)) = (status, limited) {
+    if let (StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE, Some(after)) = (status, limited) {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(after));
     }
     response

@@ -3,7 +3,9 @@
 //! a whole nor the number of files, and it holds every file in memory: a
 //! request of many parts under the per-part cap was read in full. So a guard
 //! sits between the socket and the parser, counting bytes and parts, and ends
-//! the body at the first chunk over a limit; nothing after it is read.
+//! the body at the first chunk over a limit; nothing after it is read. The
+//! parser is handed the boundary the guard counts by, so the two cannot read
+//! one content type two ways.
 
 use std::sync::{Arc, OnceLock};
 
@@ -89,8 +91,18 @@ pub async fn receive(
         return Err(Exceeded::Total(limits.total_bytes).into());
     }
     let Some(boundary) = boundary(content_type) else {
-        return Err(UploadError::Invalid("multipart/form-data needs a boundary of 1 to 70 characters".into()));
+        return Err(UploadError::Invalid(
+            "multipart/form-data needs a boundary of 1 to 70 characters (RFC 2046: letters, digits, \
+             space and '()+_,-./:=?)"
+                .into(),
+        ));
     };
+    // Rebuilt from the boundary the guard counts: async-graphql parses the
+    // header with `mime`, which reads quoting and `;` otherwise than
+    // `boundary` does (`boundary="a;b"`), and a guard matching another
+    // delimiter than multer splits at would count no parts at all. A bchar
+    // boundary quoted is read back verbatim.
+    let content_type = format!("multipart/form-data; boundary=\"{boundary}\"");
     let verdict = Arc::new(OnceLock::new());
     let mut guard = Guard::new(limits, boundary.as_bytes(), verdict.clone());
     let reader = body
@@ -103,7 +115,7 @@ pub async fn receive(
         .into_async_read();
     // The per-part cap is multer's, counted exactly as a part streams in.
     let options = MultipartOptions::default().max_file_size(limits.part_bytes);
-    let parsed = async_graphql::http::receive_batch_body(Some(content_type), reader, options).await;
+    let parsed = async_graphql::http::receive_batch_body(Some(&content_type), reader, options).await;
     // The guard's refusal reaches the parser as a read error: say which limit it was.
     if let Some(exceeded) = verdict.get() {
         return Err((*exceeded).into());
@@ -118,15 +130,35 @@ pub async fn receive(
     }
 }
 
-/// The `boundary` parameter of a `multipart/form-data` content type, unquoted.
+/// Reads the multipart request that `chunks` make up, of `content_type`, as
+/// [`receive`] reads a request body (no `Content-Length`): the number of
+/// operations, or why it was refused. For fuzzing (`fuzz/`) and tests: no
+/// server, no database.
+#[doc(hidden)]
+pub async fn receive_chunks(content_type: &str, chunks: Vec<Vec<u8>>, limits: UploadLimits) -> Result<usize, String> {
+    let chunks = chunks.into_iter().map(|chunk| Ok::<_, std::io::Error>(Bytes::from(chunk)));
+    let body = Body::from_stream(futures_util::stream::iter(chunks));
+    match receive(&HeaderMap::new(), content_type, body, limits).await {
+        Ok(BatchRequest::Single(_)) => Ok(1),
+        Ok(BatchRequest::Batch(requests)) => Ok(requests.len()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The `boundary` parameter of a `multipart/form-data` content type, unquoted,
+/// if it is one RFC 2046 allows: 1 to 70 of its `bchars`, not ending in a
+/// space. Anything else (a quote, a backslash, a `;` inside quotes) is
+/// refused rather than read one way here and another by the parser.
 fn boundary(content_type: &str) -> Option<String> {
     let value = content_type.split(';').skip(1).find_map(|param| {
         let (key, value) = param.split_once('=')?;
         key.trim().eq_ignore_ascii_case("boundary").then(|| value.trim())
     })?;
     let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
-    // RFC 2046: 1 to 70 characters; longer ones only make the scan dearer.
-    (1..=70).contains(&value.len()).then(|| value.to_owned())
+    let bchar = |b: u8| b.is_ascii_alphanumeric() || b" '()+_,-./:=?".contains(&b);
+    // Longer ones only make the scan dearer.
+    let allowed = (1..=70).contains(&value.len()) && value.bytes().all(bchar) && !value.ends_with(' ');
+    allowed.then(|| value.to_owned())
 }
 
 /// Counts the bytes and parts of a body as its chunks pass.
@@ -160,9 +192,16 @@ impl Guard {
 
 /// Counts the parts a multipart body opens, by the delimiters (`--boundary`)
 /// multer splits it at, across chunk edges: a Knuth–Morris–Pratt matcher, so
-/// a hostile boundary and body cost one pass over the bytes. RFC 2046 keeps
-/// the delimiter out of part contents, so each match starts a part, or ends
-/// the body when `--` follows it.
+/// a hostile boundary and body cost one pass over the bytes.
+///
+/// It over-counts rather than under-counts: every `--boundary` not followed
+/// by `--` counts as a part, wherever it is, although multer splits only at
+/// the first one and at those after a CRLF once a part's headers have ended.
+/// And a closing `--boundary--` does not stop the count: one inside a part's
+/// headers or content (no CRLF before it) ends nothing for multer, and a
+/// count stopped there let any number of parts after it through. The cost is
+/// that delimiters in an epilogue read with the close count too; no client
+/// sends one.
 struct PartCounter {
     /// `--` and the boundary.
     delimiter: Vec<u8>,
@@ -175,8 +214,6 @@ struct PartCounter {
     after: Option<u8>,
     /// Parts opened.
     opened: usize,
-    /// The closing delimiter passed: what follows is epilogue, which multer ignores.
-    closed: bool,
 }
 
 impl PartCounter {
@@ -194,13 +231,13 @@ impl PartCounter {
             }
             fallback[i] = k;
         }
-        Self { delimiter, fallback, matched: 0, after: None, opened: 0, closed: false }
+        Self { delimiter, fallback, matched: 0, after: None, opened: 0 }
     }
 
     /// Scans `chunk`; returns the parts opened so far.
     fn feed(&mut self, chunk: &[u8]) -> usize {
         let mut i = 0;
-        while i < chunk.len() && !self.closed {
+        while i < chunk.len() {
             // Between delimiters, skip to the next byte that could start one.
             if self.matched == 0 && self.after.is_none() {
                 match chunk[i..].iter().position(|&b| b == b'-') {
@@ -215,10 +252,9 @@ impl PartCounter {
                     self.opened += 1;
                 } else if dashes == 0 {
                     self.after = Some(1);
-                } else {
-                    self.closed = true;
-                    break;
                 }
+                // `--boundary--`: a close, or text that looks like one; the
+                // count goes on either way (see the type's documentation).
             }
             while self.matched > 0 && self.delimiter[self.matched] != byte {
                 self.matched = self.fallback[self.matched - 1];
@@ -237,7 +273,7 @@ impl PartCounter {
 
 #[cfg(test)]
 mod tests {
-    use super::PartCounter;
+    use super::{PartCounter, UploadLimits, receive_chunks};
 
     fn body(parts: usize) -> Vec<u8> {
         let mut body = Vec::new();
@@ -246,12 +282,12 @@ mod tests {
                 format!("--xyz\r\nContent-Disposition: form-data; name=\"{n}\"\r\n\r\n--x-y--\r\n").as_bytes(),
             );
         }
-        body.extend_from_slice(b"--xyz--\r\n--xyz\r\n");
+        body.extend_from_slice(b"--xyz--\r\n");
         body
     }
 
     #[test]
-    fn counts_parts_across_chunk_edges_and_stops_at_the_close() {
+    fn counts_parts_across_chunk_edges() {
         let whole = body(4);
         for size in [1, 2, 3, 7, whole.len()] {
             let mut counter = PartCounter::new(b"xyz");
@@ -264,8 +300,88 @@ mod tests {
     }
 
     #[test]
+    fn a_close_inside_a_part_does_not_end_the_count() {
+        // multer ends the body only at a CRLF and `--xyz--`; in a header or
+        // a file's content it is text, and the parts after it are parts.
+        let body = b"--xyz\r\nX: --xyz--\r\n\r\na--xyz--\r\n--xyz\r\n\r\nb\r\n--xyz\r\n\r\nc\r\n--xyz--\r\n";
+        assert_eq!(PartCounter::new(b"xyz").feed(body), 3);
+    }
+
+    #[test]
     fn a_self_overlapping_boundary_is_matched() {
         let mut counter = PartCounter::new(b"-a-");
         assert_eq!(counter.feed(b"----a-\r\nx\r\n----a-\r\ny\r\n----a---"), 2);
+    }
+
+    const LIMITS: UploadLimits = UploadLimits { total_bytes: 64 * 1024, part_bytes: 1024, files: 2 };
+    const CONTENT_TYPE: &str = "multipart/form-data; boundary=X-BOUNDARY";
+
+    /// A GraphQL multipart request: `operations`, an empty `map` (files it
+    /// does not name are read and dropped), then one file of each content.
+    fn request(boundary: &str, files: &[&str]) -> Vec<u8> {
+        let mut body = Vec::new();
+        let mut part = |disposition: &str, content: &[u8]| {
+            let head = format!("--{boundary}\r\nContent-Disposition: form-data; {disposition}\r\n\r\n");
+            body.extend_from_slice(head.as_bytes());
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        };
+        part("name=\"operations\"", br#"{"query":"{ __typename }"}"#);
+        part("name=\"map\"", b"{}");
+        for (n, content) in files.iter().enumerate() {
+            part(&format!("name=\"{n}\"; filename=\"f{n}\""), content.as_bytes());
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        body
+    }
+
+    fn chunks(body: &[u8], size: usize) -> Vec<Vec<u8>> {
+        body.chunks(size).map(<[u8]>::to_vec).collect()
+    }
+
+    #[tokio::test]
+    async fn a_valid_request_is_one_operation_however_it_is_chunked() {
+        let body = request("X-BOUNDARY", &["a file"]);
+        for size in [1, 2, 7, 64, body.len()] {
+            assert_eq!(receive_chunks(CONTENT_TYPE, chunks(&body, size), LIMITS).await, Ok(1), "chunks of {size}");
+        }
+        let quoted = "multipart/form-data; boundary=\"X-BOUNDARY\"";
+        assert_eq!(receive_chunks(quoted, vec![body], LIMITS).await, Ok(1));
+    }
+
+    #[tokio::test]
+    async fn garbage_is_refused_without_a_panic() {
+        let body = request("X-BOUNDARY", &[]);
+        let half = body.get(..body.len() / 2).unwrap_or_default().to_vec();
+        let closed_at_once = vec![vec![0xff; 300], b"--X-BOUNDARY--".to_vec()];
+        for sent in [vec![], vec![b"garbage".to_vec()], vec![half], closed_at_once] {
+            let refused = receive_chunks(CONTENT_TYPE, sent.clone(), LIMITS).await;
+            assert!(refused.is_err(), "{sent:?}: {refused:?}");
+        }
+        for content_type in ["text/plain", "multipart/form-data", "multipart/form-data; boundary=", "a;boundary=\"\""] {
+            let refused = receive_chunks(content_type, vec![body.clone()], LIMITS).await;
+            assert!(refused.is_err(), "{content_type}: {refused:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn files_after_a_close_inside_a_part_still_count() {
+        // Counted as far as the first file's content only, this passed.
+        let body = request("X-BOUNDARY", &["a--X-BOUNDARY--", "b", "c", "d"]);
+        let refused = receive_chunks(CONTENT_TYPE, vec![body], LIMITS).await;
+        assert!(refused.as_ref().is_err_and(|m| m.contains("graphql.max_upload_files")), "{refused:?}");
+    }
+
+    #[tokio::test]
+    async fn a_boundary_the_parser_would_read_otherwise_is_refused() {
+        // async-graphql reads `a;b` here, and the guard read `"a`: it
+        // counted no parts at all.
+        let body = request("a;b", &["a", "b", "c", "d"]);
+        let refused = receive_chunks("multipart/form-data; boundary=\"a;b\"", vec![body], LIMITS).await;
+        assert!(refused.is_err(), "{refused:?}");
+        // async-graphql reads `a` here, and the guard `b`; now both read `b`.
+        let body = request("a", &["a", "b", "c", "d"]);
+        let refused = receive_chunks("multipart/form-data; x=\"q;boundary=b;\"; boundary=a", vec![body], LIMITS).await;
+        assert!(refused.is_err(), "{refused:?}");
     }
 }

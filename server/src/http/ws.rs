@@ -84,15 +84,18 @@ pub async fn upgrade(state: HttpState, parts: &mut Parts) -> Response {
     let auth = state.auth.clone();
     let limits = state.websocket;
     let client = super::graphql::client_addr(&parts.extensions);
+    let span = tracing::Span::current();
     // Subscriptions are small and mostly idle: tungstenite's default 128 KiB
     // read buffer per connection would dominate memory at thousands of them
     // (client messages are small; the buffer grows for a large one).
     let upgrade = upgrade.read_buffer_size(1024).write_buffer_size(0).max_message_size(1024 * 1024);
     // Answer with the protocol the session speaks: axum alone would pick by
     // our order, the session by the client's.
-    upgrade
-        .protocols([protocol.sec_websocket_protocol()])
-        .on_upgrade(move |socket| serve(socket, schema, auth, protocol, limits, client))
+    upgrade.protocols([protocol.sec_websocket_protocol()]).on_upgrade(move |socket| {
+        // The socket outlives the upgrade request; its operations log
+        // under that request's span (request id, then user and account).
+        tracing::Instrument::instrument(serve(socket, schema, auth, protocol, limits, client), span)
+    })
 }
 
 /// Milliseconds from `start` to now.

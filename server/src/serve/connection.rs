@@ -226,6 +226,7 @@ struct ConnectionService {
     activity: Arc<Activity>,
     remote: SocketAddr,
     body_timeout: Duration,
+    body_min_rate: u64,
 }
 
 impl hyper::service::Service<Request<Incoming>> for ConnectionService {
@@ -235,8 +236,8 @@ impl hyper::service::Service<Request<Incoming>> for ConnectionService {
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         let open = OpenRequest::start(self.activity.clone());
-        let (activity, timeout) = (self.activity.clone(), self.body_timeout);
-        let mut request = request.map(|body| TimedBody::new(body, timeout, activity));
+        let (activity, timeout, min_rate) = (self.activity.clone(), self.body_timeout, self.body_min_rate);
+        let mut request = request.map(|body| TimedBody::new(body, timeout, min_rate, activity));
         // Handlers that need the client's address read it as axum's `ConnectInfo`.
         request.extensions_mut().insert(ConnectInfo(self.remote));
         let router = self.router.clone();
@@ -279,7 +280,13 @@ pub(super) async fn serve(
 ) {
     let activity = Arc::new(Activity::new());
     let io = TokioIo::new(Watched { stream, activity: activity.clone(), _permit: permit });
-    let service = ConnectionService { router, activity: activity.clone(), remote, body_timeout: limits.body_timeout };
+    let service = ConnectionService {
+        router,
+        activity: activity.clone(),
+        remote,
+        body_timeout: limits.body_timeout,
+        body_min_rate: limits.body_min_rate,
+    };
     let mut http = hyper::server::conn::http1::Builder::new();
     // The watchdog times heads (see the module's note): hyper's timer off.
     http.header_read_timeout(None::<Duration>);

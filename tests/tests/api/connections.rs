@@ -195,7 +195,12 @@ async fn an_idle_kept_alive_connection_is_closed_after_the_idle_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_body_is_answered_408_after_the_body_timeout() {
-    let server = Served::start(|c| c.http.body_timeout_secs = 1).await;
+    let server = Served::start(|c| {
+        c.http.body_timeout_secs = 1;
+        // The trickle below averages 20 bytes a second: allowed here.
+        c.http.body_min_bytes_per_sec = 10;
+    })
+    .await;
     let (head, body) = graphql_post();
     let mut stalled = server.connect().await;
     write(&mut stalled, head.as_bytes()).await;
@@ -217,6 +222,33 @@ async fn a_stalled_body_is_answered_408_after_the_body_timeout() {
     }
     let response = response_within(&mut trickle, secs(5)).await;
     assert_eq!(status(&response), 200, "{response}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_slower_than_the_minimum_rate_is_cut_off() {
+    // Every piece comes within the 1 s gap allowed, but at 20 bytes a second
+    // against the 1,024 required once the first second of grace has passed.
+    let server = Served::start(|c| c.http.body_timeout_secs = 1).await;
+    let body = format!("{{\"query\":\"{{ __typename }}\"{}}}", " ".repeat(100));
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Accept: application/graphql-response+json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    let body = body.as_bytes();
+    let mut trickle = server.connect().await;
+    write(&mut trickle, head.as_bytes()).await;
+    let started = Instant::now();
+    for piece in body.chunks(10) {
+        tokio::time::sleep(millis(500)).await;
+        if tokio::io::AsyncWriteExt::write_all(&mut trickle, piece).await.is_err() {
+            break; // already answered and closed
+        }
+    }
+    let response = response_within(&mut trickle, secs(5)).await;
+    assert_eq!(status(&response), 408, "{response}");
+    assert!(started.elapsed() < secs(5), "cut off after {:?}", started.elapsed());
     server.stop().await;
 }
 
