@@ -25,7 +25,7 @@ use tokio::runtime::{Builder, Runtime};
 const BOUNDARY: &str = "X-BOUNDARY";
 
 /// Small, so that inputs of libFuzzer's default length (4 KiB) reach each limit.
-const LIMITS: UploadLimits = UploadLimits { total_bytes: 3 * 1024, part_bytes: 512, files: 2 };
+const LIMITS: UploadLimits = UploadLimits { total_bytes: 3 * 1024, part_bytes: 512, files: 2, body_bytes: 256 };
 
 const CHUNK_SIZES: [usize; 8] = [1, 2, 3, 7, 16, 64, 512, usize::MAX];
 

@@ -25,6 +25,7 @@ use alatar_entity::Tier;
 use crate::context::Viewer;
 use crate::documents::{DocumentKey, ValidatedDocuments};
 use crate::error::ApiError;
+use crate::membership_check::MembershipCheck;
 use crate::rate_limit::{RateDecision, RateLimiter};
 
 pub(crate) use document_bound::DocumentLimits;
@@ -63,6 +64,7 @@ impl ExtensionFactory for RequestGuardFactory {
             heavy_by_operation: Mutex::new(HashMap::new()),
             validated: self.validated.clone(),
             document: Mutex::new(None),
+            membership: MembershipCheck::default(),
         })
     }
 }
@@ -81,6 +83,8 @@ pub struct RequestGuard {
     validated: Arc<ValidatedDocuments>,
     /// This request's document, when its validation can be remembered.
     document: Mutex<Option<DocumentKey>>,
+    /// The caller as they stand now, and their subscriptions watched.
+    membership: MembershipCheck,
 }
 
 impl RequestGuard {
@@ -167,7 +171,9 @@ impl Extension for RequestGuard {
         next: NextSubscribe<'_>,
     ) -> BoxStream<'s, Response> {
         let max_errors = self.max_errors;
-        next.run(ctx, stream)
+        let inner = next.run(ctx, stream);
+        self.membership
+            .watch(ctx, inner)
             .map(move |mut response| {
                 cap_errors(&mut response, max_errors);
                 annotate_errors(&mut response);
@@ -183,6 +189,7 @@ impl Extension for RequestGuard {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         let request = self.bound(ctx, request)?;
+        let request = self.membership.admit(ctx, request).await?;
         let request = next.run(ctx, request).await?;
         if let (Some(key), Ok(mut slot)) = (ValidatedDocuments::key(&request), self.document.lock()) {
             *slot = Some(key);

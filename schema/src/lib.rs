@@ -86,10 +86,7 @@ pub fn build_schema(
             limits: Arc::new(rate_limits),
             limiter,
             validated: Arc::default(),
-        })
-        // After the guard, whose error annotation then covers what it ends
-        // subscriptions with.
-        .extension(membership_check::MembershipCheckFactory);
+        });
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

@@ -2,7 +2,7 @@
 //! environment variables (`__` separates sections: `ALATAR_JWT__SECRET`).
 //! Unknown keys and bad values stop startup with a message naming the key.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use figment::Figment;
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// Connection limits of the listener: timeouts, the connection cap, WebSocket keepalive.
+    /// The listener: timeouts, the connection cap, WebSocket keepalive, trusted proxies.
     pub http: HttpSection,
     /// Where `/metrics` is served and who may read it.
     pub metrics: MetricsSection,
@@ -50,7 +50,8 @@ pub struct Config {
 }
 
 /// How long clients may take and how many may be connected (slow clients
-/// must not hold connections, and with them file descriptors, for ever).
+/// must not hold connections, and with them file descriptors, for ever),
+/// and which proxies may say who the client is.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpSection {
@@ -69,12 +70,21 @@ pub struct HttpSection {
     /// Concurrent connections, WebSockets included; lowered at start-up to
     /// what the open-file limit leaves after the pools' descriptors.
     pub max_connections: usize,
+    /// Concurrent connections from one client address (IP), WebSockets
+    /// included, so that one client cannot take every place under
+    /// `max_connections`. Clients behind one NAT or proxy share it.
+    pub max_connections_per_address: usize,
     /// Seconds between the WebSocket Ping frames the server sends.
     pub websocket_ping_secs: u64,
     /// Seconds a WebSocket may send nothing (pongs count) before it is closed.
     pub websocket_timeout_secs: u64,
     /// Seconds a WebSocket has to complete `connection_init`.
     pub websocket_init_timeout_secs: u64,
+    /// Reverse proxies whose `X-Forwarded-For` is believed: when the peer
+    /// is one of them, the client is the right-most address in that header
+    /// that is not itself one (the rest the client could have written).
+    /// Empty (the default): the peer is the client, and the header is ignored.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for HttpSection {
@@ -88,10 +98,13 @@ impl Default for HttpSection {
             // nginx's default: long enough for a browser's next request to reuse the connection.
             idle_timeout_secs: 75,
             max_connections: 10_000,
+            // A browser opens 6 per host, a busy NAT or office some dozens.
+            max_connections_per_address: 256,
             // Under the 60 s idle timeout of common proxies and load balancers.
             websocket_ping_secs: 20,
             websocket_timeout_secs: 45,
             websocket_init_timeout_secs: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -324,10 +337,10 @@ pub struct GraphqlConfig {
     pub operation_timeout_ms: u64,
     /// Maximum operations in one batched request.
     pub max_batch: usize,
-    /// Maximum JSON request body in bytes (multipart: `max_multipart_bytes`).
+    /// Maximum JSON request body in bytes; also bounds a multipart request's
+    /// `operations` and `map` parts (the whole of it: `max_multipart_bytes`).
     pub max_body_bytes: usize,
-    /// Maximum bytes of one uploaded file; also bounds a multipart request's
-    /// `operations` and `map` parts.
+    /// Maximum bytes of one uploaded file (and of any one multipart part).
     pub max_upload_bytes: usize,
     /// Maximum files in one multipart request.
     pub max_upload_files: usize,
@@ -394,22 +407,31 @@ pub struct RateLimitConfig {
     pub auth: AuthLimitConfig,
 }
 
-/// Throttling of password guessing and account probing: after the free
-/// failures each login waits `first_delay_secs`, doubling per further
-/// failure up to `max_delay_secs`; `window_secs` of quiet after the wait
-/// forgets them. Never a hard lock: a guesser can delay a user, not lock
-/// them out for longer than `max_delay_secs`.
+/// Throttling of password guessing and account probing: past a limit's
+/// free failures each login waits `first_delay_secs`, doubling per further
+/// failure up to the limit's cap; `window_secs` of quiet after the wait
+/// forgets them. Three limits: an account from one client address (strict,
+/// up to `max_delay_secs`), an account from all addresses (more free
+/// failures, capped at `account_max_delay_secs`) and an address over all
+/// accounts. Never a hard lock: a guesser elsewhere can delay a user by at
+/// most `account_max_delay_secs` a guess.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuthLimitConfig {
-    /// Failed logins per account (email) before attempts wait.
+    /// Failed logins on one account (email) from one client address before attempts from there wait.
     pub login_free_failures: u32,
+    /// Failed logins on one account from all addresses together (or from
+    /// an unknown one) before attempts wait.
+    pub account_free_failures: u32,
     /// Failed logins per client address, over all accounts, before attempts wait.
     pub address_free_failures: u32,
     /// The first wait in seconds; it doubles with each further failure.
     pub first_delay_secs: u64,
-    /// The longest wait in seconds.
+    /// The longest wait in seconds of an account from one address, and of an address.
     pub max_delay_secs: u64,
+    /// The longest wait in seconds of an account over all addresses: what a
+    /// guesser elsewhere can make the real user wait.
+    pub account_max_delay_secs: u64,
     /// Seconds of quiet after a wait that forget the failures.
     pub window_secs: u64,
     /// Registrations per client address per hour.
@@ -423,9 +445,11 @@ impl Default for AuthLimitConfig {
         let schema = alatar_schema::auth::ThrottleConfig::default();
         Self {
             login_free_failures: schema.login_free_failures,
+            account_free_failures: schema.account_free_failures,
             address_free_failures: schema.address_free_failures,
             first_delay_secs: schema.first_delay.as_secs(),
             max_delay_secs: schema.max_delay.as_secs(),
+            account_max_delay_secs: schema.account_max_delay.as_secs(),
             window_secs: schema.window.as_secs(),
             registrations_per_address_per_hour: schema.registrations_per_address,
             invitations_per_account_per_hour: schema.invitations_per_account,
@@ -439,9 +463,11 @@ impl AuthLimitConfig {
         use std::time::Duration;
         alatar_schema::auth::ThrottleConfig {
             login_free_failures: self.login_free_failures,
+            account_free_failures: self.account_free_failures,
             address_free_failures: self.address_free_failures,
             first_delay: Duration::from_secs(self.first_delay_secs),
             max_delay: Duration::from_secs(self.max_delay_secs),
+            account_max_delay: Duration::from_secs(self.account_max_delay_secs),
             window: Duration::from_secs(self.window_secs),
             registrations_per_address: self.registrations_per_address_per_hour,
             invitations_per_account: self.invitations_per_account_per_hour,
@@ -682,7 +708,7 @@ impl Config {
         if self.graphql.max_body_bytes < 1024 {
             return bad("graphql.max_body_bytes", "must be at least 1024");
         }
-        // The `operations` part is held to it too: below a JSON body's floor no upload fits.
+        // Every part is held to it, `operations` too: below a JSON body's floor no upload fits.
         if self.graphql.max_upload_bytes < 1024 {
             return bad("graphql.max_upload_bytes", "must be at least 1024");
         }
@@ -751,6 +777,9 @@ impl Config {
         }
         if http.max_connections == 0 {
             return bad("http.max_connections", "must be at least 1");
+        }
+        if http.max_connections_per_address == 0 {
+            return bad("http.max_connections_per_address", "must be at least 1");
         }
         if let Some(token) = &self.metrics.token
             && secrecy::ExposeSecret::expose_secret(token).len() < 16

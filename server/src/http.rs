@@ -64,6 +64,8 @@ pub struct Shared {
     pub documents: Arc<alatar_schema::DocumentCache>,
     /// Shopify, when configured (OAuth callback, webhooks).
     pub shopify: Option<Arc<ShopifyService>>,
+    /// Peers whose `X-Forwarded-For` names the client (`http.trusted_proxies`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// The application's routes.

@@ -4,8 +4,8 @@ use anyhow::Context as _;
 use clap::Parser;
 use sea_orm_migration::MigratorTrait;
 
-use alatar_server::cli::{AccountCommand, Cli, Command};
-use alatar_server::{Application, Config, connect_database, open_database, telemetry};
+use alatar_server::cli::{Cli, Command};
+use alatar_server::{Application, Config, connect_database, telemetry};
 
 /// mimalloc: the pipeline allocates many small, short-lived objects (JSON,
 /// rows, messages); glibc's malloc spent a fifth of the CPU on them.
@@ -33,14 +33,7 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!("migrations applied");
         }
         Command::Worker => alatar_server::run_worker(config).await?,
-        Command::Account { command: AccountCommand::SetTier { account, tier } } => {
-            // Like `serve`: migrates the embedded database, refuses PostgreSQL with pending migrations.
-            let db = open_database(&config).await?;
-            let updated = alatar_schema::service::accounts::set_tier(&db, account, tier.into())
-                .await
-                .with_context(|| format!("setting the tier of account {account}"))?;
-            println!("account {} ({}) is on the {:?} tier", updated.id, updated.name, updated.tier);
-        }
+        Command::Account { command } => command.run(&config).await?,
         Command::Schema => {}
     }
     Ok(())

@@ -4,10 +4,12 @@
 //! of them ran the process out of descriptors.
 //!
 //! - Accepted sockets get `TCP_NODELAY` (`without_nagle`).
-//! - At most `max_connections` at once, WebSockets included: the permit
-//!   travels with the socket through the upgrade. One over the cap is
-//!   answered `503` with `Retry-After: 1` and closed, so clients learn at
-//!   once instead of waiting unseen in the kernel's backlog.
+//! - At most `max_connections` at once, and `max_connections_per_address`
+//!   from one client IP, WebSockets included: the places taken travel with
+//!   the socket through the upgrade. One over either cap is answered `503`
+//!   with `Retry-After: 1` and closed, so clients learn at once instead of
+//!   waiting unseen in the kernel's backlog; and one client cannot take
+//!   every place under the global cap.
 //! - Per connection (`connection.rs`): the head must arrive within the
 //!   header timeout, a kept-alive connection may wait the idle timeout for
 //!   its next request, and a body being read may stall for the body timeout
@@ -21,15 +23,17 @@ mod body;
 mod connection;
 mod descriptors;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::sync::Arc;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Instant;
 
 use crate::config::{Config, HttpSection};
@@ -78,6 +82,8 @@ pub(crate) struct ConnectionLimits {
     pub idle_timeout: Duration,
     /// Connections at once.
     pub max_connections: usize,
+    /// Connections at once from one client address.
+    pub max_per_address: usize,
 }
 
 impl ConnectionLimits {
@@ -102,6 +108,7 @@ impl ConnectionLimits {
             body_min_rate: http.body_min_bytes_per_sec,
             idle_timeout: Duration::from_secs(http.idle_timeout_secs),
             max_connections,
+            max_per_address: http.max_connections_per_address,
         }
     }
 
@@ -139,10 +146,11 @@ pub(crate) async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) {
     let connections = Arc::new(Semaphore::new(limits.max_connections.min(Semaphore::MAX_PERMITS)));
+    let addresses = OpenByAddress::new(limits.max_per_address);
     let refusals = Arc::new(Semaphore::new(REFUSALS_IN_FLIGHT));
     // Each connection holds a receiver: `closed` is when the last has ended.
     let (stop, _) = watch::channel(());
-    let mut warned_at: Option<Instant> = None;
+    let mut warned = Warned::default();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -160,23 +168,103 @@ pub(crate) async fn serve(
             }
         };
         without_nagle(&stream);
-        match connections.clone().try_acquire_owned() {
-            Ok(permit) => {
-                tokio::spawn(connection::serve(stream, remote, permit, router.clone(), limits, stop.subscribe()));
+        let Some(address) = addresses.take(remote.ip()) else {
+            if Warned::due(&mut warned.address) {
+                tracing::warn!(
+                    address = %remote.ip(),
+                    max_connections_per_address = limits.max_per_address,
+                    "connection cap of one client address reached: answering 503"
+                );
             }
-            Err(_) => {
-                if warned_at.is_none_or(|at| at.elapsed() >= Duration::from_secs(10)) {
-                    tracing::warn!(max_connections = limits.max_connections, "connection cap reached: answering 503");
-                    warned_at = Some(Instant::now());
-                }
-                refuse(stream, &refusals);
+            refuse(stream, &refusals);
+            continue;
+        };
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            if Warned::due(&mut warned.global) {
+                tracing::warn!(max_connections = limits.max_connections, "connection cap reached: answering 503");
             }
-        }
+            refuse(stream, &refusals);
+            continue;
+        };
+        let place = Place { _connection: permit, _address: address };
+        tokio::spawn(connection::serve(stream, remote, place, router.clone(), limits, stop.subscribe()));
     }
     // From here the kernel refuses new connections.
     drop(listener);
     let _ = stop.send(());
     stop.closed().await;
+}
+
+/// What an accepted connection holds while it lives, a WebSocket's after the
+/// upgrade too: its place under the listener's cap and under its address's.
+pub(super) struct Place {
+    _connection: OwnedSemaphorePermit,
+    _address: AddressPlace,
+}
+
+/// When each cap last said it was reached: once every 10 s is enough.
+#[derive(Default)]
+struct Warned {
+    global: Option<Instant>,
+    address: Option<Instant>,
+}
+
+impl Warned {
+    /// Whether a warning last given at `at` may be given again (and notes it now).
+    fn due(at: &mut Option<Instant>) -> bool {
+        if at.is_some_and(|last| last.elapsed() < Duration::from_secs(10)) {
+            return false;
+        }
+        *at = Some(Instant::now());
+        true
+    }
+}
+
+/// Open connections by client address, held to `limit` each. An address
+/// appears only while it has connections open, so the table is as large as
+/// the connections are many.
+struct OpenByAddress {
+    limit: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+impl OpenByAddress {
+    fn new(limit: usize) -> Arc<Self> {
+        // At least 1 (config checks it): a first connection never leaves a 0 behind.
+        Arc::new(Self { limit: limit.max(1), open: Mutex::new(HashMap::new()) })
+    }
+
+    /// A place for one more connection from `address`, unless it has `limit` open.
+    fn take(self: &Arc<Self>, address: IpAddr) -> Option<AddressPlace> {
+        // An IPv4 client of a dual-stack listener arrives as `::ffff:a.b.c.d`.
+        let address = address.to_canonical();
+        // Counting cannot panic half-way, so a poisoned table is still right.
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(address).or_insert(0);
+        if *count >= self.limit {
+            return None;
+        }
+        *count += 1;
+        Some(AddressPlace { table: self.clone(), address })
+    }
+}
+
+/// One connection's place under its address's cap, given back on drop.
+struct AddressPlace {
+    table: Arc<OpenByAddress>,
+    address: IpAddr,
+}
+
+impl Drop for AddressPlace {
+    fn drop(&mut self) {
+        let mut open = self.table.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.address) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.address);
+            }
+        }
+    }
 }
 
 /// Accept errors that concern one connection, not the listener.
@@ -248,5 +336,27 @@ mod tests {
         assert_eq!(connections_within(Some(1024), 336), Some(688));
         assert_eq!(connections_within(Some(256), 336), Some(128));
         assert_eq!(connections_within(None, 336), None);
+    }
+
+    #[test]
+    fn each_address_is_held_to_its_cap_and_gets_its_places_back() {
+        let table = OpenByAddress::new(2);
+        let here = IpAddr::from([127, 0, 0, 1]);
+        let there = IpAddr::from([10, 0, 0, 7]);
+        let first = table.take(here);
+        let second = table.take(here);
+        assert!(first.is_some() && second.is_some());
+        assert!(table.take(here).is_none(), "a third from one address");
+        // The same address over IPv6-mapped IPv4 is the same client.
+        assert!(table.take("::ffff:127.0.0.1".parse().unwrap_or(here)).is_none());
+        assert!(table.take(there).is_some(), "another address is not held to this one's cap");
+        drop(first);
+        let again = table.take(here);
+        assert!(again.is_some(), "a closed connection's place is free again");
+        drop((second, again));
+        assert!(
+            table.open.lock().unwrap_or_else(PoisonError::into_inner).is_empty(),
+            "addresses without connections stay"
+        );
     }
 }

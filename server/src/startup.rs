@@ -49,8 +49,10 @@ pub struct Application {
     worker: Option<Worker>,
 }
 
-/// Connects Redis when configured.
-async fn connect_redis(config: &Config) -> anyhow::Result<Option<(redis::Client, redis::aio::ConnectionManager)>> {
+/// Connects Redis when configured (also for `alatar account set-tier`).
+pub(crate) async fn connect_redis(
+    config: &Config,
+) -> anyhow::Result<Option<(redis::Client, redis::aio::ConnectionManager)>> {
     let Some(url) = &config.redis_url else { return Ok(None) };
     let client = redis::Client::open(url.expose_secret()).context("invalid redis_url")?;
     let settings = redis::aio::ConnectionManagerConfig::new()
@@ -397,6 +399,7 @@ impl Application {
             graphql: Arc::new(graphql),
             // The same limits as the schema's guard, which checks after it.
             documents: Arc::new(alatar_schema::DocumentCache::new(&limits)),
+            trusted_proxies: config.http.trusted_proxies.clone(),
         });
         let metrics = match config.metrics.listen {
             Some(address) => {

@@ -51,6 +51,8 @@ async fn main() {
         ("ALATAR_PIPELINE__QUEUE_NAMESPACE", namespace.as_str()),
         ("ALATAR_LOG__LEVEL", "warn,alatar_server::startup=info"),
         ("ALATAR_RATE_LIMIT__FREE_PER_HOUR", "100000"),
+        // All 5,000 subscribers come from one address.
+        ("ALATAR_HTTP__MAX_CONNECTIONS_PER_ADDRESS", "100000"),
     ];
     let amqp = alatar_tests::amqp_url();
     let redis = alatar_tests::redis_url();

@@ -226,9 +226,11 @@ pub async fn change_role(
 
 /// Puts an account on `tier`: an operator's change (`alatar account
 /// set-tier`), recorded as `TIER_CHANGED` by the system. Rate limits follow
-/// the tier the membership check reads through `MemberCache`: members get
-/// the new quota once their entry expires (at most its TTL), as this runs
-/// in another process than the servers'.
+/// the tier the membership check reads through `MemberCache`, and this runs
+/// in another process than the servers': the caller tells them with a
+/// [`MembershipChange::Account`](super::MembershipChange::Account) (the CLI
+/// publishes one through Redis), or members get the new quota once their
+/// entry expires (at most its TTL).
 #[tracing::instrument(skip_all, fields(account_id = %account_id, tier = ?tier))]
 pub async fn set_tier(db: &DatabaseConnection, account_id: Uuid, tier: Tier) -> ApiResult<account::Model> {
     let txn = begin_write(db).await?;

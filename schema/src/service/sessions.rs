@@ -209,11 +209,14 @@ fn unregistrable_on_unique(err: DbErr) -> ApiError {
 /// `LOGIN_FAILED`); an email that belongs to nobody has no account to log
 /// to, so it is only a warning in the logs.
 ///
-/// Throttled per account and per client address ([`AuthThrottle`]): past
-/// the free failures an attempt waits, doubling, and is refused with
-/// `RATE_LIMITED` before any password is checked (so a throttled guess
-/// learns nothing, right or wrong); `LOGIN_THROTTLED` is audited. A
-/// success forgets the account's failures.
+/// Throttled per account from this client address, per account from all
+/// addresses (with a short cap, so a guesser elsewhere can delay the real
+/// user by a minute at most, never lock them out) and per client address
+/// ([`AuthThrottle`]): past the free failures an attempt waits, doubling,
+/// and is refused with `RATE_LIMITED` before any password is checked (so a
+/// throttled guess learns nothing, right or wrong); `LOGIN_THROTTLED` is
+/// audited with the limit that held it (`limitedBy`). A success forgets the
+/// account's failures, from this address and from everywhere.
 pub async fn login(
     db: &DatabaseConnection,
     keys: &TokenKeys,

@@ -2,7 +2,7 @@
 //! parameter checks, content negotiation, meaningful status codes. A browser's
 //! `GET` gets GraphiQL; a WebSocket upgrade goes to `ws`.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use alatar_schema::auth::ClientAddr;
 use async_graphql::parser::types::OperationType;
@@ -146,15 +146,57 @@ fn type_label(ty: Option<OperationType>) -> &'static str {
     }
 }
 
-/// The connection's peer, as the accept loop recorded it. Forwarded-for
-/// headers are not trusted: no proxy is configured to vouch for them.
-pub fn client_addr(extensions: &axum::http::Extensions) -> Option<ClientAddr> {
-    extensions.get::<ConnectInfo<SocketAddr>>().map(|info| ClientAddr(info.0.ip()))
+/// The client's address: the connection's peer, as the accept loop recorded
+/// it, or, when that peer is one of the `trusted` proxies, the address it
+/// reports (`forwarded_client`). None without a peer (in-process requests).
+pub fn client_addr(extensions: &axum::http::Extensions, headers: &HeaderMap, trusted: &[IpAddr]) -> Option<ClientAddr> {
+    let peer = extensions.get::<ConnectInfo<SocketAddr>>()?.0.ip();
+    Some(ClientAddr(forwarded_client(peer, headers, trusted)))
 }
+
+/// Who a request coming from `peer` is from. A `trusted` proxy appends the
+/// address it received the request from to `X-Forwarded-For`, after
+/// whatever the client sent (RFC 7239's order, simplified to that header):
+/// so the right-most entry that is not itself a trusted proxy is the
+/// client, and everything left of it could be made up. Entries that are no
+/// address are passed over (an `ip:port`, `[v6]` or `[v6]:port` counts);
+/// with no usable one, or an untrusted peer, the peer is the client.
+/// IPv4-mapped IPv6 addresses compare and count as IPv4.
+fn forwarded_client(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
+    let peer = peer.to_canonical();
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|proxy| proxy.to_canonical() == ip);
+    if !is_trusted(peer) {
+        return peer;
+    }
+    // Several header lines are one list, in order (RFC 9110, 5.3).
+    headers
+        .get_all(X_FORWARDED_FOR)
+        .iter()
+        .rev()
+        .filter_map(|line| line.to_str().ok())
+        .flat_map(|line| line.rsplit(','))
+        .filter_map(forwarded_node)
+        .find(|ip| !is_trusted(*ip))
+        .unwrap_or(peer)
+}
+
+/// The address in one `X-Forwarded-For` entry, if it holds one.
+fn forwarded_node(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    let ip = entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|socket| socket.ip()))
+        .or_else(|| entry.strip_prefix('[')?.strip_suffix(']')?.parse().ok())?;
+    Some(ip.to_canonical())
+}
+
+/// The header proxies name the client in.
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
 pub async fn post(State(state): State<HttpState>, request: Request) -> Response {
     let rid = request_id(&request);
-    let client = client_addr(request.extensions());
+    let client = client_addr(request.extensions(), request.headers(), &state.trusted_proxies);
     let Some(media) = negotiate::accept(request.headers()) else {
         return not_acceptable(&rid);
     };
@@ -240,7 +282,7 @@ fn unauthenticated(media: MediaType, rid: &str) -> Response {
 pub async fn get(State(state): State<HttpState>, request: Request) -> Response {
     let rid = request_id(&request);
     let (mut parts, _body) = request.into_parts();
-    let client = client_addr(&parts.extensions);
+    let client = client_addr(&parts.extensions, &parts.headers, &state.trusted_proxies);
     let is_upgrade = parts
         .headers
         .get(header::UPGRADE)
@@ -424,4 +466,67 @@ impl serde::Serialize for ResponseBody {
 /// Lets `ws` reuse the extractor machinery on already-split parts.
 pub async fn extract<T: FromRequestParts<()>>(parts: &mut axum::http::request::Parts) -> Result<T, T::Rejection> {
     T::from_request_parts(parts, &()).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap_or_else(|e| panic!("{text}: {e}"))
+    }
+
+    fn forwarded(lines: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for line in lines {
+            headers.append(X_FORWARDED_FOR, HeaderValue::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}")));
+        }
+        headers
+    }
+
+    #[test]
+    fn the_client_behind_trusted_proxies_is_the_right_most_untrusted_entry() {
+        let (peer, inner) = (ip("10.0.0.1"), ip("10.0.0.2"));
+        let trusted = [peer, inner];
+        let client = |lines: &[&str]| forwarded_client(peer, &forwarded(lines), &trusted);
+        assert_eq!(client(&[]), peer, "no header: the peer");
+        assert_eq!(client(&["203.0.113.7"]), ip("203.0.113.7"));
+        assert_eq!(client(&["203.0.113.7, 10.0.0.2"]), ip("203.0.113.7"), "a chain of trusted proxies");
+        assert_eq!(client(&["6.6.6.6, 7.7.7.7, 203.0.113.7"]), ip("203.0.113.7"), "what the client wrote is ignored");
+        assert_eq!(client(&["6.6.6.6", "203.0.113.7,10.0.0.2"]), ip("203.0.113.7"), "several lines are one list");
+        assert_eq!(client(&["203.0.113.7, not-an-address, "]), ip("203.0.113.7"), "malformed entries passed over");
+        assert_eq!(client(&["unknown"]), peer);
+        assert_eq!(client(&["10.0.0.2, 10.0.0.1"]), peer, "only proxies: the peer");
+        assert_eq!(client(&["198.51.100.4:8443"]), ip("198.51.100.4"));
+    }
+
+    #[test]
+    fn an_untrusted_peer_is_the_client_whatever_it_says() {
+        let headers = forwarded(&["203.0.113.7"]);
+        assert_eq!(forwarded_client(ip("198.51.100.9"), &headers, &[ip("10.0.0.1")]), ip("198.51.100.9"));
+        assert_eq!(forwarded_client(ip("198.51.100.9"), &headers, &[]), ip("198.51.100.9"));
+    }
+
+    #[test]
+    fn ipv6_peers_and_entries() {
+        let trusted = [ip("10.0.0.1"), ip("2001:db8::10")];
+        // A dual-stack listener sees an IPv4 proxy as IPv4-mapped.
+        let mapped = ip("::ffff:10.0.0.1");
+        assert_eq!(forwarded_client(mapped, &forwarded(&["2001:db8::7"]), &trusted), ip("2001:db8::7"));
+        assert_eq!(forwarded_client(mapped, &forwarded(&[]), &trusted), ip("10.0.0.1"));
+        let v6 = ip("2001:db8::10");
+        assert_eq!(forwarded_client(v6, &forwarded(&["[2001:db8::8]:4711"]), &trusted), ip("2001:db8::8"));
+        assert_eq!(forwarded_client(v6, &forwarded(&["[2001:db8::9]"]), &trusted), ip("2001:db8::9"));
+        assert_eq!(forwarded_client(v6, &forwarded(&["::ffff:203.0.113.7"]), &trusted), ip("203.0.113.7"));
+    }
+
+    #[test]
+    fn without_a_peer_there_is_no_client_address() {
+        let headers = forwarded(&["203.0.113.7"]);
+        let trusted = [ip("10.0.0.1")];
+        assert_eq!(client_addr(&axum::http::Extensions::new(), &headers, &trusted), None);
+        let mut extensions = axum::http::Extensions::new();
+        extensions.insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 1], 40_000))));
+        assert_eq!(client_addr(&extensions, &headers, &trusted), Some(ClientAddr(ip("203.0.113.7"))));
+    }
 }

@@ -1,11 +1,14 @@
 //! GraphQL multipart requests (uploads) held to their limits while the body
-//! streams. async-graphql's parser caps each part, but neither the request as
-//! a whole nor the number of files, and it holds every file in memory: a
-//! request of many parts under the per-part cap was read in full. So a guard
-//! sits between the socket and the parser, counting bytes and parts, and ends
-//! the body at the first chunk over a limit; nothing after it is read. The
-//! parser is handed the boundary the guard counts by, so the two cannot read
-//! one content type two ways.
+//! streams. async-graphql's parser caps each part alike, but neither the
+//! request as a whole, nor the number of files, nor `operations` and `map`
+//! apart from the files (they are read into memory and parsed as a JSON
+//! body is, so they are held to a JSON body's limit). So a guard sits
+//! between the socket and the parser, counting bytes and parts and reading
+//! which part is which as multer frames them, and ends the body at the first
+//! chunk over a limit; nothing after it is read. The parser is handed the
+//! boundary the guard counts by, so the two cannot read one content type two
+//! ways. Files stream to unnamed temporary files (async-graphql's `tempfile`
+//! feature), so a request costs memory for its `operations` and `map` only.
 
 use std::sync::{Arc, OnceLock};
 
@@ -34,8 +37,10 @@ pub fn preflighted(headers: &HeaderMap) -> bool {
 pub struct UploadLimits {
     /// Bytes of the whole body, boundaries and part headers included.
     pub total_bytes: usize,
-    /// Bytes of one part's content (a file, `operations` or `map`).
+    /// Bytes of one part's content (a file; `operations` and `map` too).
     pub part_bytes: usize,
+    /// Bytes of the content of `operations` and of `map`: what a JSON body may be.
+    pub body_bytes: usize,
     /// Parts besides `operations` and `map`.
     pub files: usize,
 }
@@ -46,6 +51,7 @@ impl UploadLimits {
         Self {
             total_bytes: config.multipart_limit(),
             part_bytes: config.max_upload_bytes,
+            body_bytes: config.max_body_bytes,
             files: config.max_upload_files,
         }
     }
@@ -63,6 +69,9 @@ pub enum Exceeded {
     /// One part.
     #[error("a file or part of the multipart request exceeds {0} bytes (graphql.max_upload_bytes)")]
     Part(usize),
+    /// `operations` or `map`, held to what a JSON body may be.
+    #[error("the operations or map part of the multipart request exceeds {0} bytes (graphql.max_body_bytes)")]
+    BodyPart(usize),
 }
 
 /// Why a multipart request was not read.
@@ -113,7 +122,8 @@ pub async fn receive(
             Ok(chunk)
         })
         .into_async_read();
-    // The per-part cap is multer's, counted exactly as a part streams in.
+    // The per-part cap is multer's, counted exactly as a part streams in;
+    // the guard holds `operations` and `map` to the smaller body limit.
     let options = MultipartOptions::default().max_file_size(limits.part_bytes);
     let parsed = async_graphql::http::receive_batch_body(Some(&content_type), reader, options).await;
     // The guard's refusal reaches the parser as a read error: say which limit it was.
@@ -166,12 +176,19 @@ struct Guard {
     limits: UploadLimits,
     read: usize,
     parts: PartCounter,
+    framing: PartFraming,
     verdict: Arc<OnceLock<Exceeded>>,
 }
 
 impl Guard {
     fn new(limits: UploadLimits, boundary: &[u8], verdict: Arc<OnceLock<Exceeded>>) -> Self {
-        Self { limits, read: 0, parts: PartCounter::new(boundary), verdict }
+        Self {
+            limits,
+            read: 0,
+            parts: PartCounter::new(boundary),
+            framing: PartFraming::new(boundary, limits.body_bytes),
+            verdict,
+        }
     }
 
     /// Lets `chunk` through, or names the limit it breaks (and remembers it).
@@ -182,6 +199,8 @@ impl Guard {
         } else if self.parts.feed(chunk) > self.limits.files.saturating_add(2) {
             // `operations` and `map` are parts too.
             Exceeded::Files(self.limits.files)
+        } else if self.framing.feed(chunk) {
+            Exceeded::BodyPart(self.limits.body_bytes)
         } else {
             return Ok(());
         };
@@ -190,9 +209,62 @@ impl Guard {
     }
 }
 
+/// Finds a delimiter in a stream of bytes, across chunk edges: a
+/// Knuth–Morris–Pratt matcher, so a hostile boundary and body cost one pass.
+struct Matcher {
+    /// What is looked for; never empty (it holds `--` and the boundary).
+    pattern: Vec<u8>,
+    /// The longest proper prefix of `pattern[..=i]` that is also its suffix.
+    fallback: Vec<usize>,
+    /// Bytes of `pattern` matched so far.
+    matched: usize,
+}
+
+impl Matcher {
+    fn new(pattern: Vec<u8>) -> Self {
+        let mut fallback = vec![0; pattern.len()];
+        let mut k = 0;
+        for i in 1..pattern.len() {
+            while k > 0 && pattern[i] != pattern[k] {
+                k = fallback[k - 1];
+            }
+            if pattern[i] == pattern[k] {
+                k += 1;
+            }
+            fallback[i] = k;
+        }
+        Self { pattern, fallback, matched: 0 }
+    }
+
+    /// The byte a match starts with: while nothing is matched, the bytes
+    /// before the next one of these can be skipped.
+    fn first(&self) -> u8 {
+        self.pattern[0]
+    }
+
+    /// Takes `byte`; whether it completes a match. The match may overlap the
+    /// next one; [`Matcher::reset`] when the bytes matched are used up.
+    fn step(&mut self, byte: u8) -> bool {
+        while self.matched > 0 && self.pattern[self.matched] != byte {
+            self.matched = self.fallback[self.matched - 1];
+        }
+        if self.pattern[self.matched] == byte {
+            self.matched += 1;
+        }
+        if self.matched == self.pattern.len() {
+            self.matched = self.fallback[self.matched - 1];
+            return true;
+        }
+        false
+    }
+
+    fn reset(&mut self) {
+        self.matched = 0;
+    }
+}
+
 /// Counts the parts a multipart body opens, by the delimiters (`--boundary`)
-/// multer splits it at, across chunk edges: a Knuth–Morris–Pratt matcher, so
-/// a hostile boundary and body cost one pass over the bytes.
+/// multer splits it at, across chunk edges.
 ///
 /// It over-counts rather than under-counts: every `--boundary` not followed
 /// by `--` counts as a part, wherever it is, although multer splits only at
@@ -204,12 +276,7 @@ impl Guard {
 /// sends one.
 struct PartCounter {
     /// `--` and the boundary.
-    delimiter: Vec<u8>,
-    /// KMP failure function: the longest proper prefix of `delimiter[..=i]`
-    /// that is also its suffix.
-    fallback: Vec<usize>,
-    /// Bytes of `delimiter` matched so far.
-    matched: usize,
+    delimiter: Matcher,
     /// After a delimiter, the dashes of a closing `--` seen so far.
     after: Option<u8>,
     /// Parts opened.
@@ -218,20 +285,7 @@ struct PartCounter {
 
 impl PartCounter {
     fn new(boundary: &[u8]) -> Self {
-        let mut delimiter = b"--".to_vec();
-        delimiter.extend_from_slice(boundary);
-        let mut fallback = vec![0; delimiter.len()];
-        let mut k = 0;
-        for i in 1..delimiter.len() {
-            while k > 0 && delimiter[i] != delimiter[k] {
-                k = fallback[k - 1];
-            }
-            if delimiter[i] == delimiter[k] {
-                k += 1;
-            }
-            fallback[i] = k;
-        }
-        Self { delimiter, fallback, matched: 0, after: None, opened: 0 }
+        Self { delimiter: Matcher::new([&b"--"[..], boundary].concat()), after: None, opened: 0 }
     }
 
     /// Scans `chunk`; returns the parts opened so far.
@@ -239,8 +293,9 @@ impl PartCounter {
         let mut i = 0;
         while i < chunk.len() {
             // Between delimiters, skip to the next byte that could start one.
-            if self.matched == 0 && self.after.is_none() {
-                match chunk[i..].iter().position(|&b| b == b'-') {
+            if self.delimiter.matched == 0 && self.after.is_none() {
+                let first = self.delimiter.first();
+                match chunk[i..].iter().position(|&b| b == first) {
                     Some(offset) => i += offset,
                     None => break,
                 }
@@ -256,14 +311,7 @@ impl PartCounter {
                 // `--boundary--`: a close, or text that looks like one; the
                 // count goes on either way (see the type's documentation).
             }
-            while self.matched > 0 && self.delimiter[self.matched] != byte {
-                self.matched = self.fallback[self.matched - 1];
-            }
-            if self.delimiter[self.matched] == byte {
-                self.matched += 1;
-            }
-            if self.matched == self.delimiter.len() {
-                self.matched = self.fallback[self.matched - 1];
+            if self.delimiter.step(byte) {
                 self.after = Some(0);
             }
         }
@@ -271,9 +319,216 @@ impl PartCounter {
     }
 }
 
+/// The most bytes of one part's headers kept to read its name; a part with
+/// more is held to the body limit, whatever its name.
+const HEADER_BLOCK_CAP: usize = 8 * 1024;
+
+/// Follows a multipart body as multer frames it, to hold the content of
+/// `operations` and `map` to the body limit (multer's one per-part limit is
+/// the files'). multer skips a preamble up to the first `--boundary`; after
+/// each delimiter, `--` ends the body, else spaces or tabs and a CRLF open a
+/// part, whose headers end at the first CRLF CRLF and whose content ends at
+/// the first CRLF `--boundary`. Those are the rules followed here, byte by
+/// byte across chunk edges.
+///
+/// It errs towards the body limit, never away from it: a part counts as
+/// `operations` or `map` if any header line could name it so as multer reads
+/// a `Content-Disposition` ([`may_name_a_body_part`]), or if its headers are
+/// longer than [`HEADER_BLOCK_CAP`]; and whatever follows what multer would
+/// refuse as malformed is held to the body limit as if it were such a part.
+struct PartFraming {
+    /// `--boundary`: the first one ends the preamble.
+    opening: Matcher,
+    /// CRLF `--boundary`: ends a part's content.
+    closing: Matcher,
+    stage: Stage,
+    /// The headers of the part being opened, up to [`HEADER_BLOCK_CAP`] and one byte.
+    headers: Vec<u8>,
+    /// Bytes of the CRLF CRLF that ends the headers matched so far.
+    header_end: usize,
+    body_bytes: usize,
+}
+
+/// Where in the body [`PartFraming`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// Before the first `--boundary`.
+    Preamble,
+    /// Just after a delimiter; `dash` if a first `-` of a close came.
+    Delimited { dash: bool },
+    /// Transport padding (spaces, tabs) before the CRLF that opens a part;
+    /// `cr` once its CR came.
+    Padding { cr: bool },
+    /// A part's headers.
+    Headers,
+    /// A part's content: bytes taken so far (the closing delimiter's partial
+    /// match included), and whether it is held to the body limit.
+    Content { held: bool, taken: usize },
+    /// After the close: multer reads no further.
+    Closed,
+    /// After what multer refuses: bytes since, all held to the body limit.
+    Malformed { taken: usize },
+}
+
+impl PartFraming {
+    fn new(boundary: &[u8], body_bytes: usize) -> Self {
+        Self {
+            opening: Matcher::new([&b"--"[..], boundary].concat()),
+            closing: Matcher::new([&b"\r\n--"[..], boundary].concat()),
+            stage: Stage::Preamble,
+            headers: Vec::new(),
+            header_end: 0,
+            body_bytes,
+        }
+    }
+
+    /// Follows `chunk`; whether a part held to the body limit went over it.
+    fn feed(&mut self, chunk: &[u8]) -> bool {
+        const HEADER_END: &[u8; 4] = b"\r\n\r\n";
+        let mut i = 0;
+        while i < chunk.len() {
+            match self.stage {
+                Stage::Preamble => {
+                    if self.opening.matched == 0 {
+                        let first = self.opening.first();
+                        match chunk[i..].iter().position(|&b| b == first) {
+                            Some(offset) => i += offset,
+                            None => return false,
+                        }
+                    }
+                    let byte = chunk[i];
+                    i += 1;
+                    if self.opening.step(byte) {
+                        self.opening.reset();
+                        self.stage = Stage::Delimited { dash: false };
+                    }
+                }
+                // multer peeks at two bytes: `--` closes, anything else is padding.
+                Stage::Delimited { dash } => match (dash, chunk[i]) {
+                    (false, b'-') => {
+                        i += 1;
+                        self.stage = Stage::Delimited { dash: true };
+                    }
+                    // Not taken: the padding reads it.
+                    (false, _) => self.stage = Stage::Padding { cr: false },
+                    (true, b'-') => self.stage = Stage::Closed,
+                    // `-x` is padding that is not followed by a CRLF.
+                    (true, _) => self.stage = Stage::Malformed { taken: 0 },
+                },
+                Stage::Padding { cr } => {
+                    let byte = chunk[i];
+                    i += 1;
+                    self.stage = match (cr, byte) {
+                        (false, b' ' | b'\t') => Stage::Padding { cr: false },
+                        (false, b'\r') => Stage::Padding { cr: true },
+                        (true, b'\n') => {
+                            self.headers.clear();
+                            self.header_end = 0;
+                            Stage::Headers
+                        }
+                        _ => Stage::Malformed { taken: 0 },
+                    };
+                }
+                Stage::Headers => {
+                    let byte = chunk[i];
+                    i += 1;
+                    if self.headers.len() <= HEADER_BLOCK_CAP {
+                        self.headers.push(byte);
+                    }
+                    self.header_end = if byte == HEADER_END[self.header_end] {
+                        self.header_end + 1
+                    } else {
+                        usize::from(byte == b'\r')
+                    };
+                    if self.header_end == HEADER_END.len() {
+                        let held = self.headers.len() > HEADER_BLOCK_CAP || may_name_a_body_part(&self.headers);
+                        self.closing.reset();
+                        self.stage = Stage::Content { held, taken: 0 };
+                    }
+                }
+                Stage::Content { held, mut taken } => {
+                    if self.closing.matched == 0 {
+                        // Content up to the next byte that could start the delimiter.
+                        let first = self.closing.first();
+                        let skipped = chunk[i..].iter().position(|&b| b == first).unwrap_or(chunk.len() - i);
+                        i += skipped;
+                        taken = taken.saturating_add(skipped);
+                    }
+                    if let Some(&byte) = chunk.get(i) {
+                        i += 1;
+                        taken = taken.saturating_add(1);
+                        if self.closing.step(byte) {
+                            // Its content was counted before the delimiter's last byte.
+                            self.closing.reset();
+                            self.stage = Stage::Delimited { dash: false };
+                            continue;
+                        }
+                    }
+                    // Bytes of a partial delimiter may still turn out to be content.
+                    if held && taken.saturating_sub(self.closing.matched) > self.body_bytes {
+                        return true;
+                    }
+                    self.stage = Stage::Content { held, taken };
+                }
+                Stage::Closed => return false,
+                Stage::Malformed { taken } => {
+                    let taken = taken.saturating_add(chunk.len() - i);
+                    self.stage = Stage::Malformed { taken };
+                    return taken > self.body_bytes;
+                }
+            }
+        }
+        false
+    }
+}
+
+/// Whether multer could read a part with the header block `headers` as
+/// named `operations` or `map`, the two parts async-graphql reads into
+/// memory. multer takes the `name` parameter of the last
+/// `Content-Disposition` header: the first `name` (case-sensitive) at the
+/// value's start or after whitespace or `;`, then `=`, then a quoted string
+/// (to the first unescaped `"`) or a token (to a `;` or space), whitespace
+/// trimmed around `=`. This looks wider, so that it can only say yes more
+/// often: at every `name` in any header (any case, also after a `:`), and
+/// it ends a token at any whitespace too.
+fn may_name_a_body_part(headers: &[u8]) -> bool {
+    const KEY: &[u8] = b"name";
+    fn trimmed(bytes: &[u8]) -> &[u8] {
+        let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+        &bytes[start..]
+    }
+    let mut from = 0;
+    while let Some(offset) = headers[from..].windows(KEY.len()).position(|w| w.eq_ignore_ascii_case(KEY)) {
+        let at = from + offset;
+        from = at + 1;
+        let starts_a_word = at == 0 || matches!(headers[at - 1], b';' | b':') || headers[at - 1].is_ascii_whitespace();
+        if !starts_a_word {
+            continue;
+        }
+        let Some(value) = trimmed(&headers[at + KEY.len()..]).strip_prefix(b"=") else { continue };
+        let value = trimmed(value);
+        let (value, quoted) = match value.strip_prefix(b"\"") {
+            Some(value) => (value, true),
+            None => (value, false),
+        };
+        for name in [&b"operations"[..], b"map"] {
+            let Some(after) = value.strip_prefix(name) else { continue };
+            let ends = match after.first() {
+                None => true,
+                Some(&byte) if quoted => byte == b'"',
+                Some(&byte) => byte == b';' || byte.is_ascii_whitespace(),
+            };
+            if ends {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{PartCounter, UploadLimits, receive_chunks};
+    use super::{PartCounter, PartFraming, UploadLimits, may_name_a_body_part, receive_chunks};
 
     fn body(parts: usize) -> Vec<u8> {
         let mut body = Vec::new();
@@ -313,26 +568,44 @@ mod tests {
         assert_eq!(counter.feed(b"----a-\r\nx\r\n----a-\r\ny\r\n----a---"), 2);
     }
 
-    const LIMITS: UploadLimits = UploadLimits { total_bytes: 64 * 1024, part_bytes: 1024, files: 2 };
+    const LIMITS: UploadLimits = UploadLimits { total_bytes: 64 * 1024, part_bytes: 1024, body_bytes: 256, files: 2 };
     const CONTENT_TYPE: &str = "multipart/form-data; boundary=X-BOUNDARY";
 
     /// A GraphQL multipart request: `operations`, an empty `map` (files it
     /// does not name are read and dropped), then one file of each content.
     fn request(boundary: &str, files: &[&str]) -> Vec<u8> {
+        let files: Vec<(String, &[u8])> = files
+            .iter()
+            .enumerate()
+            .map(|(n, content)| (format!("name=\"{n}\"; filename=\"f{n}\""), content.as_bytes()))
+            .collect();
+        let mut parts = vec![("name=\"operations\"".to_owned(), OPERATIONS), ("name=\"map\"".to_owned(), &b"{}"[..])];
+        parts.extend(files);
+        parts_body(boundary, &parts)
+    }
+
+    /// `{ __typename }` as a JSON body.
+    const OPERATIONS: &[u8] = br#"{"query":"{ __typename }"}"#;
+
+    /// A multipart body of `parts` (a `Content-Disposition`'s parameters and
+    /// the content), in that order.
+    fn parts_body(boundary: &str, parts: &[(String, &[u8])]) -> Vec<u8> {
         let mut body = Vec::new();
-        let mut part = |disposition: &str, content: &[u8]| {
+        for (disposition, content) in parts {
             let head = format!("--{boundary}\r\nContent-Disposition: form-data; {disposition}\r\n\r\n");
             body.extend_from_slice(head.as_bytes());
             body.extend_from_slice(content);
             body.extend_from_slice(b"\r\n");
-        };
-        part("name=\"operations\"", br#"{"query":"{ __typename }"}"#);
-        part("name=\"map\"", b"{}");
-        for (n, content) in files.iter().enumerate() {
-            part(&format!("name=\"{n}\"; filename=\"f{n}\""), content.as_bytes());
         }
         body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
         body
+    }
+
+    /// `{ __typename }` padded with JSON whitespace to `size` bytes.
+    fn operations_of(size: usize) -> Vec<u8> {
+        let mut operations = OPERATIONS.to_vec();
+        operations.resize(size, b' ');
+        operations
     }
 
     fn chunks(body: &[u8], size: usize) -> Vec<Vec<u8>> {
@@ -383,5 +656,109 @@ mod tests {
         let body = request("a", &["a", "b", "c", "d"]);
         let refused = receive_chunks("multipart/form-data; x=\"q;boundary=b;\"; boundary=a", vec![body], LIMITS).await;
         assert!(refused.is_err(), "{refused:?}");
+    }
+
+    #[tokio::test]
+    async fn operations_and_map_are_held_to_the_body_limit_however_they_are_chunked() {
+        let limit = LIMITS.body_bytes;
+        let file = "f".repeat(LIMITS.part_bytes);
+        for (name, content) in [
+            ("operations", operations_of(limit)),
+            ("map", b"{}".iter().copied().chain(std::iter::repeat_n(b' ', limit - 2)).collect::<Vec<u8>>()),
+        ] {
+            let mut over = content.clone();
+            over.push(b' ');
+            for (content, accepted) in [(content, true), (over, false)] {
+                let (operations, map) =
+                    if name == "operations" { (content, b"{}".to_vec()) } else { (OPERATIONS.to_vec(), content) };
+                // A file over the body limit (within its own) passes.
+                let parts = [
+                    ("name=\"operations\"".to_owned(), &operations[..]),
+                    ("name=\"map\"".to_owned(), &map[..]),
+                    ("name=\"0\"; filename=\"f\"".to_owned(), file.as_bytes()),
+                ];
+                let body = parts_body("X-BOUNDARY", &parts);
+                for size in [1, 3, 64, body.len()] {
+                    let read = receive_chunks(CONTENT_TYPE, chunks(&body, size), LIMITS).await;
+                    if accepted {
+                        assert_eq!(read, Ok(1), "{name} at the limit, chunks of {size}");
+                    } else {
+                        let expected = format!("exceeds {limit} bytes (graphql.max_body_bytes)");
+                        assert!(
+                            read.as_ref().is_err_and(|m| m.contains(&expected)),
+                            "{name} over, chunks of {size}: {read:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn operations_after_the_files_or_oddly_named_are_held_too() {
+        let over = operations_of(LIMITS.body_bytes + 1);
+        let file = &b"a file"[..];
+        for disposition in
+            ["name=operations", "name = \"operations\"", "x=1;name=operations; filename=\"o\"", "NAME=operations"]
+        {
+            let parts = [
+                ("name=\"0\"; filename=\"f\"".to_owned(), file),
+                ("name=\"map\"".to_owned(), &b"{}"[..]),
+                (disposition.to_owned(), &over[..]),
+            ];
+            let read = receive_chunks(CONTENT_TYPE, vec![parts_body("X-BOUNDARY", &parts)], LIMITS).await;
+            assert!(read.as_ref().is_err_and(|m| m.contains("graphql.max_body_bytes")), "{disposition}: {read:?}");
+        }
+        // A delimiter inside `operations` without the CRLF before it opens
+        // no part for multer, however like a file part what follows looks:
+        // all of it is still `operations`.
+        let mut smuggled = OPERATIONS.to_vec();
+        smuggled
+            .extend_from_slice(b"--X-BOUNDARY\r\nContent-Disposition: form-data; name=\"0\"; filename=\"f\"\r\n\r\n");
+        smuggled.resize(LIMITS.body_bytes + 1, b' ');
+        let parts = [("name=\"operations\"".to_owned(), &smuggled[..]), ("name=\"map\"".to_owned(), &b"{}"[..])];
+        let read = receive_chunks(CONTENT_TYPE, vec![parts_body("X-BOUNDARY", &parts)], LIMITS).await;
+        assert!(read.as_ref().is_err_and(|m| m.contains("graphql.max_body_bytes")), "{read:?}");
+    }
+
+    #[test]
+    fn a_name_is_read_at_least_as_multer_reads_it() {
+        let body_parts = [
+            "Content-Disposition: form-data; name=\"operations\"\r\n\r\n",
+            "Content-Disposition: form-data; name=map\r\n\r\n",
+            "content-disposition:name=map;filename=x\r\n\r\n",
+            "Content-Disposition: form-data; filename=\"a\"; name  =  \"map\"\r\n\r\n",
+            "Content-Disposition: form-data; name=\"0\"\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n",
+        ];
+        for headers in body_parts {
+            assert!(may_name_a_body_part(headers.as_bytes()), "{headers:?}");
+        }
+        let files = [
+            "Content-Disposition: form-data; name=\"0\"; filename=\"map\"\r\n\r\n",
+            "Content-Disposition: form-data; name=\"mapping\"; filename=\"operations.json\"\r\n\r\n",
+            "Content-Disposition: form-data; name=\"map\\\"\"; filename=\"x\"\r\n\r\n",
+            "Content-Disposition: form-data; name=maps\r\n\r\n",
+        ];
+        for headers in files {
+            assert!(!may_name_a_body_part(headers.as_bytes()), "{headers:?}");
+        }
+    }
+
+    #[test]
+    fn headers_longer_than_the_cap_are_held_to_the_body_limit() {
+        let mut framing = PartFraming::new(b"B", 8);
+        let long = format!(
+            "--B\r\nX-Pad: {}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"f\"\r\n\r\n",
+            "p".repeat(super::HEADER_BLOCK_CAP)
+        );
+        assert!(!framing.feed(long.as_bytes()));
+        assert!(!framing.feed(b"12345678"));
+        assert!(framing.feed(b"9"));
+        // A part named a file is not.
+        let mut framing = PartFraming::new(b"B", 8);
+        assert!(
+            !framing
+                .feed(b"--B\r\nContent-Disposition: form-data; name=\"0\"; filename=\"f\"\r\n\r\n123456789\r\n--B--")
+        );
     }
 }

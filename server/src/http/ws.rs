@@ -83,7 +83,7 @@ pub async fn upgrade(state: HttpState, parts: &mut Parts) -> Response {
     let schema = state.schema.clone();
     let auth = state.auth.clone();
     let limits = state.websocket;
-    let client = super::graphql::client_addr(&parts.extensions);
+    let client = super::graphql::client_addr(&parts.extensions, &parts.headers, &state.trusted_proxies);
     let span = tracing::Span::current();
     // Subscriptions are small and mostly idle: tungstenite's default 128 KiB
     // read buffer per connection would dominate memory at thousands of them

@@ -25,12 +25,12 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::{Notify, OwnedSemaphorePermit, watch};
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use tower::ServiceExt as _;
 
-use super::ConnectionLimits;
 use super::body::TimedBody;
+use super::{ConnectionLimits, Place};
 
 /// "Not yet" in `Activity`'s millisecond fields.
 const NEVER: u64 = u64::MAX;
@@ -132,12 +132,13 @@ pub(super) fn later(start: Instant, by: Duration) -> Instant {
 }
 
 /// The socket. It reports incoming bytes to `Activity` and carries the
-/// connection's permit, so a WebSocket keeps its place under the cap after
-/// the upgrade (hyper hands this socket over) until it closes.
+/// connection's places (under the listener's cap and its address's), so a
+/// WebSocket keeps them after the upgrade (hyper hands this socket over)
+/// until it closes.
 struct Watched {
     stream: TcpStream,
     activity: Arc<Activity>,
-    _permit: OwnedSemaphorePermit,
+    _place: Place,
 }
 
 impl AsyncRead for Watched {
@@ -273,13 +274,13 @@ fn request_timeout(handled: &axum::response::Response) -> axum::response::Respon
 pub(super) async fn serve(
     stream: TcpStream,
     remote: SocketAddr,
-    permit: OwnedSemaphorePermit,
+    place: Place,
     router: Router,
     limits: ConnectionLimits,
     mut stop: watch::Receiver<()>,
 ) {
     let activity = Arc::new(Activity::new());
-    let io = TokioIo::new(Watched { stream, activity: activity.clone(), _permit: permit });
+    let io = TokioIo::new(Watched { stream, activity: activity.clone(), _place: place });
     let service = ConnectionService {
         router,
         activity: activity.clone(),

@@ -1,8 +1,8 @@
 //! Slow, idle and too many clients over real sockets (issue 13): the header,
-//! body and idle timeouts, the connection cap's 503, graceful shutdown,
-//! WebSocket keepalive, and where `/metrics` is served. The application runs
-//! in-process on port 0 (`run_until`, so no SIGINT handler), with timeouts
-//! of a second or two; every wait is bounded.
+//! body and idle timeouts, the connection caps' 503 (in all and per client
+//! address), graceful shutdown, WebSocket keepalive, and where `/metrics` is
+//! served. The application runs in-process on port 0 (`run_until`, so no
+//! SIGINT handler), with timeouts of a second or two; every wait is bounded.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -288,6 +288,47 @@ async fn connections_over_the_cap_get_503_until_the_header_timeout_frees_them() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_address_over_its_own_cap_gets_503_while_the_global_cap_is_far() {
+    let server = Served::start(|c| {
+        c.http.max_connections_per_address = 5;
+        c.http.header_timeout_secs = 10;
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..5 {
+        held.push(server.connect().await);
+    }
+    tokio::time::sleep(millis(200)).await;
+    // The sixth from 127.0.0.1, with thousands of places left under `max_connections`.
+    let mut refused = server.connect().await;
+    write(&mut refused, HEALTH).await;
+    let response = response_within(&mut refused, secs(3)).await;
+    assert_eq!(status(&response), 503, "{response}");
+    assert!(response.contains("Retry-After: 1"), "{response}");
+    assert!(response.contains("Connection: close"), "{response}");
+    // The five are served.
+    for stream in &mut held {
+        write(stream, HEALTH).await;
+        assert_eq!(status(&response_within(stream, secs(3)).await), 200);
+    }
+
+    // One of them closes, and its place is free again.
+    drop(held.pop());
+    let deadline = Instant::now() + secs(3);
+    loop {
+        let mut next = server.connect().await;
+        write(&mut next, HEALTH).await;
+        match status(&response_within(&mut next, secs(3)).await) {
+            200 => break,
+            503 => assert!(Instant::now() < deadline, "the closed connection's place was not given back"),
+            other => panic!("answered {other}"),
+        }
+        tokio::time::sleep(millis(50)).await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_the_requests_in_flight_and_stops_accepting() {
     let mut server = Served::start(|c| c.http.body_timeout_secs = 10).await;
     let (head, body) = graphql_post();
@@ -484,6 +525,7 @@ fn connection_settings_that_cannot_work_stop_startup_naming_the_key() {
     };
     refused(&[("ALATAR_HTTP__HEADER_TIMEOUT_SECS", "0")], "http.header_timeout_secs");
     refused(&[("ALATAR_HTTP__MAX_CONNECTIONS", "0")], "http.max_connections");
+    refused(&[("ALATAR_HTTP__MAX_CONNECTIONS_PER_ADDRESS", "0")], "http.max_connections_per_address");
     // Pings every 30 s with 20 s of silence allowed would close live clients.
     refused(
         &[("ALATAR_HTTP__WEBSOCKET_PING_SECS", "30"), ("ALATAR_HTTP__WEBSOCKET_TIMEOUT_SECS", "20")],

@@ -1,6 +1,8 @@
 //! Depth, complexity, aliases, body size, batch size, introspection and rate
 //! limits: over-limit requests are refused before any resolver runs.
 
+use std::time::{Duration, Instant};
+
 use axum::body::Body;
 use axum::http::Request;
 use serde_json::json;
@@ -219,6 +221,44 @@ async fn premium_tier_lifts_the_limit(backend: Backend) {
     );
     let missing = accounts::set_tier(&app.db.conn, uuid::Uuid::now_v7(), Tier::Premium).await;
     assert!(matches!(missing, Err(alatar_schema::ApiError::NotFound(_))), "{missing:?}");
+}
+
+/// `alatar account set-tier` runs in a process of its own; with Redis it
+/// tells the running servers, whose member caches would otherwise charge
+/// every member by the old tier for up to 30 s.
+#[tokio::test]
+async fn a_tier_set_from_the_command_line_applies_at_once_with_redis() {
+    let app = TestApp::with_config(Backend::Sqlite, |c| {
+        c.rate_limit.free_per_hour = 2;
+        c.rate_limit.premium_per_hour = 50;
+        c.rate_limit.heavy_operations = vec!["me".into()];
+        c.redis_url = Some(alatar_tests::redis_url().into());
+    })
+    .await;
+    let (token, _, _) = app.register("cli-tier@shop.example").await;
+    let account = account_id(&app, &token).await;
+    assert_eq!(allowed(&app, &token, 10).await, 2);
+
+    // What the command changes in the database; the server's cache still says free.
+    accounts::set_tier(&app.db.conn, account, Tier::Premium).await.unwrap_or_else(|e| panic!("set_tier: {e}"));
+    assert_eq!(app.gql("{ me { id } }", json!({}), Some(&token)).await.status, 429);
+
+    // What the command then tells the servers through Redis.
+    let config = alatar_server::Config { redis_url: Some(alatar_tests::redis_url().into()), ..Default::default() };
+    let told = alatar_server::cli::announce_account_change(&config, account).await.unwrap_or_else(|e| panic!("{e:#}"));
+    assert!(told, "no redis_url");
+    let started = Instant::now();
+    loop {
+        let r = app.gql("{ me { id } }", json!({}), Some(&token)).await;
+        if r.status == 200 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(2), "still on the free tier: {}", r.body);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Without Redis there is no one to tell.
+    let told = alatar_server::cli::announce_account_change(&alatar_server::Config::default(), account).await;
+    assert!(matches!(told, Ok(false)), "{told:?}");
 }
 
 on_both_backends! {

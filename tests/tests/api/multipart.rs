@@ -1,8 +1,9 @@
 //! Multipart requests (uploads) are held to a whole-request, a per-file and a
-//! number-of-files limit while they stream, need a header a cross-site form
-//! cannot send, and are refused before anything executes; form content types
-//! are refused. Also the production profile: on PostgreSQL, introspection,
-//! suggestions and GraphiQL are off unless turned on.
+//! number-of-files limit while they stream, and their `operations` and `map`
+//! to the JSON body limit; they need a header a cross-site form cannot send,
+//! and are refused before anything executes; form content types are refused.
+//! Also the production profile: on PostgreSQL, introspection, suggestions and
+//! GraphiQL are off unless turned on.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,19 +34,32 @@ fn typename() -> Value {
 /// A GraphQL multipart body: `operations`, a `map` naming every file, then
 /// one file of each size in `files`.
 fn multipart_body(operations: &Value, files: &[usize]) -> Vec<u8> {
+    multipart_raw(operations.to_string().as_bytes(), files)
+}
+
+/// [`multipart_body`] with `operations` as it is sent.
+fn multipart_raw(operations: &[u8], files: &[usize]) -> Vec<u8> {
     let map: serde_json::Map<String, Value> =
         (0..files.len()).map(|n| (n.to_string(), json!([format!("variables.file{n}")]))).collect();
+    let mut parts = vec![
+        ("name=\"operations\"".to_owned(), operations.to_vec()),
+        ("name=\"map\"".to_owned(), Value::Object(map).to_string().into_bytes()),
+    ];
+    for (n, size) in files.iter().enumerate() {
+        parts.push((format!("name=\"{n}\"; filename=\"f{n}.txt\"\r\nContent-Type: text/plain"), vec![b'a'; *size]));
+    }
+    parts_body(&parts)
+}
+
+/// A multipart body of `parts` in that order: each a `Content-Disposition`'s
+/// parameters (and any further header lines) and the content.
+fn parts_body(parts: &[(String, Vec<u8>)]) -> Vec<u8> {
     let mut body = Vec::new();
-    let mut part = |disposition: String, content: &[u8]| {
+    for (disposition, content) in parts {
         body.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; {disposition}\r\n").as_bytes());
         body.extend_from_slice(b"\r\n");
         body.extend_from_slice(content);
         body.extend_from_slice(b"\r\n");
-    };
-    part("name=\"operations\"".into(), operations.to_string().as_bytes());
-    part("name=\"map\"".into(), Value::Object(map).to_string().as_bytes());
-    for (n, size) in files.iter().enumerate() {
-        part(format!("name=\"{n}\"; filename=\"f{n}.txt\"\r\nContent-Type: text/plain"), vec![b'a'; *size].as_slice());
     }
     body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
     body
@@ -179,6 +193,58 @@ async fn file_size_at_the_threshold_and_one_byte_over() {
     assert_eq!(status, 413, "{answer}");
     assert!(message(&answer).contains("exceeds 4096 bytes (graphql.max_upload_bytes)"), "{answer}");
     assert_eq!(users(&app).await, 0, "the mutation ran");
+}
+
+/// `operations` and `map` are read into memory and parsed like a JSON body,
+/// so they are held to a JSON body's limit, not a file's.
+#[tokio::test]
+async fn operations_part_at_the_body_limit_and_one_byte_over() {
+    const LIMIT: usize = 4096;
+    let app = TestApp::with_config(Backend::Sqlite, |c| c.graphql.max_body_bytes = LIMIT).await;
+    // JSON whitespace pads the operations to size.
+    let padded = |size: usize| {
+        let mut operations = register("padded@shop.example").to_string().into_bytes();
+        operations.resize(size, b' ');
+        operations
+    };
+
+    // At the limit, beside a file twice its size (files keep their own limit).
+    let (status, answer) =
+        send(&app, request(Body::from(multipart_raw(&padded(LIMIT), &[2 * LIMIT])), &[PREFLIGHT])).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.get("errors").is_none(), "{answer}");
+    assert_eq!(users(&app).await, 1);
+
+    let over = |email: &str| {
+        let mut operations = register(email).to_string().into_bytes();
+        operations.resize(LIMIT + 1, b' ');
+        operations
+    };
+    let (status, answer, _) = send_streamed(&app, multipart_raw(&over("over@shop.example"), &[10])).await;
+    assert_eq!(status, 413, "{answer}");
+    assert!(message(&answer).contains(&format!("exceeds {LIMIT} bytes (graphql.max_body_bytes)")), "{answer}");
+    assert!(answer.get("data").is_none(), "{answer}");
+
+    // Where it comes in the body, or how its name is written, changes nothing.
+    for name in ["name=\"operations\"", "name=operations", "name = \"operations\""] {
+        let parts = [
+            ("name=\"0\"; filename=\"f0.txt\"".to_owned(), vec![b'a'; 10]),
+            ("name=\"map\"".to_owned(), br#"{"0":["variables.file0"]}"#.to_vec()),
+            (name.to_owned(), over("late@shop.example")),
+        ];
+        let (status, answer) = send(&app, request(Body::from(parts_body(&parts)), &[PREFLIGHT])).await;
+        assert_eq!(status, 413, "{name}: {answer}");
+        assert!(message(&answer).contains("graphql.max_body_bytes"), "{name}: {answer}");
+    }
+    // `map` too.
+    let mut map = b"{}".to_vec();
+    map.resize(LIMIT + 1, b' ');
+    let parts =
+        [("name=\"operations\"".to_owned(), typename().to_string().into_bytes()), ("name=\"map\"".to_owned(), map)];
+    let (status, answer) = send(&app, request(Body::from(parts_body(&parts)), &[PREFLIGHT])).await;
+    assert_eq!(status, 413, "{answer}");
+    assert!(message(&answer).contains("graphql.max_body_bytes"), "{answer}");
+    assert_eq!(users(&app).await, 1, "a refused mutation ran");
 }
 
 /// A cross-site HTML form can post `multipart/form-data` without a

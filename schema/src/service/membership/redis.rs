@@ -60,6 +60,17 @@ impl RedisMembershipChanges {
     }
 }
 
+impl RedisMembershipChanges {
+    /// Publishes `change` to every instance through `connection` and waits
+    /// until Redis has taken it: for a process with no member cache of its
+    /// own that exits next (`alatar account set-tier`), where a change queued
+    /// by [`MembershipChanges::publish`] would die with the process.
+    pub async fn publish_once(connection: &mut ConnectionManager, change: MembershipChange) -> redis::RedisResult<()> {
+        let body = serde_json::to_vec(&change).map_err(std::io::Error::from)?;
+        redis::cmd("PUBLISH").arg(CHANNEL).arg(body).query_async::<()>(connection).await
+    }
+}
+
 impl MembershipChanges for RedisMembershipChanges {
     fn publish(&self, change: MembershipChange) {
         self.cache.apply(change);
