@@ -3,7 +3,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 /// `target/<profile>/alatar`, next to this test executable's `deps/`.
@@ -22,6 +22,8 @@ pub struct RunningBinary {
     pub base_url: String,
     /// The port it bound.
     pub port: u16,
+    /// Its standard output so far: one JSON log event a line.
+    lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl RunningBinary {
@@ -39,6 +41,8 @@ impl RunningBinary {
             .unwrap_or_else(|e| panic!("spawn alatar: {e}"));
         let stdout = child.stdout.take().unwrap_or_else(|| panic!("no stdout"));
         let (tx, rx) = mpsc::channel();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let kept = lines.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if line.contains("\"listening\"") {
@@ -47,6 +51,7 @@ impl RunningBinary {
                 if std::env::var_os("TEST_LOG").is_some() {
                     println!("{line}");
                 }
+                kept.lock().unwrap_or_else(|p| p.into_inner()).push(line);
             }
         });
         let line = match rx.recv_timeout(Duration::from_secs(30)) {
@@ -60,7 +65,7 @@ impl RunningBinary {
         let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
         let address = value["address"].as_str().unwrap_or_default().to_owned();
         let port = address.rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(0);
-        Self { child, base_url: format!("http://{address}"), port }
+        Self { child, base_url: format!("http://{address}"), port, lines }
     }
 }
 
@@ -68,6 +73,11 @@ impl RunningBinary {
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The log lines it has written so far.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 

@@ -5,9 +5,6 @@
 //! relay that leaves the installer's state alone, and security events that
 //! carry the request id.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -21,7 +18,7 @@ use serde_json::{Value, json};
 use alatar_agents::shopify::signature::sign_query;
 use alatar_entity::{oauth_state, user};
 use alatar_tests::fake_shopify::{APP_KEY, APP_SECRET, FakeShopify, GOOD_CODE};
-use alatar_tests::{Backend, Gql, TEST_JWT_SECRET, TestApp, binary_path};
+use alatar_tests::{Backend, Gql, RunningBinary, TEST_JWT_SECRET, TestApp};
 
 const PASSWORD: &str = "correct horse battery";
 const LOGIN: &str = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken user { id } } }";
@@ -356,40 +353,15 @@ async fn a_refused_relay_leaves_the_state_for_the_installer() {
 
 /// The real binary, its JSON log lines kept for the test.
 struct LoggingBinary {
-    child: Child,
+    server: RunningBinary,
     base_url: String,
-    lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl LoggingBinary {
     fn start(dir: &std::path::Path, env: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(binary_path());
-        command.arg("serve").current_dir(dir).env("ALATAR_LISTEN", "127.0.0.1:0");
-        for (k, v) in env {
-            command.env(k, v);
-        }
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn alatar: {e}"));
-        let stdout = child.stdout.take();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let mut server = Self { child, base_url: String::new(), lines: lines.clone() };
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let Some(stdout) = stdout else { return };
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.contains("\"listening\"") {
-                    let _ = tx.send(line.clone());
-                }
-                lines.lock().unwrap_or_else(|p| p.into_inner()).push(line);
-            }
-        });
-        let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| panic!("alatar did not start"));
-        let value: Value = serde_json::from_str(&line).unwrap_or_default();
-        server.base_url = format!("http://{}", value["address"].as_str().unwrap_or_default());
-        server
+        let server = RunningBinary::start(dir, env);
+        let base_url = server.base_url.clone();
+        Self { server, base_url }
     }
 
     /// Sends a GraphQL request with `x-request-id: id`.
@@ -408,9 +380,8 @@ impl LoggingBinary {
     async fn event(&self, message: &str, id: &str) -> Value {
         for _ in 0..100 {
             let found = self
-                .lines
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
+                .server
+                .log_lines()
                 .iter()
                 .filter_map(|l| serde_json::from_str::<Value>(l).ok())
                 .find(|e| e["message"] == message && e["span"]["request_id"] == id);
@@ -419,15 +390,8 @@ impl LoggingBinary {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let lines = self.lines.lock().unwrap_or_else(|p| p.into_inner()).join("\n");
+        let lines = self.server.log_lines().join("\n");
         panic!("no {message:?} for request {id}; the log:\n{lines}")
-    }
-}
-
-impl Drop for LoggingBinary {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
