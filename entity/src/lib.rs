@@ -16,4 +16,4 @@ pub use model::{
 };
 pub use role::{Role, Tier};
 pub use status::{ActionStatus, AnalysisStatus, StoreKind, TaskStatus};
-pub use tenancy::{AccountScope, TenantOwned};
+pub use tenancy::{AccountScope, SYSTEM_SESSION, ScopeSession, Scoped, TENANT_ROLE, TenantOwned};

@@ -4,12 +4,18 @@
 //! `update_many` / `delete_many`) on a [`TenantOwned`] entity directly; they go
 //! through an [`AccountScope`], which is built only from an authenticated
 //! viewer. The tenancy property tests exercise every operation through it.
+//! Its queries run on a [`Scoped`] connection (`scope.on(&db)`), under which
+//! PostgreSQL's row-level security holds them to the account as well.
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, DeleteMany, EntityTrait, PrimaryKeyTrait, QueryFilter, QuerySelect, Select,
     UpdateMany,
 };
 use uuid::Uuid;
+
+mod row_security;
+
+pub use row_security::{SYSTEM_SESSION, ScopeSession, Scoped, TENANT_ROLE};
 
 use crate::{
     agent_task, analysis_event, analysis_request, analysis_result, audit_entry, compliance_request, invitation,

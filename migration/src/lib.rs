@@ -9,6 +9,7 @@ mod m20261122_000002_create_analysis;
 mod m20261122_000003_create_shopify;
 mod m20261123_000004_step_commit_function;
 mod m20261124_000005_add_shopify_user_id;
+mod m20261202_000006_row_level_security;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_shopify::Migration),
             Box::new(m20261123_000004_step_commit_function::Migration),
             Box::new(m20261124_000005_add_shopify_user_id::Migration),
+            Box::new(m20261202_000006_row_level_security::Migration),
         ]
     }
 }

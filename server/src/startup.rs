@@ -272,7 +272,11 @@ pub async fn connect_database(config: &Config) -> anyhow::Result<DatabaseConnect
                 .busy_timeout(Duration::from_secs(10))
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
                 .foreign_keys(true)
-        });
+        })
+        // The server's own sessions act across accounts (the worker, webhooks,
+        // the lookups before a scope); what a scope builds drops this per
+        // transaction. See `alatar_entity::tenancy::row_security`.
+        .map_sqlx_postgres_opts(|o| o.options(alatar_entity::SYSTEM_SESSION));
     // The error may echo the URL, credentials included: say only what failed.
     Database::connect(options)
         .await

@@ -1,6 +1,12 @@
 //! Each test gets its own database. PostgreSQL: a template migrated once
 //! (under an advisory lock, since test processes run in parallel) and a fresh
 //! copy per test, dropped on `Drop`. SQLite: a file in a temp directory.
+//!
+//! The PostgreSQL databases belong to `alatar_owner`, a login role that is
+//! no superuser and cannot bypass row security, as a production deployment's
+//! should be: the suite runs under the row-level policies the migrations
+//! install, so a tenant query that misses its scope, or a server session
+//! without its system setting, fails here.
 
 use std::path::PathBuf;
 
@@ -43,6 +49,42 @@ fn with_database(admin_url: &str, name: &str) -> String {
     }
 }
 
+/// The login role the test databases belong to (see the module comment).
+pub const OWNER_ROLE: &str = "alatar_owner";
+
+/// `admin_url`'s server, as [`OWNER_ROLE`], database `name`.
+pub fn owner_url(admin_url: &str, name: &str) -> String {
+    let url = with_database(admin_url, name);
+    let (scheme, rest) = url.split_once("://").unwrap_or_else(|| panic!("bad postgres url {admin_url}"));
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{OWNER_ROLE}:{OWNER_ROLE}@{host}")
+}
+
+/// Pooled like the server's (its default size, connections opened on
+/// demand), with the server's own session setting.
+async fn connect_as_server(url: &str) -> DatabaseConnection {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(alatar_server::Config::default().database_max_connections)
+        .test_before_acquire_if_idle_for(alatar_server::POOL_PING_AFTER_IDLE)
+        .map_sqlx_postgres_opts(|o| o.options(alatar_entity::SYSTEM_SESSION));
+    Database::connect(options).await.unwrap_or_else(|e| panic!("connect {url}: {e}"))
+}
+
+/// The roles the databases need: the owner, and the one scoped statements
+/// run as (the migration creates it too, when it may).
+const ROLES: &str = "DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'alatar_owner') THEN
+        CREATE ROLE alatar_owner LOGIN PASSWORD 'alatar_owner' NOSUPERUSER NOBYPASSRLS;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'alatar_app') THEN
+        CREATE ROLE alatar_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
+    END IF;
+    IF NOT pg_has_role('alatar_owner', 'alatar_app', 'MEMBER') THEN
+        GRANT alatar_app TO alatar_owner;
+    END IF;
+END $$";
+
 /// Name of the template for the current migration set, so a new migration
 /// never reuses a stale template.
 fn template_name() -> String {
@@ -75,16 +117,11 @@ impl TestDb {
                 ensure_template(&admin, &admin_url, &template).await;
                 let name = format!("alatar_test_{}", uuid::Uuid::new_v4().simple());
                 admin
-                    .execute_unprepared(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+                    .execute_unprepared(&format!("CREATE DATABASE {name} TEMPLATE {template} OWNER {OWNER_ROLE}"))
                     .await
                     .unwrap_or_else(|e| panic!("create test database: {e}"));
-                let url = with_database(&admin_url, &name);
-                // Pooled like the server's (its default size; connections open on demand).
-                let mut options = ConnectOptions::new(url.clone());
-                options
-                    .max_connections(alatar_server::Config::default().database_max_connections)
-                    .test_before_acquire_if_idle_for(alatar_server::POOL_PING_AFTER_IDLE);
-                let conn = Database::connect(options).await.unwrap_or_else(|e| panic!("connect {name}: {e}"));
+                let url = owner_url(&admin_url, &name);
+                let conn = connect_as_server(&url).await;
                 Self { conn, url, dir, postgres_name: Some(name) }
             }
         }
@@ -95,6 +132,7 @@ async fn ensure_template(admin: &DatabaseConnection, admin_url: &str, template: 
     let run = |sql: String| async move { admin.execute_unprepared(&sql).await };
     // Session-level lock: one process builds the template, the rest wait.
     run("SELECT pg_advisory_lock(727274)".into()).await.unwrap_or_else(|e| panic!("lock: {e}"));
+    run(ROLES.into()).await.unwrap_or_else(|e| panic!("roles: {e}"));
     let exists = admin
         .query_one_raw(sea_orm::Statement::from_string(
             sea_orm::DbBackend::Postgres,
@@ -107,11 +145,21 @@ async fn ensure_template(admin: &DatabaseConnection, admin_url: &str, template: 
     if !exists {
         let building = format!("{template}_building");
         let _ = run(format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)")).await;
-        run(format!("CREATE DATABASE {building}")).await.unwrap_or_else(|e| panic!("create template: {e}"));
+        run(format!("CREATE DATABASE {building} OWNER {OWNER_ROLE}"))
+            .await
+            .unwrap_or_else(|e| panic!("create template: {e}"));
         {
-            let conn = Database::connect(with_database(admin_url, &building))
+            // Extensions are a superuser's to create (as a production
+            // database's administrator does); the migration then finds it.
+            let superuser = Database::connect(with_database(admin_url, &building))
                 .await
                 .unwrap_or_else(|e| panic!("connect template: {e}"));
+            superuser
+                .execute_unprepared("CREATE EXTENSION IF NOT EXISTS vector")
+                .await
+                .unwrap_or_else(|e| panic!("pgvector (run scripts/services.sh): {e}"));
+            let _ = superuser.close().await;
+            let conn = connect_as_server(&owner_url(admin_url, &building)).await;
             Migrator::up(&conn, None).await.unwrap_or_else(|e| panic!("migrate template: {e}"));
             let _ = conn.close().await;
         }

@@ -238,13 +238,13 @@ async fn store_of(p: &Pipeline, action: &proposed_action::Model) -> Result<store
     let request = scope
         .find::<analysis_request::Entity>()
         .filter(analysis_request::Column::Id.eq(action.request_id))
-        .one(&p.db)
+        .one(&scope.on(&p.db))
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("request {}", action.request_id)))?;
     scope
         .find::<store::Entity>()
         .filter(store::Column::Id.eq(request.store_id))
-        .one(&p.db)
+        .one(&scope.on(&p.db))
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("store {}", request.store_id)))
 }

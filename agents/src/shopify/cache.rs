@@ -13,7 +13,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr, 
 use serde_json::Value;
 use uuid::Uuid;
 
-use alatar_entity::{AccountScope, shopify_cache, store};
+use alatar_entity::{AccountScope, ScopeSession, shopify_cache, store};
 
 /// Cache kinds, the first segment of a key.
 pub mod key {
@@ -66,7 +66,7 @@ pub async fn put<C: ConnectionTrait>(
 }
 
 /// Drops the entries of the given kinds (every kind when `kinds` is empty).
-pub async fn invalidate<C: ConnectionTrait>(
+pub async fn invalidate<C: ScopeSession>(
     db: &C,
     scope: AccountScope,
     store_id: Uuid,
@@ -82,7 +82,7 @@ pub async fn invalidate<C: ConnectionTrait>(
         }
         delete = delete.filter(any);
     }
-    Ok(delete.exec(db).await?.rows_affected)
+    Ok(delete.exec(&scope.on(db)).await?.rows_affected)
 }
 
 /// Deletes every entry past its expiry, in every account; returns how many.

@@ -354,7 +354,10 @@ impl Watch {
                 if let Some(r) = self.request_id {
                     query = query.filter(proposed_action::Column::RequestId.eq(r));
                 }
-                let changed = query.order_by_desc(proposed_action::Column::UpdatedAt).all(&self.pipeline.db).await?;
+                let changed = query
+                    .order_by_desc(proposed_action::Column::UpdatedAt)
+                    .all(&self.scope.on(&self.pipeline.db))
+                    .await?;
                 if let Some(latest) = changed.first().and_then(|a| a.updated_at) {
                     self.since = latest;
                 }

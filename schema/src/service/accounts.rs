@@ -31,12 +31,17 @@ pub async fn account(db: &DatabaseConnection, scope: AccountScope) -> ApiResult<
 
 /// A member of the account, or `NOT_FOUND` (also for other accounts' users).
 pub async fn member(db: &DatabaseConnection, scope: AccountScope, user_id: Uuid) -> ApiResult<user::Model> {
-    scope.find::<user::Entity>().filter(user::Column::Id.eq(user_id)).one(db).await?.ok_or(ApiError::NotFound("user"))
+    scope
+        .find::<user::Entity>()
+        .filter(user::Column::Id.eq(user_id))
+        .one(&scope.on(db))
+        .await?
+        .ok_or(ApiError::NotFound("user"))
 }
 
 /// All members, oldest first.
 pub async fn members(db: &DatabaseConnection, scope: AccountScope) -> ApiResult<Vec<user::Model>> {
-    Ok(scope.find::<user::Entity>().order_by_asc(user::Column::CreatedAt).all(db).await?)
+    Ok(scope.find::<user::Entity>().order_by_asc(user::Column::CreatedAt).all(&scope.on(db)).await?)
 }
 
 /// The acting member, re-read so that a role change or removal since the
@@ -82,8 +87,12 @@ pub async fn invite(
     // belongs to someone elsewhere is not the inviter's to learn, so such an
     // invitation is made like any other (it cannot be accepted: one account
     // per user, and `register` refuses a registered address).
-    let member =
-        scope.find::<user::Entity>().filter(user::Column::Email.is_in(email.stored_forms())).count(db).await? > 0;
+    let member = scope
+        .find::<user::Entity>()
+        .filter(user::Column::Email.is_in(email.stored_forms()))
+        .count(&scope.on(db))
+        .await?
+        > 0;
     if member {
         return Err(ApiError::Conflict("this email already belongs to a member of this account".into()));
     }
@@ -138,21 +147,27 @@ pub async fn remove(
     let target = scope
         .find::<user::Entity>()
         .filter(user::Column::Id.eq(user_id))
-        .one(&txn)
+        .one(&scope.on(&txn))
         .await?
         .ok_or(ApiError::NotFound("user"))?;
     if target.role == Role::Owner {
         if actor.role != Role::Owner {
             return Err(ApiError::Forbidden("only owners can remove owners"));
         }
-        let owners = scope.find::<user::Entity>().filter(user::Column::Role.eq(Role::Owner)).count(&txn).await?;
+        let owners =
+            scope.find::<user::Entity>().filter(user::Column::Role.eq(Role::Owner)).count(&scope.on(&txn)).await?;
         if owners <= 1 {
             return Err(ApiError::Conflict("the last owner cannot be removed".into()));
         }
     }
     // Invitations the member sent point at it; they go with it.
-    scope.delete_many::<invitation::Entity>().filter(invitation::Column::InvitedBy.eq(target.id)).exec(&txn).await?;
-    let removed = scope.delete_many::<user::Entity>().filter(user::Column::Id.eq(target.id)).exec(&txn).await?;
+    scope
+        .delete_many::<invitation::Entity>()
+        .filter(invitation::Column::InvitedBy.eq(target.id))
+        .exec(&scope.on(&txn))
+        .await?;
+    let removed =
+        scope.delete_many::<user::Entity>().filter(user::Column::Id.eq(target.id)).exec(&scope.on(&txn)).await?;
     if removed.rows_affected != 1 {
         return Err(ApiError::NotFound("user"));
     }
@@ -191,7 +206,7 @@ pub async fn change_role(
     let target = scope
         .find::<user::Entity>()
         .filter(user::Column::Id.eq(user_id))
-        .one(&txn)
+        .one(&scope.on(&txn))
         .await?
         .ok_or(ApiError::NotFound("user"))?;
     if (target.role == Role::Owner || role == Role::Owner) && actor.role != Role::Owner {
@@ -201,7 +216,8 @@ pub async fn change_role(
         return Ok(target);
     }
     if target.role == Role::Owner {
-        let owners = scope.find::<user::Entity>().filter(user::Column::Role.eq(Role::Owner)).count(&txn).await?;
+        let owners =
+            scope.find::<user::Entity>().filter(user::Column::Role.eq(Role::Owner)).count(&scope.on(&txn)).await?;
         if owners <= 1 {
             return Err(ApiError::Conflict("the last owner cannot give up the owner role".into()));
         }
@@ -267,6 +283,6 @@ pub async fn pending_invitations(db: &DatabaseConnection, scope: AccountScope) -
         .filter(invitation::Column::AcceptedAt.is_null())
         .filter(invitation::Column::ExpiresAt.gt(Utc::now()))
         .order_by_desc(invitation::Column::CreatedAt)
-        .all(db)
+        .all(&scope.on(db))
         .await?)
 }

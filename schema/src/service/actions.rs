@@ -28,7 +28,7 @@ async fn require_approver(db: &DatabaseConnection, scope: AccountScope, viewer: 
 /// `FORBIDDEN` if it belongs to another account.
 pub async fn get(p: &Pipeline, scope: AccountScope, id: Uuid) -> ApiResult<proposed_action::Model> {
     if let Some(found) =
-        scope.find::<proposed_action::Entity>().filter(proposed_action::Column::Id.eq(id)).one(&p.db).await?
+        scope.find::<proposed_action::Entity>().filter(proposed_action::Column::Id.eq(id)).one(&scope.on(&p.db)).await?
     {
         return Ok(found);
     }
@@ -78,7 +78,7 @@ pub async fn approve(
     let request = scope
         .find::<analysis_request::Entity>()
         .filter(analysis_request::Column::Id.eq(action.request_id))
-        .one(&p.db)
+        .one(&scope.on(&p.db))
         .await?
         .ok_or(ApiError::NotFound("analysis request"))?;
     if request.status != AnalysisStatus::AwaitingApproval {
@@ -149,7 +149,7 @@ pub async fn list(
         Some(id) => query.filter(proposed_action::Column::RequestId.eq(id)),
         None => query.filter(proposed_action::Column::Status.eq(ActionStatus::Pending)),
     };
-    Ok(query.order_by_asc(proposed_action::Column::Id).all(&p.db).await?)
+    Ok(query.order_by_asc(proposed_action::Column::Id).all(&scope.on(&p.db)).await?)
 }
 
 /// Audit records, newest first, `before` a cursor (an audit id).
@@ -169,7 +169,7 @@ pub async fn audit_log(
     if let Some(before) = before {
         query = query.filter(audit_entry::Column::Id.lt(before));
     }
-    Ok(query.order_by_desc(audit_entry::Column::Id).limit(limit).all(db).await?)
+    Ok(query.order_by_desc(audit_entry::Column::Id).limit(limit).all(&scope.on(db)).await?)
 }
 
 /// Compliance requests (with the data exports Shopify asked for).
@@ -179,5 +179,9 @@ pub async fn compliance_requests(
     viewer: &AccessClaims,
 ) -> ApiResult<Vec<compliance_request::Model>> {
     require_approver(db, scope, viewer).await?;
-    Ok(scope.find::<compliance_request::Entity>().order_by_desc(compliance_request::Column::Id).all(db).await?)
+    Ok(scope
+        .find::<compliance_request::Entity>()
+        .order_by_desc(compliance_request::Column::Id)
+        .all(&scope.on(db))
+        .await?)
 }

@@ -47,7 +47,12 @@ pub async fn connect_demo_store(
 
 /// The account's stores, oldest first.
 pub async fn stores(p: &Pipeline, scope: AccountScope) -> ApiResult<Vec<store::Model>> {
-    scope.find::<store::Entity>().order_by_asc(store::Column::CreatedAt).all(&p.db).await.map_err(ApiError::internal)
+    scope
+        .find::<store::Entity>()
+        .order_by_asc(store::Column::CreatedAt)
+        .all(&scope.on(&p.db))
+        .await
+        .map_err(ApiError::internal)
 }
 
 /// Validates and queues a question about one of the account's stores.
@@ -71,7 +76,7 @@ pub async fn submit(
     let found_store = scope
         .find::<store::Entity>()
         .filter(store::Column::Id.eq(store_id))
-        .one(&p.db)
+        .one(&scope.on(&p.db))
         .await
         .map_err(ApiError::internal)?
         .ok_or(ApiError::NotFound("store"))?;
@@ -102,7 +107,7 @@ pub async fn request(p: &Pipeline, scope: AccountScope, id: Uuid) -> ApiResult<a
     scope
         .find::<analysis_request::Entity>()
         .filter(analysis_request::Column::Id.eq(id))
-        .one(&p.db)
+        .one(&scope.on(&p.db))
         .await
         .map_err(ApiError::internal)?
         .ok_or(ApiError::NotFound("analysis request"))
@@ -123,7 +128,12 @@ pub async fn list(
     if let Some(before) = before_id {
         query = query.filter(analysis_request::Column::Id.lt(before));
     }
-    query.order_by_desc(analysis_request::Column::Id).limit(limit).all(&p.db).await.map_err(ApiError::internal)
+    query
+        .order_by_desc(analysis_request::Column::Id)
+        .limit(limit)
+        .all(&scope.on(&p.db))
+        .await
+        .map_err(ApiError::internal)
 }
 
 /// Cancels an unfinished request (its requester, owners and admins).

@@ -47,7 +47,7 @@ pub async fn get(db: &DatabaseConnection, scope: AccountScope, user_id: Uuid) ->
     scope
         .find::<user_preferences::Entity>()
         .filter(user_preferences::Column::UserId.eq(user_id))
-        .one(db)
+        .one(&scope.on(db))
         .await?
         .ok_or(ApiError::NotFound("preferences"))
 }
@@ -64,7 +64,7 @@ pub async fn update(
     let mut row: user_preferences::ActiveModel = scope
         .find::<user_preferences::Entity>()
         .filter(user_preferences::Column::UserId.eq(user_id))
-        .one(&txn)
+        .one(&scope.on(&txn))
         .await?
         .ok_or(ApiError::NotFound("preferences"))?
         .into();

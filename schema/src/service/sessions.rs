@@ -354,7 +354,7 @@ pub async fn refresh(db: &DatabaseConnection, keys: &TokenKeys, token: &str) -> 
                 .col_expr(refresh_token::Column::RevokedAt, sea_orm::sea_query::Expr::value(now))
                 .filter(refresh_token::Column::Id.eq(stored.id))
                 .filter(refresh_token::Column::RevokedAt.is_null())
-                .exec(&txn)
+                .exec(&scope.on(&txn))
                 .await?
                 .rows_affected
                 == 1;
@@ -364,7 +364,7 @@ pub async fn refresh(db: &DatabaseConnection, keys: &TokenKeys, token: &str) -> 
                 .col_expr(refresh_token::Column::RevokedAt, sea_orm::sea_query::Expr::value(now))
                 .filter(refresh_token::Column::FamilyId.eq(stored.family_id))
                 .filter(refresh_token::Column::RevokedAt.is_null())
-                .exec(&txn)
+                .exec(&scope.on(&txn))
                 .await?;
             txn.commit().await?;
             tracing::warn!(
@@ -378,7 +378,7 @@ pub async fn refresh(db: &DatabaseConnection, keys: &TokenKeys, token: &str) -> 
         let user = scope
             .find::<user::Entity>()
             .filter(user::Column::Id.eq(stored.user_id))
-            .one(&txn)
+            .one(&scope.on(&txn))
             .await?
             .ok_or(ApiError::Unauthenticated)?;
         let account = account::Entity::find_by_id(user.account_id).one(&txn).await?.ok_or(ApiError::Unauthenticated)?;
@@ -402,13 +402,13 @@ pub async fn logout(db: &DatabaseConnection, scope: AccountScope, user_id: Uuid,
             .find::<refresh_token::Entity>()
             .filter(refresh_token::Column::UserId.eq(user_id))
             .filter(refresh_token::Column::TokenHash.eq(secret::digest(token)))
-            .one(db)
+            .one(&scope.on(db))
             .await?
             .ok_or_else(|| ApiError::bad_input("refreshToken", "is not a token of this user"))?
             .family_id;
         revoke = revoke.filter(refresh_token::Column::FamilyId.eq(family));
     }
-    revoke.exec(db).await?;
+    revoke.exec(&scope.on(db)).await?;
     Ok(())
 }
 

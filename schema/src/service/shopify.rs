@@ -279,7 +279,7 @@ pub async fn complete(
         .filter(store::Column::Kind.eq(StoreKind::Shopify))
         .filter(store::Column::ShopDomain.eq(shop.as_str()))
         .order_by_desc(store::Column::CreatedAt)
-        .one(&tx)
+        .one(&scope.on(&tx))
         .await?;
     let linked = match existing_store {
         Some(found) => {
@@ -305,7 +305,7 @@ pub async fn complete(
     scope
         .delete_many::<shopify_credential::Entity>()
         .filter(shopify_credential::Column::StoreId.eq(linked.id))
-        .exec(&tx)
+        .exec(&scope.on(&tx))
         .await?;
     shopify_credential::Entity::insert(shopify_credential::ActiveModel {
         store_id: Set(linked.id),
@@ -388,7 +388,7 @@ pub async fn disconnect(
     let found = scope
         .find::<store::Entity>()
         .filter(store::Column::Id.eq(store_id))
-        .one(db)
+        .one(&scope.on(db))
         .await?
         .ok_or(ApiError::NotFound("store"))?;
     let revocation = match svc {
@@ -399,7 +399,7 @@ pub async fn disconnect(
     scope
         .delete_many::<shopify_credential::Entity>()
         .filter(shopify_credential::Column::StoreId.eq(found.id))
-        .exec(&tx)
+        .exec(&scope.on(&tx))
         .await?;
     cache::invalidate(&tx, scope, found.id, &[]).await?;
     let mut active = found.into_active_model();
@@ -505,7 +505,7 @@ async fn shopify_member(
     scope: AccountScope,
     shopify_user: &str,
 ) -> ApiResult<Option<user::Model>> {
-    Ok(scope.find::<user::Entity>().filter(user::Column::ShopifyUserId.eq(shopify_user)).one(db).await?)
+    Ok(scope.find::<user::Entity>().filter(user::Column::ShopifyUserId.eq(shopify_user)).one(&scope.on(db)).await?)
 }
 
 /// Adds the session's Shopify user to the account as an `ANALYST`. Users carry

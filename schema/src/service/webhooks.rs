@@ -11,8 +11,7 @@
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
-    QuerySelect, SqlErr,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect, SqlErr,
 };
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -24,8 +23,9 @@ use alatar_agents::shopify::credentials::status;
 use alatar_agents::shopify::{ShopDomain, gid_number, signature};
 use alatar_agents::write::begin_write;
 use alatar_entity::{
-    AccountScope, agent_task, analysis_event, analysis_request, analysis_result, audit_entry, compliance_request,
-    oauth_state, proposed_action, shopify_cache, shopify_credential, store, tool_call, webhook_delivery,
+    AccountScope, ScopeSession, agent_task, analysis_event, analysis_request, analysis_result, audit_entry,
+    compliance_request, oauth_state, proposed_action, shopify_cache, shopify_credential, store, tool_call,
+    webhook_delivery,
 };
 
 use super::shopify::ShopifyService;
@@ -116,7 +116,7 @@ pub async fn receive(db: &DatabaseConnection, svc: &ShopifyService, delivery: De
     Ok(Outcome::Processed)
 }
 
-async fn process<C: ConnectionTrait>(db: &C, topic: &str, shop: &str, payload: &Value) -> Result<(), DbErr> {
+async fn process<C: ScopeSession>(db: &C, topic: &str, shop: &str, payload: &Value) -> Result<(), DbErr> {
     if topic == "shop/redact" {
         return erase_shop(db, shop).await;
     }
@@ -134,13 +134,13 @@ async fn process<C: ConnectionTrait>(db: &C, topic: &str, shop: &str, payload: &
                 .col_expr(shopify_credential::Column::RefreshToken, Expr::value(Option::<String>::None))
                 .col_expr(shopify_credential::Column::UpdatedAt, Expr::value(Utc::now()))
                 .filter(shopify_credential::Column::StoreId.eq(store_id))
-                .exec(db)
+                .exec(&scope.on(db))
                 .await?;
             scope
                 .update_many::<store::Entity>()
                 .col_expr(store::Column::DisconnectedAt, Expr::value(Utc::now()))
                 .filter(store::Column::Id.eq(store_id))
-                .exec(db)
+                .exec(&scope.on(db))
                 .await?;
             cache::invalidate(db, scope, store_id, &[]).await?;
             audit(
@@ -183,7 +183,7 @@ async fn process<C: ConnectionTrait>(db: &C, topic: &str, shop: &str, payload: &
                     .delete_many::<compliance_request::Entity>()
                     .filter(compliance_request::Column::StoreId.eq(store_id))
                     .filter(compliance_request::Column::CustomerId.eq(customer as i64))
-                    .exec(db)
+                    .exec(&scope.on(db))
                     .await?;
             }
             // The count tells the merchant why a proposal's hash changed; it names nobody.
@@ -213,7 +213,7 @@ fn customer_id(payload: &Value) -> Option<u64> {
 /// linked to — analyses, tasks, tool calls, events, results, actions,
 /// audit records, credentials, cache, compliance requests, nonces and the
 /// webhook records themselves.
-async fn erase_shop<C: ConnectionTrait>(db: &C, shop: &str) -> Result<(), DbErr> {
+async fn erase_shop<C: ScopeSession>(db: &C, shop: &str) -> Result<(), DbErr> {
     // A system erasure across accounts, keyed by the verified shop domain.
     let stores: Vec<store::Model> = store::Entity::find().filter(store::Column::ShopDomain.eq(shop)).all(db).await?;
     for found in &stores {
@@ -224,7 +224,7 @@ async fn erase_shop<C: ConnectionTrait>(db: &C, shop: &str) -> Result<(), DbErr>
             .column(analysis_request::Column::Id)
             .filter(analysis_request::Column::StoreId.eq(found.id))
             .into_tuple()
-            .all(db)
+            .all(&scope.on(db))
             .await?;
         let actions: Vec<Uuid> = scope
             .find::<proposed_action::Entity>()
@@ -232,7 +232,7 @@ async fn erase_shop<C: ConnectionTrait>(db: &C, shop: &str) -> Result<(), DbErr>
             .column(proposed_action::Column::Id)
             .filter(proposed_action::Column::RequestId.is_in(requests.clone()))
             .into_tuple()
-            .all(db)
+            .all(&scope.on(db))
             .await?;
         scope
             .delete_many::<audit_entry::Entity>()
@@ -241,54 +241,54 @@ async fn erase_shop<C: ConnectionTrait>(db: &C, shop: &str) -> Result<(), DbErr>
                     .add(audit_entry::Column::StoreId.eq(found.id))
                     .add(audit_entry::Column::ActionId.is_in(actions)),
             )
-            .exec(db)
+            .exec(&scope.on(db))
             .await?;
         scope
             .delete_many::<proposed_action::Entity>()
             .filter(proposed_action::Column::RequestId.is_in(requests.clone()))
-            .exec(db)
+            .exec(&scope.on(db))
             .await?;
         scope
             .delete_many::<analysis_result::Entity>()
             .filter(analysis_result::Column::RequestId.is_in(requests.clone()))
-            .exec(db)
+            .exec(&scope.on(db))
             .await?;
         scope
             .delete_many::<analysis_event::Entity>()
             .filter(analysis_event::Column::RequestId.is_in(requests.clone()))
-            .exec(db)
+            .exec(&scope.on(db))
             .await?;
         scope
             .delete_many::<tool_call::Entity>()
             .filter(tool_call::Column::RequestId.is_in(requests.clone()))
-            .exec(db)
+            .exec(&scope.on(db))
             .await?;
         scope
             .delete_many::<agent_task::Entity>()
             .filter(agent_task::Column::RequestId.is_in(requests.clone()))
-            .exec(db)
+            .exec(&scope.on(db))
             .await?;
         scope
             .delete_many::<analysis_request::Entity>()
             .filter(analysis_request::Column::Id.is_in(requests))
-            .exec(db)
+            .exec(&scope.on(db))
             .await?;
         scope
             .delete_many::<shopify_cache::Entity>()
             .filter(shopify_cache::Column::StoreId.eq(found.id))
-            .exec(db)
+            .exec(&scope.on(db))
             .await?;
         scope
             .delete_many::<compliance_request::Entity>()
             .filter(compliance_request::Column::StoreId.eq(found.id))
-            .exec(db)
+            .exec(&scope.on(db))
             .await?;
         scope
             .delete_many::<shopify_credential::Entity>()
             .filter(shopify_credential::Column::StoreId.eq(found.id))
-            .exec(db)
+            .exec(&scope.on(db))
             .await?;
-        scope.delete_many::<store::Entity>().filter(store::Column::Id.eq(found.id)).exec(db).await?;
+        scope.delete_many::<store::Entity>().filter(store::Column::Id.eq(found.id)).exec(&scope.on(db)).await?;
     }
     oauth_state::Entity::delete_many().filter(oauth_state::Column::ShopDomain.eq(shop)).exec(db).await?;
     webhook_delivery::Entity::delete_many().filter(webhook_delivery::Column::ShopDomain.eq(shop)).exec(db).await?;

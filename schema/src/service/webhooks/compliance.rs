@@ -9,15 +9,15 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, DbErr, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, DbErr, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use alatar_agents::shopify::cache::key;
 use alatar_agents::shopify::gid_number;
 use alatar_entity::{
-    AccountScope, agent_task, analysis_event, analysis_request, analysis_result, audit_entry, proposed_action,
-    shopify_cache, tool_call,
+    AccountScope, ScopeSession, agent_task, analysis_event, analysis_request, analysis_result, audit_entry,
+    proposed_action, shopify_cache, tool_call,
 };
 
 /// The store's analyses by id, and the ids of the actions they proposed.
@@ -27,14 +27,14 @@ struct Analyses {
 }
 
 impl Analyses {
-    async fn of<C: ConnectionTrait>(db: &C, scope: AccountScope, store_id: Uuid) -> Result<Self, DbErr> {
+    async fn of<C: ScopeSession>(db: &C, scope: AccountScope, store_id: Uuid) -> Result<Self, DbErr> {
         let requests: Vec<Uuid> = scope
             .find::<analysis_request::Entity>()
             .select_only()
             .column(analysis_request::Column::Id)
             .filter(analysis_request::Column::StoreId.eq(store_id))
             .into_tuple()
-            .all(db)
+            .all(&scope.on(db))
             .await?;
         let actions: Vec<Uuid> = scope
             .find::<proposed_action::Entity>()
@@ -42,7 +42,7 @@ impl Analyses {
             .column(proposed_action::Column::Id)
             .filter(proposed_action::Column::RequestId.is_in(requests.clone()))
             .into_tuple()
-            .all(db)
+            .all(&scope.on(db))
             .await?;
         Ok(Self { requests, actions })
     }
@@ -58,7 +58,7 @@ impl Analyses {
 /// Everything held about one customer: their record and orders from the
 /// cache, and each of their rows copied into the store's analyses, with
 /// where it was found.
-pub(super) async fn export<C: ConnectionTrait>(
+pub(super) async fn export<C: ScopeSession>(
     db: &C,
     scope: AccountScope,
     store_id: Uuid,
@@ -77,7 +77,7 @@ pub(super) async fn export<C: ConnectionTrait>(
     for task in scope
         .find::<agent_task::Entity>()
         .filter(agent_task::Column::RequestId.is_in(analyses.requests.clone()))
-        .all(db)
+        .all(&scope.on(db))
         .await?
     {
         let rows = task.output.as_ref().map(|o| rows_of(o, customer)).unwrap_or_default();
@@ -91,7 +91,7 @@ pub(super) async fn export<C: ConnectionTrait>(
     for call in scope
         .find::<tool_call::Entity>()
         .filter(tool_call::Column::RequestId.is_in(analyses.requests.clone()))
-        .all(db)
+        .all(&scope.on(db))
         .await?
     {
         let rows = rows_of(&call.input, customer);
@@ -105,7 +105,7 @@ pub(super) async fn export<C: ConnectionTrait>(
     for event in scope
         .find::<analysis_event::Entity>()
         .filter(analysis_event::Column::RequestId.is_in(analyses.requests.clone()))
-        .all(db)
+        .all(&scope.on(db))
         .await?
     {
         let rows = rows_of(&event.payload, customer);
@@ -119,7 +119,7 @@ pub(super) async fn export<C: ConnectionTrait>(
     for result in scope
         .find::<analysis_result::Entity>()
         .filter(analysis_result::Column::RequestId.is_in(analyses.requests.clone()))
-        .all(db)
+        .all(&scope.on(db))
         .await?
     {
         let rows = rows_of(&result.body, customer);
@@ -131,7 +131,7 @@ pub(super) async fn export<C: ConnectionTrait>(
     for action in scope
         .find::<proposed_action::Entity>()
         .filter(proposed_action::Column::Id.is_in(analyses.actions.clone()))
-        .all(db)
+        .all(&scope.on(db))
         .await?
     {
         let (parameters, preview) = (rows_of(&action.parameters, customer), rows_of(&action.preview, customer));
@@ -143,7 +143,7 @@ pub(super) async fn export<C: ConnectionTrait>(
         }
     }
     let mut audit_log = Vec::new();
-    for entry in scope.find::<audit_entry::Entity>().filter(analyses.audit(store_id)).all(db).await? {
+    for entry in scope.find::<audit_entry::Entity>().filter(analyses.audit(store_id)).all(&scope.on(db)).await? {
         let rows = rows_of(&entry.detail, customer);
         if !rows.is_empty() {
             audit_log.push(json!({
@@ -167,7 +167,7 @@ pub(super) async fn export<C: ConnectionTrait>(
 }
 
 /// The customer's record and orders as the cache holds them.
-async fn cached<C: ConnectionTrait>(
+async fn cached<C: ScopeSession>(
     db: &C,
     scope: AccountScope,
     store_id: Uuid,
@@ -176,8 +176,11 @@ async fn cached<C: ConnectionTrait>(
     let matches = |node: &Value, pointer: &str| {
         node.pointer(pointer).and_then(Value::as_str).and_then(gid_number) == Some(customer)
     };
-    let entries =
-        scope.find::<shopify_cache::Entity>().filter(shopify_cache::Column::StoreId.eq(store_id)).all(db).await?;
+    let entries = scope
+        .find::<shopify_cache::Entity>()
+        .filter(shopify_cache::Column::StoreId.eq(store_id))
+        .all(&scope.on(db))
+        .await?;
     let mut record = Value::Null;
     let mut orders = Vec::new();
     for entry in entries {
@@ -195,7 +198,7 @@ async fn cached<C: ConnectionTrait>(
 
 /// Removes each of `customer`'s rows from every analysis of the store;
 /// returns how many proposals changed.
-pub(super) async fn erase<C: ConnectionTrait>(
+pub(super) async fn erase<C: ScopeSession>(
     db: &C,
     scope: AccountScope,
     store_id: Uuid,
@@ -205,7 +208,7 @@ pub(super) async fn erase<C: ConnectionTrait>(
     for mut task in scope
         .find::<agent_task::Entity>()
         .filter(agent_task::Column::RequestId.is_in(analyses.requests.clone()))
-        .all(db)
+        .all(&scope.on(db))
         .await?
     {
         if task.output.as_mut().is_some_and(|o| cut_customer(o, customer)) {
@@ -213,14 +216,14 @@ pub(super) async fn erase<C: ConnectionTrait>(
                 .update_many::<agent_task::Entity>()
                 .col_expr(agent_task::Column::Output, Expr::value(task.output))
                 .filter(agent_task::Column::Id.eq(task.id))
-                .exec(db)
+                .exec(&scope.on(db))
                 .await?;
         }
     }
     for mut call in scope
         .find::<tool_call::Entity>()
         .filter(tool_call::Column::RequestId.is_in(analyses.requests.clone()))
-        .all(db)
+        .all(&scope.on(db))
         .await?
     {
         if cut_customer(&mut call.input, customer) {
@@ -228,14 +231,14 @@ pub(super) async fn erase<C: ConnectionTrait>(
                 .update_many::<tool_call::Entity>()
                 .col_expr(tool_call::Column::Input, Expr::value(call.input))
                 .filter(tool_call::Column::Id.eq(call.id))
-                .exec(db)
+                .exec(&scope.on(db))
                 .await?;
         }
     }
     for mut event in scope
         .find::<analysis_event::Entity>()
         .filter(analysis_event::Column::RequestId.is_in(analyses.requests.clone()))
-        .all(db)
+        .all(&scope.on(db))
         .await?
     {
         if cut_customer(&mut event.payload, customer) {
@@ -243,14 +246,14 @@ pub(super) async fn erase<C: ConnectionTrait>(
                 .update_many::<analysis_event::Entity>()
                 .col_expr(analysis_event::Column::Payload, Expr::value(event.payload))
                 .filter(analysis_event::Column::Id.eq(event.id))
-                .exec(db)
+                .exec(&scope.on(db))
                 .await?;
         }
     }
     for mut result in scope
         .find::<analysis_result::Entity>()
         .filter(analysis_result::Column::RequestId.is_in(analyses.requests.clone()))
-        .all(db)
+        .all(&scope.on(db))
         .await?
     {
         if cut_customer(&mut result.body, customer) {
@@ -258,7 +261,7 @@ pub(super) async fn erase<C: ConnectionTrait>(
                 .update_many::<analysis_result::Entity>()
                 .col_expr(analysis_result::Column::Body, Expr::value(result.body))
                 .filter(analysis_result::Column::RequestId.eq(result.request_id))
-                .exec(db)
+                .exec(&scope.on(db))
                 .await?;
         }
     }
@@ -273,7 +276,7 @@ pub(super) async fn erase<C: ConnectionTrait>(
     for mut action in scope
         .find::<proposed_action::Entity>()
         .filter(proposed_action::Column::Id.is_in(analyses.actions.clone()))
-        .all(db)
+        .all(&scope.on(db))
         .await?
     {
         let parameters = cut_customer(&mut action.parameters, customer);
@@ -284,19 +287,19 @@ pub(super) async fn erase<C: ConnectionTrait>(
                 .col_expr(proposed_action::Column::Parameters, Expr::value(action.parameters))
                 .col_expr(proposed_action::Column::Preview, Expr::value(action.preview))
                 .filter(proposed_action::Column::Id.eq(action.id))
-                .exec(db)
+                .exec(&scope.on(db))
                 .await?;
             proposals += 1;
         }
     }
     // Audit records quote proposals' parameters (`PROPOSED`, `APPROVED`).
-    for mut entry in scope.find::<audit_entry::Entity>().filter(analyses.audit(store_id)).all(db).await? {
+    for mut entry in scope.find::<audit_entry::Entity>().filter(analyses.audit(store_id)).all(&scope.on(db)).await? {
         if cut_customer(&mut entry.detail, customer) {
             scope
                 .update_many::<audit_entry::Entity>()
                 .col_expr(audit_entry::Column::Detail, Expr::value(entry.detail))
                 .filter(audit_entry::Column::Id.eq(entry.id))
-                .exec(db)
+                .exec(&scope.on(db))
                 .await?;
         }
     }

@@ -1,0 +1,128 @@
+//! The database's own wall under [`AccountScope`]: PostgreSQL row-level
+//! security.
+//!
+//! Every table with an `account_id` has two policies (migration
+//! `m20261202_000006_row_level_security`), and `FORCE ROW LEVEL SECURITY`, so
+//! they bind the tables' owner too:
+//!
+//! - `alatar_tenant`: the row's `account_id` is the transaction's
+//!   `alatar.account_id` setting;
+//! - `alatar_system`: the session says `alatar.system = on`.
+//!
+//! A session without either sees no tenant row and can write none. The
+//! server's pool opens its sessions with `alatar.system = on` ([`SYSTEM_SESSION`]):
+//! the worker, webhooks and the lookups that precede a scope (a login by
+//! email, a shop's account) act across accounts by design. What an
+//! [`AccountScope`] builds runs through a [`Scoped`] connection instead: in a
+//! transaction that drops to the `alatar_app` role (not the tables' owner),
+//! turns `alatar.system` off and sets `alatar.account_id`, so a query that
+//! forgot its account filter still reaches only that account's rows. On
+//! SQLite, which has no row security, a [`Scoped`] connection is the
+//! connection itself and the scope's filters are the only wall.
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement,
+    TransactionSession, TransactionTrait,
+};
+
+use super::AccountScope;
+
+/// The role scoped statements run as: it owns nothing, bypasses nothing and
+/// may only read and write the tenant tables.
+pub const TENANT_ROLE: &str = "alatar_app";
+
+/// The session setting that lets the server's own sessions act across
+/// accounts, as startup options of every pooled PostgreSQL connection.
+pub const SYSTEM_SESSION: [(&str, &str); 1] = [("alatar.system", "on")];
+
+/// A connection whose statements act for one account only, built by
+/// [`AccountScope::on`]. On a pool each statement runs in a transaction of
+/// its own; inside a caller's transaction, the session's settings are
+/// restored after each statement, so the rest of that transaction acts as
+/// before.
+pub struct Scoped<'a, C> {
+    scope: AccountScope,
+    conn: &'a C,
+}
+
+/// What a [`Scoped`] connection can run on: the pool or a transaction.
+pub trait ScopeSession: ConnectionTrait + TransactionTrait + Sync {
+    /// Whether its statements run inside a transaction that outlives them.
+    const IN_TRANSACTION: bool;
+}
+
+impl ScopeSession for DatabaseConnection {
+    const IN_TRANSACTION: bool = false;
+}
+
+impl ScopeSession for DatabaseTransaction {
+    const IN_TRANSACTION: bool = true;
+}
+
+impl AccountScope {
+    /// Runs statements on `conn` as this account (see [`Scoped`]).
+    pub fn on<'a, C: ScopeSession>(&self, conn: &'a C) -> Scoped<'a, C> {
+        Scoped { scope: *self, conn }
+    }
+}
+
+impl<C> Scoped<'_, C> {
+    /// The transaction-local settings the policies read. The id is a
+    /// formatted UUID (hex and dashes), so it needs no escaping.
+    fn enter(&self) -> String {
+        format!(
+            "SET LOCAL ROLE {TENANT_ROLE}; SET LOCAL alatar.system = 'off'; SET LOCAL alatar.account_id = '{}'",
+            self.scope.account_id()
+        )
+    }
+}
+
+/// Back to what the session started with (its own role, its startup
+/// options), for the rest of a caller's transaction.
+const LEAVE: &str = "SET LOCAL ROLE NONE; SET LOCAL alatar.system TO DEFAULT; SET LOCAL alatar.account_id TO DEFAULT";
+
+/// Runs `$method` as the scope: in the caller's transaction between
+/// entering the scope and leaving it (a failed statement aborts that
+/// transaction on PostgreSQL, so there is nothing to leave then), or in a
+/// transaction of its own. SQLite has no row security: straight through.
+macro_rules! as_scope {
+    ($self:ident, $method:ident($($arg:expr),*)) => {{
+        if $self.conn.get_database_backend() != DbBackend::Postgres {
+            return ConnectionTrait::$method($self.conn, $($arg),*).await;
+        }
+        if C::IN_TRANSACTION {
+            $self.conn.execute_unprepared(&$self.enter()).await?;
+            let out = ConnectionTrait::$method($self.conn, $($arg),*).await?;
+            $self.conn.execute_unprepared(LEAVE).await?;
+            return Ok(out);
+        }
+        let txn = $self.conn.begin().await?;
+        txn.execute_unprepared(&$self.enter()).await?;
+        let out = ConnectionTrait::$method(&txn, $($arg),*).await?;
+        txn.commit().await?;
+        Ok(out)
+    }};
+}
+
+#[async_trait::async_trait]
+impl<C: ScopeSession> ConnectionTrait for Scoped<'_, C> {
+    fn get_database_backend(&self) -> DbBackend {
+        self.conn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        as_scope!(self, execute_raw(stmt))
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        as_scope!(self, execute_unprepared(sql))
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        as_scope!(self, query_one_raw(stmt))
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        as_scope!(self, query_all_raw(stmt))
+    }
+}
