@@ -12,6 +12,11 @@
 //! and only transient failures (429, 5xx, timeouts) count: a service that
 //! answers "no" (a 4xx, a GraphQL error) is up, and that counts as a success.
 //!
+//! A refusal is typed ([`CircuitOpen`]: the provider and its retry hint),
+//! so that callers tell it from a failure without reading its message: it
+//! is nobody's error, and waiting is the remedy. [`Deferral`] is that wait,
+//! bounded over a whole step.
+//!
 //! Time is a parameter of the `*_at` methods, so the tests need no clock.
 
 use std::borrow::Borrow;
@@ -20,6 +25,8 @@ use std::fmt;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+use rand::Rng;
 
 /// Breakers kept per [`Breakers`] before resting ones (closed, no failures)
 /// are dropped: model ids come from users' preferences, so keys are not
@@ -66,6 +73,83 @@ impl fmt::Display for Open {
 }
 
 impl std::error::Error for Open {}
+
+impl Open {
+    /// This refusal as `provider`'s, for a caller far from the breaker.
+    pub fn refusing(self, provider: impl Into<String>) -> CircuitOpen {
+        CircuitOpen { provider: provider.into(), retry_in: self.retry_in }
+    }
+}
+
+/// A call a provider's open circuit refused without trying it: who, and
+/// how long until a call may go through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CircuitOpen {
+    /// For a person: `Shopify Admin API of demo.myshopify.com`, `model acme/m`.
+    pub provider: String,
+    /// Until a probe may go through.
+    pub retry_in: Duration,
+}
+
+impl fmt::Display for CircuitOpen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.provider, Open { retry_in: self.retry_in })
+    }
+}
+
+impl std::error::Error for CircuitOpen {}
+
+/// Shortest wait for an open circuit: a hint of a few nanoseconds must not
+/// turn into a busy loop.
+const MIN_WAIT: Duration = Duration::from_millis(50);
+
+/// How long one step (a task, a plan) has waited for open circuits, against
+/// the most it may wait in all. Waiting out a refusal is not retrying a
+/// failure: nothing of it counts against the step's error budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deferral {
+    waited: Duration,
+    most: Duration,
+}
+
+impl Deferral {
+    /// Nothing waited yet; at most `most` in all.
+    pub fn new(most: Duration) -> Self {
+        Self { waited: Duration::ZERO, most }
+    }
+
+    /// How long the step has waited so far.
+    pub fn waited(&self) -> Duration {
+        self.waited
+    }
+
+    /// Whether waiting out `refusal` keeps the step within its bound.
+    pub fn allows(&self, refusal: &CircuitOpen) -> bool {
+        self.waited.saturating_add(refusal.retry_in.max(MIN_WAIT)) <= self.most
+    }
+
+    /// Sleeps out `refusal`'s hint, stretched by up to a tenth (never past
+    /// the bound) so that the steps waiting on one provider do not all come
+    /// back at the same instant: only one of them gets the probe. `Err`
+    /// hands the refusal back at once when the hint would take the step
+    /// past its bound.
+    pub async fn wait(&mut self, refusal: CircuitOpen) -> Result<(), CircuitOpen> {
+        if !self.allows(&refusal) {
+            return Err(refusal);
+        }
+        let hint = refusal.retry_in.max(MIN_WAIT);
+        let wait = hint.mul_f64(rand::rng().random_range(1.0..1.1)).min(self.most.saturating_sub(self.waited));
+        tracing::info!(
+            provider = %refusal.provider,
+            wait_ms = wait.as_millis() as u64,
+            waited_ms = self.waited.as_millis() as u64,
+            "circuit open; waiting for it"
+        );
+        tokio::time::sleep(wait).await;
+        self.waited = self.waited.saturating_add(wait);
+        Ok(())
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -325,6 +409,27 @@ mod tests {
         assert_eq!(Open { retry_in: Duration::from_millis(1) }.retry_in_secs(), 1);
         assert_eq!(Open { retry_in: Duration::ZERO }.retry_in_secs(), 1);
         assert_eq!(Open { retry_in: Duration::from_millis(29_001) }.retry_in_secs(), 30);
+    }
+
+    #[test]
+    fn a_refusal_names_its_provider_and_hint() {
+        let refusal = Open { retry_in: Duration::from_millis(1_500) }.refusing("model acme/m");
+        assert_eq!(refusal, CircuitOpen { provider: "model acme/m".into(), retry_in: Duration::from_millis(1_500) });
+        assert_eq!(refusal.to_string(), "model acme/m: circuit open; retry in 2s");
+    }
+
+    #[tokio::test]
+    async fn a_deferral_waits_out_hints_until_its_bound() {
+        let refusal = Open { retry_in: Duration::from_millis(60) }.refusing("test");
+        let mut deferral = Deferral::new(Duration::from_millis(150));
+        let started = Instant::now();
+        assert_eq!(deferral.wait(refusal.clone()).await, Ok(()));
+        assert!(started.elapsed() >= Duration::from_millis(60), "{:?}", started.elapsed());
+        assert_eq!(deferral.wait(refusal.clone()).await, Ok(()));
+        assert!(deferral.waited() >= Duration::from_millis(120) && deferral.waited() <= Duration::from_millis(150));
+        let before = Instant::now();
+        assert_eq!(deferral.wait(refusal.clone()).await, Err(refusal), "a third would pass the bound");
+        assert!(before.elapsed() < Duration::from_millis(50), "refused at once, without waiting");
     }
 
     #[test]

@@ -28,10 +28,17 @@ impl DepartmentAgent for QualitativeAgent {
             facts: findings.facts,
             warnings: findings.warnings,
         };
-        let mut narrative = task.llm.write(&brief, task.model.as_deref()).await.map_err(|e| match e {
-            LlmError::Unavailable(m) => TaskFailure::Infrastructure(anyhow::anyhow!("model unavailable: {m}")),
-            LlmError::Invalid(m) => TaskFailure::Rejected(m),
-        })?;
+        let mut narrative = loop {
+            match task.llm.write(&brief, task.model.as_deref()).await {
+                Ok(narrative) => break narrative,
+                // The model's circuit is open: wait for it, counting no error.
+                Err(LlmError::CircuitOpen(refusal)) => tools.defer(refusal).await?,
+                Err(LlmError::Unavailable(m)) => {
+                    return Err(TaskFailure::Infrastructure(anyhow::anyhow!("model unavailable: {m}")));
+                }
+                Err(LlmError::Invalid(m)) => return Err(TaskFailure::Rejected(m)),
+            }
+        };
         tools.record(std::mem::take(&mut narrative.tool_calls));
         serde_json::to_value(narrative).map_err(|e| TaskFailure::Infrastructure(e.into()))
     }

@@ -2,8 +2,9 @@
 //! langchain-rust: tool calls, streaming, a timeout per call, retries of
 //! 429/5xx/timeouts (by the answer's status code) with exponential backoff
 //! and jitter, a circuit breaker per model (a call counts once, after its
-//! retries), and a log line and a [`ClientObserver`] report per call with
-//! model, tokens, estimated cost and duration.
+//! retries; while it is open, calls fail at once with
+//! `LlmError::CircuitOpen`), and a log line and a [`ClientObserver`] report
+//! per call with model, tokens, estimated cost and duration.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -118,7 +119,7 @@ impl ChatClient {
         let breaker = self.breakers.get(model);
         if let Err(open) = breaker.admit() {
             tracing::warn!(model, retry_in_s = open.retry_in_secs(), "llm circuit open; failing fast");
-            return Err(LlmError::Unavailable(format!("{model}: {open}")));
+            return Err(LlmError::CircuitOpen(open.refusing(format!("model {model}"))));
         }
         Ok(breaker)
     }
@@ -129,7 +130,9 @@ impl ChatClient {
     fn settle(&self, breaker: &Breaker, model: &str, started: Instant, error: Option<&LlmError>) {
         match error {
             Some(LlmError::Unavailable(_)) => breaker.failed(),
-            _ => breaker.succeeded(),
+            // Refused before the call: nothing happened to tell.
+            Some(LlmError::CircuitOpen(_)) => {}
+            Some(LlmError::Invalid(_)) | None => breaker.succeeded(),
         }
         if error.is_some() {
             let seconds = started.elapsed().as_secs_f64();

@@ -16,6 +16,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::breaker::CircuitOpen;
 use crate::plan::{Intent, Plan};
 use crate::result::{KeyFigure, Section};
 
@@ -30,6 +31,10 @@ pub enum LlmError {
     /// Worth retrying later (429, 5xx, timeout).
     #[error("model unavailable: {0}")]
     Unavailable(String),
+    /// Not tried: the model's circuit is open after repeated failures; wait
+    /// for its `retry_in`.
+    #[error("model unavailable: {0}")]
+    CircuitOpen(CircuitOpen),
     /// The answer did not fit the required structure.
     #[error("model answer rejected: {0}")]
     Invalid(String),

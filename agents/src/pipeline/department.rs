@@ -2,7 +2,9 @@
 //! tools, then commit output, tool-call records, events and the follow-up
 //! messages at once (`commit`). A redelivery after that commit is a no-op.
 //! Failed attempts (`TOOL_ERROR`) and long calls' progress (`TOOL_PROGRESS`)
-//! are committed as they happen, so watchers see them live.
+//! are committed as they happen, so watchers see them live. A provider whose
+//! circuit is open is waited for (the runner's deferral), not counted; one
+//! that stays down fails the task as unavailable.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +23,7 @@ use super::journal::append;
 use crate::Department;
 use crate::departments::TaskContext;
 use crate::plan::Plan;
+use crate::store::StoreError;
 use crate::tools::{ErrorBudget, FailedAttempt, ProgressSink, TaskFailure, ToolProgress, ToolRunner};
 use crate::write::begin_write;
 
@@ -309,11 +312,24 @@ async fn work(
     let store = store.ok_or_else(|| TaskFailure::Rejected("the store was disconnected".into()))?;
     // The shop's day the request was planned on (older plans: UTC's).
     let as_of = plan.as_of.unwrap_or_else(|| request.created_at.date_naive());
-    // Shopify briefly unreachable: retry the message; refused: fail the task.
-    let data = p.stores.resolve(&store, as_of).await.map_err(|e| match e {
-        e if e.is_transient() => TaskFailure::Infrastructure(e.into()),
-        e => TaskFailure::Rejected(e.to_string()),
-    })?;
+    let mut runner = ToolRunner::new(
+        start.clone(),
+        u32::try_from(task.error_count).unwrap_or(0),
+        p.config.tool_timeout,
+        p.config.tool_backoff,
+    )
+    .with_ceiling(p.config.tool_max)
+    .with_progress(start);
+    let data = loop {
+        match p.stores.resolve(&store, as_of).await {
+            Ok(data) => break data,
+            // The shop's circuit is open: wait for it as a tool call would.
+            Err(StoreError::CircuitOpen(refusal)) => runner.defer(refusal).await?,
+            // Shopify briefly unreachable: retry the message; refused: fail the task.
+            Err(e) if e.is_transient() => return Err(TaskFailure::Infrastructure(e.into())),
+            Err(e) => return Err(TaskFailure::Rejected(e.to_string())),
+        }
+    };
     let context = TaskContext {
         prompt: request.prompt.clone(),
         intent: plan.intent,
@@ -325,14 +341,6 @@ async fn work(
         llm: p.llm.clone(),
         model: Some(request.model.clone()),
     };
-    let mut runner = ToolRunner::new(
-        start.clone(),
-        u32::try_from(task.error_count).unwrap_or(0),
-        p.config.tool_timeout,
-        p.config.tool_backoff,
-    )
-    .with_ceiling(p.config.tool_max)
-    .with_progress(start);
     tracing::debug!(task_id = %task.id, department = ?task.department, "working");
     let output = agent.work(&context, &mut runner).await?;
     Ok((output, runner.into_calls()))

@@ -24,6 +24,7 @@ use super::lifecycle::end;
 use super::{Message, Pipeline};
 use crate::Department;
 use crate::actions::Actor;
+use crate::breaker::Deferral;
 use crate::llm::LlmError;
 use crate::result::{AnalysisBody, KeyFigure, ProposalDraft, Recommendation, Section, Visualization};
 use crate::write::begin_write;
@@ -77,7 +78,7 @@ async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result
     let planning = p.llm.plan(&request.prompt, as_of, Some(&request.model));
     tokio::pin!(planning);
     let mut announced = request.status == AnalysisStatus::Planning;
-    let outcome = if announced {
+    let mut outcome = if announced {
         planning.await
     } else {
         match tokio::time::timeout(ANNOUNCE_AFTER, &mut planning).await {
@@ -91,9 +92,36 @@ async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result
             }
         }
     };
+    // The model's circuit is open: wait for its hint, as a task does, within
+    // the same bound. Failing the message would have it redelivered at once,
+    // spending its deliveries within the cool-down.
+    let mut deferral = Deferral::new(p.config.tool_max);
+    loop {
+        let refusal = match &outcome {
+            Err(LlmError::CircuitOpen(refusal)) => refusal.clone(),
+            _ => break,
+        };
+        if !announced {
+            if !announce_planning(p, request).await? {
+                return Ok(());
+            }
+            announced = true;
+        }
+        let waited = deferral.waited();
+        if let Err(refusal) = deferral.wait(refusal).await {
+            let reason = format!(
+                "the planner is unavailable: {refusal} (waited {} s for it in all, the most a step waits)",
+                waited.as_secs()
+            );
+            end(p, request, AnalysisStatus::Failed, Some(&reason)).await?;
+            return Ok(());
+        }
+        outcome = p.llm.plan(&request.prompt, as_of, Some(&request.model)).await;
+    }
     let plan = match outcome {
         Ok(plan) => crate::plan::Plan { as_of: Some(as_of), ..plan },
         Err(LlmError::Unavailable(e)) => anyhow::bail!("planner unavailable: {e}"),
+        Err(LlmError::CircuitOpen(refusal)) => anyhow::bail!("planner unavailable: {refusal}"),
         Err(LlmError::Invalid(e)) => {
             end(p, request, AnalysisStatus::Failed, Some(&format!("the plan was rejected: {e}"))).await?;
             return Ok(());
@@ -214,12 +242,12 @@ pub(crate) async fn dispatch_ready<C: ConnectionTrait>(
         .all(db)
         .await?;
     if let Some(failed) = tasks.iter().find(|t| t.status == TaskStatus::Failed) {
-        return Ok(Next::Fail(format!(
-            "{} failed after {} errors: {}",
-            failed.department,
-            failed.error_count,
-            failed.last_error.as_deref().unwrap_or("unknown error")
-        )));
+        let why = failed.last_error.as_deref().unwrap_or("unknown error");
+        return Ok(Next::Fail(match failed.error_count {
+            // Failed with no tool error: refused, or its provider stayed unavailable.
+            0 => format!("{} failed: {why}", failed.department),
+            errors => format!("{} failed after {errors} errors: {why}", failed.department),
+        }));
     }
     if tasks.iter().all(|t| t.status == TaskStatus::Completed) {
         return Ok(Next::Finish);

@@ -10,7 +10,8 @@
 //!   shop: a call that stays unavailable after its retries (429/5xx/timeouts,
 //!   lasting throttling) counts once; refusals (4xx, GraphQL errors) are
 //!   answers and do not. While it is open, calls fail at once with
-//!   `StoreError::Unavailable("… circuit open; retry in Ns")`.
+//!   `StoreError::CircuitOpen` (the shop's Admin API, and how long until a
+//!   probe may go), which callers wait out rather than count as a failure.
 //! - Query costs (`requestedQueryCost`, `actualQueryCost`) and the waits for
 //!   the bucket go to a [`ClientObserver`].
 //! - Cursor pagination over `nodes` + `pageInfo`, and bulk operations for
@@ -127,7 +128,8 @@ impl AdminClient {
     pub async fn graphql(&self, query: &str, variables: Value) -> Result<Value, StoreError> {
         if let Err(open) = self.breaker.admit() {
             tracing::warn!(shop = %self.shop, retry_in_s = open.retry_in_secs(), "admin api circuit open; failing fast");
-            return Err(StoreError::Unavailable(format!("{}: Admin API {open}", self.shop)));
+            let refusal = open.refusing(format!("Shopify Admin API of {}", self.shop));
+            return Err(StoreError::CircuitOpen(refusal));
         }
         let outcome = self.graphql_retried(query, variables).await;
         match &outcome {

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 pub use demo::{DEMO_TIME_ZONE, DemoStore};
 
+use crate::breaker::CircuitOpen;
+
 /// Half-open date range `[from, to)` of days in the shop's calendar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DateRange {
@@ -247,6 +249,10 @@ pub enum StoreError {
     /// Transient: try again later (throttling, timeouts, 5xx).
     #[error("store temporarily unavailable: {0}")]
     Unavailable(String),
+    /// Not tried: the store's circuit is open after repeated failures.
+    /// Transient, and no fault of the call: wait for its `retry_in`.
+    #[error("store temporarily unavailable: {0}")]
+    CircuitOpen(CircuitOpen),
     /// The store refuses (revoked token, missing scope).
     #[error("store access denied: {0}")]
     Denied(String),
@@ -262,7 +268,7 @@ pub enum StoreError {
 impl StoreError {
     /// Worth trying again later.
     pub fn is_transient(&self) -> bool {
-        matches!(self, StoreError::Unavailable(_))
+        matches!(self, StoreError::Unavailable(_) | StoreError::CircuitOpen(_))
     }
 }
 

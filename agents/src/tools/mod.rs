@@ -14,6 +14,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::breaker::CircuitOpen;
+
 pub use langchain::{CallLog, LangchainTool};
 pub use propose::{
     DiscountParameters, ProductUpdateParameters, ProposeAction, ProposeInput, ProposeOutput, ProposeTool,
@@ -42,6 +44,10 @@ pub enum ToolError {
     /// Worth retrying (throttled, timed out, unavailable).
     #[error("{0}")]
     Transient(String),
+    /// Not tried: the provider's circuit is open. No error of the call's:
+    /// the runner waits for the hint instead of counting it.
+    #[error("{0}")]
+    CircuitOpen(CircuitOpen),
 }
 
 /// A tool with typed input and output.

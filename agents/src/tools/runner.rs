@@ -7,6 +7,17 @@
 //! ceiling; one that reports nothing times out at `timeout` as before. Its
 //! progress goes to a [`ProgressSink`] at most once a second, and never in
 //! its first second, so fast calls cost nothing extra.
+//!
+//! A call an open circuit refused ([`ToolError::CircuitOpen`]) was never
+//! tried: it is no attempt and no error. The runner waits for the
+//! breaker's hint and calls again, the wait reported as the call's progress
+//! (as the Admin API client reports a wait for the cost bucket). The task's
+//! waits together are bounded by the ceiling; past it the task fails as
+//! [`TaskFailure::Unavailable`], naming the provider and its hint. The queue
+//! cannot hold a message back for a while (a redelivery comes at once, and
+//! each one spends one of the message's deliveries), so the step waits
+//! in place, its delivery unacknowledged: a worker that dies meanwhile has
+//! the message redelivered, and that delivery starts its bound afresh.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +29,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{ToolError, TypedTool};
+use crate::breaker::{CircuitOpen, Deferral};
 use crate::progress::{self, DEFAULT_CALL_CEILING, Limits};
 use crate::result::Provenance;
 
@@ -117,6 +129,15 @@ pub enum TaskFailure {
         /// The task's error count.
         errors: u32,
     },
+    /// A provider's circuit stayed open past the most a task waits for it
+    /// (the ceiling, in all); no tool error was counted.
+    #[error("unavailable: {refusal} (waited {secs} s for it in all, the most a task waits)", secs = .waited.as_secs())]
+    Unavailable {
+        /// The last refusal: the provider and its hint.
+        refusal: CircuitOpen,
+        /// How long the task had waited for open circuits.
+        waited: Duration,
+    },
     /// The department's own logic refused (e.g. no data to work with).
     #[error("{0}")]
     Rejected(String),
@@ -132,6 +153,8 @@ pub struct ToolRunner {
     errors: u32,
     limits: Limits,
     backoff: Duration,
+    /// Waits for open circuits so far, bounded by the ceiling.
+    deferral: Deferral,
     calls: Vec<ToolCallRecord>,
 }
 
@@ -142,13 +165,15 @@ impl ToolRunner {
     /// [`ToolRunner::with_ceiling`]).
     pub fn new(budget: Arc<dyn ErrorBudget>, errors: u32, timeout: Duration, backoff: Duration) -> Self {
         let limits = Limits { idle: timeout, ceiling: DEFAULT_CALL_CEILING.max(timeout) };
-        Self { budget, progress: None, errors, limits, backoff, calls: Vec::new() }
+        let deferral = Deferral::new(limits.ceiling);
+        Self { budget, progress: None, errors, limits, backoff, deferral, calls: Vec::new() }
     }
 
     /// Caps a call that keeps reporting progress at `ceiling` (never below
-    /// the timeout).
+    /// the timeout), and the task's waits for open circuits, in all.
     pub fn with_ceiling(mut self, ceiling: Duration) -> Self {
         self.limits.ceiling = ceiling.max(self.limits.idle);
+        self.deferral = Deferral::new(self.limits.ceiling);
         self
     }
 
@@ -166,6 +191,28 @@ impl ToolRunner {
     /// Every successful call so far.
     pub fn into_calls(self) -> Vec<ToolCallRecord> {
         self.calls
+    }
+
+    /// Waits out a refusal met outside a tool call (opening the store, the
+    /// model writing), within the same bound as the calls' waits; past it
+    /// the task fails as unavailable. Counts no error.
+    pub async fn defer(&mut self, refusal: CircuitOpen) -> Result<(), TaskFailure> {
+        let waited = self.deferral.waited();
+        self.deferral.wait(refusal).await.map_err(|refusal| TaskFailure::Unavailable { refusal, waited })
+    }
+
+    /// [`ToolRunner::defer`] for a refused tool call: the wait goes to the
+    /// progress sink first, so that watchers see why the call stands still.
+    async fn defer_call(&mut self, refusal: CircuitOpen, report: ToolProgress) -> Result<(), TaskFailure> {
+        if let Some(sink) = &self.progress
+            && self.deferral.allows(&refusal)
+        {
+            let tool = report.tool;
+            if let Err(e) = sink.progress(report).await {
+                tracing::warn!(tool, error = %e, "tool progress not recorded");
+            }
+        }
+        self.defer(refusal).await
     }
 
     /// Calls `tool`, retrying failures until the task's error budget is spent.
@@ -228,6 +275,22 @@ impl ToolRunner {
                     let provenance = record.provenance();
                     self.calls.push(record);
                     return Ok((output, provenance));
+                }
+                // Refused without being tried: no attempt, no error. Wait
+                // for the breaker's hint, then call again.
+                Ok(Err(ToolError::CircuitOpen(refusal))) => {
+                    let report = ToolProgress {
+                        tool_call_id: id,
+                        tool: T::NAME,
+                        attempt,
+                        pages: 0,
+                        rows: 0,
+                        detail: format!("waiting for {refusal}"),
+                        elapsed: started.elapsed(),
+                    };
+                    attempt -= 1;
+                    self.defer_call(refusal, report).await?;
+                    continue;
                 }
                 Ok(Err(error)) => error,
                 Err(stopped) => ToolError::Transient(stopped.to_string()),
@@ -314,6 +377,101 @@ mod tests {
         let calls = runner.into_calls();
         assert_eq!(calls.len(), 1);
         assert_eq!((calls[0].attempts, calls[0].id), (4, provenance.tool_call_id));
+    }
+
+    /// Refused by an open circuit (hint `retry_in`) its first `refusals`
+    /// times, then answers.
+    struct Guarded {
+        calls: AtomicU32,
+        refusals: u32,
+        retry_in: Duration,
+    }
+
+    fn guarded(refusals: u32, retry_in_ms: u64) -> Guarded {
+        Guarded { calls: AtomicU32::new(0), refusals, retry_in: Duration::from_millis(retry_in_ms) }
+    }
+
+    #[async_trait]
+    impl TypedTool for Guarded {
+        type Input = Empty;
+        type Output = u32;
+        const NAME: &'static str = "test.guarded";
+        const DESCRIPTION: &'static str = "behind a circuit breaker";
+        async fn call(&self, _: &Empty) -> Result<u32, ToolError> {
+            let n = self.calls.fetch_add(1, Ordering::SeqCst);
+            if n < self.refusals {
+                let refusal = CircuitOpen { provider: "Shopify Admin API of test".into(), retry_in: self.retry_in };
+                Err(ToolError::CircuitOpen(refusal))
+            } else {
+                Ok(n)
+            }
+        }
+        fn summarize(output: &u32) -> String {
+            output.to_string()
+        }
+    }
+
+    /// (1) refusals cost the budget nothing, (2) each is waited out for its
+    /// hint (not retried in a loop), and watchers hear of the wait, (3) once
+    /// the provider is back the call, and the task, go on.
+    #[tokio::test]
+    async fn a_call_refused_by_an_open_circuit_waits_for_the_hint_and_counts_no_error() {
+        let (budget, sink) = (Arc::new(Counter::default()), Arc::new(Sink::default()));
+        let mut runner = ToolRunner::new(budget.clone(), 0, TIMEOUT, Duration::from_millis(1))
+            .with_ceiling(Duration::from_secs(5))
+            .with_progress(sink.clone());
+        let tool = guarded(2, 100);
+        let started = Instant::now();
+        let Ok((out, provenance)) = runner.call(&tool, Empty {}).await else {
+            panic!("the call after the circuit closed succeeds");
+        };
+        let took = started.elapsed();
+        assert_eq!(out, 2);
+        let counted = budget.1.lock().map(|s| s.clone()).unwrap_or_default();
+        assert_eq!(budget.0.load(Ordering::SeqCst), 0, "no error counted: {counted:?}");
+        assert!(took >= Duration::from_millis(200), "waited out both hints: {took:?}");
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        assert_eq!(tool.calls.load(Ordering::SeqCst), 3, "called again only after each wait");
+        let waits = sink.seen();
+        assert_eq!(waits.len(), 2, "{waits:?}");
+        for wait in &waits {
+            assert_eq!((wait.tool_call_id, wait.tool, wait.attempt), (provenance.tool_call_id, "test.guarded", 1));
+            assert_eq!(wait.detail, "waiting for Shopify Admin API of test: circuit open; retry in 1s");
+        }
+        // The task goes on: the provider is back, later calls pass at once.
+        assert!(runner.call(&guarded(0, 100), Empty {}).await.is_ok());
+        let calls = runner.into_calls();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0].attempts, 1, "refusals are no attempts");
+    }
+
+    /// (4) a provider that stays down past the ceiling fails the task as
+    /// unavailable, naming the provider and its hint, still without a tool
+    /// error; waits outside calls share the bound.
+    #[tokio::test]
+    async fn a_circuit_open_past_the_bound_fails_the_task_as_unavailable() {
+        let budget = Arc::new(Counter::default());
+        let mut runner = ToolRunner::new(budget.clone(), 0, Duration::from_millis(100), Duration::from_millis(1))
+            .with_ceiling(Duration::from_millis(350));
+        let tool = guarded(u32::MAX, 100);
+        let started = Instant::now();
+        let failure = runner.call(&tool, Empty {}).await.err();
+        let Some(TaskFailure::Unavailable { refusal, waited }) = &failure else {
+            panic!("unavailable, not a tool failure: {failure:?}");
+        };
+        assert_eq!(refusal.provider, "Shopify Admin API of test");
+        assert_eq!(refusal.retry_in, Duration::from_millis(100));
+        // Three waits of 100-110 ms; a fourth would pass 350 ms.
+        assert!(*waited >= Duration::from_millis(300) && *waited <= Duration::from_millis(350), "{waited:?}");
+        assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+        assert_eq!(tool.calls.load(Ordering::SeqCst), 4);
+        assert_eq!(budget.0.load(Ordering::SeqCst), 0, "no error counted");
+        let reason = failure.map(|f| f.to_string()).unwrap_or_default();
+        assert!(reason.starts_with("unavailable: Shopify Admin API of test: circuit open; retry in 1s"), "{reason}");
+        // What is left of the bound is the task's, not the call's.
+        let refusal = CircuitOpen { provider: "model acme/m".into(), retry_in: Duration::from_millis(100) };
+        let later = runner.defer(refusal).await.err();
+        assert!(matches!(&later, Some(TaskFailure::Unavailable { refusal, .. }) if refusal.provider == "model acme/m"));
     }
 
     #[tokio::test]

@@ -23,6 +23,7 @@ impl From<StoreError> for ToolError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(m) => ToolError::Transient(m),
+            StoreError::CircuitOpen(refusal) => ToolError::CircuitOpen(refusal),
             StoreError::Denied(m) | StoreError::Rejected(m) | StoreError::TooCostly(m) => ToolError::InvalidInput(m),
         }
     }

@@ -1,20 +1,30 @@
 //! Circuit breakers and client metrics through the real clients: a shop or
 //! a model that keeps failing is failed fast, a probe after the cool-down
 //! recovers it, and calls, tokens, cost and query cost reach the observer.
+//! Through the pipeline: an analysis waits for a shop whose circuit is open
+//! (counting no error) and goes on once it is back, or fails as unavailable
+//! when it stays down.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use serde_json::json;
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use serde_json::{Value, json};
 
-use alatar_agents::breaker::{BreakerConfig, Breakers};
+use super::analysis::{QUESTION, assert_settled};
+use alatar_agents::breaker::{Breaker, BreakerConfig, Breakers, CircuitOpen, Open};
 use alatar_agents::llm::{ChatClient, ChatConfig, LlmError, Price};
+use alatar_agents::pipeline::{Pipeline, StoreResolver, Worker};
 use alatar_agents::shopify::{AdminClient, ShopDomain, ShopifyApp, oauth};
-use alatar_agents::store::StoreError;
+use alatar_agents::store::{Customer, DateRange, DemoStore, Order, Product, StoreData, StoreError, Tz};
 use alatar_agents::telemetry::{ClientObserver, LlmCall};
+use alatar_entity::store;
 use alatar_tests::fake_llm::{FakeLlm, Reply, completion};
 use alatar_tests::fake_shopify::{APP_KEY, APP_SECRET, FakeShopify, Fault, GOOD_CODE};
+use alatar_tests::{Backend, TestApp, on_both_backends};
 use langchain_rust::schemas::Message;
 
 const SHOP: &str = "alatar-resilience.myshopify.com";
@@ -53,10 +63,19 @@ impl ClientObserver for Recorder {
     }
 }
 
+/// Tried, and failed after its retries.
 fn unavailable<T: std::fmt::Debug>(outcome: Result<T, StoreError>) -> String {
     match outcome {
         Err(StoreError::Unavailable(why)) => why,
         other => panic!("expected unavailable, got {other:?}"),
+    }
+}
+
+/// Not tried: refused by the open circuit.
+fn refused<T: std::fmt::Debug>(outcome: Result<T, StoreError>) -> CircuitOpen {
+    match outcome {
+        Err(StoreError::CircuitOpen(refusal)) => refusal,
+        other => panic!("expected a circuit-open refusal, got {other:?}"),
     }
 }
 
@@ -107,23 +126,23 @@ async fn a_failing_shop_is_failed_fast_until_a_probe_succeeds() {
     // of the shop: they share its breaker.
     fake.fail_next(std::iter::repeat_n(Fault::Status(503), 6));
     for each in [&first, &second, &first] {
-        let why = unavailable(each.graphql(SHOP_QUERY, json!({})).await);
-        assert!(!why.contains("circuit open"), "{why}");
+        unavailable(each.graphql(SHOP_QUERY, json!({})).await);
     }
     let calls = fake.calls();
-    let why = unavailable(second.graphql(SHOP_QUERY, json!({})).await);
-    assert!(why.contains("circuit open; retry in 1s"), "{why}");
-    assert!(why.contains(SHOP), "{why}");
+    let refusal = refused(second.graphql(SHOP_QUERY, json!({})).await);
+    assert_eq!(refusal.provider, format!("Shopify Admin API of {SHOP}"));
+    assert!(refusal.retry_in > Duration::ZERO && refusal.retry_in <= COOL_DOWN, "{refusal:?}");
+    assert_eq!(refusal.to_string(), format!("Shopify Admin API of {SHOP}: circuit open; retry in 1s"));
     let fresh = client();
-    assert!(unavailable(fresh.graphql(SHOP_QUERY, json!({})).await).contains("circuit open"), "a new client too");
+    refused(fresh.graphql(SHOP_QUERY, json!({})).await); // a new client too
     assert_eq!(fake.calls(), calls, "failed fast: the shop was not called");
 
     // A failed probe opens it again.
     tokio::time::sleep(COOL_DOWN + Duration::from_millis(50)).await;
     fake.fail_next([Fault::Status(502), Fault::Status(502)]);
-    assert!(!unavailable(first.graphql(SHOP_QUERY, json!({})).await).contains("circuit open"), "the probe ran");
+    unavailable(first.graphql(SHOP_QUERY, json!({})).await); // the probe ran, and failed
     assert_eq!(fake.calls(), calls + 2, "one probe, with its retry");
-    assert!(unavailable(first.graphql(SHOP_QUERY, json!({})).await).contains("circuit open"));
+    refused(first.graphql(SHOP_QUERY, json!({})).await);
     assert_eq!(fake.calls(), calls + 2);
 
     // A successful probe closes it.
@@ -173,13 +192,11 @@ async fn a_failing_model_is_failed_fast_until_a_probe_succeeds() {
 
     for _ in 0..2 {
         let answer = client.complete("acme/m", &question(), &[]).await;
-        assert!(matches!(&answer, Err(LlmError::Unavailable(why)) if !why.contains("circuit open")), "{answer:?}");
+        assert!(matches!(&answer, Err(LlmError::Unavailable(_))), "tried, and failed: {answer:?}");
     }
     let refused = client.stream_text("acme/m", &question()).await;
-    assert!(
-        matches!(&refused, Err(LlmError::Unavailable(why)) if why.contains("acme/m: circuit open; retry in 1s")),
-        "{refused:?}"
-    );
+    let Err(LlmError::CircuitOpen(refusal)) = &refused else { panic!("not tried: {refused:?}") };
+    assert_eq!(refusal.to_string(), "model acme/m: circuit open; retry in 1s");
     assert_eq!(fake.requests().len(), 2, "failed fast: the model was not called");
 
     let other = client.complete("acme/other", &question(), &[]).await;
@@ -198,4 +215,184 @@ async fn a_failing_model_is_failed_fast_until_a_probe_succeeds() {
     assert_eq!((priced.1, priced.2), (120, 30));
     assert!((priced.3 - (120.0 + 60.0) / 1_000_000.0).abs() < 1e-12, "{priced:?}");
     assert!(calls.iter().any(|c| c.0 == "acme/m" && c.4 && c.1 == 120), "{calls:?}");
+}
+
+const GUARDED_SHOP: &str = "guarded.myshopify.com";
+
+/// The demo shop behind a circuit breaker, as the Admin API client puts a
+/// shop: a read the open circuit refuses is not tried, and says when to come
+/// back. The first read finds the shop just gone down (another caller's
+/// failures opened its circuit); the probe after the cool-down reaches it,
+/// and it is back. A `stuck` shop refuses every read: its probes, made
+/// elsewhere, keep failing.
+struct Guard {
+    breaker: Breaker,
+    stuck: bool,
+    reads: AtomicU32,
+    refusals: AtomicU32,
+}
+
+impl Guard {
+    fn new(stuck: bool) -> Arc<Self> {
+        let breaker = Breaker::new(format!("shopify {GUARDED_SHOP}"), breaker(1));
+        Arc::new(Self { breaker, stuck, reads: AtomicU32::new(0), refusals: AtomicU32::new(0) })
+    }
+
+    fn admit(&self) -> Result<(), StoreError> {
+        if self.reads.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.breaker.failed();
+        }
+        let admitted = if self.stuck { Err(Open { retry_in: COOL_DOWN }) } else { self.breaker.admit() };
+        if let Err(open) = admitted {
+            self.refusals.fetch_add(1, Ordering::SeqCst);
+            return Err(StoreError::CircuitOpen(open.refusing(format!("Shopify Admin API of {GUARDED_SHOP}"))));
+        }
+        self.breaker.succeeded();
+        Ok(())
+    }
+
+    fn refusals(&self) -> u32 {
+        self.refusals.load(Ordering::SeqCst)
+    }
+}
+
+struct GuardedStore {
+    shop: DemoStore,
+    guard: Arc<Guard>,
+}
+
+#[async_trait]
+impl StoreData for GuardedStore {
+    fn currency(&self) -> &str {
+        self.shop.currency()
+    }
+    fn time_zone(&self) -> Tz {
+        self.shop.time_zone()
+    }
+    async fn orders(&self, range: DateRange) -> Result<Vec<Order>, StoreError> {
+        self.guard.admit()?;
+        self.shop.orders(range).await
+    }
+    async fn refunded_in(&self, range: DateRange) -> Result<Vec<Order>, StoreError> {
+        self.guard.admit()?;
+        self.shop.refunded_in(range).await
+    }
+    async fn products(&self) -> Result<Vec<Product>, StoreError> {
+        self.guard.admit()?;
+        self.shop.products().await
+    }
+    async fn customers(&self) -> Result<Vec<Customer>, StoreError> {
+        self.guard.admit()?;
+        self.shop.customers().await
+    }
+}
+
+/// Every store as the guarded demo shop; it opens from its cached shop row,
+/// so only the reads meet the circuit.
+struct GuardedStores(Arc<Guard>);
+
+#[async_trait]
+impl StoreResolver for GuardedStores {
+    async fn resolve(&self, store: &store::Model, as_of: NaiveDate) -> Result<Arc<dyn StoreData>, StoreError> {
+        let shop = DemoStore::new(store.demo_seed.unwrap_or(1) as u64, as_of);
+        Ok(Arc::new(GuardedStore { shop, guard: self.0.clone() }))
+    }
+    async fn writer(&self, _: &store::Model) -> Result<Arc<dyn alatar_agents::actions::StoreWriter>, StoreError> {
+        Ok(Arc::new(alatar_agents::actions::ReadOnlyStore))
+    }
+}
+
+const REQUEST: &str = "query($id: ID!) { analysisRequest(id: $id) {
+    status failureReason tasks { department status attempts errorCount } events { kind payload } } }";
+
+/// The revenue question on a demo store, worked by a worker on `p`; the
+/// request once its analysis is over.
+async fn analysed(app: &TestApp, p: Pipeline, email: &str) -> Value {
+    let worker = Worker::start(p, false).await.unwrap_or_else(|e| panic!("{e}"));
+    let (token, _, _) = app.register(email).await;
+    let store = app.gql("mutation { connectDemoStore(name: \"Demo\") { id } }", json!({}), Some(&token)).await.ok();
+    let submitted = app
+        .gql(
+            "mutation($p: String!, $s: ID!) { submitAnalysisRequest(prompt: $p, storeId: $s) { id } }",
+            json!({ "p": QUESTION, "s": store.data("/connectDemoStore/id") }),
+            Some(&token),
+        )
+        .await
+        .ok();
+    let id = submitted.data("/submitAnalysisRequest/id").clone();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let request = loop {
+        let request = app.gql(REQUEST, json!({ "id": id }), Some(&token)).await.ok().data("/analysisRequest").clone();
+        if matches!(request["status"].as_str(), Some("AWAITING_APPROVAL" | "COMPLETED" | "FAILED" | "CANCELLED")) {
+            break request;
+        }
+        assert!(Instant::now() < deadline, "the analysis did not finish: {request}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    worker.stop().await;
+    request
+}
+
+fn events<'a>(request: &'a Value, kind: &str) -> Vec<&'a Value> {
+    request["events"].as_array().into_iter().flatten().filter(|e| e["kind"] == kind).map(|e| &e["payload"]).collect()
+}
+
+/// A shop whose circuit is open when the data is read: the tool call waits
+/// for the breaker's hint (watchers see the wait), the probe goes through,
+/// and the analysis completes with no error counted and no redelivery.
+async fn a_shop_down_for_a_moment_is_waited_for(backend: Backend) {
+    let app = TestApp::with_config(backend, |c| c.pipeline.worker = false).await;
+    let guard = Guard::new(false);
+    let mut p = app.pipeline().clone();
+    p.stores = Arc::new(GuardedStores(guard.clone()));
+    let request = analysed(&app, p, "owner@waited.example").await;
+    assert_settled(&request);
+    assert_eq!(guard.refusals(), 1, "refused once, then the probe went through");
+    let retrieval = &request["tasks"][0];
+    assert_eq!(
+        [&retrieval["department"], &retrieval["status"], &retrieval["errorCount"], &retrieval["attempts"]],
+        [&json!("DataRetrieval"), &json!("COMPLETED"), &json!(0), &json!(1)],
+        "no error counted, no redelivery: {request}"
+    );
+    assert!(events(&request, "TOOL_ERROR").is_empty(), "{request}");
+    let waits: Vec<&Value> = events(&request, "TOOL_PROGRESS")
+        .into_iter()
+        .filter(|p| p["detail"].as_str().is_some_and(|d| d.starts_with("waiting for ")))
+        .collect();
+    assert_eq!(waits.len(), 1, "{request}");
+    let expected = format!("waiting for Shopify Admin API of {GUARDED_SHOP}: circuit open; retry in 1s");
+    assert_eq!(waits[0]["detail"], json!(expected));
+}
+
+/// A shop whose circuit stays open: the task waits out hint after hint up to
+/// its bound (the ceiling, here 1 s), then fails, and the analysis with it,
+/// as unavailable, naming the shop and the hint; still no error counted.
+async fn a_shop_that_stays_down_fails_the_analysis_as_unavailable(backend: Backend) {
+    let app = TestApp::with_config(backend, |c| c.pipeline.worker = false).await;
+    let guard = Guard::new(true);
+    let mut p = app.pipeline().clone();
+    p.stores = Arc::new(GuardedStores(guard.clone()));
+    p.config.tool_timeout = Duration::from_millis(300);
+    p.config.tool_max = Duration::from_secs(1);
+    let started = Instant::now();
+    let request = analysed(&app, p, "owner@unavailable.example").await;
+    assert_eq!(request["status"], "FAILED", "{request}");
+    let reason = request["failureReason"].as_str().unwrap_or_default();
+    let expected =
+        format!("DataRetrieval failed: unavailable: Shopify Admin API of {GUARDED_SHOP}: circuit open; retry in 1s");
+    assert!(reason.starts_with(&expected), "{reason}");
+    assert_eq!(guard.refusals(), 4, "three hints of 300 ms waited out; a fourth would pass the bound");
+    assert!(started.elapsed() >= Duration::from_millis(900), "{:?}", started.elapsed());
+    let retrieval = &request["tasks"][0];
+    assert_eq!(
+        [&retrieval["status"], &retrieval["errorCount"], &retrieval["attempts"]],
+        [&json!("FAILED"), &json!(0), &json!(1)],
+        "{request}"
+    );
+    assert!(events(&request, "TOOL_ERROR").is_empty(), "{request}");
+}
+
+on_both_backends! {
+    an_open_circuit_is_waited_for => a_shop_down_for_a_moment_is_waited_for;
+    a_circuit_that_stays_open_fails_as_unavailable => a_shop_that_stays_down_fails_the_analysis_as_unavailable;
 }

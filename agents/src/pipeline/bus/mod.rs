@@ -32,7 +32,9 @@ pub mod kind {
     pub const TOOL_CALL: &str = "TOOL_CALL";
     /// `{taskId, toolCallId, tool, attempt, pages, rows, detail, elapsedMs}`: a
     /// long call still working (at most one a second per call, none in its
-    /// first second; `toolCallId` is the one its `TOOL_CALL` will carry).
+    /// first second; `toolCallId` is the one its `TOOL_CALL` will carry), or
+    /// one waiting for an open circuit (`detail`: `waiting for <provider>:
+    /// circuit open; retry in Ns`, one per wait).
     pub const TOOL_PROGRESS: &str = "TOOL_PROGRESS";
     /// `{taskId, toolCallId, tool, summary, durationMs, attempts}`
     pub const TOOL_RESULT: &str = "TOOL_RESULT";
