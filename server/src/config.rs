@@ -65,6 +65,16 @@ pub struct HttpSection {
     /// byte just inside each timeout would otherwise hold its connection for
     /// ever. Apache's `mod_reqtimeout` `MinRate`, the same idea. 0: no minimum.
     pub body_min_bytes_per_sec: u64,
+    /// Seconds the socket may take none of a response (a client that
+    /// stopped reading) before the connection is closed, with the answer's
+    /// buffers.
+    pub write_timeout_secs: u64,
+    /// The slowest average a response may be taken at, in bytes a second,
+    /// from when the client first fell behind (the socket filled) and after
+    /// a first `write_timeout_secs` of grace (then the connection is
+    /// closed): a client reading a little just inside each timeout would
+    /// otherwise hold its answer for ever. 0: no minimum.
+    pub write_min_bytes_per_sec: u64,
     /// Seconds a kept-alive connection may wait for its next request.
     pub idle_timeout_secs: u64,
     /// Concurrent connections, WebSockets included; lowered at start-up to
@@ -95,6 +105,10 @@ impl Default for HttpSection {
             // A 200 MB upload at this rate may take 2 days; a trickle of a
             // byte per timeout is cut after a minute.
             body_min_bytes_per_sec: 1024,
+            // As long as a body may stall; a reader on the slowest link takes
+            // something every few seconds.
+            write_timeout_secs: 30,
+            write_min_bytes_per_sec: 1024,
             // nginx's default: long enough for a browser's next request to reuse the connection.
             idle_timeout_secs: 75,
             max_connections: 10_000,
@@ -761,6 +775,7 @@ impl Config {
         let timers = [
             ("http.header_timeout_secs", http.header_timeout_secs),
             ("http.body_timeout_secs", http.body_timeout_secs),
+            ("http.write_timeout_secs", http.write_timeout_secs),
             ("http.idle_timeout_secs", http.idle_timeout_secs),
             ("http.websocket_ping_secs", http.websocket_ping_secs),
             ("http.websocket_timeout_secs", http.websocket_timeout_secs),

@@ -1,5 +1,6 @@
 //! Prometheus metrics: HTTP requests and latency, GraphQL operations and
-//! errors by code, pipeline step durations and overhead, model calls (count,
+//! errors by code, GraphQL requests in flight and those their clients
+//! abandoned, pipeline step durations and overhead, model calls (count,
 //! tokens each way, estimated cost, latency) by model, and Shopify query cost
 //! and throttle waits. Exposed on `/metrics`.
 //!
@@ -14,6 +15,7 @@ use alatar_agents::telemetry::{ClientObserver, LlmCall};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -82,6 +84,8 @@ pub struct Metrics {
     http_latency: LatencyFamily,
     operations: Family<OperationLabels, Counter>,
     errors: Family<ErrorLabels, Counter>,
+    graphql_in_flight: Gauge,
+    graphql_abandoned: Counter,
     step_duration: StepFamily,
     step_overhead: StepFamily,
     llm_calls: Family<LlmCallLabels, Counter>,
@@ -114,6 +118,18 @@ impl Default for Metrics {
         registry.register("http_request_duration_seconds", "HTTP request latency", http_latency.clone());
         registry.register("graphql_operations", "GraphQL operations by type", operations.clone());
         registry.register("graphql_errors", "GraphQL errors by extensions.code", errors.clone());
+        let graphql_in_flight: Gauge = Gauge::default();
+        let graphql_abandoned: Counter = Counter::default();
+        registry.register(
+            "graphql_requests_in_flight",
+            "GraphQL requests over HTTP being executed",
+            graphql_in_flight.clone(),
+        );
+        registry.register(
+            "graphql_requests_abandoned",
+            "GraphQL requests over HTTP whose client went away before the answer; their execution was stopped",
+            graphql_abandoned.clone(),
+        );
         let step_duration: StepFamily = Family::new_with_constructor(latency_histogram);
         let step_overhead: StepFamily = Family::new_with_constructor(latency_histogram);
         registry.register("pipeline_step_duration_seconds", "Handled queue messages by step", step_duration.clone());
@@ -153,6 +169,8 @@ impl Default for Metrics {
             http_latency,
             operations,
             errors,
+            graphql_in_flight,
+            graphql_abandoned,
             step_duration,
             step_overhead,
             llm_calls,
@@ -185,6 +203,13 @@ impl Metrics {
         self.errors.get_or_create(&ErrorLabels { code: code.to_owned() }).inc();
     }
 
+    /// One GraphQL request over HTTP starts executing: in flight until the
+    /// guard is dropped, abandoned if that comes before [`InFlight::finished`].
+    pub fn graphql_started(&self) -> InFlight<'_> {
+        self.graphql_in_flight.inc();
+        InFlight { metrics: self, finished: false }
+    }
+
     /// `model`, or `other` once `MAX_MODEL_LABELS` other models have been seen.
     fn model_label(&self, model: &str) -> String {
         // A set of strings stays whole even if a holder panicked.
@@ -205,6 +230,33 @@ impl Metrics {
             tracing::error!("metrics encoding failed");
         }
         out
+    }
+}
+
+/// A GraphQL request being executed. When its client goes away hyper ends
+/// the connection and the serve loop drops it, the request's future with
+/// it: the guard is then dropped unfinished, and the request counted as
+/// abandoned (what an operator sees of clients that give up; nginx logs 499).
+pub struct InFlight<'a> {
+    metrics: &'a Metrics,
+    finished: bool,
+}
+
+impl InFlight<'_> {
+    /// The execution is over: the answer is the server's to send.
+    pub fn finished(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.metrics.graphql_in_flight.dec();
+        if !self.finished {
+            self.metrics.graphql_abandoned.inc();
+            // In the request's span: its id says which.
+            tracing::debug!("request abandoned: the client went away before the answer, and its execution was stopped");
+        }
     }
 }
 
@@ -276,6 +328,20 @@ mod tests {
             assert!(text.contains(line), "{line:?} missing from\n{text}");
         }
         assert!(!text.contains("myshopify"), "no shop labels:\n{text}");
+    }
+
+    #[test]
+    fn graphql_requests_are_in_flight_until_dropped_and_abandoned_unless_finished() {
+        let metrics = Metrics::default();
+        let answered = metrics.graphql_started();
+        let abandoned = metrics.graphql_started();
+        let text = metrics.render();
+        assert!(text.contains("alatar_graphql_requests_in_flight 2\n"), "{text}");
+        answered.finished();
+        drop(abandoned);
+        let text = metrics.render();
+        assert!(text.contains("alatar_graphql_requests_in_flight 0\n"), "{text}");
+        assert!(text.contains("alatar_graphql_requests_abandoned_total 1\n"), "{text}");
     }
 
     #[test]

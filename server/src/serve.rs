@@ -13,7 +13,13 @@
 //! - Per connection (`connection.rs`): the head must arrive within the
 //!   header timeout, a kept-alive connection may wait the idle timeout for
 //!   its next request, and a body being read may stall for the body timeout
-//!   (`body.rs`; then 408).
+//!   (`body.rs`; then 408). A response the client stops taking (the socket
+//!   accepts nothing for the write timeout, or less than the minimum rate
+//!   once it has fallen behind) closes the connection, and frees the
+//!   answer's buffers.
+//! - A client that goes away mid-request ends its connection: hyper notices
+//!   the end while the answer is pending, and dropping the connection drops
+//!   the request's future, whose work stops at its next await.
 //! - Accept errors (EMFILE when descriptors run out) are logged and retried
 //!   after a pause, never fatal and never a spin.
 //! - On shutdown: stop accepting, close idle connections, let the requests
@@ -78,6 +84,11 @@ pub(crate) struct ConnectionLimits {
     pub body_timeout: Duration,
     /// The slowest average a body may come at after `body_timeout` (0: any).
     pub body_min_rate: u64,
+    /// The longest the socket may take none of a response.
+    pub write_timeout: Duration,
+    /// The slowest average a response may be taken at once the client has
+    /// fallen behind, after `write_timeout` (0: any).
+    pub write_min_rate: u64,
     /// The longest a kept-alive connection may wait for its next request.
     pub idle_timeout: Duration,
     /// Connections at once.
@@ -106,6 +117,8 @@ impl ConnectionLimits {
             header_timeout: Duration::from_secs(http.header_timeout_secs),
             body_timeout: Duration::from_secs(http.body_timeout_secs),
             body_min_rate: http.body_min_bytes_per_sec,
+            write_timeout: Duration::from_secs(http.write_timeout_secs),
+            write_min_rate: http.write_min_bytes_per_sec,
             idle_timeout: Duration::from_secs(http.idle_timeout_secs),
             max_connections,
             max_per_address: http.max_connections_per_address,

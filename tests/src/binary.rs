@@ -30,7 +30,25 @@ impl RunningBinary {
     /// Starts `alatar serve` in `dir` with `env`; waits for the "listening" log line.
     pub fn start(dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(binary_path());
-        command.arg("serve").current_dir(dir).env("ALATAR_LISTEN", "127.0.0.1:0");
+        command.arg("serve");
+        Self::spawn(command, dir, env)
+    }
+
+    /// `start` under an open-file limit of `nofile`, soft and hard alike:
+    /// the server raises its soft limit to the hard one, so a soft limit
+    /// alone would not hold. Set by `ulimit -n` in a shell that then `exec`s
+    /// the server, which so keeps the shell's process (and `kill` on drop
+    /// reaches it); no `pre_exec` hook, which would need unsafe code.
+    pub fn start_with_open_file_limit(dir: &Path, env: &[(&str, &str)], nofile: u64) -> Self {
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(format!("ulimit -n {nofile} && exec \"$0\" serve")).arg(binary_path());
+        Self::spawn(command, dir, env)
+    }
+
+    /// Runs `command` (the server, `serve` on port 0) in `dir` with `env`;
+    /// waits for the "listening" log line.
+    fn spawn(mut command: Command, dir: &Path, env: &[(&str, &str)]) -> Self {
+        command.current_dir(dir).env("ALATAR_LISTEN", "127.0.0.1:0");
         for (k, v) in env {
             command.env(k, v);
         }

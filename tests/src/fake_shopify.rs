@@ -2,8 +2,8 @@
 //! endpoint (code exchange and refresh of expiring offline tokens) and the
 //! GraphQL Admin API for the queries and mutations Alatar uses, with cost
 //! extensions, scripted faults (429, 5xx, `THROTTLED`, slow answers, GraphQL
-//! errors), cursor pagination and bulk operations. One fake serves any shop
-//! under `http://127.0.0.1:PORT/{shop}`.
+//! errors, slow token exchanges), cursor pagination and bulk operations. One
+//! fake serves any shop under `http://127.0.0.1:PORT/{shop}`.
 //!
 //! It behaves as Shopify documents, including what hurts: a query whose
 //! requested cost (computed here from the parsed document) exceeds 1,000
@@ -77,6 +77,9 @@ struct Shop {
     origin: String,
     queries: Vec<(String, Value)>,
     delay: Duration,
+    token_delay: Duration,
+    token_requests: u64,
+    token_requests_dropped: u64,
 }
 
 /// The running fake.
@@ -282,6 +285,23 @@ impl FakeShopify {
         self.with(|s| s.delay = delay);
     }
 
+    /// Every token request (code exchange, refresh) from now on waits this
+    /// long before it is answered.
+    pub fn delay_token_exchange(&self, delay: Duration) {
+        self.with(|s| s.token_delay = delay);
+    }
+
+    /// Token requests received.
+    pub fn token_requests(&self) -> u64 {
+        self.with(|s| s.token_requests)
+    }
+
+    /// Token requests dropped unanswered: the caller closed its connection
+    /// while the fake waited (hyper then drops the handler).
+    pub fn token_requests_dropped(&self) -> u64 {
+        self.with(|s| s.token_requests_dropped)
+    }
+
     /// Queues faults for the next Admin API calls.
     pub fn fail_next(&self, faults: impl IntoIterator<Item = Fault>) {
         self.with(|s| s.faults.extend(faults));
@@ -344,7 +364,34 @@ impl FakeShopify {
     }
 }
 
+/// A token request not answered yet; dropped so, it counts as dropped.
+struct Unanswered(Option<Arc<Mutex<Shop>>>);
+
+impl Unanswered {
+    fn answered(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if let Some(shop) = self.0.take() {
+            shop.lock().unwrap_or_else(|p| p.into_inner()).token_requests_dropped += 1;
+        }
+    }
+}
+
 async fn token(State(shop): State<Arc<Mutex<Shop>>>, Json(body): Json<Value>) -> Response {
+    let delay = {
+        let mut s = shop.lock().unwrap_or_else(|p| p.into_inner());
+        s.token_requests += 1;
+        s.token_delay
+    };
+    if !delay.is_zero() {
+        let waiting = Unanswered(Some(shop.clone()));
+        tokio::time::sleep(delay).await;
+        waiting.answered();
+    }
     let mut s = shop.lock().unwrap_or_else(|p| p.into_inner());
     if body["client_secret"] != json!(crate::fake_shopify::APP_SECRET) || body["client_id"] != json!(APP_KEY) {
         return (StatusCode::UNAUTHORIZED, Json(json!({ "error": "invalid_client" }))).into_response();

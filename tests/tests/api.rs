@@ -6,8 +6,10 @@ mod api {
     mod accounts;
     pub mod analysis;
     mod binary;
+    mod client_gone;
     mod compliance;
     mod connections;
+    mod descriptors;
     mod document_limits;
     mod finish_call;
     mod jwt;
@@ -20,8 +22,10 @@ mod api {
     mod ops;
     mod proposals;
     mod resilience;
+    mod row_security;
     mod sdl;
     mod shopify;
+    mod slow_readers;
     mod sqlite_busy;
     mod tenancy;
     mod transport;

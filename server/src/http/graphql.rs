@@ -371,6 +371,9 @@ async fn execute(
         }
         state.schema.execute(request)
     };
+    // Counted from here to the end of execution; dropped before (the client
+    // went away, and its connection with this future), it counts as abandoned.
+    let in_flight = state.metrics.graphql_started();
     // A single operation (nearly every request) is awaited in place: collecting
     // its large future into `join_all`'s buffer only copies it around.
     let responses = if batch {
@@ -380,6 +383,7 @@ async fn execute(
     } else {
         Vec::new()
     };
+    in_flight.finished();
 
     // Headers resolvers asked for (`startShopifyOAuth`'s state cookie).
     let asked: Vec<(axum::http::HeaderName, HeaderValue)> = responses

@@ -4,7 +4,9 @@
 //! idle keep-alive included, so it cannot give a kept-alive connection 75 s
 //! to start its next request and a started head 10 s to finish; the watchdog
 //! can, from what the socket, the service and the bodies report to
-//! [`Activity`].
+//! [`Activity`]. hyper has no write timeout at all: the socket reports the
+//! writes it refuses, and the watchdog closes a connection whose client
+//! stopped taking its answer.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -53,6 +55,14 @@ pub(super) struct Activity {
     head_since: AtomicU64,
     /// Whether the request in flight had its body time out.
     body_timed_out: AtomicBool,
+    /// Since when the socket has refused a write (full: the client is not
+    /// reading), `NEVER` while the last write went through.
+    write_blocked_since: AtomicU64,
+    /// The first refused write of the request in flight: the client fell
+    /// behind, and from here on its average rate counts. `NEVER` until then.
+    behind_since: AtomicU64,
+    /// Bytes the socket took since `behind_since`.
+    taken_behind: AtomicU64,
     /// Wakes the watchdog when its deadline may have moved.
     changed: Notify,
 }
@@ -66,6 +76,9 @@ impl Activity {
             idle_since: AtomicU64::new(0),
             head_since: AtomicU64::new(NEVER),
             body_timed_out: AtomicBool::new(false),
+            write_blocked_since: AtomicU64::new(NEVER),
+            behind_since: AtomicU64::new(NEVER),
+            taken_behind: AtomicU64::new(0),
             changed: Notify::new(),
         }
     }
@@ -86,6 +99,45 @@ impl Activity {
         self.open.fetch_add(1, Relaxed);
         self.head_since.store(NEVER, Relaxed);
         self.body_timed_out.store(false, Relaxed);
+        // Each answer's rate is its own: the idle time before it is no one's slowness.
+        self.behind_since.store(NEVER, Relaxed);
+        self.taken_behind.store(0, Relaxed);
+    }
+
+    /// What a write to the socket came to.
+    fn written(&self, result: &Poll<io::Result<usize>>) {
+        match result {
+            Poll::Pending => self.write_blocked(),
+            Poll::Ready(Ok(bytes)) if *bytes > 0 => self.wrote(*bytes),
+            Poll::Ready(_) => {}
+        }
+    }
+
+    /// The socket is full: the client takes the answer slower than it comes.
+    fn write_blocked(&self) {
+        if self.write_blocked_since.load(Relaxed) != NEVER {
+            return;
+        }
+        let now = self.now();
+        self.write_blocked_since.store(now, Relaxed);
+        if self.behind_since.load(Relaxed) == NEVER {
+            self.behind_since.store(now, Relaxed);
+        }
+        // The write deadline may come before the timer is set for.
+        self.changed.notify_one();
+    }
+
+    /// The socket took `bytes`. No wake-up: the deadline only moves later.
+    fn wrote(&self, bytes: usize) {
+        self.write_blocked_since.store(NEVER, Relaxed);
+        if self.behind_since.load(Relaxed) != NEVER {
+            self.taken_behind.fetch_add(u64::try_from(bytes).unwrap_or(u64::MAX), Relaxed);
+        }
+        // hyper lets go of a body once it holds the last of it, and may still
+        // be writing that out: the connection idles from its last byte.
+        if self.open.load(Relaxed) == 0 {
+            self.idle_since.store(self.now(), Relaxed);
+        }
     }
 
     /// No wake-up: the deadline only moves later here, and the watchdog,
@@ -104,26 +156,59 @@ impl Activity {
     }
 
     /// Whether nothing of a next request has come since the last response
-    /// (or since accept): the connection can close without cutting anyone off.
+    /// (or since accept), and none of the last is waiting for the client to
+    /// take it: the connection can close without cutting anyone off.
     fn between_requests(&self) -> bool {
-        self.open.load(Relaxed) == 0 && self.head_since.load(Relaxed) == NEVER
+        self.open.load(Relaxed) == 0
+            && self.head_since.load(Relaxed) == NEVER
+            && self.write_blocked_since.load(Relaxed) == NEVER
     }
 
-    /// When the connection closes if nothing changes; `None` while a request
-    /// is in flight (its body has its own timeout; its handler, none of ours).
-    fn deadline(&self, limits: &ConnectionLimits) -> Option<Instant> {
+    /// When the connection closes if nothing changes, and what it waits for
+    /// (for the log); `None` while a request is in flight and its answer
+    /// goes out (its body has its own timeout; its handler, none of ours).
+    fn deadline(&self, limits: &ConnectionLimits) -> Option<(Instant, &'static str)> {
+        // Request open or not (hyper may hold the rest of an answer whose
+        // body it is done with), an answer the client does not take is
+        // timed alone: the connection is not idle while it waits.
+        if let Some(writing) = self.write_deadline(limits) {
+            return Some((writing, "the client to take the response"));
+        }
         if self.open.load(Relaxed) > 0 {
             return None;
         }
-        let (from, allowed) = if !self.served.load(Relaxed) {
-            (0, limits.header_timeout)
+        let (from, allowed, waiting) = if !self.served.load(Relaxed) {
+            (0, limits.header_timeout, "the request head")
         } else {
             match self.head_since.load(Relaxed) {
-                NEVER => (self.idle_since.load(Relaxed), limits.idle_timeout),
-                started => (started, limits.header_timeout),
+                NEVER => (self.idle_since.load(Relaxed), limits.idle_timeout, "a next request"),
+                started => (started, limits.header_timeout, "the request head"),
             }
         };
-        Some(later(self.accepted, Duration::from_millis(from).saturating_add(allowed)))
+        Some((later(self.accepted, Duration::from_millis(from).saturating_add(allowed)), waiting))
+    }
+
+    /// While a write waits: `write_timeout` after it began, and no later
+    /// than the minimum rate allows since the client fell behind (each
+    /// `write_min_rate` bytes it took since buy a second more). Checked only
+    /// while the socket is full, when the client is what holds the answer
+    /// up; and our answers are whole bodies, so once it fell behind nothing
+    /// else does.
+    fn write_deadline(&self, limits: &ConnectionLimits) -> Option<Instant> {
+        let blocked = self.write_blocked_since.load(Relaxed);
+        if blocked == NEVER {
+            return None;
+        }
+        let stalled = Duration::from_millis(blocked).saturating_add(limits.write_timeout);
+        let behind = self.behind_since.load(Relaxed);
+        let allowed = if limits.write_min_rate == 0 || behind == NEVER {
+            stalled
+        } else {
+            let seconds = self.taken_behind.load(Relaxed) as f64 / limits.write_min_rate as f64;
+            let earned = Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX);
+            stalled.min(Duration::from_millis(behind).saturating_add(limits.write_timeout).saturating_add(earned))
+        };
+        Some(later(self.accepted, allowed))
     }
 }
 
@@ -132,10 +217,10 @@ pub(super) fn later(start: Instant, by: Duration) -> Instant {
     start.checked_add(by).unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 86_400))
 }
 
-/// The socket. It reports incoming bytes to `Activity` and carries the
-/// connection's places (under the listener's cap and its address's), so a
-/// WebSocket keeps them after the upgrade (hyper hands this socket over)
-/// until it closes.
+/// The socket. It reports incoming bytes and refused and accepted writes
+/// to `Activity`, and carries the connection's places (under the
+/// listener's cap and its address's), so a WebSocket keeps them after the
+/// upgrade (hyper hands this socket over) until it closes.
 struct Watched {
     stream: TcpStream,
     activity: Arc<Activity>,
@@ -156,7 +241,10 @@ impl AsyncRead for Watched {
 
 impl AsyncWrite for Watched {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.activity.written(&written);
+        written
     }
 
     fn poll_write_vectored(
@@ -164,7 +252,10 @@ impl AsyncWrite for Watched {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let written = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.activity.written(&written);
+        written
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -302,10 +393,11 @@ pub(super) async fn serve(
     // While a request is in flight there is no deadline; the timer then
     // re-checks every header timeout, so a response sent is noticed by then.
     let recheck = limits.header_timeout.min(limits.idle_timeout);
-    let timer = tokio::time::sleep_until(activity.deadline(&limits).unwrap_or_else(|| later(Instant::now(), recheck)));
+    let first = activity.deadline(&limits).map_or_else(|| later(Instant::now(), recheck), |(deadline, _)| deadline);
+    let timer = tokio::time::sleep_until(first);
     let mut timer = std::pin::pin!(timer);
     loop {
-        if let Some(deadline) = activity.deadline(&limits)
+        if let Some((deadline, _)) = activity.deadline(&limits)
             && deadline < timer.deadline()
         {
             timer.as_mut().reset(deadline);
@@ -329,14 +421,104 @@ pub(super) async fn serve(
             () = timer.as_mut() => {
                 let now = Instant::now();
                 match activity.deadline(&limits) {
-                    Some(deadline) if deadline <= now => {
-                        tracing::debug!(%remote, "closing a connection past its deadline");
+                    Some((deadline, waiting)) if deadline <= now => {
+                        tracing::debug!(%remote, waiting, "closing a connection past its deadline");
                         return;
                     }
-                    Some(deadline) => timer.as_mut().reset(deadline),
+                    Some((deadline, _)) => timer.as_mut().reset(deadline),
                     None => timer.as_mut().reset(later(now, recheck)),
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_min_rate(write_min_rate: u64) -> ConnectionLimits {
+        ConnectionLimits {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            body_min_rate: 1024,
+            write_timeout: Duration::from_secs(30),
+            write_min_rate,
+            idle_timeout: Duration::from_secs(75),
+            max_connections: 1,
+            max_per_address: 1,
+        }
+    }
+
+    /// The deadline as milliseconds since accept, and what it waits for.
+    fn deadline(activity: &Activity, limits: &ConnectionLimits) -> Option<(u64, &'static str)> {
+        activity.deadline(limits).map(|(at, waiting)| {
+            (u64::try_from(at.duration_since(activity.accepted).as_millis()).unwrap_or(u64::MAX), waiting)
+        })
+    }
+
+    #[test]
+    fn an_answer_the_client_does_not_take_is_timed_request_open_or_not() {
+        let activity = Activity::new();
+        let limits = with_min_rate(0);
+        activity.request_started();
+        assert_eq!(deadline(&activity, &limits), None, "an answer going out has no deadline");
+        activity.write_blocked_since.store(1_000, Relaxed);
+        activity.behind_since.store(1_000, Relaxed);
+        assert_eq!(deadline(&activity, &limits), Some((31_000, "the client to take the response")));
+        // hyper is done with the body but still holds its end: not idle yet.
+        activity.response_sent();
+        assert_eq!(deadline(&activity, &limits).map(|(at, _)| at), Some(31_000));
+        assert!(!activity.between_requests(), "shutdown would cut the answer off");
+        // The client takes the rest: idle from then.
+        activity.wrote(4096);
+        let (at, waiting) = deadline(&activity, &limits).unwrap_or((0, ""));
+        assert_eq!(waiting, "a next request");
+        assert!(at >= 75_000, "idle from the last byte written: {at}");
+        assert!(activity.between_requests());
+    }
+
+    #[test]
+    fn a_client_behind_the_minimum_rate_is_cut_off_before_the_write_timeout() {
+        let activity = Activity::new();
+        let limits = with_min_rate(1024);
+        activity.request_started();
+        // Behind from 1 s; 10 KiB taken since buy 10 s beyond the 30 s of grace.
+        activity.behind_since.store(1_000, Relaxed);
+        activity.taken_behind.store(10 * 1024, Relaxed);
+        activity.write_blocked_since.store(35_000, Relaxed);
+        assert_eq!(deadline(&activity, &limits).map(|(at, _)| at), Some(41_000));
+        // Taking plenty, the write timeout is what is left.
+        activity.taken_behind.store(1 << 30, Relaxed);
+        assert_eq!(deadline(&activity, &limits).map(|(at, _)| at), Some(65_000));
+        // Without a minimum, only the write timeout.
+        activity.taken_behind.store(0, Relaxed);
+        assert_eq!(deadline(&activity, &with_min_rate(0)).map(|(at, _)| at), Some(65_000));
+        // The next request's answer starts its own average.
+        activity.wrote(1);
+        activity.request_started();
+        assert_eq!(activity.behind_since.load(Relaxed), NEVER);
+        assert_eq!(activity.taken_behind.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn a_stall_is_timed_from_the_first_refused_write() {
+        let activity = Activity::new();
+        activity.request_started();
+        activity.written(&Poll::Pending);
+        let since = activity.write_blocked_since.load(Relaxed);
+        assert_ne!(since, NEVER);
+        assert_eq!(activity.behind_since.load(Relaxed), since);
+        // Refused again: the stall is still timed from the first refusal.
+        activity.write_blocked_since.store(5, Relaxed);
+        activity.written(&Poll::Pending);
+        assert_eq!(activity.write_blocked_since.load(Relaxed), 5);
+        activity.written(&Poll::Ready(Ok(100)));
+        assert_eq!(activity.write_blocked_since.load(Relaxed), NEVER);
+        assert_eq!(activity.taken_behind.load(Relaxed), 100);
+        // A zero-byte write or an error says nothing about the client's pace.
+        activity.written(&Poll::Ready(Ok(0)));
+        activity.written(&Poll::Ready(Err(io::Error::other("gone"))));
+        assert_eq!(activity.write_blocked_since.load(Relaxed), NEVER);
     }
 }

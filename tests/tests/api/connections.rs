@@ -3,6 +3,9 @@
 //! address), graceful shutdown, WebSocket keepalive, and where `/metrics` is
 //! served. The application runs in-process on port 0 (`run_until`, so no
 //! SIGINT handler), with timeouts of a second or two; every wait is bounded.
+//! `Served` is shared with `slow_readers` (the write timeout) and
+//! `client_gone` (work stopped when its client leaves); the descriptor limit
+//! is `descriptors`, on the real binary.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -21,25 +24,26 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use alatar_server::{Application, Config};
 use alatar_tests::{Backend, TestApp, TestDb};
 
-fn secs(n: u64) -> Duration {
+pub(super) fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-fn millis(n: u64) -> Duration {
+pub(super) fn millis(n: u64) -> Duration {
     Duration::from_millis(n)
 }
 
 /// An application served on port 0 until `stop`.
-struct Served {
-    address: SocketAddr,
+pub(super) struct Served {
+    pub(super) address: SocketAddr,
     metrics: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<std::io::Result<()>>,
-    _db: TestDb,
+    /// Its database, for tests that put rows in place.
+    pub(super) db: TestDb,
 }
 
 impl Served {
-    async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
+    pub(super) async fn start(tweak: impl FnOnce(&mut Config)) -> Self {
         let db = TestDb::new(Backend::Sqlite).await;
         let mut config = alatar_tests::test_config(&db.dir);
         config.pipeline.worker = false;
@@ -53,10 +57,10 @@ impl Served {
         let task = tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
-        Self { address, metrics, stop: Some(stop), task, _db: db }
+        Self { address, metrics, stop: Some(stop), task, db }
     }
 
-    async fn connect(&self) -> TcpStream {
+    pub(super) async fn connect(&self) -> TcpStream {
         TcpStream::connect(self.address).await.unwrap_or_else(|e| panic!("connect: {e}"))
     }
 
@@ -68,7 +72,7 @@ impl Served {
     }
 
     /// Shuts down and waits until the server has drained.
-    async fn stop(mut self) {
+    pub(super) async fn stop(mut self) {
         self.shut_down();
         match tokio::time::timeout(secs(10), &mut self.task).await {
             Ok(Ok(Ok(()))) => {}
@@ -90,7 +94,7 @@ fn graphql_post() -> (String, &'static [u8]) {
     (head, body)
 }
 
-async fn write(stream: &mut TcpStream, bytes: &[u8]) {
+pub(super) async fn write(stream: &mut TcpStream, bytes: &[u8]) {
     stream.write_all(bytes).await.unwrap_or_else(|e| panic!("write: {e}"));
 }
 
@@ -524,6 +528,7 @@ fn connection_settings_that_cannot_work_stop_startup_naming_the_key() {
         assert!(error.contains(key), "{vars:?} was not refused naming {key}: {error:?}");
     };
     refused(&[("ALATAR_HTTP__HEADER_TIMEOUT_SECS", "0")], "http.header_timeout_secs");
+    refused(&[("ALATAR_HTTP__WRITE_TIMEOUT_SECS", "0")], "http.write_timeout_secs");
     refused(&[("ALATAR_HTTP__MAX_CONNECTIONS", "0")], "http.max_connections");
     refused(&[("ALATAR_HTTP__MAX_CONNECTIONS_PER_ADDRESS", "0")], "http.max_connections_per_address");
     // Pings every 30 s with 20 s of silence allowed would close live clients.
