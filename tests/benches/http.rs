@@ -108,6 +108,7 @@ fn main() {
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let dir = std::env::temp_dir().join(format!("alatar-bench-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     // The database (PostgreSQL) lives as long as the run.
     let (raw_port, app_port, token, _database) = runtime.block_on(async {
         let raw = Router::new().route("/json", get(|| async { Json(json!({ "message": "Hello, World!" })) }));
