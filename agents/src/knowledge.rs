@@ -11,9 +11,11 @@
 //!   an approximation without one) and token-bounded, overlapping chunks that
 //!   keep their page and character offsets.
 //! - [`ingest`]: the queue step `PENDING → EXTRACTING → EMBEDDING →
-//!   INGESTED | FAILED`, idempotent on redelivery, with the seam where
-//!   embedding plugs in.
+//!   INGESTED | FAILED`, idempotent on redelivery, embedding the chunks in
+//!   batches with the pipeline's embedder (none: full text only).
 //! - [`embed`]: the `Embedder` port and its implementations.
+//! - [`vectors`]: the chunks' vectors in the database, each with the model
+//!   (and dimension) that made it; collections bound to one model.
 //!
 //! Architecture invariant: like the rest of this crate, it knows neither
 //! HTTP nor GraphQL; a document's bytes reach it through the database only.
@@ -22,3 +24,5 @@ pub mod chunk;
 pub mod embed;
 pub mod extract;
 pub mod ingest;
+pub mod search;
+pub mod vectors;

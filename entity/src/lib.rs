@@ -11,7 +11,7 @@ mod tenancy;
 
 pub use model::document::DocumentStatus;
 pub use model::{
-    account, agent_task, analysis_event, analysis_request, analysis_result, audit_entry, collection,
+    account, agent_task, analysis_event, analysis_request, analysis_result, audit_entry, chunk_embedding, collection,
     compliance_request, document, document_chunk, document_file, invitation, oauth_state, outbox_message,
     proposed_action, refresh_token, shopify_cache, shopify_credential, store, tool_call, user, user_preferences,
     webhook_delivery,

@@ -11,6 +11,8 @@ mod m20261123_000004_step_commit_function;
 mod m20261124_000005_add_shopify_user_id;
 mod m20261202_000006_row_level_security;
 mod m20261202_000007_create_knowledge;
+mod m20261202_000008_add_chunk_vectors;
+mod m20261202_000009_add_chunk_full_text;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -26,6 +28,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000005_add_shopify_user_id::Migration),
             Box::new(m20261202_000006_row_level_security::Migration),
             Box::new(m20261202_000007_create_knowledge::Migration),
+            Box::new(m20261202_000008_add_chunk_vectors::Migration),
+            Box::new(m20261202_000009_add_chunk_full_text::Migration),
         ]
     }
 }

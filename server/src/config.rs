@@ -39,6 +39,8 @@ pub struct Config {
     pub llm: LlmSection,
     /// The Shopify app; without `shopify.api_key` only demo stores can be linked.
     pub shopify: ShopifySection,
+    /// Knowledge (RAG): how document chunks are embedded.
+    pub knowledge: KnowledgeSection,
     /// Access and refresh tokens.
     pub jwt: JwtConfig,
     /// GraphQL limits and features.
@@ -134,6 +136,128 @@ pub struct MetricsSection {
     /// A bearer token `/metrics` requires, wherever it is served (16+ bytes).
     #[serde(serialize_with = "serialize_secret_opt")]
     pub token: Option<SecretString>,
+}
+
+/// Knowledge (RAG).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KnowledgeSection {
+    /// The embedding model document chunks (and search queries) go through.
+    pub embeddings: EmbeddingsSection,
+}
+
+/// Which embedding model embeds.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub enum EmbeddingProvider {
+    /// all-MiniLM-L6-v2 in-process, from `model_dir`; without its files the
+    /// server runs without an embedder (full-text search only) and says so.
+    #[default]
+    #[serde(rename = "local")]
+    Local,
+    /// An OpenAI-compatible `POST {base_url}/embeddings`.
+    #[serde(rename = "openai")]
+    OpenAi,
+    /// No embedding: documents are searchable by full text only.
+    #[serde(rename = "none")]
+    Off,
+}
+
+/// The embedding model. `provider` picks it; the other keys are those of
+/// `local` (`model_dir`, `batch_size`) or of `openai` (the rest, and
+/// `batch_size`), and are ignored for the other provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddingsSection {
+    /// `local` (default), `openai` or `none`.
+    pub provider: EmbeddingProvider,
+    /// Texts per forward pass (`local`, default 32) or per request
+    /// (`openai`, default 128).
+    pub batch_size: Option<usize>,
+    /// `local`: the sentence-transformers directory; unset means
+    /// `<data_dir>/models/all-MiniLM-L6-v2` (where `bash scripts/model.sh` puts it).
+    pub model_dir: Option<PathBuf>,
+    /// `openai`: the OpenAI-compatible base URL, ending in `/v1`.
+    pub base_url: String,
+    /// `openai`: bearer key; unset for local servers that take none.
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub api_key: Option<SecretString>,
+    /// `openai`: the model id, stored with every vector (`text-embedding-3-small`). Required.
+    pub model: Option<String>,
+    /// `openai`: the vectors' length, checked on every answer. Required.
+    pub dimension: Option<usize>,
+    /// `openai`: send `dimension` as the request's `dimensions` (models
+    /// that can shorten their vectors, like `text-embedding-3-*`).
+    pub request_dimensions: bool,
+    /// `openai`: tokens per text the model reads.
+    pub max_input_tokens: usize,
+    /// `openai`: per attempt, in milliseconds.
+    pub timeout_ms: u64,
+    /// `openai`: retries of 429/5xx/timeouts after the first attempt.
+    pub max_retries: u32,
+    /// `openai`: first retry delay in milliseconds (doubles, with jitter).
+    pub backoff_ms: u64,
+    /// `openai`: the longest `Retry-After` waited in place, in
+    /// milliseconds; a longer one gives the document back to the queue.
+    pub max_retry_wait_ms: u64,
+}
+
+impl Default for EmbeddingsSection {
+    fn default() -> Self {
+        Self {
+            provider: EmbeddingProvider::Local,
+            batch_size: None,
+            model_dir: None,
+            base_url: "https://api.openai.com/v1".into(),
+            api_key: None,
+            model: None,
+            dimension: None,
+            request_dimensions: false,
+            max_input_tokens: 8191,
+            timeout_ms: 30_000,
+            max_retries: 4,
+            backoff_ms: 500,
+            max_retry_wait_ms: 60_000,
+        }
+    }
+}
+
+impl EmbeddingsSection {
+    /// Where the `local` model is read from.
+    pub fn local_model_dir(&self, data_dir: &std::path::Path) -> PathBuf {
+        self.model_dir.clone().unwrap_or_else(|| data_dir.join(alatar_agents::knowledge::embed::MINILM_DIR))
+    }
+
+    /// `provider`'s required keys and sensible values.
+    fn check(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, why: &str| Err(ConfigError::Invalid(format!("knowledge.embeddings.{key}: {why}")));
+        if self.batch_size == Some(0) {
+            return bad("batch_size", "must be at least 1");
+        }
+        if self.provider != EmbeddingProvider::OpenAi {
+            return Ok(());
+        }
+        if !(self.base_url.starts_with("http://") || self.base_url.starts_with("https://")) {
+            return bad("base_url", "must be an http:// or https:// URL");
+        }
+        if self.model.as_deref().is_none_or(|model| model.trim().is_empty()) {
+            return bad("model", "is required with provider = \"openai\"");
+        }
+        match self.dimension {
+            None => return bad("dimension", "is required with provider = \"openai\""),
+            // pgvector stores up to 16000 dimensions.
+            Some(dimension) if !(1..=16_000).contains(&dimension) => {
+                return bad("dimension", "must be between 1 and 16000");
+            }
+            Some(_) => {}
+        }
+        if self.max_input_tokens == 0 {
+            return bad("max_input_tokens", "must be at least 1");
+        }
+        if !(1..=600_000).contains(&self.timeout_ms) {
+            return bad("timeout_ms", "must be between 1 and 600000 (ten minutes)");
+        }
+        Ok(())
+    }
 }
 
 /// Token settings.
@@ -543,6 +667,7 @@ impl Default for Config {
             pipeline: PipelineSection::default(),
             llm: LlmSection::default(),
             shopify: ShopifySection::default(),
+            knowledge: KnowledgeSection::default(),
             jwt: JwtConfig::default(),
             graphql: GraphqlConfig::default(),
             rate_limit: RateLimitConfig::default(),
@@ -763,6 +888,7 @@ impl Config {
         if self.uses_postgres() && self.jwt.secret.is_none() {
             return bad("jwt.secret", "is required with a PostgreSQL database_url (instances must share it)");
         }
+        self.knowledge.embeddings.check()?;
         Ok(())
     }
 

@@ -18,5 +18,6 @@ pub use config::Config;
 pub use crate::http::{UploadLimits, receive_chunks};
 pub use serve::raise_descriptor_limit;
 pub use startup::{
-    Application, POOL_PING_AFTER_IDLE, build_pipeline, build_shopify, connect_database, open_database, run_worker,
+    Application, Embedding, POOL_PING_AFTER_IDLE, build_embedding, build_pipeline, build_shopify, connect_database,
+    open_database, run_worker,
 };

@@ -12,6 +12,10 @@ use tokio::sync::Notify;
 
 use alatar_agents::breaker::{BreakerConfig, Breakers};
 use alatar_agents::departments::Departments;
+use alatar_agents::knowledge::embed::{
+    Embedder, FETCH_COMMAND, MiniLm, MiniLmOptions, OpenAiEmbedConfig, OpenAiEmbedder,
+};
+use alatar_agents::knowledge::ingest::Chunking;
 use alatar_agents::llm::{ChatClient, ChatConfig, Llm, ModelAnalyst, ModelRouter, OfflineModel};
 use alatar_agents::pipeline::{
     EventBus, LinkedStores, MemoryBus, MemoryQueue, Pipeline, PipelineConfig, Queue, RabbitQueue, RedisBus,
@@ -32,7 +36,7 @@ use alatar_schema::service::{
 };
 use alatar_schema::{AppState, QueryLimits, RateLimits, build_schema};
 
-use crate::config::Config;
+use crate::config::{Config, EmbeddingProvider};
 use crate::http::{self, Authenticator, HttpState, MetricsAccess, Shared, WebSocketLimits};
 use crate::metrics::Metrics;
 use crate::serve::{self, ConnectionLimits};
@@ -65,15 +69,84 @@ pub(crate) async fn connect_redis(
     Ok(Some((client, manager)))
 }
 
+/// The embedding model as configured (`knowledge.embeddings`) and how
+/// documents are cut into chunks for it.
+#[derive(Clone, Default)]
+pub struct Embedding {
+    /// `None`: documents are ingested without vectors (full-text search only).
+    pub embedder: Option<Arc<dyn Embedder>>,
+    /// The local model's tokenizer and window, else approximate counts.
+    pub chunking: Chunking,
+}
+
+/// Builds `knowledge.embeddings`: all-MiniLM-L6-v2 loaded from its
+/// directory (`local`; when its files are missing the server runs without
+/// an embedder and says how to fetch them), an OpenAI-compatible client
+/// (`openai`), or nothing (`none`). A model that is there but cannot be
+/// loaded stops startup.
+pub async fn build_embedding(config: &Config) -> anyhow::Result<Embedding> {
+    let settings = &config.knowledge.embeddings;
+    match settings.provider {
+        EmbeddingProvider::Off => {
+            tracing::info!("knowledge.embeddings.provider is none: documents are searchable by full text only");
+            Ok(Embedding::default())
+        }
+        EmbeddingProvider::Local => {
+            let dir = settings.local_model_dir(&config.data_dir);
+            if !MiniLm::is_present(&dir) {
+                tracing::warn!(
+                    model_dir = %dir.display(),
+                    "the embedding model all-MiniLM-L6-v2 is missing: fetch it with `{}`; until then documents \
+                     are ingested without vectors and searched by full text only",
+                    FETCH_COMMAND
+                );
+                return Ok(Embedding::default());
+            }
+            let defaults = MiniLmOptions::default();
+            let options = MiniLmOptions { batch_size: settings.batch_size.unwrap_or(defaults.batch_size), ..defaults };
+            let model = MiniLm::open(dir.clone(), options)
+                .await
+                .with_context(|| format!("knowledge.embeddings: loading the model in {}", dir.display()))?;
+            let chunking = Chunking::for_model(Arc::new(model.clone()), model.max_input_tokens());
+            tracing::info!(
+                model = model.model_id(),
+                dimension = model.dimension(),
+                max_chunk_tokens = chunking.settings.max_tokens(),
+                "embedding model loaded"
+            );
+            Ok(Embedding { embedder: Some(Arc::new(model)), chunking })
+        }
+        EmbeddingProvider::OpenAi => {
+            let model = settings.model.clone().unwrap_or_default();
+            let mut embed = OpenAiEmbedConfig::new(settings.base_url.clone(), model, settings.dimension.unwrap_or(0));
+            embed.api_key = settings.api_key.clone();
+            embed.request_dimensions = settings.request_dimensions;
+            if let Some(batch_size) = settings.batch_size {
+                embed.batch_size = batch_size;
+            }
+            embed.max_input_tokens = settings.max_input_tokens;
+            embed.timeout = Duration::from_millis(settings.timeout_ms);
+            embed.max_retries = settings.max_retries;
+            embed.backoff = Duration::from_millis(settings.backoff_ms);
+            embed.max_retry_wait = Duration::from_millis(settings.max_retry_wait_ms);
+            let client = OpenAiEmbedder::new(embed).map_err(|e| anyhow::anyhow!("knowledge.embeddings: {e}"))?;
+            // The provider's tokenizer is not ours: chunks are cut by the
+            // approximate count, far below its window.
+            Ok(Embedding { embedder: Some(Arc::new(client)), chunking: Chunking::default() })
+        }
+    }
+}
+
 /// The pipeline's engines as configured: RabbitMQ or the in-process queue,
 /// Redis pub/sub or the in-process bus, the offline model (or a chat model
-/// reporting its calls to `clients`).
+/// reporting its calls to `clients`), the embedding model.
 pub fn build_pipeline(
     config: &Config,
     db: DatabaseConnection,
     redis: Option<&(redis::Client, redis::aio::ConnectionManager)>,
     shopify: Option<&ShopifyService>,
     clients: Arc<dyn ClientObserver>,
+    embedding: Embedding,
 ) -> Pipeline {
     let settings = &config.pipeline;
     let queue: Arc<dyn Queue> = match &config.amqp_url {
@@ -107,6 +180,8 @@ pub fn build_pipeline(
             proposal_ttl: Duration::from_secs(settings.proposal_ttl_hours.saturating_mul(3600)),
         },
         observer: None,
+        embedder: embedding.embedder,
+        chunking: embedding.chunking,
     }
 }
 
@@ -225,7 +300,8 @@ pub async fn run_worker(config: Config) -> anyhow::Result<()> {
     let redis = connect_redis(&config).await?;
     // No metrics endpoint here to report to.
     let shopify = build_shopify(&config, &db, Arc::new(NoObserver))?;
-    let pipeline = build_pipeline(&config, db, redis.as_ref(), shopify.as_ref(), Arc::new(NoObserver));
+    let embedding = build_embedding(&config).await?;
+    let pipeline = build_pipeline(&config, db, redis.as_ref(), shopify.as_ref(), Arc::new(NoObserver), embedding);
     let worker = Worker::start(pipeline, false).await?;
     tracing::info!("worker running");
     shutdown_signal().await;
@@ -344,8 +420,15 @@ impl Application {
         let throttle = Arc::new(AuthThrottle::new(attempts, limiter.clone(), config.rate_limit.auth.throttle()));
         let metrics = Arc::new(Metrics::default());
         let shopify = build_shopify(&config, &db, metrics.clone())?;
-        let mut pipeline =
-            build_pipeline(&config, db.clone(), redis_connection.as_ref(), shopify.as_ref(), metrics.clone());
+        let embedding = build_embedding(&config).await?;
+        let mut pipeline = build_pipeline(
+            &config,
+            db.clone(),
+            redis_connection.as_ref(),
+            shopify.as_ref(),
+            metrics.clone(),
+            embedding,
+        );
         pipeline.observer = Some(metrics.clone());
         let worker = if config.pipeline.worker {
             // The embedded queue forgets on restart: resume from the database.

@@ -75,13 +75,49 @@ pub fn amqp_url() -> String {
     std::env::var("ALATAR_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
-/// A configuration for tests: port 0, a fixed secret, data in `dir`.
+/// A configuration for tests: port 0, a fixed secret, data in `dir`, no
+/// embedding model (documents are ingested without vectors; tests that
+/// need them opt in with [`with_local_embeddings`]).
 pub fn test_config(dir: &std::path::Path) -> alatar_server::Config {
     let mut config = alatar_server::Config::default();
     config.listen = "127.0.0.1:0".parse().unwrap_or(config.listen);
     config.data_dir = dir.to_path_buf();
     config.jwt.secret = Some(TEST_JWT_SECRET.to_owned().into());
+    config.knowledge.embeddings.provider = alatar_server::config::EmbeddingProvider::Off;
     config
+}
+
+/// Where `scripts/model.sh` puts all-MiniLM-L6-v2:
+/// `${ALATAR_DATA_DIR:-data}/models/all-MiniLM-L6-v2`, a relative data
+/// directory taken from the workspace root.
+pub fn minilm_dir() -> std::path::PathBuf {
+    let data = std::env::var_os("ALATAR_DATA_DIR").map_or_else(|| std::path::PathBuf::from("data"), Into::into);
+    let data =
+        if data.is_relative() { std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(data) } else { data };
+    data.join(alatar_agents::knowledge::embed::MINILM_DIR)
+}
+
+/// Whether all-MiniLM-L6-v2 is there; without it a test that needs it
+/// says so and passes, except under CI (`CI` set), where `scripts/test.sh`
+/// fetched it first and its absence is a broken install step.
+pub fn minilm_present() -> bool {
+    let dir = minilm_dir();
+    if alatar_agents::knowledge::embed::MiniLm::is_present(&dir) {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "all-MiniLM-L6-v2 is missing from {} under CI: run `bash scripts/model.sh` first",
+        dir.display()
+    );
+    println!("skipped: all-MiniLM-L6-v2 is not in {}; fetch it with `bash scripts/model.sh`", dir.display());
+    false
+}
+
+/// `config` embedding with the local all-MiniLM-L6-v2 from [`minilm_dir`].
+pub fn with_local_embeddings(config: &mut alatar_server::Config) {
+    config.knowledge.embeddings.provider = alatar_server::config::EmbeddingProvider::Local;
+    config.knowledge.embeddings.model_dir = Some(minilm_dir());
 }
 
 /// The HS256 key tests sign with.

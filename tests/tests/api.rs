@@ -14,6 +14,8 @@ mod api {
     mod finish_call;
     mod jwt;
     mod knowledge;
+    mod knowledge_search;
+    mod knowledge_vectors;
     mod limits;
     mod llm;
     mod login_security;

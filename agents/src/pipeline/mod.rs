@@ -34,6 +34,8 @@ pub use watch::watch;
 pub use worker::Worker;
 
 use crate::departments::Departments;
+use crate::knowledge::embed::Embedder;
+use crate::knowledge::ingest::Chunking;
 use crate::llm::Llm;
 
 /// Tunables, from configuration.
@@ -87,6 +89,14 @@ pub struct Pipeline {
     pub config: PipelineConfig,
     /// Told how long each handled message took (metrics, benchmarks).
     pub observer: Option<Arc<dyn StepObserver>>,
+    /// Embeds document chunks (and, for search, queries); `None` when no
+    /// model is configured or the local one is missing: documents are then
+    /// ingested without vectors and searchable by full text only.
+    pub embedder: Option<Arc<dyn Embedder>>,
+    /// How documents are cut into chunks: with the local model's tokenizer
+    /// and sized to its input window when that model embeds, else with
+    /// approximate token counts.
+    pub chunking: Chunking,
 }
 
 /// How long one handled message took.

@@ -1,6 +1,7 @@
 //! Knowledge: `createCollection`, `collections`, `collection`,
 //! `renameCollection`, `deleteCollection`, `uploadDocument`, `document`,
-//! `deleteDocument` and the `documentUpdates` subscription.
+//! `deleteDocument`, `searchDocuments` and the `documentUpdates`
+//! subscription.
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, Enum, ID, Object, Result, Subscription, Upload};
@@ -8,6 +9,7 @@ use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 use uuid::Uuid;
 
+use alatar_agents::knowledge::search;
 use alatar_entity::{AccountScope, collection, document, document_chunk};
 
 use crate::context::ContextExt;
@@ -221,6 +223,89 @@ impl DocumentChunk {
     }
 }
 
+/// How a search finds chunks.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "alatar_agents::knowledge::search::SearchMode")]
+pub enum SearchMode {
+    /// By their words: every word must occur; "quoted phrases", `or` and
+    /// `-word` as in a web search. No stemming: words match as written,
+    /// in any language, case aside.
+    FullText,
+    /// By meaning: the chunks whose vectors are nearest the query's.
+    Vector,
+    /// Both, fused by reciprocal rank.
+    Hybrid,
+}
+
+/// A search's answer: the mode that ran, the one asked for, and the hits.
+pub struct DocumentSearch(pub search::DocumentSearch);
+
+#[Object]
+impl DocumentSearch {
+    /// The mode that ran: `FULL_TEXT` when `VECTOR` or `HYBRID` was asked
+    /// for but the collection has no vectors (see `note`).
+    async fn retrieval(&self) -> SearchMode {
+        self.0.plan.used.into()
+    }
+    /// The mode asked for.
+    async fn requested(&self) -> SearchMode {
+        self.0.plan.requested.into()
+    }
+    /// Why `retrieval` is not `requested`, when it is not.
+    async fn note(&self) -> Option<&str> {
+        self.0.plan.note.as_deref()
+    }
+    /// Best first.
+    async fn hits(&self) -> Vec<DocumentHit> {
+        self.0.hits.iter().cloned().map(DocumentHit).collect()
+    }
+}
+
+/// A chunk a search found, with where it is in its document.
+pub struct DocumentHit(pub search::SearchHit);
+
+#[Object]
+impl DocumentHit {
+    /// The chunk, as citations name it.
+    async fn chunk_id(&self) -> ID {
+        ID(self.0.chunk.id.to_string())
+    }
+    async fn text(&self) -> &str {
+        &self.0.chunk.text
+    }
+    /// The document it was cut from.
+    async fn document(&self) -> Document {
+        Document(self.0.document.clone())
+    }
+    /// 1-based page of a PDF; null for unpaginated documents.
+    async fn page(&self) -> Option<i32> {
+        self.0.chunk.page
+    }
+    /// Offset of its first character in the page's extracted text
+    /// (Unicode scalar values).
+    async fn char_start(&self) -> i32 {
+        self.0.chunk.char_start
+    }
+    /// Offset one past its last character.
+    async fn char_end(&self) -> i32 {
+        self.0.chunk.char_end
+    }
+    /// Cosine similarity to the query, when the vector search found it.
+    async fn vector_score(&self) -> Option<f64> {
+        self.0.vector_score
+    }
+    /// Full-text relevance in [0, 1), higher better, when the full-text
+    /// search found it (ranks within one engine; not comparable across).
+    async fn text_score(&self) -> Option<f64> {
+        self.0.text_score
+    }
+    /// The fused score (reciprocal rank fusion, k = 60), higher better:
+    /// it orders the hits and has no absolute meaning.
+    async fn score(&self) -> f64 {
+        self.0.score
+    }
+}
+
 /// Knowledge queries.
 #[derive(Default)]
 pub struct KnowledgeQuery;
@@ -249,6 +334,32 @@ impl KnowledgeQuery {
     async fn document(&self, ctx: &Context<'_>, id: ID) -> Result<Document> {
         let id = parse_id("id", &id)?;
         Ok(Document(knowledge::get_document(&ctx.state().pipeline, ctx.scope()?, id).await?))
+    }
+
+    /// Searches a collection's chunks: at most `first` (1 to 50) hits, best
+    /// first. `query` is at most 1,000 characters; `minScore` drops what a
+    /// retriever scored below it (`textScore`, `vectorScore`);
+    /// `documentIds` (at most 100) keeps to those documents. Every role
+    /// may search.
+    #[allow(clippy::too_many_arguments)]
+    async fn search_documents(
+        &self,
+        ctx: &Context<'_>,
+        collection_id: ID,
+        query: String,
+        #[graphql(default = 10)] first: i32,
+        #[graphql(default_with = "SearchMode::Hybrid")] mode: SearchMode,
+        min_score: Option<f64>,
+        document_ids: Option<Vec<ID>>,
+    ) -> Result<DocumentSearch> {
+        let collection_id = parse_id("collectionId", &collection_id)?;
+        let document_ids = document_ids
+            .map(|ids| ids.iter().map(|id| parse_id("documentIds", id)).collect::<Result<Vec<_>, _>>())
+            .transpose()?;
+        let input =
+            knowledge::search::SearchInput { collection_id, query, first, mode: mode.into(), min_score, document_ids };
+        let found = knowledge::search::search_documents(&ctx.state().pipeline, ctx.scope()?, input).await?;
+        Ok(DocumentSearch(found))
     }
 }
 

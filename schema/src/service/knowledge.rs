@@ -4,6 +4,7 @@
 //! admins and analysts create, upload and delete; viewers read.
 
 mod documents;
+pub mod search;
 mod updates;
 
 use chrono::Utc;

