@@ -171,6 +171,49 @@ impl TestApp {
         self.post(json!({ "query": query, "variables": variables }), token).await
     }
 
+    /// `uploadDocument` into `collection` as a GraphQL multipart request
+    /// (with the preflight header), `bytes` as `filename`; `selection` is
+    /// what the mutation asks of the document.
+    pub async fn upload_document(
+        &self,
+        token: &str,
+        collection: &str,
+        filename: &str,
+        bytes: &[u8],
+        selection: &str,
+    ) -> Gql {
+        const BOUNDARY: &str = "alatar-test-upload-boundary-41b7";
+        let operations = json!({
+            "query": format!("mutation($c: ID!, $f: Upload!) {{ uploadDocument(collectionId: $c, file: $f) {{ {selection} }} }}"),
+            "variables": { "c": collection, "f": null },
+        });
+        let parts: [(String, Vec<u8>); 3] = [
+            ("name=\"operations\"".into(), operations.to_string().into_bytes()),
+            ("name=\"map\"".into(), json!({ "0": ["variables.f"] }).to_string().into_bytes()),
+            (format!("name=\"0\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream"), bytes.to_vec()),
+        ];
+        let mut body = Vec::new();
+        for (disposition, content) in &parts {
+            body.extend_from_slice(
+                format!("--{BOUNDARY}\r\nContent-Disposition: form-data; {disposition}\r\n\r\n").as_bytes(),
+            );
+            body.extend_from_slice(content);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+        let request = Request::post("/graphql")
+            .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+            .header("accept", "application/graphql-response+json")
+            .header("apollo-require-preflight", "true")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::from(body))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (status, headers, bytes) = self.send(request).await;
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("non-JSON response ({status}): {e}: {}", String::from_utf8_lossy(&bytes)));
+        Gql { status, headers, body }
+    }
+
     /// Registers a new owner; returns (access token, refresh token, user id).
     pub async fn register(&self, email: &str) -> (String, String, String) {
         let r = self

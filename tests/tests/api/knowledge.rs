@@ -7,8 +7,6 @@
 
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::http::Request;
 use futures_util::StreamExt;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -20,7 +18,6 @@ use alatar_agents::knowledge::ingest;
 use alatar_entity::{AccountScope, DocumentStatus, document, document_chunk, document_file, user};
 use alatar_tests::{Backend, Gql, TestApp, on_both_backends};
 
-const BOUNDARY: &str = "alatar-knowledge-boundary-41b7";
 const PASSWORD: &str = "correct horse battery";
 
 const CREATE: &str =
@@ -46,35 +43,7 @@ async fn collection(app: &TestApp, token: &str, name: &str) -> String {
 
 /// `uploadDocument` as a GraphQL multipart request with `bytes` as `filename`.
 async fn upload(app: &TestApp, token: &str, collection: &str, filename: &str, bytes: &[u8]) -> Gql {
-    let operations = json!({
-        "query": "mutation($c: ID!, $f: Upload!) { uploadDocument(collectionId: $c, file: $f) { id status contentType filename byteSize progress } }",
-        "variables": { "c": collection, "f": null },
-    });
-    let parts: [(String, Vec<u8>); 3] = [
-        ("name=\"operations\"".into(), operations.to_string().into_bytes()),
-        ("name=\"map\"".into(), json!({ "0": ["variables.f"] }).to_string().into_bytes()),
-        (format!("name=\"0\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream"), bytes.to_vec()),
-    ];
-    let mut body = Vec::new();
-    for (disposition, content) in &parts {
-        body.extend_from_slice(
-            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; {disposition}\r\n\r\n").as_bytes(),
-        );
-        body.extend_from_slice(content);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    let request = Request::post("/graphql")
-        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
-        .header("accept", "application/graphql-response+json")
-        .header("apollo-require-preflight", "true")
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::from(body))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (status, headers, bytes) = app.send(request).await;
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|e| panic!("non-JSON response ({status}): {e}: {}", String::from_utf8_lossy(&bytes)));
-    Gql { status, headers, body }
+    app.upload_document(token, collection, filename, bytes, "id status contentType filename byteSize progress").await
 }
 
 async fn uploaded(app: &TestApp, token: &str, collection: &str, filename: &str, bytes: &[u8]) -> String {

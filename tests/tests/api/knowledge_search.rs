@@ -8,8 +8,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
-use axum::http::Request;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value as DbValue};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -17,7 +15,6 @@ use uuid::Uuid;
 use alatar_agents::knowledge::extract::samples::text_pdf;
 use alatar_tests::{Backend, Gql, TestApp, on_both_backends};
 
-const BOUNDARY: &str = "alatar-search-boundary-5c21";
 const PASSWORD: &str = "correct horse battery";
 
 const SEARCH: &str =
@@ -43,35 +40,7 @@ async fn collection(app: &TestApp, token: &str, name: &str) -> String {
 
 /// `uploadDocument` as a GraphQL multipart request.
 async fn upload(app: &TestApp, token: &str, collection: &str, filename: &str, bytes: &[u8]) -> Gql {
-    let operations = json!({
-        "query": "mutation($c: ID!, $f: Upload!) { uploadDocument(collectionId: $c, file: $f) { id status } }",
-        "variables": { "c": collection, "f": null },
-    });
-    let parts: [(String, Vec<u8>); 3] = [
-        ("name=\"operations\"".into(), operations.to_string().into_bytes()),
-        ("name=\"map\"".into(), json!({ "0": ["variables.f"] }).to_string().into_bytes()),
-        (format!("name=\"0\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream"), bytes.to_vec()),
-    ];
-    let mut body = Vec::new();
-    for (disposition, content) in &parts {
-        body.extend_from_slice(
-            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; {disposition}\r\n\r\n").as_bytes(),
-        );
-        body.extend_from_slice(content);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    let request = Request::post("/graphql")
-        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
-        .header("accept", "application/graphql-response+json")
-        .header("apollo-require-preflight", "true")
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::from(body))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (status, headers, bytes) = app.send(request).await;
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|e| panic!("non-JSON response ({status}): {e}: {}", String::from_utf8_lossy(&bytes)));
-    Gql { status, headers, body }
+    app.upload_document(token, collection, filename, bytes, "id status").await
 }
 
 /// Uploads and waits until the document is `INGESTED`; returns its id.

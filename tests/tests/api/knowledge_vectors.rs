@@ -16,9 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -35,8 +34,6 @@ use alatar_entity::{AccountScope, DocumentStatus, chunk_embedding, collection, d
 use alatar_server::config::EmbeddingProvider;
 use alatar_tests::{Backend, Gql, TestApp, on_both_backends};
 
-const BOUNDARY: &str = "alatar-vectors-boundary-9d03";
-
 fn id_of(answer: &Gql, pointer: &str) -> String {
     answer.data(pointer).as_str().unwrap_or_else(|| panic!("no {pointer}: {}", answer.body)).to_owned()
 }
@@ -52,35 +49,7 @@ async fn collection(app: &TestApp, token: &str, name: &str) -> Uuid {
 
 /// `uploadDocument` as a GraphQL multipart request; the document's id.
 async fn upload(app: &TestApp, token: &str, collection: Uuid, filename: &str, bytes: &[u8]) -> Uuid {
-    let operations = json!({
-        "query": "mutation($c: ID!, $f: Upload!) { uploadDocument(collectionId: $c, file: $f) { id status } }",
-        "variables": { "c": collection, "f": null },
-    });
-    let parts: [(String, Vec<u8>); 3] = [
-        ("name=\"operations\"".into(), operations.to_string().into_bytes()),
-        ("name=\"map\"".into(), json!({ "0": ["variables.f"] }).to_string().into_bytes()),
-        (format!("name=\"0\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream"), bytes.to_vec()),
-    ];
-    let mut body = Vec::new();
-    for (disposition, content) in &parts {
-        body.extend_from_slice(
-            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; {disposition}\r\n\r\n").as_bytes(),
-        );
-        body.extend_from_slice(content);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
-    let request = Request::post("/graphql")
-        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
-        .header("accept", "application/graphql-response+json")
-        .header("apollo-require-preflight", "true")
-        .header("authorization", format!("Bearer {token}"))
-        .body(Body::from(body))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (status, headers, bytes) = app.send(request).await;
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or_else(|e| panic!("non-JSON response ({status}): {e}: {}", String::from_utf8_lossy(&bytes)));
-    let answer = Gql { status, headers, body }.ok();
+    let answer = app.upload_document(token, &collection.to_string(), filename, bytes, "id status").await.ok();
     uuid(&id_of(&answer, "/uploadDocument/id"))
 }
 
