@@ -13,6 +13,7 @@ mod m20261202_000006_row_level_security;
 mod m20261202_000007_create_knowledge;
 mod m20261202_000008_add_chunk_vectors;
 mod m20261202_000009_add_chunk_full_text;
+mod m20261202_000012_add_vector_versions;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_create_knowledge::Migration),
             Box::new(m20261202_000008_add_chunk_vectors::Migration),
             Box::new(m20261202_000009_add_chunk_full_text::Migration),
+            Box::new(m20261202_000012_add_vector_versions::Migration),
         ]
     }
 }

@@ -16,6 +16,8 @@ use alatar_agents::knowledge::embed::{
     Embedder, FETCH_COMMAND, MiniLm, MiniLmOptions, OpenAiEmbedConfig, OpenAiEmbedder,
 };
 use alatar_agents::knowledge::ingest::Chunking;
+use alatar_agents::knowledge::search::vector::index_for;
+use alatar_agents::knowledge::search::{Semantic, VectorRetriever};
 use alatar_agents::llm::{ChatClient, ChatConfig, Llm, ModelAnalyst, ModelRouter, OfflineModel};
 use alatar_agents::pipeline::{
     EventBus, LinkedStores, MemoryBus, MemoryQueue, Pipeline, PipelineConfig, Queue, RabbitQueue, RedisBus,
@@ -163,6 +165,9 @@ pub fn build_pipeline(
         Some(svc) => Arc::new(LinkedStores::with_shopify(db.clone(), svc.shopify.clone())),
         None => Arc::new(LinkedStores::demo(db.clone())),
     };
+    let vectors = embedding.embedder.clone().map(|embedder| -> Arc<dyn VectorRetriever> {
+        Arc::new(Semantic::new(embedder, index_for(db.get_database_backend())))
+    });
     Pipeline {
         db,
         queue,
@@ -181,6 +186,7 @@ pub fn build_pipeline(
         },
         observer: None,
         embedder: embedding.embedder,
+        vectors,
         chunking: embedding.chunking,
     }
 }
@@ -271,6 +277,7 @@ fn build_llm(config: &Config, clients: Arc<dyn ClientObserver>) -> Arc<dyn Llm> 
         default_model: settings.default_model.clone(),
         planning_model: settings.planning_model.clone(),
         writing_model: settings.writing_model.clone(),
+        summary_model: settings.summary_model.clone(),
         long_context_model: settings.long_context_model.clone(),
         long_context_tokens: settings.long_context_tokens,
     };

@@ -15,6 +15,7 @@ mod api {
     mod jwt;
     mod knowledge;
     mod knowledge_search;
+    mod knowledge_semantic;
     mod knowledge_vectors;
     mod limits;
     mod llm;

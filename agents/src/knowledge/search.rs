@@ -19,6 +19,7 @@
 pub mod full_text;
 pub mod fusion;
 pub mod query;
+pub mod vector;
 
 use async_trait::async_trait;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, QueryFilter};
@@ -28,6 +29,7 @@ use alatar_entity::{AccountScope, collection, document, document_chunk};
 
 pub use full_text::{Candidate, FullText, PostgresFullText, SqliteFullText};
 pub use fusion::{Fused, RRF_K, Retriever, reciprocal_rank_fusion};
+pub use vector::{EmbeddedIndex, Nearest, PgVectorIndex, Semantic, VectorIndex};
 
 /// Most hits one search returns.
 pub const MAX_FIRST: usize = 50;
@@ -95,6 +97,14 @@ pub struct Retrievers<'a> {
     pub full_text: &'a dyn FullText,
     /// The vector retriever, once there is one.
     pub vector: Option<&'a dyn VectorRetriever>,
+}
+
+impl crate::pipeline::Pipeline {
+    /// The retrievers searches use here: the engine's full text, and the
+    /// vector index when an embedder is loaded.
+    pub fn retrievers(&self) -> Retrievers<'_> {
+        Retrievers { full_text: full_text::for_backend(self.db.get_database_backend()), vector: self.vectors.as_deref() }
+    }
 }
 
 impl Retrievers<'static> {

@@ -36,6 +36,7 @@ pub use worker::Worker;
 use crate::departments::Departments;
 use crate::knowledge::embed::Embedder;
 use crate::knowledge::ingest::Chunking;
+use crate::knowledge::search::VectorRetriever;
 use crate::llm::Llm;
 
 /// Tunables, from configuration.
@@ -93,6 +94,9 @@ pub struct Pipeline {
     /// model is configured or the local one is missing: documents are then
     /// ingested without vectors and searchable by full text only.
     pub embedder: Option<Arc<dyn Embedder>>,
+    /// Searches chunks by meaning: queries embedded by `embedder`, compared
+    /// in the engine's vector index; `None` without an embedder.
+    pub vectors: Option<Arc<dyn VectorRetriever>>,
     /// How documents are cut into chunks: with the local model's tokenizer
     /// and sized to its input window when that model embeds, else with
     /// approximate token counts.

@@ -6,7 +6,7 @@
 use uuid::Uuid;
 
 use alatar_agents::knowledge::search::{
-    self, DocumentSearch, MAX_DOCUMENT_IDS, MAX_FIRST, MAX_QUERY_CHARS, Retrievers, SearchMode, SearchQuery,
+    self, DocumentSearch, MAX_DOCUMENT_IDS, MAX_FIRST, MAX_QUERY_CHARS, SearchMode, SearchQuery,
 };
 use alatar_agents::pipeline::Pipeline;
 use alatar_entity::AccountScope;
@@ -65,5 +65,5 @@ pub async fn search_documents(p: &Pipeline, scope: AccountScope, input: SearchIn
         min_score: input.min_score,
         document_ids: input.document_ids,
     };
-    search::search(&p.db, Retrievers::full_text_only(&p.db), &target, query).await.map_err(ApiError::internal)
+    search::search(&p.db, p.retrievers(), &target, query).await.map_err(ApiError::internal)
 }
