@@ -16,13 +16,30 @@
 //! - [`embed`]: the `Embedder` port and its implementations.
 //! - [`vectors`]: the chunks' vectors in the database, each with the model
 //!   (and dimension) that made it; collections bound to one model.
+//! - [`summary`]: every ingested document's summary, a queue step after
+//!   `INGESTED` (the router's cheap model, or the document's own most
+//!   central sentences offline).
+//! - [`library`]: the `Library` port, one account's documents as the
+//!   analyst team reads them (the `Knowledge` department, `rag.*` tools).
+//! - [`sentences`]: sentences with their offsets, and their relevance
+//!   to a question by term overlap (extractive answers and summaries).
+//! - [`chat`]: one chat answer from a session's collection: retrieval, a
+//!   model's streamed answer citing `[n]`, or offline the documents' own
+//!   sentences quoted; streamed on the bus, stored with its citations.
+//! - [`erase`]: privacy erasure for Shopify's compliance webhooks: the
+//!   chunks naming a customer, or an account's collections.
 //!
 //! Architecture invariant: like the rest of this crate, it knows neither
 //! HTTP nor GraphQL; a document's bytes reach it through the database only.
 
+pub mod chat;
 pub mod chunk;
 pub mod embed;
+pub mod erase;
 pub mod extract;
 pub mod ingest;
+pub mod library;
 pub mod search;
+pub mod sentences;
+pub mod summary;
 pub mod vectors;

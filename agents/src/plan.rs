@@ -62,6 +62,93 @@ impl Intent {
     }
 }
 
+/// Whether a question needs the merchant's own documents (return policy,
+/// supplier contracts, FAQ) besides, or instead of, the store's data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DocumentFocus {
+    /// Store data only.
+    #[default]
+    None,
+    /// Documents and store data ("did the new return policy change refunds?").
+    Mixed,
+    /// What the documents say ("what does our return policy say about sale items?").
+    Only,
+}
+
+impl DocumentFocus {
+    /// Deterministic rules: a question naming documents (a policy, a
+    /// contract, "according to") is about them; it mixes in store data
+    /// when it also asks for something measured (a change, revenue, orders).
+    pub fn classify(prompt: &str) -> DocumentFocus {
+        let text = prompt.to_lowercase();
+        let has = |words: &[&str]| words.iter().any(|w| text.contains(w));
+        let documents = has(&[
+            "policy",
+            "policies",
+            "contract",
+            "agreement",
+            "terms and conditions",
+            "terms of service",
+            "document",
+            "handbook",
+            "guideline",
+            "manual",
+            "warranty",
+            "faq",
+            ".pdf",
+            "uploaded",
+            "according to",
+            "our docs",
+            "supplier",
+        ]);
+        if !documents {
+            return DocumentFocus::None;
+        }
+        let measured = has(&[
+            "revenue",
+            "sales",
+            "orders",
+            "trend",
+            "change",
+            "affect",
+            "impact",
+            "effect",
+            "increase",
+            "decrease",
+            "drop",
+            "grew",
+            "grow",
+            "rise",
+            "rose",
+            "fell",
+            "compare",
+            "how many",
+            "how much",
+            "last week",
+            "last month",
+            "last year",
+            "this month",
+            "this year",
+            "since",
+            "inventory",
+            "stock",
+            "customers",
+            "best sell",
+            "top product",
+            "anomal",
+        ]);
+        if measured { DocumentFocus::Mixed } else { DocumentFocus::Only }
+    }
+}
+
+/// The objective of the `Knowledge` step alongside store data.
+const KNOWLEDGE_WITH_DATA: &str =
+    "Passages of the merchant's documents that bear on the question, quoted with their citations (chunk ids)";
+/// The objective of the `Knowledge` step answering alone.
+const KNOWLEDGE_ALONE: &str =
+    "What the merchant's documents say in answer to the question, quoted with their citations (chunk ids)";
+
 /// One step of a plan: a department and what it must produce.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -150,6 +237,93 @@ impl Plan {
         }
     }
 
+    /// The plan for a question: the fixed plan of its intent, with the
+    /// merchant's documents consulted as `focus` says.
+    pub fn for_question(intent: Intent, period: Period, focus: DocumentFocus) -> Plan {
+        match focus {
+            DocumentFocus::None => Plan::for_intent(intent, period),
+            DocumentFocus::Mixed => Plan::for_intent(intent, period).with_documents(),
+            DocumentFocus::Only => Plan {
+                intent,
+                period,
+                steps: vec![PlanStep {
+                    department: Department::Knowledge,
+                    objective: KNOWLEDGE_ALONE.into(),
+                    depends_on: vec![],
+                }],
+                as_of: None,
+            },
+        }
+    }
+
+    /// This plan with a `Knowledge` step first (it needs nothing) that the
+    /// narrative waits for, so the answer is written once everything is
+    /// gathered. Proposals never depend on it: no document text reaches
+    /// the department that drafts store changes.
+    pub fn with_documents(mut self) -> Plan {
+        if self.steps.iter().any(|s| s.department == Department::Knowledge) {
+            return self;
+        }
+        for step in &mut self.steps {
+            for d in &mut step.depends_on {
+                *d += 1;
+            }
+            if step.department == Department::QualitativeAnalysis {
+                step.depends_on.push(0);
+            }
+        }
+        let knowledge =
+            PlanStep { department: Department::Knowledge, objective: KNOWLEDGE_WITH_DATA.into(), depends_on: vec![] };
+        self.steps.insert(0, knowledge);
+        self
+    }
+
+    /// This plan without `department`'s steps; a step that depended on one
+    /// depends on what it depended on instead.
+    pub fn without(mut self, department: Department) -> Plan {
+        let removed: Vec<usize> =
+            self.steps.iter().enumerate().filter(|(_, s)| s.department == department).map(|(i, _)| i).collect();
+        if removed.is_empty() {
+            return self;
+        }
+        // Each removed step's own (transitive) dependencies, oldest first.
+        let mut inherited: Vec<Vec<usize>> = self.steps.iter().map(|s| s.depends_on.clone()).collect();
+        for i in 0..inherited.len() {
+            let mut resolved = Vec::new();
+            for d in inherited[i].clone() {
+                if removed.contains(&d) {
+                    resolved.extend(inherited.get(d).cloned().unwrap_or_default());
+                } else {
+                    resolved.push(d);
+                }
+            }
+            inherited[i] = resolved;
+        }
+        let renumber = |d: usize| d - removed.iter().filter(|r| **r < d).count();
+        self.steps = self
+            .steps
+            .into_iter()
+            .zip(inherited)
+            .filter(|(s, _)| s.department != department)
+            .map(|(step, depends_on)| {
+                let mut depends_on: Vec<usize> = depends_on.into_iter().map(renumber).collect();
+                depends_on.sort_unstable();
+                depends_on.dedup();
+                PlanStep { depends_on, ..step }
+            })
+            .collect();
+        self
+    }
+
+    /// Fits the plan to the account's documents: without any ingested
+    /// document, `Knowledge` is left out where other departments answer;
+    /// a plan of `Knowledge` alone keeps it, so the answer says there are
+    /// none instead of answering something else.
+    pub fn fit_to_documents(self, has_documents: bool) -> Plan {
+        let others = self.steps.iter().any(|s| s.department != Department::Knowledge);
+        if has_documents || !others { self } else { self.without(Department::Knowledge) }
+    }
+
     /// A plan is valid when every dependency points to an earlier step.
     pub fn validate(&self) -> Result<(), String> {
         if self.steps.is_empty() {
@@ -182,6 +356,36 @@ mod tests {
         assert_eq!(Intent::classify("Who are my loyal customers?"), Intent::CustomerSegments);
         assert_eq!(Intent::classify("Should I run a discount?"), Intent::DiscountOpportunities);
         assert_eq!(Intent::classify("Any unusual days lately?"), Intent::Anomalies);
+    }
+
+    #[test]
+    fn document_questions_are_recognised() {
+        assert_eq!(DocumentFocus::classify("How did revenue develop over the last 3 months?"), DocumentFocus::None);
+        assert_eq!(DocumentFocus::classify("What does our return policy say about sale items?"), DocumentFocus::Only);
+        assert_eq!(
+            DocumentFocus::classify("According to the supplier contract, who pays for late deliveries?"),
+            DocumentFocus::Only
+        );
+        assert_eq!(DocumentFocus::classify("Did the new return policy change refunds?"), DocumentFocus::Mixed);
+    }
+
+    #[test]
+    fn documents_join_and_leave_plans_cleanly() {
+        let period = Period::months(day(2026, 11, 22), 3);
+        let base = Plan::for_intent(Intent::RevenueTrend, period);
+        let mixed = Plan::for_question(Intent::RevenueTrend, period, DocumentFocus::Mixed);
+        assert_eq!(mixed.validate(), Ok(()));
+        assert_eq!(mixed.steps[0].department, Department::Knowledge);
+        let writer = mixed.steps.iter().find(|s| s.department == Department::QualitativeAnalysis);
+        assert_eq!(writer.map(|s| s.depends_on.clone()), Some(vec![2, 0]));
+        let proposer = mixed.steps.iter().find(|s| s.department == Department::RecommendationGeneration);
+        assert!(proposer.is_some_and(|s| !s.depends_on.contains(&0)), "proposals never see documents");
+        // No documents: back to the store's own plan, dependencies and all.
+        assert_eq!(mixed.clone().fit_to_documents(false).steps, base.steps);
+        assert_eq!(mixed.clone().fit_to_documents(true), mixed);
+        let alone = Plan::for_question(Intent::RevenueTrend, period, DocumentFocus::Only);
+        assert_eq!(alone.validate(), Ok(()));
+        assert_eq!(alone.clone().fit_to_documents(false), alone, "a documents question still gets an answer");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-/// Where a number came from: the tool call and the query behind it.
+/// Where a number (or a citation) came from: the tool call and the query behind it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Provenance {
@@ -30,6 +30,31 @@ pub struct KeyFigure {
     /// `USD`, `%`, `orders`, `units`, `days`, `customers`.
     pub unit: String,
     /// The tool calls it was computed from (data first, then statistics).
+    pub provenance: Vec<Provenance>,
+}
+
+/// Where a claim from the merchant's documents comes from: the chunk, its
+/// place in the source, and the tool calls that found and re-read it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Citation {
+    /// `[1]`, `[2]`, … as the answer's text cites it.
+    pub marker: u32,
+    /// The chunk (`document_chunks.id`).
+    pub chunk_id: Uuid,
+    /// Its document.
+    pub document_id: Uuid,
+    /// The name the document was uploaded under.
+    pub filename: String,
+    /// 1-based page (PDF); `None` for unpaginated documents.
+    pub page: Option<i32>,
+    /// First character of the quote in the page's extracted text.
+    pub char_start: i32,
+    /// One past its last character.
+    pub char_end: i32,
+    /// The words cited, exactly as the document has them.
+    pub quote: String,
+    /// `rag.search` (found it) and `rag.cite` (re-read it).
     pub provenance: Vec<Provenance>,
 }
 
@@ -119,4 +144,7 @@ pub struct AnalysisBody {
     /// Who wrote the words: the model, or the offline rules.
     #[serde(default)]
     pub written_by: Option<String>,
+    /// The merchant's documents behind its document claims.
+    #[serde(default)]
+    pub citations: Vec<Citation>,
 }

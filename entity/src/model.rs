@@ -6,6 +6,8 @@ pub mod analysis_event;
 pub mod analysis_request;
 pub mod analysis_result;
 pub mod audit_entry;
+pub mod chat_message;
+pub mod chat_session;
 pub mod chunk_embedding;
 pub mod collection;
 pub mod compliance_request;

@@ -18,9 +18,9 @@ mod row_security;
 pub use row_security::{SYSTEM_SESSION, ScopeSession, Scoped, TENANT_ROLE};
 
 use crate::{
-    agent_task, analysis_event, analysis_request, analysis_result, audit_entry, chunk_embedding, collection,
-    compliance_request, document, document_chunk, document_file, invitation, proposed_action, refresh_token,
-    shopify_cache, shopify_credential, store, tool_call, user, user_preferences,
+    agent_task, analysis_event, analysis_request, analysis_result, audit_entry, chat_message, chat_session,
+    chunk_embedding, collection, compliance_request, document, document_chunk, document_file, invitation,
+    proposed_action, refresh_token, shopify_cache, shopify_credential, store, tool_call, user, user_preferences,
 };
 
 /// An entity whose rows belong to one account.
@@ -117,4 +117,6 @@ tenant_owned!(
     document_file,
     document_chunk,
     chunk_embedding,
+    chat_session,
+    chat_message,
 );

@@ -13,6 +13,8 @@ mod m20261202_000006_row_level_security;
 mod m20261202_000007_create_knowledge;
 mod m20261202_000008_add_chunk_vectors;
 mod m20261202_000009_add_chunk_full_text;
+mod m20261202_000010_create_chat;
+mod m20261202_000011_add_document_summary;
 mod m20261202_000012_add_vector_versions;
 
 /// Runs every migration in order.
@@ -31,6 +33,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000007_create_knowledge::Migration),
             Box::new(m20261202_000008_add_chunk_vectors::Migration),
             Box::new(m20261202_000009_add_chunk_full_text::Migration),
+            Box::new(m20261202_000010_create_chat::Migration),
+            Box::new(m20261202_000011_add_document_summary::Migration),
             Box::new(m20261202_000012_add_vector_versions::Migration),
         ]
     }

@@ -4,6 +4,9 @@
 //! index keeps collections' vectors in memory and reads this one row per
 //! search to know whether its copy is current. PostgreSQL searches with
 //! pgvector in the database and needs none of it.
+//!
+//! The triggers avoid `INSERT OR IGNORE`: inside a trigger, the conflict
+//! clause of the statement that fired it (an upsert of vectors) wins.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -19,11 +22,13 @@ const SQLITE_UP: [&str; 5] = [
     "INSERT INTO chunk_embedding_versions (collection_id, version)
         SELECT collection_id, 1 FROM chunk_embeddings GROUP BY collection_id",
     "CREATE TRIGGER chunk_embeddings_version_insert AFTER INSERT ON chunk_embeddings BEGIN
-        INSERT OR IGNORE INTO chunk_embedding_versions (collection_id, version) VALUES (new.collection_id, 0);
+        INSERT INTO chunk_embedding_versions (collection_id, version) SELECT new.collection_id, 0
+            WHERE NOT EXISTS (SELECT 1 FROM chunk_embedding_versions WHERE collection_id = new.collection_id);
         UPDATE chunk_embedding_versions SET version = version + 1 WHERE collection_id = new.collection_id;
     END",
     "CREATE TRIGGER chunk_embeddings_version_update AFTER UPDATE ON chunk_embeddings BEGIN
-        INSERT OR IGNORE INTO chunk_embedding_versions (collection_id, version) VALUES (new.collection_id, 0);
+        INSERT INTO chunk_embedding_versions (collection_id, version) SELECT new.collection_id, 0
+            WHERE NOT EXISTS (SELECT 1 FROM chunk_embedding_versions WHERE collection_id = new.collection_id);
         UPDATE chunk_embedding_versions SET version = version + 1
             WHERE collection_id IN (new.collection_id, old.collection_id);
     END",

@@ -3,6 +3,7 @@
 mod account;
 mod actions;
 mod analysis;
+mod chat;
 mod knowledge;
 mod shopify;
 mod types;
@@ -15,20 +16,34 @@ use crate::error::ApiError;
 pub use account::{AccountMutation, AccountQuery, AccountSubscription};
 pub use actions::{ActionMutation, ActionQuery, ActionSubscription};
 pub use analysis::{AnalysisMutation, AnalysisQuery, AnalysisSubscription};
+pub use chat::{ChatMutation, ChatQuery, ChatSubscription};
 pub use knowledge::{KnowledgeMutation, KnowledgeQuery, KnowledgeSubscription};
 pub use shopify::{ShopifyMutation, form_pairs};
 
 /// Root query.
 #[derive(MergedObject, Default)]
-pub struct Query(AccountQuery, AnalysisQuery, ActionQuery, KnowledgeQuery);
+pub struct Query(AccountQuery, AnalysisQuery, ActionQuery, KnowledgeQuery, ChatQuery);
 
 /// Root mutation.
 #[derive(MergedObject, Default)]
-pub struct Mutation(AccountMutation, AnalysisMutation, ShopifyMutation, ActionMutation, KnowledgeMutation);
+pub struct Mutation(
+    AccountMutation,
+    AnalysisMutation,
+    ShopifyMutation,
+    ActionMutation,
+    KnowledgeMutation,
+    ChatMutation,
+);
 
 /// Root subscription.
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(AccountSubscription, AnalysisSubscription, ActionSubscription, KnowledgeSubscription);
+pub struct Subscription(
+    AccountSubscription,
+    AnalysisSubscription,
+    ActionSubscription,
+    KnowledgeSubscription,
+    ChatSubscription,
+);
 
 /// An `ID` argument as a UUID, or `BAD_USER_INPUT` naming `field`.
 fn parse_id(field: &'static str, id: &ID) -> Result<Uuid, ApiError> {

@@ -333,6 +333,8 @@ pub struct LlmSection {
     pub planning_model: Option<String>,
     /// Model for writing (defaults to `default_model`).
     pub writing_model: Option<String>,
+    /// Model for document summaries (defaults to `planning_model`, then `default_model`).
+    pub summary_model: Option<String>,
     /// Model for inputs over `long_context_tokens`.
     pub long_context_model: Option<String>,
     /// Threshold for `long_context_model`.
@@ -357,6 +359,7 @@ impl Default for LlmSection {
             default_model: "openai/gpt-4o-mini".into(),
             planning_model: None,
             writing_model: None,
+            summary_model: None,
             long_context_model: None,
             long_context_tokens: 100_000,
             timeout_ms: 60_000,

@@ -14,8 +14,12 @@ mod api {
     mod finish_call;
     mod jwt;
     mod knowledge;
+    mod knowledge_analysis;
+    mod knowledge_chat;
+    mod knowledge_gdpr;
     mod knowledge_search;
     mod knowledge_semantic;
+    mod knowledge_summary;
     mod knowledge_vectors;
     mod limits;
     mod llm;

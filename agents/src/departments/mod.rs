@@ -2,11 +2,13 @@
 //! through a [`ToolRunner`] (retries, error budget, call records) and hands
 //! its output to the orchestrator through the task row.
 //!
-//! A new department (Knowledge, Market, Code, Datasets) is one more
+//! A new department (Market, Code, Datasets) is one more
 //! [`DepartmentAgent`] registered in [`Departments`]; the orchestrator only
-//! reads the plan and never names a department itself.
+//! reads the plan and never names a department itself. `Knowledge` reads
+//! the merchant's documents through the task's [`Library`].
 
 mod data_retrieval;
+mod knowledge;
 mod qualitative;
 mod quantitative;
 mod recommendation;
@@ -21,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::Department;
+use crate::knowledge::library::Library;
 use crate::llm::{Llm, Narrative};
 use crate::plan::{Intent, Period};
 use crate::result::{KeyFigure, ProposalDraft, Provenance, Recommendation, Visualization};
@@ -28,6 +31,7 @@ use crate::store::StoreData;
 use crate::tools::{TaskFailure, ToolRunner};
 
 pub use data_retrieval::DataRetrievalAgent;
+pub use knowledge::{DocumentFindings, KnowledgeAgent, NO_DOCUMENTS};
 pub use qualitative::QualitativeAgent;
 pub use quantitative::QuantitativeAgent;
 pub use recommendation::RecommendationAgent;
@@ -52,6 +56,8 @@ pub struct TaskContext {
     pub llm: Arc<dyn Llm>,
     /// The request's model (the user's preference when they set one).
     pub model: Option<String>,
+    /// The request's account's documents; `None` where none can be read.
+    pub library: Option<Arc<dyn Library>>,
 }
 
 impl TaskContext {
@@ -81,13 +87,14 @@ pub trait DepartmentAgent: Send + Sync {
 pub struct Departments(HashMap<Department, Arc<dyn DepartmentAgent>>);
 
 impl Departments {
-    /// The four analysis departments.
+    /// The four analysis departments and `Knowledge`.
     pub fn standard() -> Self {
-        let agents: [Arc<dyn DepartmentAgent>; 4] = [
+        let agents: [Arc<dyn DepartmentAgent>; 5] = [
             Arc::new(DataRetrievalAgent),
             Arc::new(QuantitativeAgent),
             Arc::new(QualitativeAgent),
             Arc::new(RecommendationAgent),
+            Arc::new(KnowledgeAgent),
         ];
         Self(agents.into_iter().map(|a| (a.department(), a)).collect())
     }

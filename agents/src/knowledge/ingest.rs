@@ -31,6 +31,9 @@
 //! Without an embedder, documents are `INGESTED` without vectors: searchable
 //! by full text only.
 //!
+//! The move to `INGESTED` queues the document's summary job in the same
+//! transaction (`super::summary`).
+//!
 //! Every status change is published on the pipeline's event bus (Redis
 //! across instances) as a `DOCUMENT_STATUS_CHANGED` event keyed by the
 //! collection, for `documentUpdates`; the document row stays the record.
@@ -49,8 +52,9 @@ use alatar_entity::{AccountScope, DocumentStatus, document, document_chunk, docu
 use super::chunk::{ApproxTokens, Chunk, ChunkSettings, TokenCount, chunk_pages};
 use super::embed::{EmbedError, Embedder};
 use super::extract::{DocumentKind, ExtractError, ExtractLimits, extract};
+use super::summary;
 use super::vectors::{self, Among, Binding, Space, Unembedded};
-use crate::pipeline::journal::enqueue_all;
+use crate::pipeline::journal::{enqueue, enqueue_all};
 use crate::pipeline::{Event, Message, Pipeline};
 use crate::write::begin_write;
 
@@ -325,7 +329,40 @@ async fn embed_and_finish(
         },
         None => embedding,
     };
-    move_to(p, scope, &embedded, &[DocumentStatus::Embedding], DocumentStatus::Ingested, 100, None).await?;
+    finish(p, scope, &embedded).await
+}
+
+/// `EMBEDDING → INGESTED` with the summary job queued (its id on the
+/// document, its message in the outbox), one transaction; a document moved
+/// on or deleted meanwhile rolls both back.
+async fn finish(p: &Pipeline, scope: AccountScope, embedded: &document::Model) -> anyhow::Result<()> {
+    let (now, job_id) = (Utc::now(), Uuid::now_v7());
+    let tx = begin_write(&p.db).await?;
+    let moved = scope
+        .update_many::<document::Entity>()
+        .col_expr(document::Column::Status, Expr::value(DocumentStatus::Ingested))
+        .col_expr(document::Column::Progress, Expr::value(100))
+        .col_expr(document::Column::SummaryJobId, Expr::value(Some(job_id)))
+        .col_expr(document::Column::UpdatedAt, Expr::value(now))
+        .filter(document::Column::Id.eq(embedded.id))
+        .filter(document::Column::Status.eq(DocumentStatus::Embedding))
+        .exec(&scope.on(&tx))
+        .await?;
+    if moved.rows_affected != 1 {
+        tx.rollback().await?;
+        return Ok(());
+    }
+    enqueue(&tx, &summary::message(embedded, job_id)).await?;
+    tx.commit().await?;
+    p.outbox.notify_one();
+    let ingested = document::Model {
+        status: DocumentStatus::Ingested,
+        progress: 100,
+        summary_job_id: Some(job_id),
+        updated_at: now,
+        ..embedded.clone()
+    };
+    publish(p, &ingested).await;
     Ok(())
 }
 

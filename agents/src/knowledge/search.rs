@@ -103,7 +103,10 @@ impl crate::pipeline::Pipeline {
     /// The retrievers searches use here: the engine's full text, and the
     /// vector index when an embedder is loaded.
     pub fn retrievers(&self) -> Retrievers<'_> {
-        Retrievers { full_text: full_text::for_backend(self.db.get_database_backend()), vector: self.vectors.as_deref() }
+        Retrievers {
+            full_text: full_text::for_backend(self.db.get_database_backend()),
+            vector: self.vectors.as_deref(),
+        }
     }
 }
 

@@ -20,6 +20,7 @@ use langchain_rust::schemas::{FunctionDefinition, Message};
 use langchain_rust::tools::Tool as LcTool;
 use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::mpsc;
 
 use super::LlmError;
 use crate::breaker::{Breaker, BreakerConfig, Breakers};
@@ -229,14 +230,42 @@ impl ChatClient {
     /// first chunk is retried; one after it is not (the text would repeat).
     /// Fails fast while the model's circuit is open.
     pub async fn stream_text(&self, model: &str, messages: &[Message]) -> Result<String, LlmError> {
+        self.stream(model, messages, None).await.map(|(text, _)| text)
+    }
+
+    /// Streams a completion, sending each piece of text to `deltas` as it
+    /// arrives, and returns the whole text with the call's usage (zero when
+    /// the provider reported none). Retried like [`Self::stream_text`]: only
+    /// before the first piece, so no piece is ever sent twice.
+    pub async fn stream_to(
+        &self,
+        model: &str,
+        messages: &[Message],
+        deltas: &mpsc::Sender<String>,
+    ) -> Result<(String, Usage), LlmError> {
+        self.stream(model, messages, Some(deltas)).await
+    }
+
+    async fn stream(
+        &self,
+        model: &str,
+        messages: &[Message],
+        deltas: Option<&mpsc::Sender<String>>,
+    ) -> Result<(String, Usage), LlmError> {
         let breaker = self.admit(model)?;
         let started = Instant::now();
-        let outcome = self.stream_retried(model, messages, started).await;
+        let outcome = self.stream_retried(model, messages, deltas, started).await;
         self.settle(&breaker, model, started, outcome.as_ref().err());
         outcome
     }
 
-    async fn stream_retried(&self, model: &str, messages: &[Message], started: Instant) -> Result<String, LlmError> {
+    async fn stream_retried(
+        &self,
+        model: &str,
+        messages: &[Message],
+        deltas: Option<&mpsc::Sender<String>>,
+        started: Instant,
+    ) -> Result<(String, Usage), LlmError> {
         let llm = self.llm(model, &[]);
         let mut attempt = 0;
         loop {
@@ -248,6 +277,11 @@ impl ChatClient {
                     match event? {
                         LLMEvent::Text(chunk) => {
                             chunks += 1;
+                            if let Some(deltas) = deltas {
+                                // A listener gone away stops nothing: the
+                                // whole text is still returned.
+                                let _ = deltas.send(chunk.clone()).await;
+                            }
                             text.push_str(&chunk);
                         }
                         LLMEvent::Done(result) => return Ok(Some(result)),
@@ -259,9 +293,9 @@ impl ChatClient {
             .await;
             let error = match outcome {
                 Ok(Ok(done)) => {
-                    self.log(model, done.as_ref().and_then(|d| d.tokens.as_ref()), started, attempt + 1);
+                    let usage = self.log(model, done.as_ref().and_then(|d| d.tokens.as_ref()), started, attempt + 1);
                     tracing::debug!(model, chunks, "llm stream finished");
-                    return Ok(text);
+                    return Ok((text, usage));
                 }
                 Ok(Err(e)) if retryable(&e) && chunks == 0 => e.to_string(),
                 Ok(Err(e)) => return Err(LlmError::Invalid(e.to_string())),

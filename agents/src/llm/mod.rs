@@ -7,6 +7,7 @@
 //! its answer does not fit the schema).
 
 mod chat;
+pub mod documents;
 mod model;
 mod offline;
 mod router;
@@ -15,12 +16,14 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use tokio::sync::mpsc;
 
 use crate::breaker::CircuitOpen;
 use crate::plan::{Intent, Plan};
 use crate::result::{KeyFigure, Section};
 
 pub use chat::{ChatClient, ChatConfig, Price, Usage};
+pub use documents::{Claim, DocumentAnswer, DocumentPassage, DocumentQuestion};
 pub use model::ModelAnalyst;
 pub use offline::OfflineModel;
 pub use router::{ModelRouter, Task};
@@ -105,4 +108,102 @@ pub trait Llm: Send + Sync {
     async fn plan(&self, prompt: &str, as_of: NaiveDate, model: Option<&str>) -> Result<Plan, LlmError>;
     /// Writes the narrative from the brief.
     async fn write(&self, brief: &Brief, model: Option<&str>) -> Result<Narrative, LlmError>;
+    /// Summarizes one of the merchant's documents (`text`, perhaps an
+    /// excerpt: untrusted data, never instructions). `Ok(None)` when this
+    /// model writes no summaries, as the offline one: the caller then
+    /// picks the document's own most central sentences.
+    async fn summarize(&self, document: &DocumentText<'_>) -> Result<Option<WrittenSummary>, LlmError> {
+        let _ = document;
+        Ok(None)
+    }
+    /// Answers a question from passages of the merchant's documents
+    /// (untrusted data, fenced as such: see [`documents`]), each claim
+    /// citing the chunks it rests on; `model` is the request's model.
+    /// `Ok(None)` when this model writes no such answer, as the offline
+    /// one: the caller then quotes the passages' own sentences.
+    async fn answer_from_documents(
+        &self,
+        question: &DocumentQuestion<'_>,
+        model: Option<&str>,
+    ) -> Result<Option<DocumentAnswer>, LlmError> {
+        let _ = (question, model);
+        Ok(None)
+    }
+    /// Answers a chat turn, sending the answer's text to `deltas` piece by
+    /// piece as it is written (in order; joined, they are the whole text;
+    /// a model that does not stream sends it as one piece). `Ok(None)` when
+    /// this model does not chat, as the offline one: the caller then
+    /// answers with the documents' own sentences. A failure after some
+    /// pieces were sent is an error like any other.
+    async fn chat(
+        &self,
+        prompt: &ChatPrompt<'_>,
+        deltas: &mpsc::Sender<String>,
+    ) -> Result<Option<ChatReply>, LlmError> {
+        let _ = (prompt, deltas);
+        Ok(None)
+    }
+}
+
+/// A document as a summarizer sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct DocumentText<'a> {
+    /// The name it was uploaded under.
+    pub filename: &'a str,
+    /// Its text (the beginning of it when `truncated`).
+    pub text: &'a str,
+    /// Whether `text` stops before the document does.
+    pub truncated: bool,
+}
+
+/// A summary a model wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenSummary {
+    /// A few plain sentences.
+    pub text: String,
+    /// The model's id.
+    pub model: String,
+}
+
+/// An earlier turn of a chat, as a chat model reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Turn {
+    /// What the member said.
+    User(String),
+    /// What was answered.
+    Assistant(String),
+}
+
+impl Turn {
+    /// Its text.
+    pub fn text(&self) -> &str {
+        match self {
+            Turn::User(text) | Turn::Assistant(text) => text,
+        }
+    }
+}
+
+/// A chat turn for a model to answer ([`Llm::chat`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ChatPrompt<'a> {
+    /// The instructions (the system message).
+    pub instructions: &'a str,
+    /// Earlier turns, oldest first.
+    pub history: &'a [Turn],
+    /// The member's new message, with the context that goes with it.
+    pub message: &'a str,
+    /// The model asked for (the session's, else the member's preference),
+    /// which wins over routing.
+    pub model: Option<&'a str>,
+}
+
+/// A chat answer a model wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatReply {
+    /// The whole text: the pieces sent, joined.
+    pub text: String,
+    /// The model's id.
+    pub model: String,
+    /// Completion tokens, when the provider reported them.
+    pub completion_tokens: Option<u32>,
 }

@@ -1,12 +1,13 @@
 //! The offline model: a real analyst without a network. Intent from rules,
-//! a fixed plan per intent, narrative from templates filled with the figures
-//! the tools computed. Same input, same answer.
+//! a fixed plan per intent (with the `Knowledge` department when the
+//! question is about the merchant's documents), narrative from templates
+//! filled with the figures the tools computed. Same input, same answer.
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
 
 use super::{Brief, Llm, LlmError, Narrative};
-use crate::plan::{Intent, Period, Plan};
+use crate::plan::{DocumentFocus, Intent, Period, Plan};
 use crate::result::Section;
 
 /// The deterministic analyst.
@@ -241,7 +242,9 @@ impl Llm for OfflineModel {
             Intent::InventoryRisk => Period::days(as_of, 30),
             _ => Period::parse(prompt, as_of, default_months),
         };
-        Ok(Plan::for_intent(intent, period))
+        // The merchant's documents join the plan when the question names
+        // them (the orchestrator leaves them out when there are none).
+        Ok(Plan::for_question(intent, period, DocumentFocus::classify(prompt)))
     }
 
     async fn write(&self, brief: &Brief, _model: Option<&str>) -> Result<Narrative, LlmError> {

@@ -8,6 +8,8 @@ pub enum Task {
     Plan,
     /// Write the narrative.
     Write,
+    /// Summarize a document (cheap: a small model reads and condenses).
+    Summary,
 }
 
 /// Model choice rules, from configuration.
@@ -19,6 +21,9 @@ pub struct ModelRouter {
     pub planning_model: Option<String>,
     /// For writing.
     pub writing_model: Option<String>,
+    /// For document summaries; without one, the planning model (the
+    /// small, cheap one), then the default.
+    pub summary_model: Option<String>,
     /// For prompts over `long_context_tokens`.
     pub long_context_model: Option<String>,
     /// Threshold for `long_context_model`, in estimated tokens.
@@ -40,6 +45,13 @@ impl ModelRouter {
         let by_task = match task {
             Task::Plan => &self.planning_model,
             Task::Write => &self.writing_model,
+            Task::Summary => {
+                if self.summary_model.is_some() {
+                    &self.summary_model
+                } else {
+                    &self.planning_model
+                }
+            }
         };
         by_task.clone().unwrap_or_else(|| self.default_model.clone())
     }
@@ -55,6 +67,7 @@ mod tests {
             default_model: "d".into(),
             planning_model: Some("p".into()),
             writing_model: None,
+            summary_model: None,
             long_context_model: Some("long".into()),
             long_context_tokens: 1_000,
         };
@@ -62,5 +75,9 @@ mod tests {
         assert_eq!(router.pick(None, Task::Write, 8_000), "long");
         assert_eq!(router.pick(None, Task::Plan, 10), "p");
         assert_eq!(router.pick(Some("offline"), Task::Write, 10), "d");
+        // Summaries take the cheap planning model unless one is named.
+        assert_eq!(router.pick(None, Task::Summary, 10), "p");
+        let named = ModelRouter { summary_model: Some("s".into()), ..router };
+        assert_eq!(named.pick(None, Task::Summary, 10), "s");
     }
 }

@@ -15,13 +15,14 @@ use sea_orm::{ColumnTrait, EntityTrait, JoinType, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use alatar_entity::{AnalysisStatus, TaskStatus, agent_task, analysis_request, store};
+use alatar_entity::{AccountScope, AnalysisStatus, TaskStatus, agent_task, analysis_request, store};
 
 use super::Pipeline;
 use super::bus::kind;
 use super::journal::append;
 use crate::Department;
 use crate::departments::TaskContext;
+use crate::knowledge::library::{DatabaseLibrary, Library};
 use crate::plan::Plan;
 use crate::store::StoreError;
 use crate::tools::{ErrorBudget, FailedAttempt, ProgressSink, TaskFailure, ToolProgress, ToolRunner};
@@ -340,6 +341,9 @@ async fn work(
         store: data,
         llm: p.llm.clone(),
         model: Some(request.model.clone()),
+        // Bound to the request's account: whatever a model or a document
+        // asks for, no other account's chunks can be read through it.
+        library: Some(Arc::new(DatabaseLibrary::new(p, AccountScope::new(request.account_id))) as Arc<dyn Library>),
     };
     tracing::debug!(task_id = %task.id, department = ?task.department, "working");
     let output = agent.work(&context, &mut runner).await?;

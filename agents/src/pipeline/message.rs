@@ -51,6 +51,18 @@ pub enum Message {
         /// The document.
         document_id: Uuid,
     },
+    /// Knowledge: write an ingested document's summary
+    /// (`knowledge::summary`), on the `Knowledge` department's queue. Does
+    /// nothing unless the document still waits for this very job (its
+    /// `summary_job_id`), so a redelivery or a superseded job writes nothing.
+    SummarizeDocument {
+        /// The document's account.
+        account_id: Uuid,
+        /// The document.
+        document_id: Uuid,
+        /// The job, as the document records it.
+        job_id: Uuid,
+    },
 }
 
 impl Message {
@@ -60,24 +72,26 @@ impl Message {
             Message::Advance { .. } => ORCHESTRATOR_QUEUE,
             Message::RunTask { department, .. } => department.queue_name(),
             Message::ExecuteAction { .. } => ACTIONS_QUEUE,
-            Message::IngestDocument { .. } => Department::Knowledge.queue_name(),
+            Message::IngestDocument { .. } | Message::SummarizeDocument { .. } => Department::Knowledge.queue_name(),
         }
     }
 
-    /// The request it concerns; `None` for a document's ingestion.
+    /// The request it concerns; `None` for a document's ingestion or summary.
     pub fn request_id(&self) -> Option<Uuid> {
         match self {
             Message::Advance { request_id, .. }
             | Message::RunTask { request_id, .. }
             | Message::ExecuteAction { request_id, .. } => Some(*request_id),
-            Message::IngestDocument { .. } => None,
+            Message::IngestDocument { .. } | Message::SummarizeDocument { .. } => None,
         }
     }
 
-    /// The row it is about: the request, or the ingested document (for logs).
+    /// The row it is about: the request, or the document (for logs).
     pub fn subject(&self) -> Uuid {
         match self {
-            Message::IngestDocument { document_id, .. } => *document_id,
+            Message::IngestDocument { document_id, .. } | Message::SummarizeDocument { document_id, .. } => {
+                *document_id
+            }
             other => other.request_id().unwrap_or_default(),
         }
     }

@@ -26,7 +26,7 @@ use crate::Department;
 use crate::actions::Actor;
 use crate::breaker::Deferral;
 use crate::llm::LlmError;
-use crate::result::{AnalysisBody, KeyFigure, ProposalDraft, Recommendation, Section, Visualization};
+use crate::result::{AnalysisBody, Citation, KeyFigure, ProposalDraft, Recommendation, Section, Visualization};
 use crate::write::begin_write;
 
 /// Handles `Advance`.
@@ -131,6 +131,13 @@ async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result
         end(p, request, AnalysisStatus::Failed, Some(&format!("the plan was rejected: {e}"))).await?;
         return Ok(());
     }
+    // The documents are consulted only when the account has some to read.
+    let plan = if plan.steps.iter().any(|s| s.department == Department::Knowledge) {
+        let scope = alatar_entity::AccountScope::new(request.account_id);
+        plan.fit_to_documents(crate::knowledge::library::has_ingested_documents(&p.db, scope).await?)
+    } else {
+        plan
+    };
     let tx = begin_write(&p.db).await?;
     let from = if announced { AnalysisStatus::Planning } else { AnalysisStatus::Queued };
     if !transition(&tx, request.id, &[from], AnalysisStatus::Running, None).await? {
@@ -328,6 +335,11 @@ struct Contribution {
     actions: Vec<ProposalDraft>,
     warnings: Vec<String>,
     written_by: Option<String>,
+    /// A department's answer in words when no narrative is written
+    /// (`Knowledge` alone), and who stated it.
+    answer: Option<String>,
+    answered_by: Option<String>,
+    citations: Vec<Citation>,
 }
 
 async fn finish(p: &Pipeline, request: &analysis_request::Model, tasks: &[agent_task::Model]) -> anyhow::Result<()> {
@@ -343,9 +355,28 @@ async fn finish(p: &Pipeline, request: &analysis_request::Model, tasks: &[agent_
     let mut body = AnalysisBody::default();
     let mut summary = None;
     let mut actions = Vec::new();
+    let (mut answer, mut answered_by, mut document_sections) = (None, None, Vec::new());
     for task in tasks {
         let Some(output) = &task.output else { continue };
         let c: Contribution = serde_json::from_value(output.clone()).unwrap_or_default();
+        if task.department == Department::Knowledge.name() {
+            // Words drawn from untrusted documents: their claims (after the
+            // narrative) and citations are kept, nothing else. No document
+            // can put a figure, advice or a proposal into the answer.
+            let (kept, dropped): (Vec<_>, Vec<_>) = c.citations.into_iter().partition(|cite| {
+                !cite.provenance.is_empty() && cite.provenance.iter().all(|pr| recorded.contains(&pr.tool_call_id))
+            });
+            for citation in dropped {
+                let chunk = citation.chunk_id;
+                tracing::warn!(request_id = %request.id, %chunk, "citation without provenance dropped in review");
+            }
+            body.citations.extend(kept);
+            document_sections.extend(c.sections);
+            body.warnings.extend(c.warnings);
+            answer = answer.or(c.answer);
+            answered_by = answered_by.or(c.answered_by);
+            continue;
+        }
         // Review: a figure without a recorded tool call behind it is not a fact.
         let (kept, dropped): (Vec<_>, Vec<_>) = c.figures.into_iter().partition(|f| {
             !f.provenance.is_empty() && f.provenance.iter().all(|pr| recorded.contains(&pr.tool_call_id))
@@ -362,7 +393,9 @@ async fn finish(p: &Pipeline, request: &analysis_request::Model, tasks: &[agent_
         body.written_by = body.written_by.or(c.written_by);
         actions.extend(c.actions);
     }
-    let summary = summary.unwrap_or_else(|| {
+    body.sections.extend(document_sections);
+    body.written_by = body.written_by.or(answered_by);
+    let summary = summary.or(answer).unwrap_or_else(|| {
         body.key_figures
             .iter()
             .take(3)

@@ -51,6 +51,10 @@ impl Worker {
             if n > 0 {
                 tracing::info!(documents = n, "resuming unfinished document ingestion");
             }
+            let n = crate::knowledge::summary::resume_unfinished(&p).await?;
+            if n > 0 {
+                tracing::info!(documents = n, "resuming document summaries");
+            }
         }
         let mut tasks = JoinSet::new();
         let relay = Relay::spawn(p.clone());
@@ -121,6 +125,10 @@ async fn handle(p: &Pipeline, queue: &str, role: Role, delivery: Delivery) {
                 "ingest_document",
                 crate::knowledge::ingest::run(p, *account_id, *document_id).await.map(|()| Duration::ZERO),
             ),
+            Message::SummarizeDocument { account_id, document_id, job_id } => (
+                "summarize_document",
+                crate::knowledge::summary::run(p, *account_id, *document_id, *job_id).await.map(|()| Duration::ZERO),
+            ),
         },
     };
     if let (Some(observer), Ok(tools)) = (&p.observer, &outcome) {
@@ -148,6 +156,9 @@ async fn dead_letter(p: &Pipeline, message: &Message) -> anyhow::Result<()> {
     }
     if let Message::IngestDocument { account_id, document_id } = message {
         return crate::knowledge::ingest::give_up(p, *account_id, *document_id).await;
+    }
+    if let Message::SummarizeDocument { account_id, document_id, job_id } = message {
+        return crate::knowledge::summary::give_up(p, *account_id, *document_id, *job_id).await;
     }
     let Some(request_id) = message.request_id() else { return Ok(()) };
     let Some(request) = analysis_request::Entity::find_by_id(request_id).one(&p.db).await? else {

@@ -4,6 +4,7 @@
 
 mod langchain;
 pub mod propose;
+pub mod rag;
 mod runner;
 mod stats;
 mod store;
@@ -19,6 +20,9 @@ use crate::breaker::CircuitOpen;
 pub use langchain::{CallLog, LangchainTool};
 pub use propose::{
     DiscountParameters, ProductUpdateParameters, ProposeAction, ProposeInput, ProposeOutput, ProposeTool,
+};
+pub use rag::{
+    CitedChunk, RagCite, RagCiteInput, RagCiteOutput, RagPassage, RagSearch, RagSearchInput, RagSearchOutput,
 };
 pub use runner::{
     ErrorBudget, FailedAttempt, MAX_TASK_ERRORS, ProgressSink, TaskFailure, ToolCallRecord, ToolProgress, ToolRunner,

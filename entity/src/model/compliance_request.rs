@@ -1,5 +1,6 @@
 //! `compliance_requests`: Shopify's mandatory privacy webhooks as received,
-//! with the data export for `customers/data_request`.
+//! with the data export for `customers/data_request` and what a
+//! `customers/redact` erased.
 
 use sea_orm::entity::prelude::*;
 
@@ -18,7 +19,8 @@ pub struct Model {
     pub topic: String,
     /// The customer's Shopify id.
     pub customer_id: Option<i64>,
-    /// For a data request: everything Alatar holds about the customer.
+    /// For a data request: everything Alatar holds about the customer; for
+    /// a redaction: what was erased, in counts (it names nobody).
     pub export: Json,
     /// When it arrived.
     pub created_at: ChronoDateTimeUtc,

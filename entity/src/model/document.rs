@@ -80,8 +80,23 @@ pub struct Model {
     pub chunk_count: Option<i32>,
     /// Upload time.
     pub created_at: ChronoDateTimeUtc,
-    /// Last status or progress change.
+    /// Last status, progress, summary or redaction change.
     pub updated_at: ChronoDateTimeUtc,
+    /// A few sentences on what it says, once written (after `INGESTED`).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub summary: Option<String>,
+    /// Who wrote `summary`: a model's id, or `extractive` (its own sentences).
+    pub summary_model: Option<String>,
+    /// When `summary` was written.
+    pub summarized_at: Option<ChronoDateTimeUtc>,
+    /// The summary job queued for it, if one waits; a job with another id
+    /// is stale and does nothing.
+    pub summary_job_id: Option<Uuid>,
+    /// When a privacy erasure (`customers/redact`) last removed parts of it.
+    pub redacted_at: Option<ChronoDateTimeUtc>,
+    /// What that erasure did, in words for the merchant (names nobody).
+    #[sea_orm(column_type = "Text", nullable)]
+    pub redaction_note: Option<String>,
 }
 
 /// Relations are expressed by foreign keys in the migration.

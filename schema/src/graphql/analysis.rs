@@ -11,7 +11,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use alatar_agents::pipeline::{Event, watch};
-use alatar_agents::result::{AnalysisBody, KeyFigure as KeyFigureModel, Visualization as VisualizationModel};
+use alatar_agents::result::{
+    AnalysisBody, Citation as CitationModel, KeyFigure as KeyFigureModel, Provenance as ProvenanceModel,
+    Visualization as VisualizationModel,
+};
 use alatar_entity::{AccountScope, agent_task, analysis_request, analysis_result, proposed_action, store, tool_call};
 
 use crate::context::ContextExt;
@@ -251,6 +254,12 @@ pub struct Provenance {
     pub query: Json<Value>,
 }
 
+impl Provenance {
+    fn of(p: &ProvenanceModel) -> Self {
+        Provenance { tool_call_id: ID(p.tool_call_id.to_string()), tool: p.tool.clone(), query: Json(p.query.clone()) }
+    }
+}
+
 /// A number with its provenance.
 pub struct KeyFigure(KeyFigureModel);
 
@@ -270,15 +279,50 @@ impl KeyFigure {
         &self.0.unit
     }
     async fn provenance(&self) -> Vec<Provenance> {
-        self.0
-            .provenance
-            .iter()
-            .map(|p| Provenance {
-                tool_call_id: ID(p.tool_call_id.to_string()),
-                tool: p.tool.clone(),
-                query: Json(p.query.clone()),
-            })
-            .collect()
+        self.0.provenance.iter().map(Provenance::of).collect()
+    }
+}
+
+/// Where a claim from the merchant's documents comes from.
+pub struct Citation(CitationModel);
+
+#[Object]
+impl Citation {
+    /// `1` for the text's `[1]`.
+    async fn marker(&self) -> i32 {
+        i32::try_from(self.0.marker).unwrap_or(i32::MAX)
+    }
+    /// The chunk cited.
+    async fn chunk_id(&self) -> ID {
+        ID(self.0.chunk_id.to_string())
+    }
+    /// Its document.
+    async fn document_id(&self) -> ID {
+        ID(self.0.document_id.to_string())
+    }
+    /// The name the document was uploaded under.
+    async fn filename(&self) -> &str {
+        &self.0.filename
+    }
+    /// 1-based page (PDF); null for unpaginated documents.
+    async fn page(&self) -> Option<i32> {
+        self.0.page
+    }
+    /// First character of the quote in the page's extracted text.
+    async fn char_start(&self) -> i32 {
+        self.0.char_start
+    }
+    /// One past its last character.
+    async fn char_end(&self) -> i32 {
+        self.0.char_end
+    }
+    /// The words cited, exactly as the document has them.
+    async fn quote(&self) -> &str {
+        &self.0.quote
+    }
+    /// The tool calls that found (`rag.search`) and re-read (`rag.cite`) it.
+    async fn provenance(&self) -> Vec<Provenance> {
+        self.0.provenance.iter().map(Provenance::of).collect()
     }
 }
 
@@ -346,6 +390,10 @@ impl AnalysisResult {
     }
     async fn visualizations(&self) -> Vec<Visualization> {
         self.1.visualizations.iter().cloned().map(Visualization).collect()
+    }
+    /// The merchant's documents behind the answer's document claims (`[1]`, …).
+    async fn citations(&self) -> Vec<Citation> {
+        self.1.citations.iter().cloned().map(Citation).collect()
     }
     /// What the data could not support, said instead of guessed (e.g. a
     /// comparison period older than the history the store lets us read).

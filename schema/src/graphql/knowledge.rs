@@ -1,10 +1,10 @@
 //! Knowledge: `createCollection`, `collections`, `collection`,
 //! `renameCollection`, `deleteCollection`, `uploadDocument`, `document`,
-//! `deleteDocument`, `searchDocuments` and the `documentUpdates`
-//! subscription.
+//! `deleteDocument`, `regenerateSummary`, `searchDocuments` and the
+//! `documentUpdates` subscription.
 
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, Enum, ID, Object, Result, Subscription, Upload};
+use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject, Subscription, Upload};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 use uuid::Uuid;
@@ -35,7 +35,7 @@ pub enum DocumentStatus {
 }
 
 /// `first` within 1..=`max`, and the `after` cursor as an id.
-fn page(first: i32, max: i32, after: Option<&str>) -> Result<(u64, Option<Uuid>), ApiError> {
+pub(super) fn page(first: i32, max: i32, after: Option<&str>) -> Result<(u64, Option<Uuid>), ApiError> {
     if !(1..=max).contains(&first) {
         return Err(ApiError::bad_input("first", format!("must be between 1 and {max}")));
     }
@@ -46,7 +46,7 @@ fn page(first: i32, max: i32, after: Option<&str>) -> Result<(u64, Option<Uuid>)
 }
 
 /// A page of `rows` fetched one longer than `first`, as a connection.
-fn connection<M, T: async_graphql::OutputType>(
+pub(super) fn connection<M, T: async_graphql::OutputType>(
     mut rows: Vec<M>,
     first: u64,
     has_previous: bool,
@@ -183,6 +183,40 @@ impl Document {
         let rows = knowledge::chunks(&ctx.state().pipeline, scope, self.0.id, after, first + 1).await?;
         Ok(connection(rows, first, after.is_some(), |c| c.ordinal.to_string(), DocumentChunk))
     }
+    /// What it says, in a few sentences: written after it is `INGESTED`
+    /// (null until then) by the cheap model, or offline from its own most
+    /// central sentences.
+    async fn summary(&self) -> Option<DocumentSummary> {
+        let (Some(text), Some(created_at)) = (&self.0.summary, self.0.summarized_at) else { return None };
+        let model = self.0.summary_model.clone().unwrap_or_default();
+        Some(DocumentSummary { text: text.clone(), model, created_at })
+    }
+    /// A summary is being written (after ingestion or `regenerateSummary`);
+    /// `summary` is the previous one, if any, until it is.
+    async fn summary_pending(&self) -> bool {
+        self.0.summary_job_id.is_some()
+    }
+    /// When a privacy erasure (Shopify's `customers/redact`) last removed
+    /// passages naming a customer; null if none did.
+    async fn redacted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.redacted_at
+    }
+    /// What that erasure removed, in plain words.
+    async fn redaction_note(&self) -> Option<&str> {
+        self.0.redaction_note.as_deref()
+    }
+}
+
+/// A document's summary.
+#[derive(SimpleObject)]
+pub struct DocumentSummary {
+    /// A few plain sentences.
+    pub text: String,
+    /// Who wrote it: a model's id, or `extractive` (sentences of the
+    /// document itself, chosen offline).
+    pub model: String,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
 }
 
 /// A piece of a document's text, with where it sits in the source.
@@ -428,6 +462,15 @@ impl KnowledgeMutation {
         let parsed = parse_id("id", &id)?;
         knowledge::delete_document(&ctx.state().pipeline, ctx.scope()?, viewer, parsed).await?;
         Ok(id)
+    }
+
+    /// Queues a new summary of an `INGESTED` document and answers at once:
+    /// `summaryPending` is true, and `summary` the previous one, until the
+    /// new one is written (`documentUpdates` shows it). Viewers may not.
+    async fn regenerate_summary(&self, ctx: &Context<'_>, document_id: ID) -> Result<Document> {
+        let viewer = ctx.viewer()?;
+        let id = parse_id("documentId", &document_id)?;
+        Ok(Document(knowledge::regenerate_summary(&ctx.state().pipeline, ctx.scope()?, viewer, id).await?))
     }
 }
 

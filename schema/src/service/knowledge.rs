@@ -3,6 +3,7 @@
 //! ingests (`alatar_agents::knowledge::ingest`). Seed 004's roles: owners,
 //! admins and analysts create, upload and delete; viewers read.
 
+pub mod chat;
 mod documents;
 pub mod search;
 mod updates;
@@ -23,7 +24,8 @@ use crate::auth::AccessClaims;
 use crate::error::{ApiError, ApiResult};
 
 pub use documents::{
-    MAX_DOCUMENT_BYTES, chunks, delete_document, documents, get_document, read_upload, upload_document,
+    MAX_DOCUMENT_BYTES, chunks, delete_document, documents, get_document, read_upload, regenerate_summary,
+    upload_document,
 };
 pub use updates::document_updates;
 

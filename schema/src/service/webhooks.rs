@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use alatar_agents::actions::{Actor, audit};
+use alatar_agents::knowledge::erase::{erase_collections, erase_customer};
 use alatar_agents::shopify::cache::{self, key};
 use alatar_agents::shopify::credentials::status;
 use alatar_agents::shopify::{ShopDomain, gid_number, signature};
@@ -174,10 +175,12 @@ async fn process<C: ScopeSession>(db: &C, topic: &str, shop: &str, payload: &Val
             // customer ids) and every export about them; per-customer rows
             // copied into analyses (task outputs, tool inputs, events, result
             // bodies, proposals, the audit records quoting them) are cut out
-            // of them. Aggregates stay: they identify nobody.
+            // of them. Aggregates stay: they identify nobody. The account's
+            // documents lose every chunk naming the customer's email or phone.
             cache::invalidate(db, scope, store_id, &[]).await?;
+            let customer = customer_id(payload);
             let mut proposals = 0;
-            if let Some(customer) = customer_id(payload) {
+            if let Some(customer) = customer {
                 proposals = compliance::erase(db, scope, store_id, customer).await?;
                 scope
                     .delete_many::<compliance_request::Entity>()
@@ -186,8 +189,22 @@ async fn process<C: ScopeSession>(db: &C, topic: &str, shop: &str, payload: &Val
                     .exec(&scope.on(db))
                     .await?;
             }
-            // The count tells the merchant why a proposal's hash changed; it names nobody.
-            let detail = json!({ "proposalsChanged": proposals });
+            let marks = compliance::marks(payload);
+            let documents = erase_customer(db, scope, &marks).await?;
+            // Counts only: the record of what was done names nobody (the
+            // proposals' count tells the merchant why a hash changed).
+            let detail = compliance::redaction_record(proposals, &marks, &documents);
+            compliance_request::Entity::insert(compliance_request::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                account_id: Set(scope.account_id()),
+                store_id: Set(store_id),
+                topic: Set(topic.to_owned()),
+                customer_id: Set(customer.map(|c| c as i64)),
+                export: Set(detail.clone()),
+                created_at: Set(Utc::now()),
+            })
+            .exec_without_returning(db)
+            .await?;
             audit(db, scope.account_id(), Actor::Shopify, "CUSTOMER_REDACTED", None, Some(store_id), detail).await?;
         }
         t if t.starts_with("orders/") || t.starts_with("refunds/") => {
@@ -212,10 +229,25 @@ fn customer_id(payload: &Value) -> Option<u64> {
 /// `shop/redact`: every row of the shop, in every account it was ever
 /// linked to — analyses, tasks, tool calls, events, results, actions,
 /// audit records, credentials, cache, compliance requests, nonces and the
-/// webhook records themselves.
+/// webhook records themselves — and those accounts' document collections
+/// (documents, files, chunks, vectors), which are the account's, not one
+/// store's.
 async fn erase_shop<C: ScopeSession>(db: &C, shop: &str) -> Result<(), DbErr> {
     // A system erasure across accounts, keyed by the verified shop domain.
     let stores: Vec<store::Model> = store::Entity::find().filter(store::Column::ShopDomain.eq(shop)).all(db).await?;
+    let accounts: std::collections::BTreeSet<Uuid> = stores.iter().map(|s| s.account_id).collect();
+    for account_id in accounts {
+        let erased = erase_collections(db, AccountScope::new(account_id)).await?;
+        tracing::info!(
+            shop,
+            %account_id,
+            collections = erased.collections,
+            documents = erased.documents,
+            chunks = erased.chunks,
+            vectors = erased.vectors,
+            "shop's document collections erased"
+        );
+    }
     for found in &stores {
         let scope = AccountScope::new(found.account_id);
         let requests: Vec<Uuid> = scope

@@ -12,13 +12,14 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use alatar_agents::knowledge::search::vector::postgres::{self, INDEXED_DIMENSION};
 use alatar_agents::knowledge::search::vector::Nearest;
+use alatar_agents::knowledge::search::vector::postgres::{self, INDEXED_DIMENSION};
 use alatar_agents::knowledge::vectors::Space;
 use alatar_entity::AccountScope;
-use alatar_tests::{Backend, Gql, TestApp, on_both_backends, with_local_embeddings};
+use alatar_tests::{Backend, Gql, TestApp, minilm_present, on_both_backends, with_local_embeddings};
 
-const SEARCH: &str = "query($c: ID!, $q: String!, $first: Int = 10, $mode: SearchMode = HYBRID, $min: Float, $docs: [ID!]) {
+const SEARCH: &str =
+    "query($c: ID!, $q: String!, $first: Int = 10, $mode: SearchMode = HYBRID, $min: Float, $docs: [ID!]) {
     searchDocuments(collectionId: $c, query: $q, first: $first, mode: $mode, minScore: $min, documentIds: $docs) {
         retrieval requested note
         hits { chunkId text document { id filename } vectorScore textScore score } } }";
@@ -86,6 +87,9 @@ async fn library(app: &TestApp, email: &str) -> (String, String) {
 }
 
 async fn paraphrases_are_found_by_meaning(backend: Backend) {
+    if !minilm_present() {
+        return;
+    }
     let app = app(backend).await;
     let (owner, docs) = library(&app, "owner@meaning.example").await;
 
@@ -115,9 +119,11 @@ async fn paraphrases_are_found_by_meaning(backend: Backend) {
     assert!((refund[0]["score"].as_f64().unwrap_or(0.0) - 2.0 / 61.0).abs() < 1e-9, "{refund:?}");
 
     // minScore keeps the close ones; documentIds the named ones.
-    let close = hits(&search(&app, &owner, &docs, question, json!({ "mode": "VECTOR", "min": scores[0] - 1e-6 })).await);
+    let close =
+        hits(&search(&app, &owner, &docs, question, json!({ "mode": "VECTOR", "min": scores[0] - 1e-6 })).await);
     assert_eq!(filenames(&close), ["care.txt"]);
-    let shipping_id = found.iter().find(|h| h["document"]["filename"] == "shipping.txt").map(|h| h["document"]["id"].clone());
+    let shipping_id =
+        found.iter().find(|h| h["document"]["filename"] == "shipping.txt").map(|h| h["document"]["id"].clone());
     let only = hits(&search(&app, &owner, &docs, question, json!({ "mode": "VECTOR", "docs": [shipping_id] })).await);
     assert_eq!(filenames(&only), ["shipping.txt"]);
     let first = hits(&search(&app, &owner, &docs, question, json!({ "mode": "VECTOR", "first": 1 })).await);
@@ -125,23 +131,33 @@ async fn paraphrases_are_found_by_meaning(backend: Backend) {
 }
 
 async fn vectors_stay_in_their_account(backend: Backend) {
+    if !minilm_present() {
+        return;
+    }
     let app = app(backend).await;
     let (owner, docs) = library(&app, "owner@walls.example").await;
     let (other, _, _) = app.register("other@walls.example").await;
     let theirs = collection(&app, &other, "Theirs").await;
     ingested(&app, &other, &theirs, "secret.txt", "Knit jumpers must be hand washed in lukewarm water.").await;
 
-    let mine = hits(&search(&app, &owner, &docs, "washing a knitted jumper", json!({ "mode": "VECTOR", "first": 50 })).await);
+    let mine =
+        hits(&search(&app, &owner, &docs, "washing a knitted jumper", json!({ "mode": "VECTOR", "first": 50 })).await);
     assert!(!filenames(&mine).contains(&"secret.txt".to_owned()), "{mine:?}");
     let denied = app.gql(SEARCH, json!({ "c": theirs, "q": "jumper" }), Some(&owner)).await;
     assert_eq!(denied.code(), Some("NOT_FOUND"), "{}", denied.body);
 }
 
 async fn the_index_follows_deletions_and_new_documents(backend: Backend) {
+    if !minilm_present() {
+        return;
+    }
     let app = app(backend).await;
     let (owner, docs) = library(&app, "owner@fresh.example").await;
     let question = "how should I clean my jumper";
-    assert_eq!(filenames(&hits(&search(&app, &owner, &docs, question, json!({ "mode": "VECTOR" })).await))[0], "care.txt");
+    assert_eq!(
+        filenames(&hits(&search(&app, &owner, &docs, question, json!({ "mode": "VECTOR" })).await))[0],
+        "care.txt"
+    );
 
     let care = hits(&search(&app, &owner, &docs, question, json!({ "mode": "VECTOR", "first": 1 })).await);
     let care_id = care[0]["document"]["id"].clone();
@@ -168,7 +184,10 @@ async fn ranking(backend: Backend) -> Vec<Vec<(String, f64)>> {
             found
                 .iter()
                 .map(|h| {
-                    (h["document"]["filename"].as_str().unwrap_or_default().to_owned(), h["vectorScore"].as_f64().unwrap_or(0.0))
+                    (
+                        h["document"]["filename"].as_str().unwrap_or_default().to_owned(),
+                        h["vectorScore"].as_f64().unwrap_or(0.0),
+                    )
                 })
                 .collect(),
         );
@@ -178,6 +197,9 @@ async fn ranking(backend: Backend) -> Vec<Vec<(String, f64)>> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_engines_rank_by_meaning_alike() {
+    if !minilm_present() {
+        return;
+    }
     let sqlite = ranking(Backend::Sqlite).await;
     let postgres = ranking(Backend::Postgres).await;
     for (a, b) in sqlite.iter().zip(&postgres) {

@@ -1,5 +1,5 @@
 //! Documents: upload (sniffed, hashed, stored with its bytes and its
-//! ingestion message in one transaction), reading, deletion.
+//! ingestion message in one transaction), reading, a new summary, deletion.
 
 use std::io::{Read, Seek, SeekFrom};
 
@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use alatar_agents::knowledge::extract::sniff;
-use alatar_agents::knowledge::ingest;
+use alatar_agents::knowledge::{ingest, summary};
 use alatar_agents::pipeline::{Pipeline, journal};
 use alatar_agents::write::begin_write;
 use alatar_entity::{AccountScope, DocumentStatus, document, document_chunk, document_file};
@@ -100,6 +100,12 @@ pub async fn upload_document(
         chunk_count: None,
         created_at: now,
         updated_at: now,
+        summary: None,
+        summary_model: None,
+        summarized_at: None,
+        summary_job_id: None,
+        redacted_at: None,
+        redaction_note: None,
     };
     let tx = begin_write(&p.db).await.map_err(ApiError::internal)?;
     let inserted =
@@ -175,6 +181,45 @@ pub async fn chunks(
         .all(&scope.on(&p.db))
         .await
         .map_err(ApiError::internal)
+}
+
+/// Queues a new summary of an `INGESTED` document (the job and its
+/// message in one transaction) and answers at once with the document as it
+/// now is; the summary job writes it. Viewers are `FORBIDDEN`; a document
+/// not yet (or never) ingested is `BAD_USER_INPUT`, having no text to
+/// summarize.
+pub async fn regenerate_summary(
+    p: &Pipeline,
+    scope: AccountScope,
+    viewer: &AccessClaims,
+    id: Uuid,
+) -> ApiResult<document::Model> {
+    may_edit(viewer, "viewers cannot regenerate summaries")?;
+    let found = get_document(p, scope, id).await?;
+    let not_ingested = |status: DocumentStatus| {
+        ApiError::bad_input(
+            "documentId",
+            format!("is {}: a document is summarized once it is INGESTED", status.as_str()),
+        )
+    };
+    if found.status != DocumentStatus::Ingested {
+        return Err(not_ingested(found.status));
+    }
+    let now = Utc::now();
+    let tx = begin_write(&p.db).await.map_err(ApiError::internal)?;
+    let Some(job_id) = summary::request(&tx, scope, id, now).await.map_err(ApiError::internal)? else {
+        // Deleted or re-ingested since it was read.
+        tx.rollback().await.map_err(ApiError::internal)?;
+        let current = get_document(p, scope, id).await?;
+        return Err(not_ingested(current.status));
+    };
+    tx.commit().await.map_err(ApiError::internal)?;
+    p.outbox.notify_one();
+    // As committed, not re-read: the job may have written the new summary
+    // already, and the answer says a new one was asked for.
+    let queued = document::Model { summary_job_id: Some(job_id), updated_at: now, ..found };
+    ingest::publish(p, &queued).await;
+    Ok(queued)
 }
 
 /// Deletes a document with its file and chunks; an ingestion still running

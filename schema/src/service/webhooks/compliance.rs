@@ -6,6 +6,12 @@
 //!
 //! A customer's row is a JSON object whose `customer_id` (or `customerId`)
 //! names them. Aggregates name nobody and stay.
+//!
+//! `customers/redact` also reaches the account's documents: the chunks that
+//! name the customer's email or phone go with their vectors and full-text
+//! entries, as do the matching documents' original files and summaries
+//! (`alatar_agents::knowledge::erase`). The redaction is recorded as a
+//! compliance request holding counts only ([`redaction_record`]).
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
@@ -13,6 +19,7 @@ use sea_orm::{ColumnTrait, Condition, DbErr, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use alatar_agents::knowledge::erase::{CustomerErasure, CustomerMarks};
 use alatar_agents::shopify::cache::key;
 use alatar_agents::shopify::gid_number;
 use alatar_entity::{
@@ -304,6 +311,31 @@ pub(super) async fn erase<C: ScopeSession>(
         }
     }
     Ok(proposals)
+}
+
+/// What names the customer in documents: `customer.email` and
+/// `customer.phone` of a `customers/redact` payload.
+pub(super) fn marks(payload: &Value) -> CustomerMarks {
+    let field = |name: &str| payload.get("customer").and_then(|c| c.get(name)).and_then(Value::as_str);
+    CustomerMarks::new(field("email"), field("phone"))
+}
+
+/// What a `customers/redact` erased, in counts, for the compliance record
+/// and the audit log: it names nobody, not even by the email it looked for.
+pub(super) fn redaction_record(proposals: u64, marks: &CustomerMarks, documents: &CustomerErasure) -> Value {
+    json!({
+        "proposalsChanged": proposals,
+        "documents": {
+            "searchedByEmail": marks.has_email(),
+            "searchedByPhone": marks.has_phone(),
+            "chunksErased": documents.chunks,
+            "vectorsErased": documents.vectors,
+            "documentsRedacted": documents.documents,
+            "filesErased": documents.files,
+            "summariesErased": documents.summaries,
+        },
+        "erasedAt": Utc::now(),
+    })
 }
 
 /// Whether `value` is `customer`'s row.

@@ -11,8 +11,8 @@
 //! would hold more than [`MAX_FLOATS`] numbers.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
@@ -63,7 +63,8 @@ impl EmbeddedIndex {
     /// The collection's vector version (0 when it never had any).
     async fn version(db: &DatabaseConnection, collection_id: Uuid) -> Result<i64, DbErr> {
         let sql = "SELECT version FROM chunk_embedding_versions WHERE collection_id = ?";
-        let row = db.query_one_raw(Statement::from_sql_and_values(DbBackend::Sqlite, sql, [collection_id.into()])).await?;
+        let row =
+            db.query_one_raw(Statement::from_sql_and_values(DbBackend::Sqlite, sql, [collection_id.into()])).await?;
         match row {
             Some(row) => row.try_get("", "version"),
             None => Ok(0),
@@ -119,7 +120,8 @@ async fn load(db: &DatabaseConnection, nearest: &Nearest<'_>, version: i64) -> R
         nearest.space.model.clone().into(),
         i32::try_from(dimension).unwrap_or(i32::MAX).into(),
     ];
-    let rows = nearest.scope.on(db).query_all_raw(Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)).await?;
+    let rows =
+        nearest.scope.on(db).query_all_raw(Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)).await?;
     let mut loaded = Loaded {
         version,
         chunk_ids: Vec::with_capacity(rows.len()),
