@@ -2,6 +2,19 @@
 # Benchmarks; figures go into BENCHMARKS.md with the machine they ran on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Knowledge (issue 14): embedding, ingestion, chat and search over 100,000
+# chunks; `bash scripts/bench.sh knowledge` runs it alone. Set
+# ALATAR_BENCH_PYTHON to a Python with sentence-transformers (see
+# scripts/embed-bench.py) for the side-by-side embedding figures.
+knowledge() {
+    bash scripts/services.sh
+    bash scripts/model.sh
+    cargo bench --locked -p alatar-tests --bench knowledge
+}
+if [ "${1:-}" = knowledge ]; then
+    knowledge
+    exit 0
+fi
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 cargo bench --locked -p alatar-tests --bench http
 # The pipeline benchmark needs PostgreSQL, RabbitMQ and Redis running.
@@ -12,3 +25,4 @@ cargo bench --locked -p alatar-tests --bench mixed
 cargo build --locked --release -p alatar-server --bin alatar
 ulimit -n 65536 2>/dev/null || true
 cargo bench --locked -p alatar-tests --bench subscriptions
+knowledge

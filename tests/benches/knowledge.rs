@@ -10,11 +10,17 @@
 //! - `ingest`: a 10-page PDF from upload to `INGESTED` with the local model
 //!   and no LLM (target ≤ 2 s), then 100 uploads at once, all ingested.
 //! - `search`: 100,000 chunks × 384 (MiniLM vectors of generated product
-//!   texts) in one collection, on PostgreSQL (HNSW) and on SQLite (the
+//!   texts; a chunk's vector is the normalised mean of its sentences'
+//!   vectors) in one collection, on PostgreSQL (HNSW) and on SQLite (the
 //!   embedded index): `searchDocuments` HYBRID top-10 through GraphQL,
 //!   p50/p95 (target p95 ≤ 20 ms), the raw pgvector statement as the floor,
 //!   and recall@10 of the vector retriever against an exact scan (target
 //!   ≥ 0.95).
+//!
+//! - `chat`: an offline answer (no LLM: extractive, with citations) from
+//!   `sendChatMessage` to its first streamed piece and to its end, read from
+//!   the same stream `chatMessageUpdates` serves (target: first piece
+//!   ≤ 200 ms).
 //!
 //! Run: `bash scripts/bench.sh knowledge` (or `cargo bench -p alatar-tests
 //! --bench knowledge` with the services running and the model fetched);
@@ -116,7 +122,7 @@ fn only(part: &str) -> bool {
 
 fn stats(label: &str, mut ms: Vec<f64>) -> (f64, f64) {
     ms.sort_by(f64::total_cmp);
-    let (p50, p95, p99) = (percentile(&ms, 50.0), percentile(&ms, 95.0), percentile(&ms, 99.0));
+    let (p50, p95, p99) = (percentile(&ms, 0.50), percentile(&ms, 0.95), percentile(&ms, 0.99));
     println!("{label}: n={} p50 {p50:.2} ms, p95 {p95:.2} ms, p99 {p99:.2} ms", ms.len());
     (p50, p95)
 }
@@ -124,16 +130,15 @@ fn stats(label: &str, mut ms: Vec<f64>) -> (f64, f64) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     assert!(MiniLm::is_present(&minilm_dir()), "run `bash scripts/model.sh` first");
-    let model = Arc::new(
-        MiniLm::open(minilm_dir(), MiniLmOptions { concurrent_batches: 2, ..MiniLmOptions::default() })
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
-    );
+    let model = Arc::new(MiniLm::open(minilm_dir(), MiniLmOptions::default()).await.unwrap_or_else(|e| panic!("{e}")));
     if only("embed") {
         embed(&model).await;
     }
     if only("ingest") {
         ingest().await;
+    }
+    if only("chat") {
+        chat().await;
     }
     if only("search") {
         let chunks: usize = std::env::var("ALATAR_BENCH_CHUNKS").ok().and_then(|n| n.parse().ok()).unwrap_or(100_000);
@@ -150,7 +155,7 @@ async fn embed(model: &MiniLm) {
     let mut rng = Rng(7);
     // Long enough that every text fills the 256-token window.
     let chunks: Vec<String> =
-        (0..320).map(|_| (0..14).map(|_| sentence(&mut rng)).collect::<Vec<_>>().join(" ")).collect();
+        (0..320).map(|_| (0..24).map(|_| sentence(&mut rng)).collect::<Vec<_>>().join(" ")).collect();
     let tokens = model.count_tokens(&chunks[0]);
     model.embed(&chunks[..32]).await.unwrap_or_else(|e| panic!("{e}"));
     let started = Instant::now();
@@ -230,18 +235,23 @@ async fn ingest() {
     let pages: Vec<String> =
         (0..10).map(|_| (0..24).map(|_| sentence(&mut rng)).collect::<Vec<_>>().join("\n")).collect();
     let refs: Vec<&str> = pages.iter().map(String::as_str).collect();
-    let pdf = text_pdf(&refs);
+    let pdf_bytes = text_pdf(&refs).len();
     // Warm the model and the database once.
     let warm = uploaded(&app, &token, &collection, "warm.pdf", &text_pdf(&refs[..1])).await;
     wait_ingested(&app, &token, &[warm], Duration::from_secs(60)).await;
     let mut runs = Vec::new();
     for i in 0..5 {
         let started = Instant::now();
+        // Each upload its own bytes (the same file twice is a CONFLICT).
+        let mut numbered = refs.clone();
+        let cover = format!("Product sheet, edition {i}");
+        numbered[0] = &cover;
+        let pdf = text_pdf(&numbered);
         let id = uploaded(&app, &token, &collection, &format!("sheet-{i}.pdf"), &pdf).await;
         wait_ingested(&app, &token, &[id], Duration::from_secs(60)).await;
         runs.push(started.elapsed().as_secs_f64() * 1000.0);
     }
-    println!("ingest: 10-page PDF ({} bytes) upload to INGESTED, local model, SQLite:", pdf.len());
+    println!("ingest: 10-page PDF (~{pdf_bytes} bytes) upload to INGESTED, local model, SQLite:");
     stats("ingest, one PDF", runs);
 
     let started = Instant::now();
@@ -254,19 +264,65 @@ async fn ingest() {
     let accepted = started.elapsed();
     assert_eq!(ids.iter().filter(|id| !id.is_empty()).count(), 100, "an upload was refused");
     wait_ingested(&app, &token, &ids, Duration::from_secs(600)).await;
-    let listed = app
-        .gql(
-            "query($c: ID!) { collection(id: $c) { documents(first: 200) { edges { node { status } } } } }",
-            json!({ "c": collection }),
-            Some(&token),
-        )
-        .await;
-    let ingested = listed.body.to_string().matches("INGESTED").count();
     println!(
-        "ingest, 100 concurrent uploads: accepted in {:.2} s, all INGESTED in {:.2} s; documents INGESTED in the collection: {ingested}",
+        "ingest, 100 concurrent uploads: accepted in {:.2} s, all 100 INGESTED in {:.2} s",
         accepted.as_secs_f64(),
         started.elapsed().as_secs_f64()
     );
+}
+
+// ---- chat ------------------------------------------------------------------
+
+async fn chat() {
+    use alatar_schema::service::knowledge::chat::{ChatUpdateKind, chat_message_updates};
+    use futures_util::StreamExt;
+
+    let app = TestApp::with_config(Backend::Sqlite, with_local_embeddings).await;
+    let (token, _, user_id) = app.register("bench@chat.example").await;
+    let scope = AccountScope::new(account_of(&app.db.conn, &user_id).await);
+    let create = "mutation($n: String!) { createCollection(name: $n) { id } }";
+    let collection = app.gql(create, json!({ "n": "Policies" }), Some(&token)).await.ok();
+    let collection = collection.data("/createCollection/id").as_str().unwrap_or_default().to_owned();
+    let pdf = text_pdf(&[
+        "Return policy\nItems can be returned within thirty days of delivery.\nThey must be unworn.",
+        "Exchanges\nSizes can be exchanged once, free of charge.",
+    ]);
+    let id = uploaded(&app, &token, &collection, "returns.pdf", &pdf).await;
+    wait_ingested(&app, &token, &[id], Duration::from_secs(60)).await;
+    let session = "mutation($c: ID!) { createChatSession(collectionId: $c) { id } }";
+    let send = "mutation($s: ID!, $t: String!) { sendChatMessage(sessionId: $s, content: $t) { id } }";
+    let (mut first, mut end) = (Vec::new(), Vec::new());
+    for i in 0..30 {
+        let created = app.gql(session, json!({ "c": collection }), Some(&token)).await.ok();
+        let session_id = created.data("/createChatSession/id").as_str().unwrap_or_default().to_owned();
+        let mut stream = Box::pin(chat_message_updates(
+            app.pipeline().clone(),
+            scope,
+            Uuid::parse_str(&session_id).unwrap_or_default(),
+            None,
+        ));
+        let started = Instant::now();
+        app.gql(send, json!({ "s": session_id, "t": "Can I exchange a size?" }), Some(&token)).await.ok();
+        let mut first_piece = None;
+        loop {
+            let update = tokio::time::timeout(Duration::from_secs(30), stream.next()).await;
+            let update = update.ok().flatten().unwrap_or_else(|| panic!("no end")).unwrap_or_else(|e| panic!("{e}"));
+            match update.kind {
+                ChatUpdateKind::Delta => {
+                    first_piece.get_or_insert(started.elapsed());
+                }
+                ChatUpdateKind::Completed => break,
+                other => panic!("{other:?}: {update:?}"),
+            }
+        }
+        // The first answers warm the model and the caches.
+        if i >= 5 {
+            first.push(first_piece.unwrap_or_else(|| panic!("no piece")).as_secs_f64() * 1000.0);
+            end.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    stats("chat, offline: sendChatMessage to the first streamed piece", first);
+    stats("chat, offline: sendChatMessage to the completed answer", end);
 }
 
 // ---- search ----------------------------------------------------------------
@@ -282,28 +338,71 @@ struct Corpus {
 impl Corpus {
     async fn load_or_embed(model: &MiniLm, n: usize) -> Self {
         let mut rng = Rng(42);
-        let texts: Vec<String> = (0..n).map(|_| chunk_text(&mut rng)).collect();
+        // Each chunk as its sentences' indices into the sentence vocabulary.
+        let mut vocabulary: Vec<String> = Vec::new();
+        let mut known: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let mut chunks: Vec<Vec<usize>> = Vec::with_capacity(n);
+        for _ in 0..n {
+            let count = 3 + (rng.next() % 3) as usize;
+            let ids = (0..count)
+                .map(|_| {
+                    let text = sentence(&mut rng);
+                    let next = vocabulary.len();
+                    *known.entry(text.clone()).or_insert_with(|| {
+                        vocabulary.push(text);
+                        next
+                    })
+                })
+                .collect();
+            chunks.push(ids);
+        }
+        let texts: Vec<String> = chunks
+            .iter()
+            .map(|ids| ids.iter().map(|&i| vocabulary[i].as_str()).collect::<Vec<_>>().join(" "))
+            .collect();
         let queries: Vec<String> = (0..QUERIES)
             .map(|_| format!("{} {} {}", rng.pick(&MATERIALS), rng.pick(&PRODUCTS), rng.pick(&CLAIMS)))
             .collect();
-        let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../target/bench-corpus-{n}.f32"));
         let dimension = model.dimension();
-        if let Ok(bytes) = std::fs::read(&cache)
-            && bytes.len() == n * dimension * 4
-        {
-            let all = vectors::from_le_bytes(&bytes).unwrap_or_default();
-            let vectors = all.chunks_exact(dimension).map(<[f32]>::to_vec).collect();
-            println!("search: {n} chunk vectors from {}", cache.display());
-            return Self { texts, vectors, queries };
-        }
-        let started = Instant::now();
-        let mut vectors = Vec::with_capacity(n);
-        for batch in texts.chunks(256) {
-            vectors.extend(model.embed(batch).await.unwrap_or_else(|e| panic!("{e}")));
-        }
-        println!("search: embedded {n} chunks in {:.0} s", started.elapsed().as_secs_f64());
-        let bytes: Vec<u8> = vectors.iter().flat_map(|v| vectors::to_le_bytes(v)).collect();
-        let _ = std::fs::write(&cache, bytes);
+        let cache = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../target/bench-sentences-{}.f32", vocabulary.len()));
+        let sentence_vectors: Vec<Vec<f32>> = match std::fs::read(&cache) {
+            Ok(bytes) if bytes.len() == vocabulary.len() * dimension * 4 => {
+                let all = vectors::from_le_bytes(&bytes).unwrap_or_default();
+                all.chunks_exact(dimension).map(<[f32]>::to_vec).collect()
+            }
+            _ => {
+                let started = Instant::now();
+                let mut found = Vec::with_capacity(vocabulary.len());
+                for batch in vocabulary.chunks(256) {
+                    found.extend(model.embed(batch).await.unwrap_or_else(|e| panic!("{e}")));
+                }
+                println!(
+                    "search: embedded {} distinct sentences in {:.0} s",
+                    vocabulary.len(),
+                    started.elapsed().as_secs_f64()
+                );
+                let bytes: Vec<u8> = found.iter().flat_map(|v| vectors::to_le_bytes(v)).collect();
+                let _ = std::fs::write(&cache, bytes);
+                found
+            }
+        };
+        // A chunk's vector: the normalised mean of its sentences' MiniLM
+        // vectors (embedding 100,000 whole chunks takes half an hour here;
+        // the index is measured on vectors of the model's own space).
+        let vectors = chunks
+            .iter()
+            .map(|ids| {
+                let mut sum = vec![0.0f32; dimension];
+                for &i in ids {
+                    for (s, x) in sum.iter_mut().zip(&sentence_vectors[i]) {
+                        *s += x;
+                    }
+                }
+                normalized(&sum)
+            })
+            .collect();
+        println!("search: {n} chunks over {} distinct sentences", vocabulary.len());
         Self { texts, vectors, queries }
     }
 }

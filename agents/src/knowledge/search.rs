@@ -212,12 +212,28 @@ async fn candidates(
             None => found,
         }
     };
+    let by_words = async {
+        match plan.used {
+            SearchMode::FullText | SearchMode::Hybrid => {
+                retrievers.full_text.candidates(db, query, depth).await.map(Some)
+            }
+            SearchMode::Vector => Ok(None),
+        }
+    };
+    let by_meaning = async {
+        match vector.filter(|_| matches!(plan.used, SearchMode::Vector | SearchMode::Hybrid)) {
+            Some(vector) => vector.candidates(db, query, depth).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    // Both at once: embedding the query and the full-text scan overlap.
+    let (by_words, by_meaning) = tokio::join!(by_words, by_meaning);
     let mut lists = Vec::new();
-    if matches!(plan.used, SearchMode::FullText | SearchMode::Hybrid) {
-        lists.push((Retriever::FullText, keep(retrievers.full_text.candidates(db, query, depth).await?)));
+    if let Some(found) = by_words? {
+        lists.push((Retriever::FullText, keep(found)));
     }
-    if let Some(vector) = vector.filter(|_| matches!(plan.used, SearchMode::Vector | SearchMode::Hybrid)) {
-        lists.push((Retriever::Vector, keep(vector.candidates(db, query, depth).await?)));
+    if let Some(found) = by_meaning? {
+        lists.push((Retriever::Vector, keep(found)));
     }
     Ok(lists)
 }
