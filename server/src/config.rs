@@ -724,6 +724,7 @@ impl Default for RateLimitConfig {
                 "submitAnalysisRequest".into(),
                 "analysisRequest".into(),
                 "listAnalysisRequests".into(),
+                "sendChatMessage".into(),
             ],
             auth: AuthLimitConfig::default(),
         }
