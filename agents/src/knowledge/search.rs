@@ -7,10 +7,11 @@
 //! [`fusion`] by reciprocal rank, then the hits: the chunks with their
 //! documents, in fused order.
 //!
-//! `FULL_TEXT` runs today on both engines; `VECTOR` and `HYBRID` plug in a
-//! [`VectorRetriever`] through [`Retrievers`], and until one is there (or
-//! when the collection has no vectors) they search by full text and the
-//! answer says so (`requested` vs `used`, with a `note`).
+//! `FULL_TEXT` runs on both engines; `VECTOR` and `HYBRID` use the
+//! [`VectorRetriever`] in [`Retrievers`] ([`vector`]'s `Semantic`, when an
+//! embedder is loaded), and without one (or when the collection has no
+//! vectors of its model) they search by full text and the answer says so
+//! (`requested` vs `used`, with a `note`).
 //!
 //! `min_score` applies per retriever, to that retriever's own score (a
 //! text score in `[0, 1)`, a cosine similarity), before fusion; the fused
@@ -107,13 +108,6 @@ impl crate::pipeline::Pipeline {
             full_text: full_text::for_backend(self.db.get_database_backend()),
             vector: self.vectors.as_deref(),
         }
-    }
-}
-
-impl Retrievers<'static> {
-    /// Full text on `db`'s engine, no vectors.
-    pub fn full_text_only(db: &DatabaseConnection) -> Self {
-        Self { full_text: full_text::for_backend(db.get_database_backend()), vector: None }
     }
 }
 
