@@ -20,10 +20,12 @@
 //! SQLite, which has no row security, a [`Scoped`] connection is the
 //! connection itself and the scope's filters are the only wall.
 
+use sea_orm::sqlx::{self, PgPool, Postgres};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, Statement,
-    TransactionSession, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult, QueryResult, RuntimeErr,
+    Statement, TransactionSession, TransactionTrait,
 };
+use sea_query_sqlx::SqlxValues;
 
 use super::AccountScope;
 
@@ -37,7 +39,7 @@ pub const SYSTEM_SESSION: [(&str, &str); 1] = [("alatar.system", "on")];
 
 /// A connection whose statements act for one account only, built by
 /// [`AccountScope::on`]. On a pool each statement runs in a transaction of
-/// its own; inside a caller's transaction, the session's settings are
+/// its own, begun with the settings in one round trip; inside a caller's transaction, the session's settings are
 /// restored after each statement, so the rest of that transaction acts as
 /// before.
 pub struct Scoped<'a, C> {
@@ -49,10 +51,21 @@ pub struct Scoped<'a, C> {
 pub trait ScopeSession: ConnectionTrait + TransactionTrait + Sync {
     /// Whether its statements run inside a transaction that outlives them.
     const IN_TRANSACTION: bool;
+
+    /// The PostgreSQL pool underneath, when this is one: a scoped statement
+    /// on it begins its own transaction with the settings in the same
+    /// round trip as `BEGIN` (sea-orm's `begin` sends `BEGIN` alone).
+    fn postgres_pool(&self) -> Option<&PgPool> {
+        None
+    }
 }
 
 impl ScopeSession for DatabaseConnection {
     const IN_TRANSACTION: bool = false;
+
+    fn postgres_pool(&self) -> Option<&PgPool> {
+        (self.get_database_backend() == DbBackend::Postgres).then(|| self.get_postgres_connection_pool())
+    }
 }
 
 impl ScopeSession for DatabaseTransaction {
@@ -77,16 +90,46 @@ impl<C> Scoped<'_, C> {
     }
 }
 
+impl<C: ScopeSession> Scoped<'_, C> {
+    /// A transaction of its own on the pool whose `BEGIN` carries the
+    /// settings: three round trips a statement (`BEGIN` with the settings,
+    /// the statement, `COMMIT`) instead of four.
+    async fn own_transaction(&self, pool: &PgPool) -> Result<sqlx::Transaction<'static, Postgres>, DbErr> {
+        let begin = format!("BEGIN; {}", self.enter());
+        pool.begin_with(sqlx::AssertSqlSafe(begin)).await.map_err(query_err)
+    }
+}
+
+fn query_err(e: sqlx::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::SqlxError(std::sync::Arc::new(e)))
+}
+
+fn exec_err(e: sqlx::Error) -> DbErr {
+    DbErr::Exec(RuntimeErr::SqlxError(std::sync::Arc::new(e)))
+}
+
+/// The statement as sqlx runs it, with sea-orm's values bound as sea-orm
+/// binds them.
+fn bound(stmt: &Statement) -> sqlx::query::Query<'_, Postgres, SqlxValues> {
+    let values = stmt.values.clone().unwrap_or(sea_orm::sea_query::Values(Vec::new()));
+    sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), SqlxValues(values))
+}
+
 /// Back to what the session started with (its own role, its startup
 /// options), for the rest of a caller's transaction.
 const LEAVE: &str = "SET LOCAL ROLE NONE; SET LOCAL alatar.system TO DEFAULT; SET LOCAL alatar.account_id TO DEFAULT";
 
-/// Runs `$method` as the scope: in the caller's transaction between
-/// entering the scope and leaving it (a failed statement aborts that
-/// transaction on PostgreSQL, so there is nothing to leave then), or in a
-/// transaction of its own. SQLite has no row security: straight through.
+/// Runs `$method` as the scope: on the PostgreSQL pool, as `$on_pool` (a
+/// transaction of its own begun with the settings); in the caller's
+/// transaction, between entering the scope and leaving it (a failed
+/// statement aborts that transaction on PostgreSQL, so there is nothing to
+/// leave then); otherwise in a transaction of its own. SQLite has no row
+/// security: straight through.
 macro_rules! as_scope {
-    ($self:ident, $method:ident($($arg:expr),*)) => {{
+    ($self:ident, $method:ident($($arg:expr),*), $pool:ident => $on_pool:expr) => {{
+        if let Some($pool) = $self.conn.postgres_pool() {
+            return $on_pool;
+        }
         if $self.conn.get_database_backend() != DbBackend::Postgres {
             return ConnectionTrait::$method($self.conn, $($arg),*).await;
         }
@@ -111,18 +154,38 @@ impl<C: ScopeSession> ConnectionTrait for Scoped<'_, C> {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        as_scope!(self, execute_raw(stmt))
+        as_scope!(self, execute_raw(stmt), pool => {
+            let mut txn = self.own_transaction(pool).await?;
+            let done = bound(&stmt).execute(&mut *txn).await.map_err(exec_err)?;
+            txn.commit().await.map_err(exec_err)?;
+            Ok(done.into())
+        })
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        as_scope!(self, execute_unprepared(sql))
+        as_scope!(self, execute_unprepared(sql), pool => {
+            let mut txn = self.own_transaction(pool).await?;
+            let done = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *txn).await.map_err(exec_err)?;
+            txn.commit().await.map_err(exec_err)?;
+            Ok(done.into())
+        })
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        as_scope!(self, query_one_raw(stmt))
+        as_scope!(self, query_one_raw(stmt), pool => {
+            let mut txn = self.own_transaction(pool).await?;
+            let row = bound(&stmt).fetch_optional(&mut *txn).await.map_err(query_err)?;
+            txn.commit().await.map_err(query_err)?;
+            Ok(row.map(QueryResult::from))
+        })
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        as_scope!(self, query_all_raw(stmt))
+        as_scope!(self, query_all_raw(stmt), pool => {
+            let mut txn = self.own_transaction(pool).await?;
+            let rows = bound(&stmt).fetch_all(&mut *txn).await.map_err(query_err)?;
+            txn.commit().await.map_err(query_err)?;
+            Ok(rows.into_iter().map(QueryResult::from).collect())
+        })
     }
 }
