@@ -22,11 +22,13 @@ pub enum Department {
     Code,
     /// Uploaded datasets, profiling and NL→SQL.
     Datasets,
+    /// The nodes of a merchant's saved workflow, one task each.
+    Workflow,
 }
 
 impl Department {
     /// Every department, in routing order.
-    pub const ALL: [Department; 8] = [
+    pub const ALL: [Department; 9] = [
         Department::DataRetrieval,
         Department::QuantitativeAnalysis,
         Department::QualitativeAnalysis,
@@ -35,6 +37,7 @@ impl Department {
         Department::Market,
         Department::Code,
         Department::Datasets,
+        Department::Workflow,
     ];
 
     /// Stable name, as stored on `agent_tasks.department` and serialized.
@@ -48,6 +51,7 @@ impl Department {
             Department::Market => "Market",
             Department::Code => "Code",
             Department::Datasets => "Datasets",
+            Department::Workflow => "Workflow",
         }
     }
 
@@ -67,6 +71,7 @@ impl Department {
             Department::Market => "alatar.department.market",
             Department::Code => "alatar.department.code",
             Department::Datasets => "alatar.department.datasets",
+            Department::Workflow => "alatar.department.workflow",
         }
     }
 }

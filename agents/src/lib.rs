@@ -15,6 +15,8 @@
 //! - [`progress`]: long reads report progress to the tool call running them.
 //! - [`knowledge`]: documents (RAG): extraction, chunks, ingestion on the
 //!   `Knowledge` queue, the embedding port.
+//! - [`workflows`]: saved workflows, run as analysis requests whose
+//!   plan is the workflow's graph.
 //! - [`write`]: write transactions (`BEGIN IMMEDIATE` on SQLite), retried
 //!   when another writer was in the way.
 
@@ -32,6 +34,7 @@ pub mod shopify;
 pub mod store;
 pub mod telemetry;
 pub mod tools;
+pub mod workflows;
 pub mod write;
 
 pub use department::Department;

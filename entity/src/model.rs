@@ -26,3 +26,4 @@ pub mod tool_call;
 pub mod user;
 pub mod user_preferences;
 pub mod webhook_delivery;
+pub mod workflow;

@@ -16,6 +16,8 @@ mod m20261202_000009_add_chunk_full_text;
 mod m20261202_000010_create_chat;
 mod m20261202_000011_add_document_summary;
 mod m20261202_000012_add_vector_versions;
+mod m20261202_000013_create_workflows;
+mod m20261202_000014_scope_chunk_fts;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -36,6 +38,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_create_chat::Migration),
             Box::new(m20261202_000011_add_document_summary::Migration),
             Box::new(m20261202_000012_add_vector_versions::Migration),
+            Box::new(m20261202_000013_create_workflows::Migration),
+            Box::new(m20261202_000014_scope_chunk_fts::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ mod chat;
 mod knowledge;
 mod shopify;
 mod types;
+mod workflow;
 
 use async_graphql::{ID, MergedObject, MergedSubscription};
 use uuid::Uuid;
@@ -19,10 +20,11 @@ pub use analysis::{AnalysisMutation, AnalysisQuery, AnalysisSubscription};
 pub use chat::{ChatMutation, ChatQuery, ChatSubscription};
 pub use knowledge::{KnowledgeMutation, KnowledgeQuery, KnowledgeSubscription};
 pub use shopify::{ShopifyMutation, form_pairs};
+pub use workflow::{WorkflowMutation, WorkflowQuery};
 
 /// Root query.
 #[derive(MergedObject, Default)]
-pub struct Query(AccountQuery, AnalysisQuery, ActionQuery, KnowledgeQuery, ChatQuery);
+pub struct Query(AccountQuery, AnalysisQuery, ActionQuery, KnowledgeQuery, ChatQuery, WorkflowQuery);
 
 /// Root mutation.
 #[derive(MergedObject, Default)]
@@ -33,6 +35,7 @@ pub struct Mutation(
     ActionMutation,
     KnowledgeMutation,
     ChatMutation,
+    WorkflowMutation,
 );
 
 /// Root subscription.

@@ -13,6 +13,7 @@ pub mod preferences;
 pub mod sessions;
 pub mod shopify;
 pub mod webhooks;
+pub mod workflow;
 
 pub use email::Email;
 pub use events::{AccountEvent, AccountEventKind, AccountEvents, InProcessAccountEvents};

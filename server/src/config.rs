@@ -725,6 +725,7 @@ impl Default for RateLimitConfig {
                 "analysisRequest".into(),
                 "listAnalysisRequests".into(),
                 "sendChatMessage".into(),
+                "runWorkflow".into(),
             ],
             auth: AuthLimitConfig::default(),
         }

@@ -401,6 +401,9 @@ impl Application {
 
     /// Builds on an already migrated database (tests give each their own).
     pub async fn build_with_database(config: Config, db: DatabaseConnection) -> anyhow::Result<Self> {
+        // Before anything slow (the embedding model loads below): chat
+        // answers begun before this instant are not this process's.
+        let started = std::time::SystemTime::now();
         let secret = match &config.jwt.secret {
             Some(secret) => secret.clone(),
             None => embedded_jwt_secret(&config)?,
@@ -437,6 +440,18 @@ impl Application {
             embedding,
         );
         pipeline.observer = Some(metrics.clone());
+        // Chat answers are written by the `serve` process that took their
+        // message, never by a worker, so this runs here whether or not a
+        // worker does: an answer still `STREAMING` from before this process
+        // lost its writer, and its session takes no message until it ends.
+        match alatar_agents::knowledge::chat::fail_interrupted_by_restart(&pipeline, started).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(answers = n, "chat answers cut short by the restart stored as failed"),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "could not fail the chat answers cut short by the restart; their sessions recover after 15 minutes"
+            ),
+        }
         let worker = if config.pipeline.worker {
             // The embedded queue forgets on restart: resume from the database.
             Some(Worker::start(pipeline.clone(), config.amqp_url.is_none()).await?)

@@ -1,6 +1,8 @@
 //! A scripted OpenAI-compatible chat server for tests (there is no network
 //! here): it answers `POST /v1/chat/completions` with the next scripted
-//! reply and records every request body.
+//! reply (or, once the script is done, the reply it repeats, if any) and
+//! records every request body. [`Reply::Streamed`] is a model's latency:
+//! the headers at once, the first event after a delay, the rest paced.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -12,6 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 /// One scripted answer.
@@ -23,11 +26,25 @@ pub enum Reply {
     Sse(Vec<Value>),
     /// Waits, then answers.
     Slow(Duration, Box<Reply>),
+    /// Server-sent events written as a streaming model writes them: the
+    /// response's headers at once, the first event after `first_after`
+    /// (the time to the first token), each next one `between` later, then
+    /// `[DONE]`.
+    Streamed {
+        /// Before the first event.
+        first_after: Duration,
+        /// Between events.
+        between: Duration,
+        /// The events (see [`chunks`]).
+        events: Vec<Value>,
+    },
 }
 
 #[derive(Clone, Default)]
 struct Script {
     replies: Arc<Mutex<VecDeque<Reply>>>,
+    /// Answered once `replies` is empty.
+    always: Option<Reply>,
     requests: Arc<Mutex<Vec<Value>>>,
 }
 
@@ -60,6 +77,19 @@ fn respond(reply: Reply) -> std::pin::Pin<Box<dyn std::future::Future<Output = R
                 tokio::time::sleep(delay).await;
                 respond(*reply).await
             }
+            Reply::Streamed { first_after, between, events } => {
+                let mut lines: Vec<String> = events.iter().map(|e| format!("data: {e}\n\n")).collect();
+                lines.push("data: [DONE]\n\n".to_owned());
+                let timed = lines.into_iter().enumerate().map(move |(n, line)| {
+                    let delay = if n == 0 { first_after } else { between };
+                    (delay, line)
+                });
+                let paced = futures_util::stream::iter(timed).then(|(delay, line)| async move {
+                    tokio::time::sleep(delay).await;
+                    Ok::<_, std::convert::Infallible>(line)
+                });
+                ([(header::CONTENT_TYPE, "text/event-stream")], Body::from_stream(paced)).into_response()
+            }
         }
     })
 }
@@ -68,7 +98,7 @@ async fn completions(State(script): State<Script>, Json(body): Json<Value>) -> R
     if let Ok(mut requests) = script.requests.lock() {
         requests.push(body);
     }
-    let next = script.replies.lock().ok().and_then(|mut r| r.pop_front());
+    let next = script.replies.lock().ok().and_then(|mut r| r.pop_front()).or_else(|| script.always.clone());
     match next {
         Some(reply) => respond(reply).await,
         None => (StatusCode::INTERNAL_SERVER_ERROR, "script exhausted").into_response(),
@@ -78,7 +108,15 @@ async fn completions(State(script): State<Script>, Json(body): Json<Value>) -> R
 impl FakeLlm {
     /// Starts the server with `replies`, answered in order.
     pub async fn start(replies: Vec<Reply>) -> Self {
-        let script = Script { replies: Arc::new(Mutex::new(replies.into())), ..Script::default() };
+        Self::serve(Script { replies: Arc::new(Mutex::new(replies.into())), ..Script::default() }).await
+    }
+
+    /// Starts the server answering every request with `reply`.
+    pub async fn repeating(reply: Reply) -> Self {
+        Self::serve(Script { always: Some(reply), ..Script::default() }).await
+    }
+
+    async fn serve(script: Script) -> Self {
         let app = Router::new().route("/v1/chat/completions", post(completions)).with_state(script.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("{e}"));
         let port = listener.local_addr().map(|a| a.port()).unwrap_or_default();

@@ -16,11 +16,14 @@ mod api {
     mod knowledge;
     mod knowledge_analysis;
     mod knowledge_chat;
+    mod knowledge_chat_restart;
+    mod knowledge_full_text_scale;
     mod knowledge_gdpr;
     mod knowledge_search;
     mod knowledge_semantic;
     mod knowledge_summary;
     mod knowledge_vectors;
+    mod knowledge_workflow;
     mod limits;
     mod llm;
     mod login_security;

@@ -12,6 +12,7 @@ mod knowledge;
 mod qualitative;
 mod quantitative;
 mod recommendation;
+mod workflow;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -29,12 +30,14 @@ use crate::plan::{Intent, Period};
 use crate::result::{KeyFigure, ProposalDraft, Provenance, Recommendation, Visualization};
 use crate::store::StoreData;
 use crate::tools::{TaskFailure, ToolRunner};
+use crate::workflows::NodeContext;
 
 pub use data_retrieval::DataRetrievalAgent;
 pub use knowledge::{DocumentFindings, KnowledgeAgent, NO_DOCUMENTS};
 pub use qualitative::QualitativeAgent;
 pub use quantitative::QuantitativeAgent;
 pub use recommendation::RecommendationAgent;
+pub use workflow::WorkflowAgent;
 
 /// Everything a department needs to work one task.
 pub struct TaskContext {
@@ -80,6 +83,13 @@ pub trait DepartmentAgent: Send + Sync {
     fn department(&self) -> Department;
     /// Works the task; the returned JSON becomes the task's output.
     async fn work(&self, task: &TaskContext, tools: &mut ToolRunner) -> Result<Value, TaskFailure>;
+    /// Works one node of a saved workflow's run; the returned JSON becomes
+    /// the task's output. Only `Workflow` runs nodes: a run's plan gives
+    /// its tasks to no other department.
+    async fn work_node(&self, node: &NodeContext, tools: &mut ToolRunner) -> Result<Value, TaskFailure> {
+        let _ = (node, tools);
+        Err(TaskFailure::Rejected(format!("{:?} does not run workflow nodes", self.department())))
+    }
 }
 
 /// The departments this worker staffs.
@@ -87,14 +97,15 @@ pub trait DepartmentAgent: Send + Sync {
 pub struct Departments(HashMap<Department, Arc<dyn DepartmentAgent>>);
 
 impl Departments {
-    /// The four analysis departments and `Knowledge`.
+    /// The four analysis departments, `Knowledge` and `Workflow`.
     pub fn standard() -> Self {
-        let agents: [Arc<dyn DepartmentAgent>; 5] = [
+        let agents: [Arc<dyn DepartmentAgent>; 6] = [
             Arc::new(DataRetrievalAgent),
             Arc::new(QuantitativeAgent),
             Arc::new(QualitativeAgent),
             Arc::new(RecommendationAgent),
             Arc::new(KnowledgeAgent),
+            Arc::new(WorkflowAgent),
         ];
         Self(agents.into_iter().map(|a| (a.department(), a)).collect())
     }

@@ -30,9 +30,8 @@
 //! written through the message's `AccountScope`.
 
 pub mod extractive;
+pub mod interrupted;
 pub mod prompt;
-
-use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
@@ -49,6 +48,11 @@ use super::sentences;
 use crate::llm::{ChatPrompt, LlmError};
 use crate::pipeline::{Event, Pipeline};
 use crate::write::write_transaction;
+
+pub use interrupted::{
+    INTERRUPTED_AFTER, INTERRUPTED_BY_RESTART, RESTART_MARGIN, fail_interrupted, fail_interrupted_by_restart,
+    fail_unfinished,
+};
 
 /// A piece of an answer's text: `{sessionId, messageId, text, offset}`
 /// (`offset`: characters of the answer before it, so a gap shows).
@@ -76,9 +80,22 @@ const HISTORY_CHARS: usize = 2_000;
 const RETRIEVAL_TERMS: usize = 32;
 /// Pieces of text waiting to be published; the writer waits beyond it.
 const DELTA_BUFFER: usize = 64;
-/// An answer still `STREAMING` this long after it started was interrupted
-/// (its process stopped): every attempt of a model call ends well before.
-pub const INTERRUPTED_AFTER: Duration = Duration::from_secs(15 * 60);
+/// A session's title until its first message names it.
+pub const DEFAULT_TITLE: &str = "New chat";
+/// Longest title taken from a first message, in characters.
+pub const TITLE_CHARS: usize = 80;
+
+/// A session's title from its first message: its first line, spaces
+/// collapsed, cut to [`TITLE_CHARS`] characters.
+pub fn title_of(content: &str) -> String {
+    let line = content.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or(DEFAULT_TITLE);
+    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+    if line.chars().count() <= TITLE_CHARS {
+        return line;
+    }
+    let cut: String = line.chars().take(TITLE_CHARS - 1).collect();
+    format!("{}…", cut.trim_end())
+}
 
 /// A passage an answer cites, as stored in `chat_messages.citations`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -448,55 +465,6 @@ async fn finish(
     Ok(message)
 }
 
-/// Stores `answer_id` `FAILED` with `error` if it is still `STREAMING`
-/// (its writer panicked), and publishes it; whether it was.
-pub async fn fail_unfinished(
-    p: &Pipeline,
-    scope: AccountScope,
-    session_id: Uuid,
-    answer_id: Uuid,
-    error: &str,
-) -> Result<bool, DbErr> {
-    let done = scope
-        .update_many::<chat_message::Entity>()
-        .col_expr(chat_message::Column::Status, Expr::value(ChatMessageStatus::Failed.as_str()))
-        .col_expr(chat_message::Column::Error, Expr::value(error.to_owned()))
-        .filter(chat_message::Column::Id.eq(answer_id))
-        .filter(chat_message::Column::Status.eq(ChatMessageStatus::Streaming))
-        .exec(&scope.on(&p.db))
-        .await?;
-    if done.rows_affected > 0 {
-        let payload = json!({ "sessionId": session_id, "messageId": answer_id, "error": error });
-        p.bus.publish(&[event(scope, session_id, CHAT_FAILED, payload)]).await;
-    }
-    Ok(done.rows_affected > 0)
-}
-
-/// The session's answers still `STREAMING` after [`INTERRUPTED_AFTER`]:
-/// their process stopped while writing them. Stored `FAILED`, so a session
-/// is never stuck behind one; how many.
-pub async fn fail_interrupted(p: &Pipeline, scope: AccountScope, session_id: Uuid) -> Result<u64, DbErr> {
-    let cutoff = Utc::now() - chrono::Duration::from_std(INTERRUPTED_AFTER).unwrap_or(chrono::Duration::zero());
-    let stale: Vec<Uuid> = scope
-        .find::<chat_message::Entity>()
-        .select_only()
-        .column(chat_message::Column::Id)
-        .filter(chat_message::Column::SessionId.eq(session_id))
-        .filter(chat_message::Column::Status.eq(ChatMessageStatus::Streaming))
-        .filter(chat_message::Column::CreatedAt.lt(cutoff))
-        .into_tuple()
-        .all(&scope.on(&p.db))
-        .await?;
-    let mut failed = 0;
-    for id in stale {
-        let why = "the answer was interrupted (the server stopped while writing it); ask again";
-        if fail_unfinished(p, scope, session_id, id, why).await? {
-            failed += 1;
-        }
-    }
-    Ok(failed)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,6 +500,14 @@ mod tests {
         assert_eq!(retrieval_text("How do I?", &[]), "");
         let long = (0..40).map(|n| format!("word{n}")).collect::<Vec<_>>().join(" ");
         assert_eq!(retrieval_text(&long, &[]).split(" or ").count(), RETRIEVAL_TERMS);
+    }
+
+    #[test]
+    fn titles_come_from_the_first_line() {
+        assert_eq!(title_of("\n  How long   do returns take?\nMore."), "How long do returns take?");
+        let long = title_of(&"word ".repeat(40));
+        assert_eq!(long.chars().count(), TITLE_CHARS, "{long}");
+        assert!(long.ends_with('…'));
     }
 
     #[test]

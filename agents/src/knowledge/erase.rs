@@ -14,12 +14,18 @@
 //!   same text) and its summary (re-written from what is left); its row
 //!   stays, marked with `redacted_at` and a note, so the merchant sees what
 //!   happened and why the document can no longer be read again.
+//!   The same request redacts the customer's mentions, by the same rules,
+//!   from the account's chats and the store's analyses (`mentions`: each
+//!   replaced by `[redacted]` where it stands, the rows kept) and stops
+//!   any answer still being written from what was erased.
 //! - [`erase_collections`] (`shop/redact`): the account's collections with
 //!   all their documents, files, chunks and vectors.
 //!
 //! Everything runs on the caller's connection (the webhook's transaction)
 //! through the [`AccountScope`]. A document still being extracted when the
 //! request comes has no chunks to look at yet: the erasure cannot see it.
+
+mod mentions;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -35,6 +41,10 @@ use alatar_entity::{
 
 use crate::pipeline::Message;
 use crate::pipeline::journal::enqueue_all;
+
+use mentions::{redact_analyses, redact_chats, stop_answers};
+
+pub use mentions::{REDACTED, STOPPED_BY_ERASURE};
 
 /// Fewest digits a phone number needs to be looked for: shorter ones
 /// (extensions, order numbers, years) would erase unrelated text.
@@ -196,6 +206,19 @@ pub struct CustomerErasure {
     pub files: u64,
     /// Summaries dropped (to be written again from what is left).
     pub summaries: u64,
+    /// Chat messages whose text, error or citations named the customer.
+    pub chat_messages: u64,
+    /// Chat sessions whose title named the customer.
+    pub chat_titles: u64,
+    /// Answers being written, stopped (they could quote what went).
+    pub chat_answers_stopped: u64,
+    /// The store's analysis requests whose question, plan or failure
+    /// reason named the customer.
+    pub analyses: u64,
+    /// Their results whose summary or body did.
+    pub analysis_results: u64,
+    /// Their tasks, tool calls and events that did.
+    pub analysis_records: u64,
 }
 
 /// A chunk's place: its document, page and range in the page's text.
@@ -207,12 +230,15 @@ struct Place {
     end: usize,
 }
 
-/// Erases every chunk of the account that names the customer (see the
-/// module's documentation); queues the summaries to write again on `db`,
-/// committed with the caller's transaction.
+/// Erases every chunk of the account that names the customer and redacts
+/// them from its chats and from the analyses of `store_id` (the store whose
+/// customer they are; see the module's documentation); queues the
+/// summaries to write again on `db`, committed with the caller's
+/// transaction.
 pub async fn erase_customer<C: ScopeSession>(
     db: &C,
     scope: AccountScope,
+    store_id: Uuid,
     customer: &CustomerMarks,
 ) -> Result<CustomerErasure, DbErr> {
     if customer.is_empty() {
@@ -263,7 +289,20 @@ pub async fn erase_customer<C: ScopeSession>(
         messages.extend(message);
     }
     enqueue_all(db, &messages).await?;
-    if erased.chunks > 0 || erased.summaries > 0 {
+    let chats = redact_chats(db, scope, customer).await?;
+    erased.chat_messages = chats.messages;
+    erased.chat_titles = chats.titles;
+    // An answer being written read its passages and history before this
+    // transaction and is stored after it: one drawing on what just went
+    // could name the customer again.
+    if erased.chunks > 0 || erased.summaries > 0 || chats.messages > 0 || chats.titles > 0 {
+        erased.chat_answers_stopped = stop_answers(db, scope).await?;
+    }
+    let analyses = redact_analyses(db, scope, store_id, customer).await?;
+    erased.analyses = analyses.requests;
+    erased.analysis_results = analyses.results;
+    erased.analysis_records = analyses.records;
+    if erased != CustomerErasure::default() {
         tracing::info!(
             account_id = %scope.account_id(),
             chunks = erased.chunks,
@@ -271,7 +310,13 @@ pub async fn erase_customer<C: ScopeSession>(
             documents = erased.documents,
             files = erased.files,
             summaries = erased.summaries,
-            "customer erased from documents"
+            chat_messages = erased.chat_messages,
+            chat_titles = erased.chat_titles,
+            chat_answers_stopped = erased.chat_answers_stopped,
+            analyses = erased.analyses,
+            analysis_results = erased.analysis_results,
+            analysis_records = erased.analysis_records,
+            "customer erased from documents, chats and analyses"
         );
     }
     Ok(erased)

@@ -26,6 +26,7 @@ use crate::knowledge::library::{DatabaseLibrary, Library};
 use crate::plan::Plan;
 use crate::store::StoreError;
 use crate::tools::{ErrorBudget, FailedAttempt, ProgressSink, TaskFailure, ToolProgress, ToolRunner};
+use crate::workflows::{NodeContext, WorkflowPlan};
 use crate::write::begin_write;
 
 mod commit;
@@ -205,7 +206,13 @@ pub(crate) async fn run_task(p: &Pipeline, request_id: Uuid, task_id: Uuid) -> a
     let Some(agent) = p.departments.get(department).cloned() else {
         anyhow::bail!("no {department:?} agent on this worker");
     };
-    let depends_on: Vec<i32> = serde_json::from_value(task.depends_on.clone()).unwrap_or_default();
+    // A workflow's node may read any node that ran before it, not only
+    // the ones its edges come from.
+    let depends_on: Vec<i32> = if request.workflow_id.is_some() {
+        ancestors(&tasks, &task)
+    } else {
+        serde_json::from_value(task.depends_on.clone()).unwrap_or_default()
+    };
     let upstream = tasks
         .iter()
         .filter(|t| depends_on.contains(&t.step))
@@ -296,6 +303,51 @@ pub(crate) async fn run_task(p: &Pipeline, request_id: Uuid, task_id: Uuid) -> a
 
 type Worked = (Value, Vec<crate::tools::ToolCallRecord>);
 
+/// The steps `task` waits for, directly or through the steps it waits for.
+fn ancestors(tasks: &[agent_task::Model], task: &agent_task::Model) -> Vec<i32> {
+    let waits_for =
+        |t: &agent_task::Model| serde_json::from_value::<Vec<i32>>(t.depends_on.clone()).unwrap_or_default();
+    let mut found: Vec<i32> = Vec::new();
+    let mut next = waits_for(task);
+    while let Some(step) = next.pop() {
+        if found.contains(&step) {
+            continue;
+        }
+        found.push(step);
+        if let Some(upstream) = tasks.iter().find(|t| t.step == step) {
+            next.extend(waits_for(upstream));
+        }
+    }
+    found
+}
+
+/// What the request's plan asks of its tasks: an analysis's steps, or the
+/// nodes of a saved workflow's run.
+enum Assignment {
+    Analysis(Plan),
+    Workflow(WorkflowPlan),
+}
+
+impl Assignment {
+    fn of(request: &analysis_request::Model) -> Result<Self, TaskFailure> {
+        let no_plan = || TaskFailure::Rejected("the request has no plan".into());
+        let plan = request.plan.clone().ok_or_else(no_plan)?;
+        if request.workflow_id.is_some() {
+            serde_json::from_value(plan).map(Assignment::Workflow).map_err(|_| no_plan())
+        } else {
+            serde_json::from_value(plan).map(Assignment::Analysis).map_err(|_| no_plan())
+        }
+    }
+
+    /// The shop's day the request was planned on (older plans: none).
+    fn as_of(&self) -> Option<chrono::NaiveDate> {
+        match self {
+            Assignment::Analysis(plan) => plan.as_of,
+            Assignment::Workflow(run) => Some(run.as_of),
+        }
+    }
+}
+
 async fn work(
     p: &Pipeline,
     request: &analysis_request::Model,
@@ -305,14 +357,10 @@ async fn work(
     agent: Arc<dyn crate::departments::DepartmentAgent>,
     start: Arc<Start>,
 ) -> Result<Worked, TaskFailure> {
-    let plan: Plan = request
-        .plan
-        .clone()
-        .and_then(|v| serde_json::from_value(v).ok())
-        .ok_or_else(|| TaskFailure::Rejected("the request has no plan".into()))?;
+    let assignment = Assignment::of(request)?;
     let store = store.ok_or_else(|| TaskFailure::Rejected("the store was disconnected".into()))?;
     // The shop's day the request was planned on (older plans: UTC's).
-    let as_of = plan.as_of.unwrap_or_else(|| request.created_at.date_naive());
+    let as_of = assignment.as_of().unwrap_or_else(|| request.created_at.date_naive());
     let mut runner = ToolRunner::new(
         start.clone(),
         u32::try_from(task.error_count).unwrap_or(0),
@@ -331,28 +379,39 @@ async fn work(
             Err(e) => return Err(TaskFailure::Rejected(e.to_string())),
         }
     };
-    let context = TaskContext {
-        prompt: request.prompt.clone(),
-        intent: plan.intent,
-        period: plan.period,
-        as_of,
-        objective: task.objective.clone(),
-        upstream,
-        store: data,
-        llm: p.llm.clone(),
-        model: Some(request.model.clone()),
-        // Bound to the request's account: whatever a model or a document
-        // asks for, no other account's chunks can be read through it.
-        library: Some(Arc::new(DatabaseLibrary::new(p, AccountScope::new(request.account_id))) as Arc<dyn Library>),
-    };
+    // Bound to the request's account: whatever a model or a document asks
+    // for, no other account's chunks can be read through it.
+    let library: Arc<dyn Library> = Arc::new(DatabaseLibrary::new(p, AccountScope::new(request.account_id)));
     tracing::debug!(task_id = %task.id, department = ?task.department, "working");
-    let output = agent.work(&context, &mut runner).await?;
+    let output = match assignment {
+        Assignment::Analysis(plan) => {
+            let context = TaskContext {
+                prompt: request.prompt.clone(),
+                intent: plan.intent,
+                period: plan.period,
+                as_of,
+                objective: task.objective.clone(),
+                upstream,
+                store: data,
+                llm: p.llm.clone(),
+                model: Some(request.model.clone()),
+                library: Some(library),
+            };
+            agent.work(&context, &mut runner).await?
+        }
+        Assignment::Workflow(run) => {
+            let model = Some(request.model.clone());
+            let context = NodeContext::for_step(&run, task.step, upstream, data, library, p.llm.clone(), model)?;
+            agent.work_node(&context, &mut runner).await?
+        }
+    };
     Ok((output, runner.into_calls()))
 }
 
 /// The part of a department's output worth streaming (datasets are not).
 fn partial(department: Department, output: &Value) -> Value {
     match department {
+        Department::Workflow => crate::workflows::partial(output),
         Department::DataRetrieval => {
             let names: Vec<_> = output.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default();
             json!({ "datasets": names })

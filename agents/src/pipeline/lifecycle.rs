@@ -27,12 +27,40 @@ pub struct NewRequest {
     pub model: String,
 }
 
+/// A saved workflow to run: which one, and the inputs it was given
+/// (checked against its definition by the caller).
+#[derive(Debug, Clone)]
+pub struct WorkflowRun {
+    /// The workflow (already checked to belong to the account).
+    pub workflow_id: Uuid,
+    /// The inputs, a JSON object.
+    pub inputs: serde_json::Value,
+}
+
 const UNFINISHED: [AnalysisStatus; 4] =
     [AnalysisStatus::Queued, AnalysisStatus::Planning, AnalysisStatus::Running, AnalysisStatus::AwaitingApproval];
 
 /// Stores the request (`QUEUED`), its first event and its message together.
 pub async fn submit(p: &Pipeline, new: NewRequest) -> Result<analysis_request::Model, DbErr> {
+    queue(p, new, None).await
+}
+
+/// [`submit`] for a run of a saved workflow: the orchestrator plans it
+/// from the workflow's nodes instead of asking the planner.
+pub async fn submit_workflow(
+    p: &Pipeline,
+    new: NewRequest,
+    run: WorkflowRun,
+) -> Result<analysis_request::Model, DbErr> {
+    queue(p, new, Some(run)).await
+}
+
+async fn queue(p: &Pipeline, new: NewRequest, run: Option<WorkflowRun>) -> Result<analysis_request::Model, DbErr> {
     let now = Utc::now();
+    let (workflow_id, workflow_inputs) = match run {
+        Some(run) => (Some(run.workflow_id), Some(run.inputs)),
+        None => (None, None),
+    };
     let id = Uuid::now_v7();
     let tx = begin_write(&p.db).await?;
     let model = analysis_request::Entity::insert(analysis_request::ActiveModel {
@@ -51,6 +79,8 @@ pub async fn submit(p: &Pipeline, new: NewRequest) -> Result<analysis_request::M
         updated_at: Set(now),
         started_at: Set(None),
         finished_at: Set(None),
+        workflow_id: Set(workflow_id),
+        workflow_inputs: Set(workflow_inputs),
     })
     .exec_with_returning(&tx)
     .await?;

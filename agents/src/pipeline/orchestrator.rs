@@ -1,6 +1,11 @@
 //! Class 1: reads the request, plans, dispatches tasks whose inputs are
 //! ready, and reviews the departments' work into the `AnalysisResult`. It
 //! knows departments only through the plan, so new ones need no change here.
+//! A run of a saved workflow (`workflow.rs`) is planned from the workflow's
+//! nodes instead of by the planner and reviewed node by node; dispatching,
+//! waiting and failing are the same DAG machinery.
+
+mod workflow;
 
 use std::collections::HashSet;
 
@@ -11,7 +16,7 @@ use sea_orm::{
     QuerySelect,
 };
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use alatar_entity::{
@@ -74,6 +79,9 @@ async fn shop_day(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Re
 }
 
 async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result<()> {
+    if let Some(workflow_id) = request.workflow_id {
+        return workflow::plan(p, request, workflow_id).await;
+    }
     let as_of = shop_day(p, request).await?;
     let planning = p.llm.plan(&request.prompt, as_of, Some(&request.model));
     tokio::pin!(planning);
@@ -138,6 +146,41 @@ async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result
     } else {
         plan
     };
+    let record = serde_json::to_value(&plan)?;
+    let event = json!({ "intent": plan.intent, "period": plan.period, "periodLabel": plan.period.label() });
+    let planned = Planned { intent: plan.intent.as_str().to_owned(), record, steps: plan.steps, event: object(event) };
+    write_plan(p, request, announced, planned).await
+}
+
+/// What planning decided, ready to be written.
+struct Planned {
+    /// `analysis_requests.intent`.
+    intent: String,
+    /// `analysis_requests.plan`.
+    record: Value,
+    /// One task each, in an order that respects their dependencies.
+    steps: Vec<crate::plan::PlanStep>,
+    /// The `PLAN` event's payload, but for its `steps`.
+    event: Map<String, Value>,
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// Commits a plan: `RUNNING`, its tasks, the first tasks' messages and the
+/// `PLAN` event, in one transaction (with `PLANNING` when it was not
+/// announced on its own).
+async fn write_plan(
+    p: &Pipeline,
+    request: &analysis_request::Model,
+    announced: bool,
+    planned: Planned,
+) -> anyhow::Result<()> {
+    let Planned { intent, record, steps: plan_steps, event } = planned;
     let tx = begin_write(&p.db).await?;
     let from = if announced { AnalysisStatus::Planning } else { AnalysisStatus::Queued };
     if !transition(&tx, request.id, &[from], AnalysisStatus::Running, None).await? {
@@ -148,14 +191,13 @@ async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result
         update = update.col_expr(analysis_request::Column::StartedAt, Expr::value(Utc::now()));
     }
     update
-        .col_expr(analysis_request::Column::Intent, Expr::value(plan.intent.as_str()))
-        .col_expr(analysis_request::Column::Plan, Expr::value(serde_json::to_value(&plan)?))
+        .col_expr(analysis_request::Column::Intent, Expr::value(intent))
+        .col_expr(analysis_request::Column::Plan, Expr::value(record))
         .filter(analysis_request::Column::Id.eq(request.id))
         .exec(&tx)
         .await?;
     let now = Utc::now();
-    let tasks: Vec<agent_task::Model> = plan
-        .steps
+    let tasks: Vec<agent_task::Model> = plan_steps
         .iter()
         .enumerate()
         .map(|(i, step)| agent_task::Model {
@@ -180,24 +222,23 @@ async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result
         .await?;
     let first: Vec<Message> = tasks
         .iter()
-        .zip(&plan.steps)
+        .zip(&plan_steps)
         .filter(|(t, _)| t.status == TaskStatus::Dispatched)
         .map(|(t, s)| Message::RunTask { request_id: request.id, task_id: t.id, department: s.department })
         .collect();
     enqueue_all(&tx, &first).await?;
     let steps: Vec<_> = tasks
         .iter()
-        .zip(&plan.steps)
+        .zip(&plan_steps)
         .map(|(t, s)| json!({ "step": t.step, "taskId": t.id, "department": s.department, "objective": s.objective, "dependsOn": s.depends_on }))
         .collect();
     let mut events = Vec::new();
     if !announced {
         events.push(status_event(AnalysisStatus::Planning, None));
     }
-    events.push((
-        kind::PLAN,
-        json!({ "intent": plan.intent, "period": plan.period, "periodLabel": plan.period.label(), "steps": steps }),
-    ));
+    let mut payload = event;
+    payload.insert("steps".to_owned(), json!(steps));
+    events.push((kind::PLAN, Value::Object(payload)));
     events.push(status_event(AnalysisStatus::Running, None));
     let events = append(&tx, request.account_id, request.id, events).await?;
     tx.commit().await?;
@@ -352,6 +393,26 @@ async fn finish(p: &Pipeline, request: &analysis_request::Model, tasks: &[agent_
         .await?
         .into_iter()
         .collect();
+    let (summary, body, actions) = if request.workflow_id.is_some() {
+        let Some(reviewed) = workflow::review(request, tasks, &recorded) else {
+            end(p, request, AnalysisStatus::Failed, Some("the workflow's plan could not be read")).await?;
+            return Ok(());
+        };
+        (reviewed.summary, reviewed.body, reviewed.actions)
+    } else {
+        review(request, tasks, &recorded)
+    };
+    write_result(p, request, summary, body, actions).await
+}
+
+/// An analysis's answer from its departments' outputs: figures and
+/// citations only with recorded tool calls behind them, and from the
+/// `Knowledge` task nothing but its sections, citations and warnings.
+fn review(
+    request: &analysis_request::Model,
+    tasks: &[agent_task::Model],
+    recorded: &HashSet<Uuid>,
+) -> (String, AnalysisBody, Vec<ProposalDraft>) {
     let mut body = AnalysisBody::default();
     let mut summary = None;
     let mut actions = Vec::new();
@@ -403,6 +464,19 @@ async fn finish(p: &Pipeline, request: &analysis_request::Model, tasks: &[agent_
             .collect::<Vec<_>>()
             .join("; ")
     });
+    (summary, body, actions)
+}
+
+/// Writes the reviewed answer: the result, its proposals (`PENDING`, each
+/// audited) and `AWAITING_APPROVAL` (proposals wait for a person) or
+/// `COMPLETED`, in one transaction.
+async fn write_result(
+    p: &Pipeline,
+    request: &analysis_request::Model,
+    summary: String,
+    body: AnalysisBody,
+    actions: Vec<ProposalDraft>,
+) -> anyhow::Result<()> {
     let now = Utc::now();
     // Configuration bounds the lifetime (a year at most), so it converts.
     let expires_at = now + Duration::from_std(p.config.proposal_ttl).unwrap_or_else(|_| Duration::hours(72));

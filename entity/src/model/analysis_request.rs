@@ -41,6 +41,12 @@ pub struct Model {
     pub started_at: Option<ChronoDateTimeUtc>,
     /// When it reached a terminal state.
     pub finished_at: Option<ChronoDateTimeUtc>,
+    /// The saved workflow this request runs (`runWorkflow`); `None` for a
+    /// question. Kept when the workflow is deleted: the run's plan holds
+    /// the definition it ran.
+    pub workflow_id: Option<Uuid>,
+    /// The inputs the workflow was run with (a JSON object).
+    pub workflow_inputs: Option<Json>,
 }
 
 /// Relations are expressed by foreign keys in the migration.

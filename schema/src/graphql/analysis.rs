@@ -86,9 +86,18 @@ impl AnalysisRequest {
     async fn intent(&self) -> Option<&str> {
         self.0.intent.as_deref()
     }
-    /// The orchestrator's plan.
+    /// The orchestrator's plan (for a workflow's run: the definition it
+    /// runs, its inputs and the nodes in step order).
     async fn plan(&self) -> Option<Json<Value>> {
         self.0.plan.clone().map(Json)
+    }
+    /// The saved workflow this request runs (`runWorkflow`); null for a question.
+    async fn workflow_id(&self) -> Option<ID> {
+        self.0.workflow_id.map(|id| ID(id.to_string()))
+    }
+    /// The inputs the workflow was run with.
+    async fn workflow_inputs(&self) -> Option<Json<Value>> {
+        self.0.workflow_inputs.clone().map(Json)
     }
     /// The model asked to write the narrative (the user's preference or the
     /// default); `AnalysisResult.writtenBy` says who actually wrote it.
@@ -196,6 +205,15 @@ impl AgentTask {
     }
     async fn last_error(&self) -> Option<&str> {
         self.0.last_error.as_deref()
+    }
+    /// A workflow node's result, once it ran: `{ node, type, output, text }`
+    /// (and the recorded call or model behind it). Null for an analysis's
+    /// steps, whose work reaches clients as the reviewed result.
+    async fn output(&self) -> Option<Json<Value>> {
+        if self.0.department != alatar_agents::Department::Workflow.name() {
+            return None;
+        }
+        self.0.output.clone().map(Json)
     }
     async fn finished_at(&self) -> Option<DateTime<Utc>> {
         self.0.finished_at

@@ -73,6 +73,19 @@ pub async fn submit(
     if prompt.chars().count() > MAX_PROMPT_CHARS {
         return Err(ApiError::bad_input("prompt", format!("must be at most {MAX_PROMPT_CHARS} characters")));
     }
+    linked_store(p, scope, store_id).await?;
+    let new = lifecycle::NewRequest {
+        account_id: scope.account_id(),
+        user_id: viewer.sub,
+        store_id,
+        prompt: prompt.to_owned(),
+        model: request_model(p, scope, viewer).await,
+    };
+    lifecycle::submit(p, new).await.map_err(ApiError::internal)
+}
+
+/// One of the account's stores that is still linked: what a request may be about.
+pub(crate) async fn linked_store(p: &Pipeline, scope: AccountScope, store_id: Uuid) -> ApiResult<store::Model> {
     let found_store = scope
         .find::<store::Entity>()
         .filter(store::Column::Id.eq(store_id))
@@ -83,23 +96,42 @@ pub async fn submit(
     if found_store.disconnected_at.is_some() {
         return Err(ApiError::Conflict("the store is disconnected: link it again to analyse it".into()));
     }
-    // The user's model choice wins; the offline model has no choice to make.
-    let model = match p.llm.model() {
+    Ok(found_store)
+}
+
+/// The model a request of `viewer`'s writes with: the user's choice wins;
+/// the offline model has no choice to make.
+pub(crate) async fn request_model(p: &Pipeline, scope: AccountScope, viewer: &AccessClaims) -> String {
+    match p.llm.model() {
         "offline" => "offline".to_owned(),
         default => crate::service::preferences::get(&p.db, scope, viewer.sub)
             .await
             .ok()
             .and_then(|prefs| prefs.llm_model)
             .unwrap_or_else(|| default.to_owned()),
-    };
-    let new = lifecycle::NewRequest {
-        account_id: scope.account_id(),
-        user_id: viewer.sub,
-        store_id,
-        prompt: prompt.to_owned(),
-        model,
-    };
-    lifecycle::submit(p, new).await.map_err(ApiError::internal)
+    }
+}
+
+/// A page of the requests that ran workflow `workflow_id`, newest first,
+/// after the cursor `before_id`.
+pub async fn runs_of(
+    p: &Pipeline,
+    scope: AccountScope,
+    workflow_id: Uuid,
+    before_id: Option<Uuid>,
+    limit: u64,
+) -> ApiResult<Vec<analysis_request::Model>> {
+    let mut query =
+        scope.find::<analysis_request::Entity>().filter(analysis_request::Column::WorkflowId.eq(workflow_id));
+    if let Some(before) = before_id {
+        query = query.filter(analysis_request::Column::Id.lt(before));
+    }
+    query
+        .order_by_desc(analysis_request::Column::Id)
+        .limit(limit)
+        .all(&scope.on(&p.db))
+        .await
+        .map_err(ApiError::internal)
 }
 
 /// One of the account's requests.

@@ -176,7 +176,8 @@ async fn process<C: ScopeSession>(db: &C, topic: &str, shop: &str, payload: &Val
             // copied into analyses (task outputs, tool inputs, events, result
             // bodies, proposals, the audit records quoting them) are cut out
             // of them. Aggregates stay: they identify nobody. The account's
-            // documents lose every chunk naming the customer's email or phone.
+            // documents lose every chunk naming the customer's email or phone,
+            // and its chats and the store's analyses every mention of them.
             cache::invalidate(db, scope, store_id, &[]).await?;
             let customer = customer_id(payload);
             let mut proposals = 0;
@@ -190,7 +191,7 @@ async fn process<C: ScopeSession>(db: &C, topic: &str, shop: &str, payload: &Val
                     .await?;
             }
             let marks = compliance::marks(payload);
-            let documents = erase_customer(db, scope, &marks).await?;
+            let documents = erase_customer(db, scope, store_id, &marks).await?;
             // Counts only: the record of what was done names nobody (the
             // proposals' count tells the merchant why a hash changed).
             let detail = compliance::redaction_record(proposals, &marks, &documents);

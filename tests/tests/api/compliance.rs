@@ -198,6 +198,8 @@ async fn seed_analysis(app: &TestApp, store: &store::Model, user_id: Uuid) -> (U
             updated_at: Set(now),
             started_at: Set(Some(now)),
             finished_at: Set(Some(now)),
+            workflow_id: Set(None),
+            workflow_inputs: Set(None),
         })
         .exec_without_returning(db)
         .await,

@@ -98,6 +98,8 @@ async fn one_call_commits_a_step_once_and_dispatches_what_is_ready() {
         updated_at: Set(now),
         started_at: Set(Some(now)),
         finished_at: Set(None),
+        workflow_id: Set(None),
+        workflow_inputs: Set(None),
     })
     .exec_without_returning(db)
     .await

@@ -9,6 +9,14 @@
 //! double-quoted (quotes inside doubled), joined by operators of our own
 //! making; an unbalanced quote, `*`, `NEAR(`, `:`, `^`, parentheses and the
 //! like are just characters inside a string, which the tokenizer drops.
+//!
+//! On SQLite the expression is then held to one collection (and some of its
+//! documents) by [`in_scope`], inside `MATCH` itself: the FTS5 index
+//! carries each chunk's collection and document as tokens of a column of
+//! their own (migration 000014), so the engine reads only that collection's
+//! matches (see `full_text`'s module doc for why).
+
+use uuid::Uuid;
 
 /// Most whitespace-separated pieces of a query that are searched for; the
 /// rest are ignored (all words must match, so a longer query finds
@@ -118,6 +126,35 @@ pub fn quote(piece: &str) -> String {
     format!("\"{}\"", piece.replace('"', "\"\""))
 }
 
+/// A collection's token in the FTS5 `scope` column: `c` and its 32 hex
+/// digits. Migration 000014 writes `'c' || hex(collection_id)`, the hex of
+/// the 16 bytes sqlx binds a `Uuid` as; the tokenizer folds its case.
+pub fn collection_token(id: Uuid) -> String {
+    format!("c{}", id.simple())
+}
+
+/// A document's token in the FTS5 `scope` column: `d` and its 32 hex digits.
+pub fn document_token(id: Uuid) -> String {
+    format!("d{}", id.simple())
+}
+
+/// `expression` (from [`TextQuery::to_fts5`]) held to the chunks of
+/// `collection_id`, and of `document_ids` when given, for FTS5's `MATCH`:
+/// the scope's tokens in the `scope` column, the user's strings in `text`
+/// only (so a word that happens to be a collection's token matches nothing).
+/// `None` when `document_ids` is empty: nothing can match.
+pub fn in_scope(expression: &str, collection_id: Uuid, document_ids: Option<&[Uuid]>) -> Option<String> {
+    let mut scope = format!("scope : {}", quote(&collection_token(collection_id)));
+    if let Some(ids) = document_ids {
+        if ids.is_empty() {
+            return None;
+        }
+        let any: Vec<String> = ids.iter().map(|id| quote(&document_token(*id))).collect();
+        scope.push_str(&format!(" AND scope : ({})", any.join(" OR ")));
+    }
+    Some(format!("{scope} AND text : ({expression})"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +228,28 @@ mod tests {
         assert_eq!(fts(r#"say "hi"#).as_deref(), Some(r#"("say" AND "hi")"#));
         assert_eq!(fts("NEAR(a").as_deref(), Some(r#"("NEAR(a")"#));
         assert_eq!(quote(r#"a"b"#), r#""a""b""#);
+    }
+
+    #[test]
+    fn the_scope_is_part_of_the_match() {
+        let collection = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        let documents = [Uuid::from_u128(1), Uuid::from_u128(0xff)];
+        assert_eq!(collection_token(collection), "c0123456789abcdef0123456789abcdef");
+        assert_eq!(document_token(documents[1]), "d000000000000000000000000000000ff");
+        let expression = fts("returns -sale").unwrap_or_default();
+        assert_eq!(
+            in_scope(&expression, collection, None).as_deref(),
+            Some(r#"scope : "c0123456789abcdef0123456789abcdef" AND text : ((("returns") NOT ("sale")))"#)
+        );
+        assert_eq!(
+            in_scope(r#"("a")"#, collection, Some(documents.as_slice())).as_deref(),
+            Some(concat!(
+                r#"scope : "c0123456789abcdef0123456789abcdef" AND "#,
+                r#"scope : ("d00000000000000000000000000000001" OR "d000000000000000000000000000000ff") AND "#,
+                r#"text : (("a"))"#,
+            ))
+        );
+        assert_eq!(in_scope(r#"("a")"#, collection, Some(&[] as &[Uuid])), None);
     }
 
     #[test]

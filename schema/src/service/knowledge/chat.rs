@@ -14,10 +14,12 @@
 //! redelivered message would call the model, and bill it, a second time,
 //! and the event bus already carries the pieces to a subscriber on any
 //! instance. What a spawned task loses is surviving its process: an answer
-//! whose process stopped stays `STREAMING` until the session's next
-//! message, which stores it `FAILED` ("interrupted") once it is older than
-//! `INTERRUPTED_AFTER`. At most [`CONCURRENT_ANSWERS`] answers are written
-//! at once per process; more wait for a turn.
+//! whose process stopped is stored `FAILED` ("interrupted") when the next
+//! `serve` process starts (every answer begun before it, less a small
+//! margin), or else by the session's next message once it is older than
+//! `INTERRUPTED_AFTER` (see `alatar_agents::knowledge::chat::interrupted`).
+//! At most [`CONCURRENT_ANSWERS`] answers are written at once per process;
+//! more wait for a turn.
 
 mod updates;
 
@@ -29,7 +31,7 @@ use tokio::sync::Semaphore;
 use tracing::Instrument;
 use uuid::Uuid;
 
-use alatar_agents::knowledge::chat::{self, PendingAnswer};
+use alatar_agents::knowledge::chat::{self, PendingAnswer, title_of};
 use alatar_agents::pipeline::Pipeline;
 use alatar_agents::write::write_transaction;
 use alatar_entity::{AccountScope, ChatMessageStatus, ChatRole, chat_message, chat_session};
@@ -38,16 +40,13 @@ use super::collection;
 use crate::auth::AccessClaims;
 use crate::error::{ApiError, ApiResult};
 
+pub use alatar_agents::knowledge::chat::DEFAULT_TITLE;
 pub use updates::{ChatUpdate, ChatUpdateKind, chat_message_updates};
 
 /// Longest message, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 4_000;
 /// Longest model id, in characters.
 pub const MAX_MODEL_CHARS: usize = 200;
-/// A session's title until its first message names it.
-pub const DEFAULT_TITLE: &str = "New chat";
-/// Longest title taken from a first message, in characters.
-const TITLE_CHARS: usize = 80;
 /// Answers written at once in one process.
 pub const CONCURRENT_ANSWERS: usize = 64;
 
@@ -79,18 +78,6 @@ fn parse_content(raw: &str) -> ApiResult<String> {
         return Err(ApiError::bad_input("content", format!("must be at most {MAX_MESSAGE_CHARS} characters")));
     }
     Ok(content.to_owned())
-}
-
-/// A title from a first message: its first line, spaces collapsed, cut to
-/// 80 characters.
-fn title_of(content: &str) -> String {
-    let line = content.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or(DEFAULT_TITLE);
-    let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
-    if line.chars().count() <= TITLE_CHARS {
-        return line;
-    }
-    let cut: String = line.chars().take(TITLE_CHARS - 1).collect();
-    format!("{}…", cut.trim_end())
 }
 
 /// Starts a chat over one of the account's collections; `model` (the
@@ -333,13 +320,5 @@ mod tests {
         assert_eq!(parse_model(Some("  ".into())).ok().flatten(), None);
         assert!(parse_model(Some("two words".into())).is_err());
         assert!(parse_model(Some("m".repeat(MAX_MODEL_CHARS + 1))).is_err());
-    }
-
-    #[test]
-    fn titles_come_from_the_first_line() {
-        assert_eq!(title_of("\n  How long   do returns take?\nMore."), "How long do returns take?");
-        let long = title_of(&"word ".repeat(40));
-        assert_eq!(long.chars().count(), TITLE_CHARS, "{long}");
-        assert!(long.ends_with('…'));
     }
 }

@@ -10,8 +10,10 @@
 //! `customers/redact` also reaches the account's documents: the chunks that
 //! name the customer's email or phone go with their vectors and full-text
 //! entries, as do the matching documents' original files and summaries
-//! (`alatar_agents::knowledge::erase`). The redaction is recorded as a
-//! compliance request holding counts only ([`redaction_record`]).
+//! (`alatar_agents::knowledge::erase`), and every mention of them in the
+//! account's chats and the store's analyses' text is replaced by
+//! `[redacted]`. The redaction is recorded as a compliance request holding
+//! counts only ([`redaction_record`]).
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
@@ -322,17 +324,27 @@ pub(super) fn marks(payload: &Value) -> CustomerMarks {
 
 /// What a `customers/redact` erased, in counts, for the compliance record
 /// and the audit log: it names nobody, not even by the email it looked for.
-pub(super) fn redaction_record(proposals: u64, marks: &CustomerMarks, documents: &CustomerErasure) -> Value {
+pub(super) fn redaction_record(proposals: u64, marks: &CustomerMarks, erased: &CustomerErasure) -> Value {
     json!({
         "proposalsChanged": proposals,
         "documents": {
             "searchedByEmail": marks.has_email(),
             "searchedByPhone": marks.has_phone(),
-            "chunksErased": documents.chunks,
-            "vectorsErased": documents.vectors,
-            "documentsRedacted": documents.documents,
-            "filesErased": documents.files,
-            "summariesErased": documents.summaries,
+            "chunksErased": erased.chunks,
+            "vectorsErased": erased.vectors,
+            "documentsRedacted": erased.documents,
+            "filesErased": erased.files,
+            "summariesErased": erased.summaries,
+        },
+        "chats": {
+            "messagesRedacted": erased.chat_messages,
+            "titlesRedacted": erased.chat_titles,
+            "answersStopped": erased.chat_answers_stopped,
+        },
+        "analyses": {
+            "requestsRedacted": erased.analyses,
+            "resultsRedacted": erased.analysis_results,
+            "recordsRedacted": erased.analysis_records,
         },
         "erasedAt": Utc::now(),
     })
