@@ -90,14 +90,28 @@ impl<C> Scoped<'_, C> {
     }
 }
 
-impl<C: ScopeSession> Scoped<'_, C> {
-    /// A transaction of its own on the pool whose `BEGIN` carries the
-    /// settings: three round trips a statement (`BEGIN` with the settings,
-    /// the statement, `COMMIT`) instead of four.
-    async fn own_transaction(&self, pool: &PgPool) -> Result<sqlx::Transaction<'static, Postgres>, DbErr> {
-        let begin = format!("BEGIN; {}", self.enter());
-        pool.begin_with(sqlx::AssertSqlSafe(begin)).await.map_err(query_err)
-    }
+/// Runs one scoped statement on the pool in a transaction of its own whose
+/// `BEGIN` carries the settings: three round trips (`BEGIN` with the
+/// settings, the statement, `COMMIT`) instead of four.
+///
+/// It runs as a task of its own, to its end even when the caller stops
+/// waiting (a client gone, a time budget spent): sqlx cannot roll back a
+/// `BEGIN` cancelled before its answer arrived, and would return the
+/// connection to the pool inside the tenant's transaction, role and account
+/// still set, for the next system statement to fail on.
+async fn on_pool<T, W, F>(pool: &PgPool, enter: String, work: W) -> Result<T, DbErr>
+where
+    T: Send + 'static,
+    W: FnOnce(sqlx::Transaction<'static, Postgres>) -> F + Send + 'static,
+    F: std::future::Future<Output = Result<T, DbErr>> + Send,
+{
+    let pool = pool.clone();
+    tokio::spawn(async move {
+        let txn = pool.begin_with(sqlx::AssertSqlSafe(format!("BEGIN; {enter}"))).await.map_err(query_err)?;
+        work(txn).await
+    })
+    .await
+    .map_err(|e| DbErr::Custom(format!("a scoped statement's task ended: {e}")))?
 }
 
 fn query_err(e: sqlx::Error) -> DbErr {
@@ -154,38 +168,37 @@ impl<C: ScopeSession> ConnectionTrait for Scoped<'_, C> {
     }
 
     async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        as_scope!(self, execute_raw(stmt), pool => {
-            let mut txn = self.own_transaction(pool).await?;
+        as_scope!(self, execute_raw(stmt), pool => on_pool(pool, self.enter(), |mut txn| async move {
             let done = bound(&stmt).execute(&mut *txn).await.map_err(exec_err)?;
             txn.commit().await.map_err(exec_err)?;
             Ok(done.into())
-        })
+        }).await)
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         as_scope!(self, execute_unprepared(sql), pool => {
-            let mut txn = self.own_transaction(pool).await?;
-            let done = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *txn).await.map_err(exec_err)?;
-            txn.commit().await.map_err(exec_err)?;
-            Ok(done.into())
+            let sql = sql.to_owned();
+            on_pool(pool, self.enter(), |mut txn| async move {
+                let done = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *txn).await.map_err(exec_err)?;
+                txn.commit().await.map_err(exec_err)?;
+                Ok(done.into())
+            }).await
         })
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        as_scope!(self, query_one_raw(stmt), pool => {
-            let mut txn = self.own_transaction(pool).await?;
+        as_scope!(self, query_one_raw(stmt), pool => on_pool(pool, self.enter(), |mut txn| async move {
             let row = bound(&stmt).fetch_optional(&mut *txn).await.map_err(query_err)?;
             txn.commit().await.map_err(query_err)?;
             Ok(row.map(QueryResult::from))
-        })
+        }).await)
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        as_scope!(self, query_all_raw(stmt), pool => {
-            let mut txn = self.own_transaction(pool).await?;
+        as_scope!(self, query_all_raw(stmt), pool => on_pool(pool, self.enter(), |mut txn| async move {
             let rows = bound(&stmt).fetch_all(&mut *txn).await.map_err(query_err)?;
             txn.commit().await.map_err(query_err)?;
             Ok(rows.into_iter().map(QueryResult::from).collect())
-        })
+        }).await)
     }
 }

@@ -205,3 +205,51 @@ async fn a_scoped_statement_reaches_only_its_account_even_without_the_filter() {
     assert_eq!(count(&txn, "stores").await, 3, "after the scoped statement the transaction sees every account again");
     txn.commit().await.unwrap_or_else(|e| panic!("{e}"));
 }
+
+/// A scoped statement abandoned mid-flight (a client gone, a time budget
+/// spent) never hands the pool a connection still inside the tenant's
+/// transaction: the server's own statements after it all run as the system
+/// session. (sqlx cannot roll back a `BEGIN` cancelled before its answer;
+/// the scoped statement runs to its end as a task of its own.)
+#[tokio::test]
+async fn abandoned_scoped_statements_leave_the_pool_clean() {
+    let app = TestApp::new(Backend::Postgres).await;
+    let (first, _) = two_accounts(&app).await;
+    let db = app.db.conn.clone();
+    let scope = AccountScope::new(first);
+    for round in 0..40u64 {
+        // Bursts as under load, each statement given up at its own point
+        // of the round trips.
+        let burst = (0..32u64).map(|i| {
+            let db = db.clone();
+            async move {
+                let scoped = scope.on(&db);
+                let read = scoped.query_all_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT id FROM stores, pg_sleep(0.001)".to_owned(),
+                ));
+                let wait = std::time::Duration::from_micros(20 + (round * 131 + i * 97) % 4000);
+                let _ = tokio::time::timeout(wait, read).await;
+            }
+        });
+        futures_util::future::join_all(burst).await;
+    }
+    // Let abandoned work finish, then use every pooled connection as the system.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let checks = (0..40).map(|_| {
+        let db = db.clone();
+        async move {
+            let found = rows(&db, "SELECT current_user AS who, current_setting('alatar.system') AS system, \
+                                   (SELECT count(*) FROM accounts) AS accounts").await;
+            let who: String = found[0].try_get("", "who").unwrap_or_else(|e| panic!("{e}"));
+            let system: String = found[0].try_get("", "system").unwrap_or_else(|e| panic!("{e}"));
+            let accounts: i64 = found[0].try_get("", "accounts").unwrap_or_else(|e| panic!("{e}"));
+            (who, system, accounts)
+        }
+    });
+    for (who, system, accounts) in futures_util::future::join_all(checks).await {
+        assert_ne!(who, alatar_entity::TENANT_ROLE, "a pooled connection kept the tenant role");
+        assert_eq!(system, "on", "a pooled connection kept the scope's settings");
+        assert_eq!(accounts, 2, "the system session sees every account");
+    }
+}
