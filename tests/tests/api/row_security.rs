@@ -239,8 +239,12 @@ async fn abandoned_scoped_statements_leave_the_pool_clean() {
     let checks = (0..40).map(|_| {
         let db = db.clone();
         async move {
-            let found = rows(&db, "SELECT current_user AS who, current_setting('alatar.system') AS system, \
-                                   (SELECT count(*) FROM accounts) AS accounts").await;
+            let found = rows(
+                &db,
+                "SELECT current_user AS who, current_setting('alatar.system') AS system, \
+                                   (SELECT count(*) FROM accounts) AS accounts",
+            )
+            .await;
             let who: String = found[0].try_get("", "who").unwrap_or_else(|e| panic!("{e}"));
             let system: String = found[0].try_get("", "system").unwrap_or_else(|e| panic!("{e}"));
             let accounts: i64 = found[0].try_get("", "accounts").unwrap_or_else(|e| panic!("{e}"));
