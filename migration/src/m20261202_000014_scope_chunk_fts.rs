@@ -89,9 +89,12 @@ async fn run(manager: &SchemaManager<'_>, steps: &[&[&str]]) -> Result<(), DbErr
     if manager.get_database_backend() != DbBackend::Sqlite {
         return Ok(());
     }
-    for statement in steps.iter().flat_map(|step| step.iter()) {
-        manager.get_connection().execute_unprepared(statement).await?;
-    }
+    // One script, so every statement runs on the same connection: dropped
+    // triggers are gone for the `CREATE TRIGGER`s that follow (run one by
+    // one on a pool, a `CREATE` once met a connection that still saw the
+    // old trigger).
+    let script: Vec<&str> = steps.iter().flat_map(|step| step.iter().copied()).collect();
+    manager.get_connection().execute_unprepared(&script.join(";\n")).await?;
     Ok(())
 }
 
