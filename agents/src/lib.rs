@@ -17,11 +17,14 @@
 //!   `Knowledge` queue, the embedding port.
 //! - [`workflows`]: saved workflows, run as analysis requests whose
 //!   plan is the workflow's graph.
+//! - [`datasets`]: uploaded tables (CSV, JSON, NDJSON) loaded and profiled
+//!   by jobs on the `Datasets` queue, and read-only SQL over them.
 //! - [`write`]: write transactions (`BEGIN IMMEDIATE` on SQLite), retried
 //!   when another writer was in the way.
 
 pub mod actions;
 pub mod breaker;
+pub mod datasets;
 mod department;
 pub mod departments;
 pub mod knowledge;

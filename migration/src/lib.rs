@@ -18,6 +18,7 @@ mod m20261202_000011_add_document_summary;
 mod m20261202_000012_add_vector_versions;
 mod m20261202_000013_create_workflows;
 mod m20261202_000014_scope_chunk_fts;
+mod m20261202_000015_create_datasets;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_add_vector_versions::Migration),
             Box::new(m20261202_000013_create_workflows::Migration),
             Box::new(m20261202_000014_scope_chunk_fts::Migration),
+            Box::new(m20261202_000015_create_datasets::Migration),
         ]
     }
 }

@@ -31,6 +31,8 @@ pub struct AppState {
     pub membership: Arc<dyn MembershipChanges>,
     /// Throttles logins, registrations and invitations.
     pub throttle: Arc<crate::auth::AuthThrottle>,
+    /// Read-only SQL over datasets: validation, execution, result cache.
+    pub dataset_sql: Arc<alatar_agents::datasets::sql::DatasetSql>,
 }
 
 /// What the bearer token asserts, put into request data (or, over a

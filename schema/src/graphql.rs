@@ -4,6 +4,8 @@ mod account;
 mod actions;
 mod analysis;
 mod chat;
+mod dataset_sql;
+mod datasets;
 mod knowledge;
 mod shopify;
 mod types;
@@ -18,13 +20,24 @@ pub use account::{AccountMutation, AccountQuery, AccountSubscription};
 pub use actions::{ActionMutation, ActionQuery, ActionSubscription};
 pub use analysis::{AnalysisMutation, AnalysisQuery, AnalysisSubscription};
 pub use chat::{ChatMutation, ChatQuery, ChatSubscription};
+pub use dataset_sql::DatasetSqlQuery;
+pub use datasets::{DatasetMutation, DatasetQuery, DatasetSubscription};
 pub use knowledge::{KnowledgeMutation, KnowledgeQuery, KnowledgeSubscription};
 pub use shopify::{ShopifyMutation, form_pairs};
 pub use workflow::{WorkflowMutation, WorkflowQuery};
 
 /// Root query.
 #[derive(MergedObject, Default)]
-pub struct Query(AccountQuery, AnalysisQuery, ActionQuery, KnowledgeQuery, ChatQuery, WorkflowQuery);
+pub struct Query(
+    AccountQuery,
+    AnalysisQuery,
+    ActionQuery,
+    KnowledgeQuery,
+    ChatQuery,
+    WorkflowQuery,
+    DatasetQuery,
+    DatasetSqlQuery,
+);
 
 /// Root mutation.
 #[derive(MergedObject, Default)]
@@ -36,6 +49,7 @@ pub struct Mutation(
     KnowledgeMutation,
     ChatMutation,
     WorkflowMutation,
+    DatasetMutation,
 );
 
 /// Root subscription.
@@ -46,6 +60,7 @@ pub struct Subscription(
     ActionSubscription,
     KnowledgeSubscription,
     ChatSubscription,
+    DatasetSubscription,
 );
 
 /// An `ID` argument as a UUID, or `BAD_USER_INPUT` naming `field`.

@@ -4,6 +4,8 @@
 pub mod accounts;
 pub mod actions;
 pub mod analysis;
+pub mod dataset_sql;
+pub mod datasets;
 pub mod email;
 pub mod events;
 pub mod knowledge;

@@ -41,6 +41,8 @@ pub struct Config {
     pub shopify: ShopifySection,
     /// Knowledge (RAG): how document chunks are embedded.
     pub knowledge: KnowledgeSection,
+    /// Datasets: how large an uploaded file may be.
+    pub datasets: DatasetsSection,
     /// Access and refresh tokens.
     pub jwt: JwtConfig,
     /// GraphQL limits and features.
@@ -144,6 +146,37 @@ pub struct MetricsSection {
 pub struct KnowledgeSection {
     /// The embedding model document chunks (and search queries) go through.
     pub embeddings: EmbeddingsSection,
+}
+
+/// Datasets (uploaded tables).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatasetsSection {
+    /// The most bytes one uploaded dataset file may have, held while the
+    /// upload streams (a request naming `uploadDataset` gets this limit in
+    /// place of `graphql.max_upload_bytes`); 200 MiB.
+    pub max_upload_bytes: usize,
+    /// Most rows `askDataset` and `runSql` return (one more is fetched to
+    /// tell truncation); 10,000.
+    pub sql_row_cap: usize,
+    /// Longest one dataset statement may run, in milliseconds; 10,000.
+    pub sql_timeout_ms: u64,
+    /// Seconds a statement's result stays cached (per dataset version and
+    /// statement; Redis when configured); 300.
+    pub sql_cache_ttl_secs: u64,
+}
+
+impl Default for DatasetsSection {
+    fn default() -> Self {
+        let bytes = alatar_agents::datasets::settings::DEFAULT_MAX_UPLOAD_BYTES;
+        let sql = alatar_agents::datasets::sql::Limits::default();
+        Self {
+            max_upload_bytes: usize::try_from(bytes).unwrap_or(usize::MAX),
+            sql_row_cap: sql.row_cap,
+            sql_timeout_ms: u64::try_from(sql.timeout.as_millis()).unwrap_or(u64::MAX),
+            sql_cache_ttl_secs: alatar_agents::datasets::sql::cache::DEFAULT_TTL.as_secs(),
+        }
+    }
 }
 
 /// Which embedding model embeds.
@@ -671,6 +704,7 @@ impl Default for Config {
             llm: LlmSection::default(),
             shopify: ShopifySection::default(),
             knowledge: KnowledgeSection::default(),
+            datasets: DatasetsSection::default(),
             jwt: JwtConfig::default(),
             graphql: GraphqlConfig::default(),
             rate_limit: RateLimitConfig::default(),
@@ -726,6 +760,9 @@ impl Default for RateLimitConfig {
                 "listAnalysisRequests".into(),
                 "sendChatMessage".into(),
                 "runWorkflow".into(),
+                "uploadDataset".into(),
+                "askDataset".into(),
+                "runSql".into(),
             ],
             auth: AuthLimitConfig::default(),
         }
@@ -858,6 +895,15 @@ impl Config {
         }
         if self.graphql.max_multipart_bytes.is_some_and(|n| n < 1024) {
             return bad("graphql.max_multipart_bytes", "must be at least 1024");
+        }
+        if self.datasets.max_upload_bytes < 1024 {
+            return bad("datasets.max_upload_bytes", "must be at least 1024");
+        }
+        if !(1..=1_000_000).contains(&self.datasets.sql_row_cap) {
+            return bad("datasets.sql_row_cap", "must be between 1 and 1000000");
+        }
+        if !(100..=600_000).contains(&self.datasets.sql_timeout_ms) {
+            return bad("datasets.sql_timeout_ms", "must be between 100 and 600000");
         }
         if self.jwt.access_ttl_secs == 0 || self.jwt.refresh_ttl_secs == 0 {
             return bad("jwt.access_ttl_secs", "token lifetimes must be positive");

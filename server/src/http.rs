@@ -58,6 +58,8 @@ pub struct Shared {
     pub queue: Option<Arc<dyn alatar_agents::pipeline::Queue>>,
     pub metrics: Arc<Metrics>,
     pub graphql: Arc<GraphqlConfig>,
+    /// The most bytes an uploaded dataset file may have (`datasets.max_upload_bytes`).
+    pub dataset_upload_bytes: usize,
     /// Bearer token verification.
     pub auth: Arc<Authenticator>,
     /// Parsed documents of the operations clients repeat.

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 use alatar_agents::breaker::{BreakerConfig, Breakers};
+use alatar_agents::datasets::settings::DatasetSettings;
 use alatar_agents::departments::Departments;
 use alatar_agents::knowledge::embed::{
     Embedder, FETCH_COMMAND, MiniLm, MiniLmOptions, OpenAiEmbedConfig, OpenAiEmbedder,
@@ -188,6 +189,10 @@ pub fn build_pipeline(
         embedder: embedding.embedder,
         vectors,
         chunking: embedding.chunking,
+        datasets: DatasetSettings {
+            data_dir: config.data_dir.clone(),
+            max_upload_bytes: config.datasets.max_upload_bytes as u64,
+        },
     }
 }
 
@@ -253,6 +258,24 @@ pub fn build_shopify(
         state_ttl: Duration::from_secs(s.state_ttl_secs),
         timestamp_tolerance: Duration::from_secs(s.timestamp_tolerance_secs),
     }))
+}
+
+/// Read-only SQL over datasets, its results cached in Redis when there is
+/// one (shared by every instance), else in this process.
+fn build_dataset_sql(
+    config: &Config,
+    db: &DatabaseConnection,
+    redis: Option<&redis::aio::ConnectionManager>,
+) -> Arc<alatar_agents::datasets::sql::DatasetSql> {
+    use alatar_agents::datasets::sql::{DatasetSql, Limits, MemoryCache, RedisCache, ResultCache};
+    let ttl = Duration::from_secs(config.datasets.sql_cache_ttl_secs);
+    let cache: Arc<dyn ResultCache> = match redis {
+        Some(connection) => Arc::new(RedisCache::new(connection.clone(), ttl)),
+        None => Arc::new(MemoryCache::new(ttl, 256, 64 * 1024 * 1024)),
+    };
+    let limits =
+        Limits { row_cap: config.datasets.sql_row_cap, timeout: Duration::from_millis(config.datasets.sql_timeout_ms) };
+    Arc::new(DatasetSql::new(db.clone(), config.data_dir.clone(), limits, cache))
 }
 
 /// The embedded default: a token key generated once and kept in `data_dir`.
@@ -464,6 +487,7 @@ impl Application {
             None => Arc::new(InProcessAccountEvents::default()),
         };
         let (members, membership) = build_membership(&config, redis_connection.as_ref());
+        let dataset_sql = build_dataset_sql(&config, &db, redis.as_ref());
         let state = AppState {
             db: db.clone(),
             tokens: tokens.clone(),
@@ -473,6 +497,7 @@ impl Application {
             members,
             membership,
             throttle,
+            dataset_sql,
         };
         // A PostgreSQL deployment is production: development aids off unless asked for.
         let graphql = config.graphql.clone().for_deployment(config.uses_postgres());
@@ -506,6 +531,7 @@ impl Application {
             queue: config.amqp_url.is_some().then(|| pipeline.queue.clone()),
             metrics,
             graphql: Arc::new(graphql),
+            dataset_upload_bytes: config.datasets.max_upload_bytes,
             // The same limits as the schema's guard, which checks after it.
             documents: Arc::new(alatar_schema::DocumentCache::new(&limits)),
             trusted_proxies: config.http.trusted_proxies.clone(),

@@ -71,8 +71,9 @@ async fn connect_as_server(url: &str) -> DatabaseConnection {
     Database::connect(options).await.unwrap_or_else(|e| panic!("connect {url}: {e}"))
 }
 
-/// The roles the databases need: the owner, and the one scoped statements
-/// run as (the migration creates it too, when it may).
+/// The roles the databases need: the owner, the one scoped statements run
+/// as, and the one read-only SQL over datasets runs as (the migrations
+/// create those two too, when they may).
 const ROLES: &str = "DO $$ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'alatar_owner') THEN
         CREATE ROLE alatar_owner LOGIN PASSWORD 'alatar_owner' NOSUPERUSER NOBYPASSRLS;
@@ -82,6 +83,12 @@ const ROLES: &str = "DO $$ BEGIN
     END IF;
     IF NOT pg_has_role('alatar_owner', 'alatar_app', 'MEMBER') THEN
         GRANT alatar_app TO alatar_owner;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'alatar_dataset_reader') THEN
+        CREATE ROLE alatar_dataset_reader NOLOGIN NOSUPERUSER NOBYPASSRLS NOINHERIT;
+    END IF;
+    IF NOT pg_has_role('alatar_owner', 'alatar_dataset_reader', 'MEMBER') THEN
+        GRANT alatar_dataset_reader TO alatar_owner;
     END IF;
 END $$";
 

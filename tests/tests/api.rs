@@ -9,6 +9,8 @@ mod api {
     mod client_gone;
     mod compliance;
     mod connections;
+    mod datasets;
+    mod datasets_sql;
     mod descriptors;
     mod document_limits;
     mod finish_call;

@@ -7,6 +7,7 @@
 //! its answer does not fit the schema).
 
 mod chat;
+pub mod dataset_sql;
 pub mod documents;
 mod model;
 mod offline;
@@ -23,6 +24,7 @@ use crate::plan::{Intent, Plan};
 use crate::result::{KeyFigure, Section};
 
 pub use chat::{ChatClient, ChatConfig, Price, Usage};
+pub use dataset_sql::{SqlDraft, SqlQuestion, SqlResultBrief};
 pub use documents::{Claim, DocumentAnswer, DocumentPassage, DocumentQuestion};
 pub use model::ModelAnalyst;
 pub use offline::OfflineModel;
@@ -141,6 +143,26 @@ pub trait Llm: Send + Sync {
         deltas: &mpsc::Sender<String>,
     ) -> Result<Option<ChatReply>, LlmError> {
         let _ = (prompt, deltas);
+        Ok(None)
+    }
+    /// Writes one read-only SQL query answering a question over a
+    /// dataset (its columns and rows are untrusted data: see
+    /// [`dataset_sql`]); the caller validates it before anything runs.
+    /// `Ok(None)` when this model writes no SQL, as the offline one: the
+    /// caller then uses the offline translator.
+    async fn write_sql(&self, question: &SqlQuestion<'_>, model: Option<&str>) -> Result<Option<SqlDraft>, LlmError> {
+        let _ = (question, model);
+        Ok(None)
+    }
+    /// Explains a query's result in words, using only its figures.
+    /// `Ok(None)` when this model writes none: the caller then uses a
+    /// template over the result.
+    async fn explain_sql_result(
+        &self,
+        result: &SqlResultBrief<'_>,
+        model: Option<&str>,
+    ) -> Result<Option<String>, LlmError> {
+        let _ = (result, model);
         Ok(None)
     }
 }

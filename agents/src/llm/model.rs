@@ -198,6 +198,26 @@ impl Llm for ModelAnalyst {
         super::documents::answer(&self.client, model, question).await
     }
 
+    async fn write_sql(
+        &self,
+        question: &super::SqlQuestion<'_>,
+        model: Option<&str>,
+    ) -> Result<Option<super::SqlDraft>, LlmError> {
+        let size = super::dataset_sql::prompt(question).len();
+        let model = self.router.pick(model, Task::Write, size);
+        super::dataset_sql::draft(&self.client, model, question).await.map(Some)
+    }
+
+    async fn explain_sql_result(
+        &self,
+        result: &super::SqlResultBrief<'_>,
+        model: Option<&str>,
+    ) -> Result<Option<String>, LlmError> {
+        let size = super::dataset_sql::result_prompt(result).len();
+        let model = self.router.pick(model, Task::Write, size);
+        super::dataset_sql::explain(&self.client, model, result).await.map(Some)
+    }
+
     async fn summarize(&self, document: &DocumentText<'_>) -> Result<Option<WrittenSummary>, LlmError> {
         // Not the user's model: a summary is the account's, written in the
         // background; routed to the cheap model. Not streamed either:

@@ -63,6 +63,16 @@ pub enum Message {
         /// The job, as the document records it.
         job_id: Uuid,
     },
+    /// Datasets: run an ingestion job (`datasets::ingest`): parse, infer,
+    /// load and profile a dataset's upload. Its own work, not a request's
+    /// task, on the `Datasets` department's queue; does nothing once the
+    /// job has ended.
+    IngestDataset {
+        /// The job's account.
+        account_id: Uuid,
+        /// The job.
+        job_id: Uuid,
+    },
 }
 
 impl Message {
@@ -73,25 +83,28 @@ impl Message {
             Message::RunTask { department, .. } => department.queue_name(),
             Message::ExecuteAction { .. } => ACTIONS_QUEUE,
             Message::IngestDocument { .. } | Message::SummarizeDocument { .. } => Department::Knowledge.queue_name(),
+            Message::IngestDataset { .. } => Department::Datasets.queue_name(),
         }
     }
 
-    /// The request it concerns; `None` for a document's ingestion or summary.
+    /// The request it concerns; `None` for a document's ingestion or
+    /// summary and for a dataset's job.
     pub fn request_id(&self) -> Option<Uuid> {
         match self {
             Message::Advance { request_id, .. }
             | Message::RunTask { request_id, .. }
             | Message::ExecuteAction { request_id, .. } => Some(*request_id),
-            Message::IngestDocument { .. } | Message::SummarizeDocument { .. } => None,
+            Message::IngestDocument { .. } | Message::SummarizeDocument { .. } | Message::IngestDataset { .. } => None,
         }
     }
 
-    /// The row it is about: the request, or the document (for logs).
+    /// The row it is about: the request, the document or the job (for logs).
     pub fn subject(&self) -> Uuid {
         match self {
             Message::IngestDocument { document_id, .. } | Message::SummarizeDocument { document_id, .. } => {
                 *document_id
             }
+            Message::IngestDataset { job_id, .. } => *job_id,
             other => other.request_id().unwrap_or_default(),
         }
     }

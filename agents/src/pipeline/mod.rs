@@ -33,6 +33,7 @@ pub use stores::{LinkedStores, StoreResolver};
 pub use watch::watch;
 pub use worker::Worker;
 
+use crate::datasets::settings::DatasetSettings;
 use crate::departments::Departments;
 use crate::knowledge::embed::Embedder;
 use crate::knowledge::ingest::Chunking;
@@ -101,6 +102,8 @@ pub struct Pipeline {
     /// and sized to its input window when that model embeds, else with
     /// approximate token counts.
     pub chunking: Chunking,
+    /// Where datasets' files live and how large an upload may be.
+    pub datasets: DatasetSettings,
 }
 
 /// How long one handled message took.

@@ -41,6 +41,11 @@ impl Worker {
         if !queues.contains(&knowledge) {
             queues.push(knowledge);
         }
+        // So do dataset jobs on the Datasets queue.
+        let datasets = Department::Datasets.queue_name();
+        if !queues.contains(&datasets) {
+            queues.push(datasets);
+        }
         p.queue.declare(&queues).await?;
         if resume {
             let n = resume_unfinished(&p).await?;
@@ -54,6 +59,10 @@ impl Worker {
             let n = crate::knowledge::summary::resume_unfinished(&p).await?;
             if n > 0 {
                 tracing::info!(documents = n, "resuming document summaries");
+            }
+            let n = crate::datasets::jobs::resume_unfinished(&p).await?;
+            if n > 0 {
+                tracing::info!(jobs = n, "resuming unfinished dataset jobs");
             }
         }
         let mut tasks = JoinSet::new();
@@ -129,6 +138,9 @@ async fn handle(p: &Pipeline, queue: &str, role: Role, delivery: Delivery) {
                 "summarize_document",
                 crate::knowledge::summary::run(p, *account_id, *document_id, *job_id).await.map(|()| Duration::ZERO),
             ),
+            Message::IngestDataset { account_id, job_id } => {
+                ("ingest_dataset", crate::datasets::ingest::run(p, *account_id, *job_id).await.map(|()| Duration::ZERO))
+            }
         },
     };
     if let (Some(observer), Ok(tools)) = (&p.observer, &outcome) {
@@ -159,6 +171,9 @@ async fn dead_letter(p: &Pipeline, message: &Message) -> anyhow::Result<()> {
     }
     if let Message::SummarizeDocument { account_id, document_id, job_id } = message {
         return crate::knowledge::summary::give_up(p, *account_id, *document_id, *job_id).await;
+    }
+    if let Message::IngestDataset { account_id, job_id } = message {
+        return crate::datasets::jobs::give_up(p, *account_id, *job_id).await;
     }
     let Some(request_id) = message.request_id() else { return Ok(()) };
     let Some(request) = analysis_request::Entity::find_by_id(request_id).one(&p.db).await? else {

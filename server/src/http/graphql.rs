@@ -247,8 +247,9 @@ async fn read_multipart(
         )));
     }
     let limits = multipart::UploadLimits::new(&state.graphql);
+    let datasets = multipart::DatasetUploads::new(&state.graphql, state.dataset_upload_bytes);
     let (parts, body) = request.into_parts();
-    match multipart::receive(&parts.headers, &content_type, body, limits).await {
+    match multipart::receive_with(&parts.headers, &content_type, body, limits, Some(datasets)).await {
         Ok(async_graphql::BatchRequest::Single(r)) => Ok((vec![r], false)),
         Ok(async_graphql::BatchRequest::Batch(rs)) if rs.len() <= state.graphql.max_batch => Ok((rs, true)),
         Ok(async_graphql::BatchRequest::Batch(_)) => Err(Refusal::bad("batch exceeds the limit")),

@@ -9,6 +9,16 @@
 //! boundary the guard counts by, so the two cannot read one content type two
 //! ways. Files stream to unnamed temporary files (async-graphql's `tempfile`
 //! feature), so a request costs memory for its `operations` and `map` only.
+//!
+//! Dataset uploads may be larger than other files (`datasets.max_upload_bytes`
+//! beside `graphql.max_upload_bytes`). Which field a file feeds is known
+//! only once the query runs, so the guard reads `operations` (which comes
+//! first, as the multipart spec orders it) as it passes: a request whose
+//! operations name `uploadDataset` has its files held to the dataset
+//! limit, any other to the file limit. Naming the field without calling it
+//! gains a client nothing it could not have by calling it, and every
+//! resolver still holds its file to its own cap; files sent before
+//! `operations` keep the smaller limit.
 
 use std::sync::{Arc, OnceLock};
 
@@ -72,6 +82,31 @@ pub enum Exceeded {
     /// `operations` or `map`, held to what a JSON body may be.
     #[error("the operations or map part of the multipart request exceeds {0} bytes (graphql.max_body_bytes)")]
     BodyPart(usize),
+    /// A file of a dataset upload.
+    #[error("the uploaded dataset file exceeds {0} bytes (datasets.max_upload_bytes)")]
+    DatasetPart(usize),
+}
+
+/// The limits of a request that uploads a dataset (its operations name
+/// `uploadDataset`), in place of [`UploadLimits::part_bytes`] and
+/// [`UploadLimits::total_bytes`].
+#[derive(Debug, Clone, Copy)]
+pub struct DatasetUploads {
+    /// Bytes of one file (`datasets.max_upload_bytes`).
+    pub part_bytes: usize,
+    /// Bytes of the whole body: `graphql.max_multipart_bytes` when set,
+    /// else room for one such file besides the usual request.
+    pub total_bytes: usize,
+}
+
+impl DatasetUploads {
+    /// The limits for dataset files of `max_upload_bytes` under `config`.
+    pub fn new(config: &GraphqlConfig, max_upload_bytes: usize) -> Self {
+        let total_bytes = config
+            .max_multipart_bytes
+            .unwrap_or_else(|| config.multipart_limit().max(max_upload_bytes.saturating_add(config.max_body_bytes)));
+        Self { part_bytes: max_upload_bytes, total_bytes }
+    }
 }
 
 /// Why a multipart request was not read.
@@ -93,11 +128,25 @@ pub async fn receive(
     body: Body,
     limits: UploadLimits,
 ) -> Result<BatchRequest, UploadError> {
-    // A declared length over the limit is refused before a byte is read.
+    receive_with(headers, content_type, body, limits, None).await
+}
+
+/// [`receive`], with the larger limits of `datasets` for the files of a
+/// request that uploads a dataset (see the module documentation).
+pub async fn receive_with(
+    headers: &HeaderMap,
+    content_type: &str,
+    body: Body,
+    limits: UploadLimits,
+    datasets: Option<DatasetUploads>,
+) -> Result<BatchRequest, UploadError> {
+    // A declared length over the limit is refused before a byte is read;
+    // whether the request uploads a dataset is not known yet.
+    let ceiling = datasets.map_or(limits.total_bytes, |d| d.total_bytes.max(limits.total_bytes));
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limits.total_bytes as u64) {
-        return Err(Exceeded::Total(limits.total_bytes).into());
+    if declared.is_some_and(|n| n > ceiling as u64) {
+        return Err(Exceeded::Total(ceiling).into());
     }
     let Some(boundary) = boundary(content_type) else {
         return Err(UploadError::Invalid(
@@ -113,7 +162,7 @@ pub async fn receive(
     // boundary quoted is read back verbatim.
     let content_type = format!("multipart/form-data; boundary=\"{boundary}\"");
     let verdict = Arc::new(OnceLock::new());
-    let mut guard = Guard::new(limits, boundary.as_bytes(), verdict.clone());
+    let mut guard = Guard::new(limits, datasets, boundary.as_bytes(), verdict.clone());
     let reader = body
         .into_data_stream()
         .map(move |chunk| -> std::io::Result<Bytes> {
@@ -123,8 +172,10 @@ pub async fn receive(
         })
         .into_async_read();
     // The per-part cap is multer's, counted exactly as a part streams in;
-    // the guard holds `operations` and `map` to the smaller body limit.
-    let options = MultipartOptions::default().max_file_size(limits.part_bytes);
+    // the guard holds `operations` and `map` to the smaller body limit, and
+    // files to the file limit unless the request uploads a dataset.
+    let largest = datasets.map_or(limits.part_bytes, |d| d.part_bytes.max(limits.part_bytes));
+    let options = MultipartOptions::default().max_file_size(largest);
     let parsed = async_graphql::http::receive_batch_body(Some(&content_type), reader, options).await;
     // The guard's refusal reaches the parser as a read error: say which limit it was.
     if let Some(exceeded) = verdict.get() {
@@ -174,6 +225,7 @@ fn boundary(content_type: &str) -> Option<String> {
 /// Counts the bytes and parts of a body as its chunks pass.
 struct Guard {
     limits: UploadLimits,
+    datasets: Option<DatasetUploads>,
     read: usize,
     parts: PartCounter,
     framing: PartFraming,
@@ -181,26 +233,34 @@ struct Guard {
 }
 
 impl Guard {
-    fn new(limits: UploadLimits, boundary: &[u8], verdict: Arc<OnceLock<Exceeded>>) -> Self {
-        Self {
-            limits,
-            read: 0,
-            parts: PartCounter::new(boundary),
-            framing: PartFraming::new(boundary, limits.body_bytes),
-            verdict,
-        }
+    fn new(
+        limits: UploadLimits,
+        datasets: Option<DatasetUploads>,
+        boundary: &[u8],
+        verdict: Arc<OnceLock<Exceeded>>,
+    ) -> Self {
+        let framing = PartFraming::new(boundary, limits.body_bytes)
+            .with_file_limits(limits.part_bytes, datasets.map(|d| d.part_bytes));
+        Self { limits, datasets, read: 0, parts: PartCounter::new(boundary), framing, verdict }
     }
 
     /// Lets `chunk` through, or names the limit it breaks (and remembers it).
     fn admit(&mut self, chunk: &[u8]) -> Result<(), Exceeded> {
         self.read = self.read.saturating_add(chunk.len());
-        let verdict = if self.read > self.limits.total_bytes {
-            Exceeded::Total(self.limits.total_bytes)
+        // As far as the operations read so far tell.
+        let total = match self.datasets {
+            Some(datasets) if self.framing.uploads_a_dataset() => datasets.total_bytes.max(self.limits.total_bytes),
+            _ => self.limits.total_bytes,
+        };
+        let verdict = if self.read > total {
+            Exceeded::Total(total)
         } else if self.parts.feed(chunk) > self.limits.files.saturating_add(2) {
             // `operations` and `map` are parts too.
             Exceeded::Files(self.limits.files)
         } else if self.framing.feed(chunk) {
             Exceeded::BodyPart(self.limits.body_bytes)
+        } else if let Some(file) = self.framing.file_over {
+            file
         } else {
             return Ok(());
         };
@@ -347,6 +407,17 @@ struct PartFraming {
     /// Bytes of the CRLF CRLF that ends the headers matched so far.
     header_end: usize,
     body_bytes: usize,
+    /// What a file may have, and a dataset upload's file (when the caller
+    /// allows dataset uploads).
+    file_bytes: usize,
+    dataset_file_bytes: Option<usize>,
+    /// The content of the part held to the body limit being read (to look
+    /// for `uploadDataset` in `operations`), when dataset uploads are allowed.
+    held_content: Vec<u8>,
+    /// A part held to the body limit named `uploadDataset`.
+    dataset: bool,
+    /// The limit a file went over.
+    file_over: Option<Exceeded>,
 }
 
 /// Where in the body [`PartFraming`] is.
@@ -379,7 +450,50 @@ impl PartFraming {
             headers: Vec::new(),
             header_end: 0,
             body_bytes,
+            file_bytes: usize::MAX,
+            dataset_file_bytes: None,
+            held_content: Vec::new(),
+            dataset: false,
+            file_over: None,
         }
+    }
+
+    /// Holds files to `file_bytes`, or to `dataset_file_bytes` once a part
+    /// held to the body limit (`operations`) named `uploadDataset`.
+    fn with_file_limits(mut self, file_bytes: usize, dataset_file_bytes: Option<usize>) -> Self {
+        self.file_bytes = file_bytes;
+        self.dataset_file_bytes = dataset_file_bytes;
+        self
+    }
+
+    /// Whether the request's operations, as far as read, upload a dataset.
+    fn uploads_a_dataset(&self) -> bool {
+        self.dataset
+    }
+
+    /// What a file may have now, and the refusal when it has more.
+    fn file_limit(&self) -> (usize, Exceeded) {
+        match self.dataset_file_bytes {
+            Some(limit) if self.dataset => (limit, Exceeded::DatasetPart(limit)),
+            _ => (self.file_bytes, Exceeded::Part(self.file_bytes)),
+        }
+    }
+
+    /// Keeps `bytes` of a held part's content (bounded: such a part over
+    /// the body limit is refused).
+    fn keep(&mut self, bytes: &[u8]) {
+        if self.dataset_file_bytes.is_some() && self.held_content.len() <= self.body_bytes.saturating_add(256) {
+            self.held_content.extend_from_slice(bytes);
+        }
+    }
+
+    /// A held part ended: did it name `uploadDataset`?
+    fn held_part_ended(&mut self) {
+        const FIELD: &[u8] = b"uploadDataset";
+        if self.held_content.windows(FIELD.len()).any(|w| w == FIELD) {
+            self.dataset = true;
+        }
+        self.held_content.clear();
     }
 
     /// Follows `chunk`; whether a part held to the body limit went over it.
@@ -443,6 +557,7 @@ impl PartFraming {
                     if self.header_end == HEADER_END.len() {
                         let held = self.headers.len() > HEADER_BLOCK_CAP || may_name_a_body_part(&self.headers);
                         self.closing.reset();
+                        self.held_content.clear();
                         self.stage = Stage::Content { held, taken: 0 };
                     }
                 }
@@ -451,22 +566,37 @@ impl PartFraming {
                         // Content up to the next byte that could start the delimiter.
                         let first = self.closing.first();
                         let skipped = chunk[i..].iter().position(|&b| b == first).unwrap_or(chunk.len() - i);
+                        if held {
+                            self.keep(&chunk[i..i + skipped]);
+                        }
                         i += skipped;
                         taken = taken.saturating_add(skipped);
                     }
                     if let Some(&byte) = chunk.get(i) {
                         i += 1;
                         taken = taken.saturating_add(1);
+                        if held {
+                            self.keep(&[byte]);
+                        }
                         if self.closing.step(byte) {
                             // Its content was counted before the delimiter's last byte.
                             self.closing.reset();
+                            if held {
+                                self.held_part_ended();
+                            }
                             self.stage = Stage::Delimited { dash: false };
                             continue;
                         }
                     }
                     // Bytes of a partial delimiter may still turn out to be content.
-                    if held && taken.saturating_sub(self.closing.matched) > self.body_bytes {
+                    let content = taken.saturating_sub(self.closing.matched);
+                    if held && content > self.body_bytes {
                         return true;
+                    }
+                    let (file_limit, over) = self.file_limit();
+                    if !held && content > file_limit {
+                        self.file_over = Some(over);
+                        return false;
                     }
                     self.stage = Stage::Content { held, taken };
                 }
@@ -528,7 +658,10 @@ fn may_name_a_body_part(headers: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{PartCounter, PartFraming, UploadLimits, may_name_a_body_part, receive_chunks};
+    use super::{
+        DatasetUploads, PartCounter, PartFraming, UploadError, UploadLimits, may_name_a_body_part, receive_chunks,
+        receive_with,
+    };
 
     fn body(parts: usize) -> Vec<u8> {
         let mut body = Vec::new();
@@ -742,6 +875,48 @@ mod tests {
         for headers in files {
             assert!(!may_name_a_body_part(headers.as_bytes()), "{headers:?}");
         }
+    }
+
+    /// A request whose operations name `uploadDataset`, one file of `size`.
+    fn dataset_request(query: &str, size: usize) -> Vec<u8> {
+        let operations = format!(r#"{{"query":"{query}","variables":{{"f":null}}}}"#);
+        let file = vec![b'a'; size];
+        let parts = [
+            ("name=\"operations\"".to_owned(), operations.as_bytes()),
+            ("name=\"map\"".to_owned(), &br#"{"0":["variables.f"]}"#[..]),
+            ("name=\"0\"; filename=\"d.csv\"".to_owned(), &file[..]),
+        ];
+        parts_body("X-BOUNDARY", &parts)
+    }
+
+    async fn receive_dataset(body: Vec<u8>, chunk: usize) -> Result<(), String> {
+        let datasets = DatasetUploads { part_bytes: 4096, total_bytes: 64 * 1024 };
+        let chunks = chunks(&body, chunk).into_iter().map(|c| Ok::<_, std::io::Error>(axum::body::Bytes::from(c)));
+        let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+        let headers = axum::http::HeaderMap::new();
+        match receive_with(&headers, CONTENT_TYPE, body, LIMITS, Some(datasets)).await {
+            Ok(_) => Ok(()),
+            Err(UploadError::Exceeded(e)) => Err(e.to_string()),
+            Err(UploadError::Invalid(e)) => Err(format!("invalid: {e}")),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_dataset_upload_has_the_dataset_limit_and_other_requests_keep_theirs() {
+        let upload = "mutation($f: Upload!) { uploadDataset(name: \\\"d\\\", file: $f) { id } }";
+        let other = "mutation($f: Upload!) { uploadDocument(collectionId: \\\"c\\\", file: $f) { id } }";
+        for chunk in [7, 512, 64 * 1024] {
+            // Over the file limit (1024), within the dataset limit (4096): only a dataset upload passes.
+            assert_eq!(receive_dataset(dataset_request(upload, 4096), chunk).await, Ok(()), "chunks of {chunk}");
+            let refused = receive_dataset(dataset_request(other, 1025), chunk).await;
+            assert!(refused.as_ref().is_err_and(|m| m.contains("graphql.max_upload_bytes")), "{refused:?}");
+            let over = receive_dataset(dataset_request(upload, 4097), chunk).await;
+            let expected = "exceeds 4096 bytes (datasets.max_upload_bytes)";
+            assert!(over.as_ref().is_err_and(|m| m.contains(expected)), "chunks of {chunk}: {over:?}");
+        }
+        // Without the dataset limits (the fuzzed path), files keep the file limit.
+        let plain = receive_chunks(CONTENT_TYPE, vec![dataset_request(upload, 1025)], LIMITS).await;
+        assert!(plain.as_ref().is_err_and(|m| m.contains("graphql.max_upload_bytes")), "{plain:?}");
     }
 
     #[test]

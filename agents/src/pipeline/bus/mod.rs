@@ -112,8 +112,11 @@ impl Hub {
     /// Live events of one request.
     pub fn subscribe(&self, request_id: Uuid) -> broadcast::Receiver<Arc<Event>> {
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        // Small: a watcher that falls behind re-reads the database anyway.
-        channels.entry(request_id).or_insert_with(|| broadcast::channel(16).0).subscribe()
+        // A watcher that falls behind re-reads the database, which holds
+        // every analysis event but not a chat answer's pieces (they are
+        // live only): room for a whole answer's pieces, so a watcher first
+        // polled after a fast (offline) answer still sees them.
+        channels.entry(request_id).or_insert_with(|| broadcast::channel(256).0).subscribe()
     }
 
     /// Live action status changes of one account.
