@@ -11,6 +11,18 @@ knowledge() {
     bash scripts/model.sh
     cargo bench --locked -p alatar-tests --bench knowledge
 }
+# Datasets (issue 15): 1M-row ingest + profile beside pandas, runSql and
+# askDataset on both engines; `bash scripts/bench.sh datasets` runs it alone.
+datasets() {
+    bash scripts/services.sh
+    python3 -c "import pandas" 2>/dev/null \
+        || pip install --quiet pandas 2>/dev/null || pip install --quiet --break-system-packages pandas || true
+    cargo bench --locked -p alatar-tests --bench datasets
+}
+if [ "${1:-}" = datasets ]; then
+    datasets
+    exit 0
+fi
 if [ "${1:-}" = knowledge ]; then
     knowledge
     exit 0
@@ -26,3 +38,4 @@ cargo build --locked --release -p alatar-server --bin alatar
 ulimit -n 65536 2>/dev/null || true
 cargo bench --locked -p alatar-tests --bench subscriptions
 knowledge
+datasets

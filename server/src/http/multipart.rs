@@ -247,6 +247,11 @@ impl Guard {
     /// Lets `chunk` through, or names the limit it breaks (and remembers it).
     fn admit(&mut self, chunk: &[u8]) -> Result<(), Exceeded> {
         self.read = self.read.saturating_add(chunk.len());
+        let parts = self.parts.feed(chunk);
+        // The framing reads the chunk before the total is judged: one chunk
+        // may hold both the operations naming `uploadDataset` and the file
+        // after them (a body that arrives in one piece).
+        let body_part_over = self.framing.feed(chunk);
         // As far as the operations read so far tell.
         let total = match self.datasets {
             Some(datasets) if self.framing.uploads_a_dataset() => datasets.total_bytes.max(self.limits.total_bytes),
@@ -254,10 +259,10 @@ impl Guard {
         };
         let verdict = if self.read > total {
             Exceeded::Total(total)
-        } else if self.parts.feed(chunk) > self.limits.files.saturating_add(2) {
+        } else if parts > self.limits.files.saturating_add(2) {
             // `operations` and `map` are parts too.
             Exceeded::Files(self.limits.files)
-        } else if self.framing.feed(chunk) {
+        } else if body_part_over {
             Exceeded::BodyPart(self.limits.body_bytes)
         } else if let Some(file) = self.framing.file_over {
             file
@@ -917,6 +922,18 @@ mod tests {
         // Without the dataset limits (the fuzzed path), files keep the file limit.
         let plain = receive_chunks(CONTENT_TYPE, vec![dataset_request(upload, 1025)], LIMITS).await;
         assert!(plain.as_ref().is_err_and(|m| m.contains("graphql.max_upload_bytes")), "{plain:?}");
+    }
+
+    #[tokio::test]
+    async fn a_dataset_upload_in_one_chunk_has_the_dataset_total() {
+        // Over the usual whole-request limit (64 KiB), in a single chunk
+        // that holds the operations and the file both.
+        let upload = "mutation($f: Upload!) { uploadDataset(name: \\\"d\\\", file: $f) { id } }";
+        let datasets = DatasetUploads { part_bytes: 200 * 1024, total_bytes: 256 * 1024 };
+        let body = dataset_request(upload, 100 * 1024);
+        let headers = axum::http::HeaderMap::new();
+        let received = receive_with(&headers, CONTENT_TYPE, axum::body::Body::from(body), LIMITS, Some(datasets)).await;
+        assert!(received.is_ok(), "{:?}", received.err().map(|e| e.to_string()));
     }
 
     #[test]
