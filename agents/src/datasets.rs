@@ -1,6 +1,6 @@
 //! Datasets (seed 001 §1, §3): a merchant's own tables — ad spend exports,
 //! supplier price lists, a marketplace's sales report — uploaded as CSV,
-//! JSON or NDJSON, loaded as a table the engine can query, profiled, and
+//! JSON, NDJSON or Parquet, loaded as a table the engine can query, profiled, and
 //! asked questions of in read-only SQL.
 //!
 //! The design, as a pipeline of small stages with back-pressure between
@@ -14,7 +14,7 @@
 //!    the outbox). The API answers with the job at once.
 //! 2. On the `Datasets` department's queue, [`ingest`] runs the job: the
 //!    file read twice as it streams ([`parse`]: encoding, delimiter and
-//!    header sniffed, CSV or JSON records as cells), first to infer each
+//!    header sniffed, CSV, JSON or Parquet records as cells), first to infer each
 //!    column's type ([`infer`]), then to convert every cell, profile it
 //!    ([`profile`]) and send it in batches to the table ([`storage`]),
 //!    which becomes visible only when whole, in the transaction that marks
@@ -36,17 +36,34 @@
 //! (trimmed, de-duplicated with `_2`, `_3`, empty → `column_N`), always
 //! quoted.
 //!
+//! [`insights`] (`INSIGHTS` jobs) computes anomalies, trends and
+//! recommendations from a few aggregate statements through that same
+//! read-only path, and stores them on the dataset.
+//!
+//! [`models`] (`TRAINING` jobs) reads a sample of the table through that
+//! path too, cross-validates several model families on it with
+//! `smartcore`, and registers the best in `ml_models`; `predict` uses it.
+//!
+//! [`catalog`] is the analyst team's port onto one account's datasets
+//! (the `Datasets` department's tools), over that same read-only path.
+//!
 //! - [`column`]: column types and names, shared with [`sql`].
 //! - [`value`]: a typed cell, bound per engine.
 //! - [`settings`]: where the files live, how large an upload may be.
+//! - [`erase`]: a dataset's deletion with its table and files, one path
+//!   for `deleteDataset` and a shop's erasure.
 //!
 //! Architecture invariant: like the rest of this crate, it knows neither
 //! HTTP nor GraphQL; an upload reaches it as a file.
 
+pub mod catalog;
 pub mod column;
+pub mod erase;
 pub mod infer;
 pub mod ingest;
+pub mod insights;
 pub mod jobs;
+pub mod models;
 pub mod parse;
 pub mod profile;
 pub mod settings;

@@ -17,7 +17,7 @@
 //!   `Knowledge` queue, the embedding port.
 //! - [`workflows`]: saved workflows, run as analysis requests whose
 //!   plan is the workflow's graph.
-//! - [`datasets`]: uploaded tables (CSV, JSON, NDJSON) loaded and profiled
+//! - [`datasets`]: uploaded tables (CSV, JSON, NDJSON, Parquet) loaded and profiled
 //!   by jobs on the `Datasets` queue, and read-only SQL over them.
 //! - [`write`]: write transactions (`BEGIN IMMEDIATE` on SQLite), retried
 //!   when another writer was in the way.

@@ -1,12 +1,15 @@
 //! Intents, periods and plans: what the orchestrator decides before any
 //! department works. The offline rules live here; a model-written plan has
-//! the same shape and is validated against it.
+//! the same shape and is validated against it. `plan/datasets.rs` fits a
+//! plan to the uploaded datasets a question names.
 
+mod datasets;
 mod period;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+pub use datasets::{NamedDatasets, asks_about_store};
 pub use period::{Granularity, Period};
 
 use crate::Department;

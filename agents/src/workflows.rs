@@ -16,8 +16,10 @@
 //! - `tools`: the tools a `tool` node may call, by name.
 //! - `run`: what a run's request stores as its plan.
 //! - `review`: a run's answer from its nodes' results.
+//! - [`erase`]: an account's workflows, for a shop's erasure.
 
 mod definition;
+pub mod erase;
 mod nodes;
 mod review;
 mod run;

@@ -17,6 +17,7 @@ pub mod document_chunk;
 pub mod document_file;
 pub mod invitation;
 pub mod job;
+pub mod ml_model;
 pub mod oauth_state;
 pub mod outbox_message;
 pub mod proposed_action;

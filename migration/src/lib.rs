@@ -19,6 +19,8 @@ mod m20261202_000012_add_vector_versions;
 mod m20261202_000013_create_workflows;
 mod m20261202_000014_scope_chunk_fts;
 mod m20261202_000015_create_datasets;
+mod m20261202_000016_dataset_insights;
+mod m20261202_000017_create_ml_models;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -42,6 +44,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000013_create_workflows::Migration),
             Box::new(m20261202_000014_scope_chunk_fts::Migration),
             Box::new(m20261202_000015_create_datasets::Migration),
+            Box::new(m20261202_000016_dataset_insights::Migration),
+            Box::new(m20261202_000017_create_ml_models::Migration),
         ]
     }
 }

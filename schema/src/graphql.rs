@@ -4,9 +4,11 @@ mod account;
 mod actions;
 mod analysis;
 mod chat;
+mod dataset_insights;
 mod dataset_sql;
 mod datasets;
 mod knowledge;
+mod ml_models;
 mod shopify;
 mod types;
 mod workflow;
@@ -20,9 +22,11 @@ pub use account::{AccountMutation, AccountQuery, AccountSubscription};
 pub use actions::{ActionMutation, ActionQuery, ActionSubscription};
 pub use analysis::{AnalysisMutation, AnalysisQuery, AnalysisSubscription};
 pub use chat::{ChatMutation, ChatQuery, ChatSubscription};
+pub use dataset_insights::DatasetInsightsMutation;
 pub use dataset_sql::DatasetSqlQuery;
 pub use datasets::{DatasetMutation, DatasetQuery, DatasetSubscription};
 pub use knowledge::{KnowledgeMutation, KnowledgeQuery, KnowledgeSubscription};
+pub use ml_models::{MlModelMutation, MlModelQuery};
 pub use shopify::{ShopifyMutation, form_pairs};
 pub use workflow::{WorkflowMutation, WorkflowQuery};
 
@@ -37,6 +41,7 @@ pub struct Query(
     WorkflowQuery,
     DatasetQuery,
     DatasetSqlQuery,
+    MlModelQuery,
 );
 
 /// Root mutation.
@@ -50,6 +55,8 @@ pub struct Mutation(
     ChatMutation,
     WorkflowMutation,
     DatasetMutation,
+    DatasetInsightsMutation,
+    MlModelMutation,
 );
 
 /// Root subscription.

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod actions;
 pub mod analysis;
+pub mod dataset_insights;
 pub mod dataset_sql;
 pub mod datasets;
 pub mod email;
@@ -11,6 +12,7 @@ pub mod events;
 pub mod knowledge;
 pub mod members;
 pub mod membership;
+pub mod ml_models;
 pub mod preferences;
 pub mod sessions;
 pub mod shopify;

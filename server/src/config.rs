@@ -164,6 +164,9 @@ pub struct DatasetsSection {
     /// Seconds a statement's result stays cached (per dataset version and
     /// statement; Redis when configured); 300.
     pub sql_cache_ttl_secs: u64,
+    /// Seconds a `trainModel` job may run from its first start, reading
+    /// included, before it fails saying so (seed 001 P18); 1,800.
+    pub training_time_limit_secs: u64,
 }
 
 impl Default for DatasetsSection {
@@ -175,6 +178,7 @@ impl Default for DatasetsSection {
             sql_row_cap: sql.row_cap,
             sql_timeout_ms: u64::try_from(sql.timeout.as_millis()).unwrap_or(u64::MAX),
             sql_cache_ttl_secs: alatar_agents::datasets::sql::cache::DEFAULT_TTL.as_secs(),
+            training_time_limit_secs: alatar_agents::datasets::settings::DEFAULT_TRAINING_TIME_LIMIT.as_secs(),
         }
     }
 }
@@ -763,6 +767,8 @@ impl Default for RateLimitConfig {
                 "uploadDataset".into(),
                 "askDataset".into(),
                 "runSql".into(),
+                "trainModel".into(),
+                "predict".into(),
             ],
             auth: AuthLimitConfig::default(),
         }
@@ -904,6 +910,9 @@ impl Config {
         }
         if !(100..=600_000).contains(&self.datasets.sql_timeout_ms) {
             return bad("datasets.sql_timeout_ms", "must be between 100 and 600000");
+        }
+        if !(1..=86_400).contains(&self.datasets.training_time_limit_secs) {
+            return bad("datasets.training_time_limit_secs", "must be between 1 and 86400");
         }
         if self.jwt.access_ttl_secs == 0 || self.jwt.refresh_ttl_secs == 0 {
             return bad("jwt.access_ttl_secs", "token lifetimes must be positive");

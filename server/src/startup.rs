@@ -169,6 +169,7 @@ pub fn build_pipeline(
     let vectors = embedding.embedder.clone().map(|embedder| -> Arc<dyn VectorRetriever> {
         Arc::new(Semantic::new(embedder, index_for(db.get_database_backend())))
     });
+    let dataset_sql = build_dataset_sql(config, &db, redis.map(|(_, manager)| manager));
     Pipeline {
         db,
         queue,
@@ -192,7 +193,9 @@ pub fn build_pipeline(
         datasets: DatasetSettings {
             data_dir: config.data_dir.clone(),
             max_upload_bytes: config.datasets.max_upload_bytes as u64,
+            training_time_limit: Duration::from_secs(config.datasets.training_time_limit_secs),
         },
+        dataset_sql,
     }
 }
 
@@ -257,6 +260,7 @@ pub fn build_shopify(
         },
         state_ttl: Duration::from_secs(s.state_ttl_secs),
         timestamp_tolerance: Duration::from_secs(s.timestamp_tolerance_secs),
+        data_dir: config.data_dir.clone(),
     }))
 }
 
@@ -487,7 +491,8 @@ impl Application {
             None => Arc::new(InProcessAccountEvents::default()),
         };
         let (members, membership) = build_membership(&config, redis_connection.as_ref());
-        let dataset_sql = build_dataset_sql(&config, &db, redis.as_ref());
+        // The API's SQL over datasets is the pipeline's: one cache, one set of limits.
+        let dataset_sql = pipeline.dataset_sql.clone();
         let state = AppState {
             db: db.clone(),
             tokens: tokens.clone(),

@@ -117,7 +117,9 @@ fn upload_request(token: &str, name: &str, bytes: Vec<u8>) -> Request<Body> {
         ("name=\"map\"".to_owned(), json!({ "0": ["variables.f"] }).to_string().into_bytes()),
         (format!("name=\"0\"; filename=\"{name}.csv\"\r\nContent-Type: text/csv"), bytes),
     ] {
-        body.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; {disposition}\r\n\r\n").as_bytes());
+        body.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; {disposition}\r\n\r\n").as_bytes(),
+        );
         body.extend_from_slice(&content);
         body.extend_from_slice(b"\r\n");
     }
@@ -256,7 +258,9 @@ async fn ask(app: &TestApp, token: &str, dataset: &str, label: &str) {
             0 => format!("What is the total {} by {}?", measures[i / 4 % 4], by[i / 16 % 3]),
             1 => format!("top {} {}s by {}", 1 + i / 4, by[i % 3], measures[i / 4 % 4]),
             2 => format!("average {} by {} where channel is {}", measures[i / 4 % 4], by[i % 3], CHANNELS[i / 4 % 6]),
-            _ => format!("monthly trend of {} over day where country is {}", measures[i / 4 % 4], COUNTRIES[i / 4 % 12]),
+            _ => {
+                format!("monthly trend of {} over day where country is {}", measures[i / 4 % 4], COUNTRIES[i / 4 % 12])
+            }
         };
         let (took, answer) = timed(app, token, ASK, json!({ "d": dataset, "q": question })).await;
         let answer = answer.ok();

@@ -10,6 +10,10 @@ mod api {
     mod compliance;
     mod connections;
     mod datasets;
+    mod datasets_department;
+    mod datasets_insights;
+    mod datasets_models;
+    mod datasets_parquet;
     mod datasets_sql;
     mod descriptors;
     mod document_limits;

@@ -2,7 +2,8 @@
 //! queue): the dataset's source is read twice, as it streams.
 //!
 //! 1. Infer (progress 2 → 30): the encoding, the layout (delimiter,
-//!    header), the columns and their types (`infer`), on a blocking thread.
+//!    header), the columns and their types (`infer`; a Parquet file's are
+//!    its schema's), on a blocking thread.
 //! 2. Load and profile (30 → 95): each record converted to its columns'
 //!    types (those set by the merchant, for a reload, else the inferred),
 //!    counted by the profiler and sent in batches through a bounded channel
@@ -165,9 +166,11 @@ struct Scan {
     inferences: Vec<Inference>,
 }
 
-/// Reads the file once for its layout, columns and their types.
+/// Reads the file once for its layout, columns and their types (those the
+/// file declares, Parquet's, else inferred from the values).
 fn scan(path: &Path, format: DatasetFormat, progress: &Progress) -> Result<Scan, ParseError> {
     let layout = parse::detect_layout(path, format)?;
+    let declared = parse::declared_types(path, &layout)?;
     let mut columns = Vec::new();
     let mut stats: Vec<ColumnStats> = Vec::new();
     let mut count = |cells: &[Cell]| -> Result<(), ParseError> {
@@ -181,7 +184,15 @@ fn scan(path: &Path, format: DatasetFormat, progress: &Progress) -> Result<Scan,
     };
     parse::read_records(path, &layout, &mut columns, progress, &mut count)?;
     stats.resize_with(columns.len(), ColumnStats::default);
-    Ok(Scan { layout, inferences: stats.iter().map(ColumnStats::decide).collect(), columns })
+    let inferences = stats
+        .iter()
+        .enumerate()
+        .map(|(i, stat)| match declared.as_ref().and_then(|kinds| kinds.get(i)) {
+            Some(&kind) => parse::parquet::inference(kind, stat),
+            None => stat.decide(),
+        })
+        .collect();
+    Ok(Scan { layout, inferences, columns })
 }
 
 /// The columns to load: the scan's, with the types of `wanted` (a reload's
@@ -234,6 +245,7 @@ async fn load(
         let message = match format {
             DatasetFormat::Csv => "the file is empty: it has no header and no rows",
             DatasetFormat::Json | DatasetFormat::Ndjson => "the file holds no records with any keys",
+            DatasetFormat::Parquet => "the Parquet file has no columns",
         };
         return Ok(Outcome::Refused(message.to_owned()));
     }

@@ -11,6 +11,11 @@
 //! check between batches, undoing what it loaded. Every change is
 //! published on the event bus as `JOB_UPDATED`, keyed by the job, for
 //! `jobUpdates`; the row stays the record.
+//!
+//! Three kinds share all of this: `INGESTION` (`ingest`), `INSIGHTS`
+//! (`insights::job`) and `TRAINING` (`models::job`), the last two on a
+//! `READY` dataset, which they leave `READY`; each kind has its own queue
+//! message ([`message`]).
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, Func};
@@ -31,17 +36,32 @@ use crate::write::begin_write;
 /// `payload` `{jobId, datasetId, status, progress, error, cancelRequested}`.
 pub const JOB_UPDATED: &str = "JOB_UPDATED";
 
-/// The queue message that runs `job`.
+/// The queue message that runs `job`, by its kind.
 pub fn message(job: &job::Model) -> Message {
-    Message::IngestDataset { account_id: job.account_id, job_id: job.id }
+    match JobKind::parse(&job.kind) {
+        Some(JobKind::Insights) => Message::DatasetInsights { account_id: job.account_id, job_id: job.id },
+        Some(JobKind::Training) => Message::TrainModel { account_id: job.account_id, job_id: job.id },
+        Some(JobKind::Ingestion) | None => Message::IngestDataset { account_id: job.account_id, job_id: job.id },
+    }
 }
 
 /// A new `QUEUED` ingestion of `dataset_id`; `input` as [`job::Model::input`].
 pub fn queued(account_id: Uuid, created_by: Uuid, dataset_id: Uuid, input: Option<serde_json::Value>) -> job::Model {
+    queued_of(JobKind::Ingestion, account_id, created_by, dataset_id, input)
+}
+
+/// A new `QUEUED` job of `kind` on `dataset_id`.
+pub fn queued_of(
+    kind: JobKind,
+    account_id: Uuid,
+    created_by: Uuid,
+    dataset_id: Uuid,
+    input: Option<serde_json::Value>,
+) -> job::Model {
     job::Model {
         id: Uuid::now_v7(),
         account_id,
-        kind: JobKind::Ingestion.as_str().to_owned(),
+        kind: kind.as_str().to_owned(),
         status: JobStatus::Queued.as_str().to_owned(),
         progress: 0,
         error: None,

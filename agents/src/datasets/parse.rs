@@ -1,20 +1,26 @@
 //! Reading an uploaded file as records: its text encoding and format told
-//! from its bytes, then [`csv`] or [`json`] turns it into rows of [`Cell`]s
-//! in column order, handed one at a time to a callback (the file is read
-//! as it streams, never whole into memory).
+//! from its bytes, then [`csv`], [`json`] or [`parquet`] turns it into rows
+//! of [`Cell`]s in column order, handed one at a time to a callback (the
+//! file is read as it streams, or a Parquet row group at a time, never
+//! whole into memory).
 //!
-//! Encoding: a byte-order mark decides (UTF-8, UTF-16 LE or BE); without
-//! one, a file that is valid UTF-8 throughout is UTF-8, and any other is
-//! read as Latin-1 (windows-1252, what spreadsheet exports in Western
-//! Europe write and what the web reads "latin1" as). Either way the
-//! parsers see UTF-8.
+//! Encoding (text formats): a byte-order mark decides (UTF-8, UTF-16 LE or
+//! BE); without one, a file that is valid UTF-8 throughout is UTF-8, and
+//! any other is read as Latin-1 (windows-1252, what spreadsheet exports in
+//! Western Europe write and what the web reads "latin1" as). Either way
+//! the parsers see UTF-8.
 //!
-//! Format, when the upload does not say: the first non-blank character
-//! `[` is a JSON array, `{` JSON objects one after another (NDJSON), and
-//! anything else delimited text (CSV).
+//! Format, when the upload does not say: a file that starts with Parquet's
+//! magic `PAR1` and ends with it too is Parquet, and so is one that starts
+//! with it followed by binary bytes (a NUL among the first bytes: a
+//! Parquet file cut short, which then fails saying so, rather than a CSV
+//! whose first header happens to be `PAR1`); otherwise the first non-blank
+//! character `[` is a JSON array, `{` JSON objects one after another
+//! (NDJSON), and anything else delimited text (CSV).
 
 pub mod csv;
 pub mod json;
+pub mod parquet;
 
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -25,11 +31,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use alatar_entity::dataset::DatasetFormat;
 use encoding_rs::{Decoder, Encoding, UTF_8, WINDOWS_1252};
 
+use super::column::ColumnType;
+
 /// The most columns a dataset may have (PostgreSQL allows 1,600 a table).
 pub const MAX_COLUMNS: usize = 1_000;
 
 /// How many bytes of the start of a file decide its format.
 pub const SNIFF_BYTES: usize = 64 * 1024;
+
+/// The four bytes a Parquet file starts and ends with.
+pub const PARQUET_MAGIC: &[u8; 4] = b"PAR1";
 
 /// One cell as the source wrote it.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,6 +100,12 @@ impl Progress {
     /// Starts a new pass over the file (the byte count from zero).
     pub fn restart(&self) {
         self.read.store(0, Ordering::Relaxed);
+    }
+
+    /// Sets how far the pass got, for readers that seek rather than
+    /// stream (Parquet's row groups), so that no byte counter sees them.
+    fn reached(&self, bytes: u64) {
+        self.read.store(bytes, Ordering::Relaxed);
     }
 }
 
@@ -232,8 +249,12 @@ pub fn open_text(path: &Path, encoding: &'static Encoding, progress: &Progress) 
     }))
 }
 
-/// The format of a file starting with `head` (see the module documentation).
-pub fn sniff_format(head: &[u8]) -> DatasetFormat {
+/// The format of a file starting with `head` and ending with `tail` (see
+/// the module documentation).
+pub fn sniff_format(head: &[u8], tail: &[u8]) -> DatasetFormat {
+    if head.starts_with(PARQUET_MAGIC) && (tail.ends_with(PARQUET_MAGIC) || head.contains(&0)) {
+        return DatasetFormat::Parquet;
+    }
     let head = head.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(head);
     match head.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'[') => DatasetFormat::Json,
@@ -263,6 +284,8 @@ pub enum Shape {
     },
     /// A JSON array of objects, or JSON objects one after another.
     Json,
+    /// Parquet: typed columns in row groups (no text encoding).
+    Parquet,
 }
 
 /// Reads every record of the file at `path`, in `layout`, calling `each`
@@ -278,19 +301,36 @@ pub fn read_records(
     progress: &Progress,
     each: &mut dyn FnMut(&[Cell]) -> Result<(), ParseError>,
 ) -> Result<(), ParseError> {
-    let text = open_text(path, layout.encoding, progress)?;
     match layout.shape {
-        Shape::Csv { delimiter, header } => csv::read(text, delimiter, header, columns, progress, each),
-        Shape::Json => json::read(text, columns, progress, each),
+        Shape::Csv { delimiter, header } => {
+            csv::read(open_text(path, layout.encoding, progress)?, delimiter, header, columns, progress, each)
+        }
+        Shape::Json => json::read(open_text(path, layout.encoding, progress)?, columns, progress, each),
+        Shape::Parquet => parquet::read(path, columns, progress, each),
+    }
+}
+
+/// The column types the file itself declares, in column order: Parquet's
+/// (see [`parquet`]); `None` for text, whose types are inferred from the
+/// values.
+pub fn declared_types(path: &Path, layout: &Layout) -> Result<Option<Vec<ColumnType>>, ParseError> {
+    match layout.shape {
+        Shape::Parquet => parquet::column_types(path).map(Some),
+        Shape::Csv { .. } | Shape::Json => Ok(None),
     }
 }
 
 /// The layout of the file at `path`, uploaded as `format`: its encoding
 /// and, for CSV, the delimiter and whether it has a header row.
 pub fn detect_layout(path: &Path, format: DatasetFormat) -> Result<Layout, ParseError> {
+    if format == DatasetFormat::Parquet {
+        // Binary: its strings are UTF-8 by the format's rules, nothing to detect.
+        return Ok(Layout { encoding: UTF_8, shape: Shape::Parquet });
+    }
     let encoding = detect_encoding(path)?;
     let shape = match format {
         DatasetFormat::Json | DatasetFormat::Ndjson => Shape::Json,
+        DatasetFormat::Parquet => Shape::Parquet,
         DatasetFormat::Csv => {
             let mut bytes = Vec::new();
             open_text(path, encoding, &Progress::default())?.take(SNIFF_BYTES as u64).read_to_end(&mut bytes)?;
@@ -322,10 +362,21 @@ mod tests {
 
     #[test]
     fn formats_are_told_by_their_first_character() {
-        assert_eq!(sniff_format(b"  \n[{\"a\": 1}]"), DatasetFormat::Json);
-        assert_eq!(sniff_format(b"\xEF\xBB\xBF{\"a\": 1}\n{\"a\": 2}"), DatasetFormat::Ndjson);
-        assert_eq!(sniff_format(b"a,b\n1,2"), DatasetFormat::Csv);
-        assert_eq!(sniff_format(b""), DatasetFormat::Csv);
+        let json = b"  \n[{\"a\": 1}]";
+        assert_eq!(sniff_format(json, json), DatasetFormat::Json);
+        let ndjson = b"\xEF\xBB\xBF{\"a\": 1}\n{\"a\": 2}";
+        assert_eq!(sniff_format(ndjson, ndjson), DatasetFormat::Ndjson);
+        assert_eq!(sniff_format(b"a,b\n1,2", b"1,2"), DatasetFormat::Csv);
+        assert_eq!(sniff_format(b"", b""), DatasetFormat::Csv);
+    }
+
+    #[test]
+    fn parquet_is_told_by_its_magic() {
+        assert_eq!(sniff_format(b"PAR1\x15\x04\x15\x00", b"PAR1"), DatasetFormat::Parquet);
+        // Cut short: binary after the magic still says Parquet (and fails as one).
+        assert_eq!(sniff_format(b"PAR1\x15\x00\x15", b"\x15\x00\x15"), DatasetFormat::Parquet);
+        // A CSV whose first header is `PAR1` stays a CSV.
+        assert_eq!(sniff_format(b"PAR1,PAR2\n1,2\n", b"1,2\n"), DatasetFormat::Csv);
     }
 
     #[test]

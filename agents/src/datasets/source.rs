@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use uuid::Uuid;
 
-use super::parse::SNIFF_BYTES;
+use super::parse::{PARQUET_MAGIC, SNIFF_BYTES};
 use super::settings::root;
 
 /// Where the source of dataset `id` is kept.
@@ -29,6 +29,8 @@ pub struct Staged {
     pub byte_size: u64,
     /// Its first bytes (up to 64 KiB), to tell its format by.
     pub head: Vec<u8>,
+    /// Its last bytes (up to 4: where Parquet repeats its magic).
+    pub tail: Vec<u8>,
 }
 
 /// Copies `upload` (read from its start) to the source of dataset `id`,
@@ -52,9 +54,14 @@ pub async fn stage(data_dir: &Path, id: Uuid, upload: File) -> io::Result<Staged
                 return Err(e);
             }
         };
+        let mut source = File::open(&target)?;
         let mut head = Vec::with_capacity(SNIFF_BYTES.min(byte_size as usize));
-        File::open(&target)?.take(SNIFF_BYTES as u64).read_to_end(&mut head)?;
-        Ok(Staged { byte_size, head })
+        (&mut source).take(SNIFF_BYTES as u64).read_to_end(&mut head)?;
+        let back = byte_size.min(PARQUET_MAGIC.len() as u64);
+        source.seek(SeekFrom::Start(byte_size - back))?;
+        let mut tail = Vec::with_capacity(PARQUET_MAGIC.len());
+        source.take(back).read_to_end(&mut tail)?;
+        Ok(Staged { byte_size, head, tail })
     })
     .await
     .map_err(io::Error::other)?

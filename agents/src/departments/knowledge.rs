@@ -12,7 +12,8 @@
 //! a passage that addresses an assistant is never quoted as a fact and is
 //! reported in the answer's warnings.
 
-mod text;
+// `Datasets` tells cells addressed to an assistant the same way.
+pub(super) mod text;
 
 use std::collections::HashMap;
 use std::sync::Arc;

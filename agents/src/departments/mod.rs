@@ -2,12 +2,14 @@
 //! through a [`ToolRunner`] (retries, error budget, call records) and hands
 //! its output to the orchestrator through the task row.
 //!
-//! A new department (Market, Code, Datasets) is one more
-//! [`DepartmentAgent`] registered in [`Departments`]; the orchestrator only
-//! reads the plan and never names a department itself. `Knowledge` reads
-//! the merchant's documents through the task's [`Library`].
+//! A new department (Market, Code) is one more [`DepartmentAgent`]
+//! registered in [`Departments`]; the orchestrator only reads the plan and
+//! never names a department itself. `Knowledge` reads the merchant's
+//! documents through the task's [`Library`], `Datasets` their uploaded
+//! tables through its [`Catalog`].
 
 mod data_retrieval;
+mod datasets;
 mod knowledge;
 mod qualitative;
 mod quantitative;
@@ -24,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::Department;
+use crate::datasets::catalog::Catalog;
 use crate::knowledge::library::Library;
 use crate::llm::{Llm, Narrative};
 use crate::plan::{Intent, Period};
@@ -33,6 +36,7 @@ use crate::tools::{TaskFailure, ToolRunner};
 use crate::workflows::NodeContext;
 
 pub use data_retrieval::DataRetrievalAgent;
+pub use datasets::{DatasetFindings, DatasetQuery, DatasetsAgent, NO_DATASETS};
 pub use knowledge::{DocumentFindings, KnowledgeAgent, NO_DOCUMENTS};
 pub use qualitative::QualitativeAgent;
 pub use quantitative::QuantitativeAgent;
@@ -61,6 +65,8 @@ pub struct TaskContext {
     pub model: Option<String>,
     /// The request's account's documents; `None` where none can be read.
     pub library: Option<Arc<dyn Library>>,
+    /// The request's account's uploaded datasets; `None` where none can be read.
+    pub datasets: Option<Arc<dyn Catalog>>,
 }
 
 impl TaskContext {
@@ -97,14 +103,15 @@ pub trait DepartmentAgent: Send + Sync {
 pub struct Departments(HashMap<Department, Arc<dyn DepartmentAgent>>);
 
 impl Departments {
-    /// The four analysis departments, `Knowledge` and `Workflow`.
+    /// The four analysis departments, `Knowledge`, `Datasets` and `Workflow`.
     pub fn standard() -> Self {
-        let agents: [Arc<dyn DepartmentAgent>; 6] = [
+        let agents: [Arc<dyn DepartmentAgent>; 7] = [
             Arc::new(DataRetrievalAgent),
             Arc::new(QuantitativeAgent),
             Arc::new(QualitativeAgent),
             Arc::new(RecommendationAgent),
             Arc::new(KnowledgeAgent),
+            Arc::new(DatasetsAgent),
             Arc::new(WorkflowAgent),
         ];
         Self(agents.into_iter().map(|a| (a.department(), a)).collect())
@@ -145,7 +152,8 @@ impl Retrieved {
     }
 }
 
-/// `DataRetrieval`'s output: named datasets.
+/// `DataRetrieval`'s output: named data sets of the store (not the
+/// merchant's uploaded datasets: those are [`DatasetFindings`]).
 pub type Datasets = BTreeMap<String, Retrieved>;
 
 /// `QuantitativeAnalysis`'s output.

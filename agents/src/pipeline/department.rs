@@ -21,6 +21,7 @@ use super::Pipeline;
 use super::bus::kind;
 use super::journal::append;
 use crate::Department;
+use crate::datasets::catalog::{Catalog, DatabaseCatalog};
 use crate::departments::TaskContext;
 use crate::knowledge::library::{DatabaseLibrary, Library};
 use crate::plan::Plan;
@@ -379,9 +380,11 @@ async fn work(
             Err(e) => return Err(TaskFailure::Rejected(e.to_string())),
         }
     };
-    // Bound to the request's account: whatever a model or a document asks
-    // for, no other account's chunks can be read through it.
-    let library: Arc<dyn Library> = Arc::new(DatabaseLibrary::new(p, AccountScope::new(request.account_id)));
+    // Bound to the request's account: whatever a model, a document or a
+    // dataset's cells ask for, no other account's chunks or tables can be
+    // read through them.
+    let scope = AccountScope::new(request.account_id);
+    let library: Arc<dyn Library> = Arc::new(DatabaseLibrary::new(p, scope));
     tracing::debug!(task_id = %task.id, department = ?task.department, "working");
     let output = match assignment {
         Assignment::Analysis(plan) => {
@@ -396,6 +399,7 @@ async fn work(
                 llm: p.llm.clone(),
                 model: Some(request.model.clone()),
                 library: Some(library),
+                datasets: Some(Arc::new(DatabaseCatalog::new(p, scope)) as Arc<dyn Catalog>),
             };
             agent.work(&context, &mut runner).await?
         }

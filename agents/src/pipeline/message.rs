@@ -73,6 +73,26 @@ pub enum Message {
         /// The job.
         job_id: Uuid,
     },
+    /// Datasets: run an insights job (`datasets::insights::job`): anomalies,
+    /// trends and recommendations over a loaded dataset, stored on it. On
+    /// the `Datasets` department's queue; does nothing once the job has
+    /// ended.
+    DatasetInsights {
+        /// The job's account.
+        account_id: Uuid,
+        /// The job.
+        job_id: Uuid,
+    },
+    /// Datasets: run a training job (`datasets::models::job`): several
+    /// model families cross-validated on a dataset, the best registered.
+    /// On the `Datasets` department's queue; does nothing once the job has
+    /// ended (a completed job's model is never trained twice).
+    TrainModel {
+        /// The job's account.
+        account_id: Uuid,
+        /// The job.
+        job_id: Uuid,
+    },
 }
 
 impl Message {
@@ -83,7 +103,9 @@ impl Message {
             Message::RunTask { department, .. } => department.queue_name(),
             Message::ExecuteAction { .. } => ACTIONS_QUEUE,
             Message::IngestDocument { .. } | Message::SummarizeDocument { .. } => Department::Knowledge.queue_name(),
-            Message::IngestDataset { .. } => Department::Datasets.queue_name(),
+            Message::IngestDataset { .. } | Message::DatasetInsights { .. } | Message::TrainModel { .. } => {
+                Department::Datasets.queue_name()
+            }
         }
     }
 
@@ -94,7 +116,11 @@ impl Message {
             Message::Advance { request_id, .. }
             | Message::RunTask { request_id, .. }
             | Message::ExecuteAction { request_id, .. } => Some(*request_id),
-            Message::IngestDocument { .. } | Message::SummarizeDocument { .. } | Message::IngestDataset { .. } => None,
+            Message::IngestDocument { .. }
+            | Message::SummarizeDocument { .. }
+            | Message::IngestDataset { .. }
+            | Message::DatasetInsights { .. }
+            | Message::TrainModel { .. } => None,
         }
     }
 
@@ -104,7 +130,9 @@ impl Message {
             Message::IngestDocument { document_id, .. } | Message::SummarizeDocument { document_id, .. } => {
                 *document_id
             }
-            Message::IngestDataset { job_id, .. } => *job_id,
+            Message::IngestDataset { job_id, .. }
+            | Message::DatasetInsights { job_id, .. }
+            | Message::TrainModel { job_id, .. } => *job_id,
             other => other.request_id().unwrap_or_default(),
         }
     }

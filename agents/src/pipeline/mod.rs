@@ -34,6 +34,7 @@ pub use watch::watch;
 pub use worker::Worker;
 
 use crate::datasets::settings::DatasetSettings;
+use crate::datasets::sql::DatasetSql;
 use crate::departments::Departments;
 use crate::knowledge::embed::Embedder;
 use crate::knowledge::ingest::Chunking;
@@ -104,6 +105,10 @@ pub struct Pipeline {
     pub chunking: Chunking,
     /// Where datasets' files live and how large an upload may be.
     pub datasets: DatasetSettings,
+    /// Read-only SQL over datasets (validation, result cache, execution):
+    /// the one path for the API's `askDataset`/`runSql` and the analyst
+    /// team's `sql.query` alike.
+    pub dataset_sql: Arc<DatasetSql>,
 }
 
 /// How long one handled message took.

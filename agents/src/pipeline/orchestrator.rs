@@ -5,6 +5,7 @@
 //! nodes instead of by the planner and reviewed node by node; dispatching,
 //! waiting and failing are the same DAG machinery.
 
+mod datasets;
 mod workflow;
 
 use std::collections::HashSet;
@@ -146,6 +147,12 @@ async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result
     } else {
         plan
     };
+    // The uploaded datasets are read when the question names one of them.
+    let plan = datasets::fit(p, request, plan).await?;
+    if let Err(e) = plan.validate() {
+        end(p, request, AnalysisStatus::Failed, Some(&format!("the plan was rejected: {e}"))).await?;
+        return Ok(());
+    }
     let record = serde_json::to_value(&plan)?;
     let event = json!({ "intent": plan.intent, "period": plan.period, "periodLabel": plan.period.label() });
     let planned = Planned { intent: plan.intent.as_str().to_owned(), record, steps: plan.steps, event: object(event) };
@@ -405,9 +412,23 @@ async fn finish(p: &Pipeline, request: &analysis_request::Model, tasks: &[agent_
     write_result(p, request, summary, body, actions).await
 }
 
+/// The figures with recorded tool calls behind them; the others are no
+/// facts and are dropped (and logged).
+fn reviewed(request: &analysis_request::Model, figures: Vec<KeyFigure>, recorded: &HashSet<Uuid>) -> Vec<KeyFigure> {
+    let (kept, dropped): (Vec<_>, Vec<_>) = figures
+        .into_iter()
+        .partition(|f| !f.provenance.is_empty() && f.provenance.iter().all(|pr| recorded.contains(&pr.tool_call_id)));
+    for figure in dropped {
+        tracing::warn!(request_id = %request.id, figure = %figure.key, "figure without provenance dropped in review");
+    }
+    kept
+}
+
 /// An analysis's answer from its departments' outputs: figures and
-/// citations only with recorded tool calls behind them, and from the
-/// `Knowledge` task nothing but its sections, citations and warnings.
+/// citations only with recorded tool calls behind them; from the
+/// `Knowledge` task nothing but its sections, citations and warnings, and
+/// from the `Datasets` task nothing but its figures, sections, warnings
+/// and its sentence added to the summary.
 fn review(
     request: &analysis_request::Model,
     tasks: &[agent_task::Model],
@@ -417,9 +438,22 @@ fn review(
     let mut summary = None;
     let mut actions = Vec::new();
     let (mut answer, mut answered_by, mut document_sections) = (None, None, Vec::new());
+    let (mut dataset_answers, mut dataset_sections) = (Vec::new(), Vec::new());
     for task in tasks {
         let Some(output) = &task.output else { continue };
         let c: Contribution = serde_json::from_value(output.clone()).unwrap_or_default();
+        if task.department == Department::Datasets.name() {
+            // Figures computed by SQL over the merchant's own table (each
+            // citing its `sql.query` call), their tables and warnings. The
+            // cells are untrusted, like document text: no advice, chart or
+            // proposal is taken from this task.
+            body.key_figures.extend(reviewed(request, c.figures, recorded));
+            dataset_sections.extend(c.sections);
+            body.warnings.extend(c.warnings);
+            dataset_answers.extend(c.answer);
+            answered_by = answered_by.or(c.answered_by);
+            continue;
+        }
         if task.department == Department::Knowledge.name() {
             // Words drawn from untrusted documents: their claims (after the
             // narrative) and citations are kept, nothing else. No document
@@ -439,13 +473,7 @@ fn review(
             continue;
         }
         // Review: a figure without a recorded tool call behind it is not a fact.
-        let (kept, dropped): (Vec<_>, Vec<_>) = c.figures.into_iter().partition(|f| {
-            !f.provenance.is_empty() && f.provenance.iter().all(|pr| recorded.contains(&pr.tool_call_id))
-        });
-        for figure in dropped {
-            tracing::warn!(request_id = %request.id, figure = %figure.key, "figure without provenance dropped in review");
-        }
-        body.key_figures.extend(kept);
+        body.key_figures.extend(reviewed(request, c.figures, recorded));
         body.visualizations.extend(c.visualizations);
         body.sections.extend(c.sections);
         body.recommendations.extend(c.recommendations);
@@ -455,8 +483,18 @@ fn review(
         actions.extend(c.actions);
     }
     body.sections.extend(document_sections);
+    body.sections.extend(dataset_sections);
     body.written_by = body.written_by.or(answered_by);
-    let summary = summary.or(answer).unwrap_or_else(|| {
+    let mut summary = summary.or(answer);
+    // What the datasets say follows the narrative (or stands alone).
+    if !dataset_answers.is_empty() {
+        let datasets = dataset_answers.join(" ");
+        summary = Some(match summary {
+            Some(words) => format!("{words} {datasets}"),
+            None => datasets,
+        });
+    }
+    let summary = summary.unwrap_or_else(|| {
         body.key_figures
             .iter()
             .take(3)

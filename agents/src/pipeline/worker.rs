@@ -141,6 +141,14 @@ async fn handle(p: &Pipeline, queue: &str, role: Role, delivery: Delivery) {
             Message::IngestDataset { account_id, job_id } => {
                 ("ingest_dataset", crate::datasets::ingest::run(p, *account_id, *job_id).await.map(|()| Duration::ZERO))
             }
+            Message::DatasetInsights { account_id, job_id } => (
+                "dataset_insights",
+                crate::datasets::insights::job::run(p, *account_id, *job_id).await.map(|()| Duration::ZERO),
+            ),
+            Message::TrainModel { account_id, job_id } => (
+                "train_model",
+                crate::datasets::models::job::run(p, *account_id, *job_id).await.map(|()| Duration::ZERO),
+            ),
         },
     };
     if let (Some(observer), Ok(tools)) = (&p.observer, &outcome) {
@@ -174,6 +182,12 @@ async fn dead_letter(p: &Pipeline, message: &Message) -> anyhow::Result<()> {
     }
     if let Message::IngestDataset { account_id, job_id } = message {
         return crate::datasets::jobs::give_up(p, *account_id, *job_id).await;
+    }
+    if let Message::DatasetInsights { account_id, job_id } = message {
+        return crate::datasets::insights::job::give_up(p, *account_id, *job_id).await;
+    }
+    if let Message::TrainModel { account_id, job_id } = message {
+        return crate::datasets::models::job::give_up(p, *account_id, *job_id).await;
     }
     let Some(request_id) = message.request_id() else { return Ok(()) };
     let Some(request) = analysis_request::Entity::find_by_id(request_id).one(&p.db).await? else {

@@ -1,7 +1,10 @@
 //! Class 3 tools: typed inputs and outputs, a JSON schema each, run with an
 //! inactivity timeout (long reads report progress) and retries by
-//! [`ToolRunner`], every call recorded.
+//! [`ToolRunner`], every call recorded. The store's (`shopify.*`), the
+//! statistics (`stats.*`), the documents' (`rag.*`), the datasets'
+//! (`datasets.*`, `sql.query`) and `propose_action`.
 
+pub mod datasets;
 mod langchain;
 pub mod propose;
 pub mod rag;
@@ -17,6 +20,10 @@ use serde_json::Value;
 
 use crate::breaker::CircuitOpen;
 
+pub use datasets::{
+    DatasetSchema, DatasetsProfile, DatasetsProfileInput, DatasetsProfileOutput, DatasetsSchema, DatasetsSchemaInput,
+    DatasetsSchemaOutput, SqlQuery, SqlQueryInput, SqlQueryOutput,
+};
 pub use langchain::{CallLog, LangchainTool};
 pub use propose::{
     DiscountParameters, ProductUpdateParameters, ProposeAction, ProposeInput, ProposeOutput, ProposeTool,

@@ -1,4 +1,4 @@
-//! `datasets`: a merchant's uploaded file (CSV, JSON, NDJSON) loaded as a
+//! `datasets`: a merchant's uploaded file (CSV, JSON, NDJSON, Parquet) loaded as a
 //! table the engine can query, its columns and its stored profile
 //! (`PENDING → READY | FAILED`). The rows are not here: on SQLite they are
 //! a file of their own per dataset, on PostgreSQL a table of their own in
@@ -42,6 +42,8 @@ pub enum DatasetFormat {
     Json,
     /// One JSON object per line.
     Ndjson,
+    /// Apache Parquet: typed columns in row groups.
+    Parquet,
 }
 
 impl DatasetFormat {
@@ -51,12 +53,13 @@ impl DatasetFormat {
             Self::Csv => "CSV",
             Self::Json => "JSON",
             Self::Ndjson => "NDJSON",
+            Self::Parquet => "PARQUET",
         }
     }
 
     /// The format stored as `text`.
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Csv, Self::Json, Self::Ndjson].into_iter().find(|f| f.as_str() == text)
+        [Self::Csv, Self::Json, Self::Ndjson, Self::Parquet].into_iter().find(|f| f.as_str() == text)
     }
 }
 
@@ -71,7 +74,7 @@ pub struct Model {
     pub account_id: Uuid,
     /// Display name, unique per account.
     pub name: String,
-    /// [`DatasetFormat`] as text: `CSV`, `JSON` or `NDJSON`.
+    /// [`DatasetFormat`] as text: `CSV`, `JSON`, `NDJSON` or `PARQUET`.
     pub format: String,
     /// [`DatasetStatus`] as text: `PENDING`, `READY` or `FAILED`.
     pub status: String,
@@ -98,6 +101,11 @@ pub struct Model {
     pub profile: Option<Json>,
     /// When `profile` was computed.
     pub profiled_at: Option<ChronoDateTimeUtc>,
+    /// The latest insights (`alatar_agents::datasets::insights::DatasetInsights`),
+    /// once an `INSIGHTS` job completed; they name the version they describe.
+    pub insights: Option<Json>,
+    /// When `insights` were computed.
+    pub insights_at: Option<ChronoDateTimeUtc>,
     /// The member who uploaded it.
     pub created_by: Uuid,
     /// Upload time.

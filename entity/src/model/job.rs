@@ -10,6 +10,12 @@ pub enum JobKind {
     /// Parses an uploaded file, infers its column types, loads its table
     /// and computes its profile (also a reload with changed column types).
     Ingestion,
+    /// Computes a loaded dataset's insights (anomalies, trends,
+    /// recommendations) and stores them on it.
+    Insights,
+    /// Trains models of several families on a dataset with k-fold
+    /// cross-validation and registers the best (`ml_models`).
+    Training,
 }
 
 impl JobKind {
@@ -17,12 +23,14 @@ impl JobKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ingestion => "INGESTION",
+            Self::Insights => "INSIGHTS",
+            Self::Training => "TRAINING",
         }
     }
 
     /// The kind stored as `text`.
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Ingestion].into_iter().find(|k| k.as_str() == text)
+        [Self::Ingestion, Self::Insights, Self::Training].into_iter().find(|k| k.as_str() == text)
     }
 }
 
@@ -84,7 +92,7 @@ pub struct Model {
     pub id: Uuid,
     /// Owning account (tenant).
     pub account_id: Uuid,
-    /// [`JobKind`] as text: `INGESTION`.
+    /// [`JobKind`] as text: `INGESTION`, `INSIGHTS` or `TRAINING`.
     pub kind: String,
     /// [`JobStatus`] as text.
     pub status: String,
@@ -99,8 +107,9 @@ pub struct Model {
     /// next check between batches.
     pub cancel_requested: bool,
     /// What the job was asked beyond its dataset: for a reload with
-    /// changed column types, `{"columns": [ColumnSpec…]}`; `None` for a
-    /// first load (types inferred).
+    /// changed column types, `{"columns": [ColumnSpec…]}`; for a training,
+    /// `{targetColumn, problemType, features, name}`; `None` for a first
+    /// load (types inferred).
     pub input: Option<Json>,
     /// The member who started it.
     pub created_by: Uuid,

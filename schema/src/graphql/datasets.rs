@@ -31,6 +31,9 @@ pub enum DatasetFormat {
     Json,
     /// One JSON object per line.
     Ndjson,
+    /// Apache Parquet (uncompressed, Snappy, gzip, Zstandard or LZ4): typed
+    /// columns; structs become dotted columns, lists and maps JSON text.
+    Parquet,
 }
 
 /// Where a dataset stands.
@@ -70,6 +73,12 @@ pub enum JobType {
     /// Parses an upload, infers its column types, loads its table and
     /// profiles it (also a reload after `setColumnType`).
     Ingestion,
+    /// Computes a loaded dataset's insights (`datasetInsights`), stored as
+    /// `Dataset.insights`.
+    Insights,
+    /// Trains several model families on a dataset with cross-validation
+    /// and registers the best (`trainModel`, then `mlModels`).
+    Training,
 }
 
 /// Where a job stands.
@@ -174,6 +183,11 @@ impl Dataset {
     /// When the profile was computed.
     async fn profiled_at(&self) -> Option<DateTime<Utc>> {
         self.0.profiled_at
+    }
+    /// The insights of the latest completed `datasetInsights` job
+    /// (anomalies, trends, recommendations, a summary); null before any.
+    async fn insights(&self) -> Option<super::dataset_insights::DatasetInsights> {
+        super::dataset_insights::stored(&self.0)
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
@@ -462,7 +476,7 @@ pub struct DatasetMutation;
 impl DatasetMutation {
     /// Uploads a file (GraphQL multipart request) as a new dataset and
     /// queues its ingestion; answers at once with the `QUEUED` job (follow
-    /// it with `job` or `jobUpdates`). CSV, JSON or NDJSON, told by content
+    /// it with `job` or `jobUpdates`). CSV, JSON, NDJSON or Parquet, told by content
     /// when `format` is not given; at most `datasets.max_upload_bytes`
     /// (200 MiB by default). Viewers may not.
     async fn upload_dataset(

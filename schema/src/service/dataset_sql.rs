@@ -11,22 +11,25 @@
 
 use uuid::Uuid;
 
+use alatar_agents::datasets::catalog::{TableLookup, ready_dataset};
 use alatar_agents::datasets::sql::{Answer, DatasetSql, DatasetTable, ExecuteError, SqlError};
 use alatar_agents::pipeline::Pipeline;
 use alatar_entity::AccountScope;
-use alatar_entity::dataset::DatasetStatus;
 
 use crate::auth::AccessClaims;
 use crate::error::{ApiError, ApiResult};
 use crate::service::analysis::request_model;
-use crate::service::datasets::get_dataset;
 
-/// The account's dataset `id`, ready to be queried.
+/// The account's dataset `id`, ready to be queried: the same lookup the
+/// analyst team's `sql.query` makes (`datasets::catalog`).
 async fn ready(p: &Pipeline, scope: AccountScope, id: Uuid) -> ApiResult<DatasetTable> {
-    let found = get_dataset(p, scope, id).await?;
-    match found.status() {
-        DatasetStatus::Ready => Ok(DatasetTable::of(&found)),
-        other => Err(ApiError::Conflict(format!("the dataset is {}, not READY; it cannot be queried", other.as_str()))),
+    match ready_dataset(&p.db, scope, id).await {
+        Ok(found) => Ok(DatasetTable::of(&found)),
+        Err(TableLookup::Missing) => Err(ApiError::NotFound("dataset")),
+        Err(TableLookup::NotReady(status)) => {
+            Err(ApiError::Conflict(format!("the dataset is {}, not READY; it cannot be queried", status.as_str())))
+        }
+        Err(TableLookup::Db(e)) => Err(ApiError::internal(e)),
     }
 }
 

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use alatar_agents::datasets::column::{ColumnSpec, ColumnType};
 use alatar_agents::datasets::jobs::{self, Cancel};
-use alatar_agents::datasets::{parse, source, storage};
+use alatar_agents::datasets::{erase, parse, source};
 use alatar_agents::pipeline::Pipeline;
 use alatar_agents::write::begin_write;
 use alatar_entity::dataset::{DatasetFormat, DatasetStatus};
@@ -99,7 +99,7 @@ pub async fn upload_dataset(
     }
     let id = Uuid::now_v7();
     let staged = source::stage(&p.datasets.data_dir, id, file).await.map_err(ApiError::internal)?;
-    let format = format.unwrap_or_else(|| parse::sniff_format(&staged.head));
+    let format = format.unwrap_or_else(|| parse::sniff_format(&staged.head, &staged.tail));
     let now = Utc::now();
     let stored = dataset::Model {
         id,
@@ -116,6 +116,8 @@ pub async fn upload_dataset(
         version: 0,
         profile: None,
         profiled_at: None,
+        insights: None,
+        insights_at: None,
         created_by: viewer.sub,
         created_at: now,
         updated_at: now,
@@ -216,23 +218,12 @@ pub async fn set_column_type(
 pub async fn delete_dataset(p: &Pipeline, scope: AccountScope, viewer: &AccessClaims, id: Uuid) -> ApiResult<()> {
     may_edit(viewer, "viewers cannot delete datasets")?;
     let tx = begin_write(&p.db).await.map_err(ApiError::internal)?;
-    // The dataset's row first, as a load's finish takes it: then its jobs,
-    // then its table.
-    let gone = scope
-        .delete_many::<dataset::Entity>()
-        .filter(dataset::Column::Id.eq(id))
-        .exec(&scope.on(&tx))
-        .await
-        .map_err(ApiError::internal)?;
-    if gone.rows_affected == 0 {
+    let Some(cancelled) = erase::delete_in(&tx, scope, id).await.map_err(ApiError::internal)? else {
         // Nothing of another account's was touched: every statement was scoped.
         return Err(ApiError::NotFound("dataset"));
-    }
-    let cancelled = jobs::cancel_for_deleted_dataset(&tx, scope, id).await.map_err(ApiError::internal)?;
-    storage::drop_table(&tx, id).await.map_err(ApiError::internal)?;
+    };
     tx.commit().await.map_err(ApiError::internal)?;
-    storage::remove_files(&p.datasets.data_dir, id).await;
-    source::remove(&p.datasets.data_dir, id).await;
+    erase::remove_files(&p.datasets.data_dir, id).await;
     for job_id in cancelled {
         jobs::announce(p, scope, job_id).await;
     }

@@ -56,6 +56,9 @@ pub struct ShopifyService {
     pub state_ttl: Duration,
     /// How far a callback's `timestamp` may be from now.
     pub timestamp_tolerance: Duration,
+    /// The data directory, where uploaded datasets' files live: `shop/redact`
+    /// removes them once its erasure committed (the rows say which).
+    pub data_dir: std::path::PathBuf,
 }
 
 impl ShopifyService {

@@ -6,7 +6,9 @@
 //! topics drop cached data; the mandatory compliance topics produce a
 //! customer's data (`customers/data_request`) or erase it
 //! (`customers/redact`, `shop/redact`); the customer-level ones reach every
-//! copy of the customer's rows in analyses (see `compliance`).
+//! copy of the customer's rows in analyses (see `compliance`). A shop's
+//! erasure also takes its accounts' datasets (rows in the transaction, their
+//! tables' and uploads' files once it committed) and saved workflows.
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
@@ -18,10 +20,12 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use alatar_agents::actions::{Actor, audit};
+use alatar_agents::datasets::erase::{self as datasets_erase, erase_datasets};
 use alatar_agents::knowledge::erase::{erase_collections, erase_customer};
 use alatar_agents::shopify::cache::{self, key};
 use alatar_agents::shopify::credentials::status;
 use alatar_agents::shopify::{ShopDomain, gid_number, signature};
+use alatar_agents::workflows::erase::erase_workflows;
 use alatar_agents::write::begin_write;
 use alatar_entity::{
     AccountScope, ScopeSession, agent_task, analysis_event, analysis_request, analysis_result, audit_entry,
@@ -111,19 +115,25 @@ pub async fn receive(db: &DatabaseConnection, svc: &ShopifyService, delivery: De
         Err(e) if matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => return Ok(Outcome::Duplicate),
         Err(e) => return Err(e),
     }
-    process(&tx, delivery.topic, delivery.shop, &payload).await?;
+    let erased = process(&tx, delivery.topic, delivery.shop, &payload).await?;
     tx.commit().await?;
+    // Only now: a rolled-back erasure must keep the files its rows name.
+    for dataset_id in erased {
+        datasets_erase::remove_files(&svc.data_dir, dataset_id).await;
+    }
     tracing::info!(topic = delivery.topic, shop = delivery.shop, webhook_id = delivery.webhook_id, "webhook processed");
     Ok(Outcome::Processed)
 }
 
-async fn process<C: ScopeSession>(db: &C, topic: &str, shop: &str, payload: &Value) -> Result<(), DbErr> {
+/// Processes a verified delivery inside `db` (its transaction); the ids of
+/// the datasets it erased, whose files go once that committed.
+async fn process<C: ScopeSession>(db: &C, topic: &str, shop: &str, payload: &Value) -> Result<Vec<Uuid>, DbErr> {
     if topic == "shop/redact" {
         return erase_shop(db, shop).await;
     }
     let Some((scope, credential)) = AccountScope::of_shop(db, shop).await? else {
         // Not (or no longer) linked: nothing of it is here.
-        return Ok(());
+        return Ok(Vec::new());
     };
     let store_id = credential.store_id;
     match topic {
@@ -219,7 +229,7 @@ async fn process<C: ScopeSession>(db: &C, topic: &str, shop: &str, payload: &Val
         }
         other => tracing::info!(topic = other, "webhook topic needs no action"),
     }
-    Ok(())
+    Ok(Vec::new())
 }
 
 fn customer_id(payload: &Value) -> Option<u64> {
@@ -231,14 +241,18 @@ fn customer_id(payload: &Value) -> Option<u64> {
 /// linked to — analyses, tasks, tool calls, events, results, actions,
 /// audit records, credentials, cache, compliance requests, nonces and the
 /// webhook records themselves — and those accounts' document collections
-/// (documents, files, chunks, vectors), which are the account's, not one
-/// store's.
-async fn erase_shop<C: ScopeSession>(db: &C, shop: &str) -> Result<(), DbErr> {
+/// (documents, files, chunks, vectors), datasets (rows, jobs, models,
+/// PostgreSQL tables) and saved workflows, which are the account's, not
+/// one store's. The ids of the erased datasets, whose SQLite files and
+/// uploads go once the transaction committed.
+async fn erase_shop<C: ScopeSession>(db: &C, shop: &str) -> Result<Vec<Uuid>, DbErr> {
     // A system erasure across accounts, keyed by the verified shop domain.
     let stores: Vec<store::Model> = store::Entity::find().filter(store::Column::ShopDomain.eq(shop)).all(db).await?;
     let accounts: std::collections::BTreeSet<Uuid> = stores.iter().map(|s| s.account_id).collect();
+    let mut datasets = Vec::new();
     for account_id in accounts {
-        let erased = erase_collections(db, AccountScope::new(account_id)).await?;
+        let scope = AccountScope::new(account_id);
+        let erased = erase_collections(db, scope).await?;
         tracing::info!(
             shop,
             %account_id,
@@ -248,6 +262,19 @@ async fn erase_shop<C: ScopeSession>(db: &C, shop: &str) -> Result<(), DbErr> {
             vectors = erased.vectors,
             "shop's document collections erased"
         );
+        let erased = erase_datasets(db, scope).await?;
+        tracing::info!(
+            shop,
+            %account_id,
+            datasets = erased.datasets,
+            jobs = erased.jobs,
+            models = erased.models,
+            "shop's datasets erased"
+        );
+        datasets.extend(erased.ids);
+        // Their runs are the stores' analysis requests, erased below.
+        let workflows = erase_workflows(db, scope).await?;
+        tracing::info!(shop, %account_id, workflows, "shop's workflows erased");
     }
     for found in &stores {
         let scope = AccountScope::new(found.account_id);
@@ -326,5 +353,5 @@ async fn erase_shop<C: ScopeSession>(db: &C, shop: &str) -> Result<(), DbErr> {
     oauth_state::Entity::delete_many().filter(oauth_state::Column::ShopDomain.eq(shop)).exec(db).await?;
     webhook_delivery::Entity::delete_many().filter(webhook_delivery::Column::ShopDomain.eq(shop)).exec(db).await?;
     tracing::info!(shop, stores = stores.len(), "shop erased");
-    Ok(())
+    Ok(datasets)
 }

@@ -1,23 +1,28 @@
 //! Privacy: expired Shopify cache entries are purged; `customers/data_request`
 //! exports, and `customers/redact` removes, every copy of a customer's rows
 //! (task outputs, tool inputs, events, result bodies, proposals, audit
-//! records) while another customer's rows stay.
+//! records) while another customer's rows stay; `shop/redact` erases the
+//! shop's accounts' datasets (rows, jobs, tables, files) and workflows.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, DbErr, EntityTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    Statement,
+};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use alatar_agents::actions::{Actor, audit, parameters_hash};
+use alatar_agents::datasets::{source, storage};
 use alatar_agents::shopify::cache;
 use alatar_agents::shopify::signature::{sign_body, sign_query};
 use alatar_entity::{
     ActionStatus, AnalysisStatus, TaskStatus, agent_task, analysis_event, analysis_request, analysis_result,
-    audit_entry, compliance_request, proposed_action, shopify_cache, store, tool_call,
+    audit_entry, compliance_request, dataset, job, proposed_action, shopify_cache, store, tool_call, workflow,
 };
 use alatar_tests::fake_shopify::{APP_KEY, APP_SECRET, FakeShopify, GOOD_CODE};
 use alatar_tests::{Backend, TestApp, TestDb, demo_tenant, on_both_backends};
@@ -31,6 +36,7 @@ fn must<T>(result: Result<T, DbErr>) -> T {
 on_both_backends! {
     expired_cache_entries_are_purged => expired_cache_entries_are_purged;
     customer_requests_reach_every_copy => customer_requests_reach_every_copy;
+    shop_redact_erases_datasets_and_workflows => shop_redact_erases_datasets_and_workflows;
 }
 
 /// `purge_expired` deletes what expired, in any account, and nothing fresh.
@@ -378,4 +384,109 @@ async fn customer_requests_reach_every_copy(backend: Backend) {
         .unwrap_or_else(|| panic!("the proposal is gone"));
     assert_eq!(action.status, ActionStatus::Pending);
     assert_eq!(action.parameters["code"], "THANKS10");
+}
+
+const UPLOAD_BOUNDARY: &str = "alatar-test-redact-boundary-7a41";
+
+/// Uploads `csv` as a dataset through the GraphQL multipart request and
+/// waits (reading the database) until it is loaded; its id.
+async fn loaded_dataset(app: &TestApp, token: &str, name: &str, csv: &str) -> Uuid {
+    let query = "mutation($n: String!, $f: Upload!) { uploadDataset(name: $n, file: $f) { id datasetId } }";
+    let operations = json!({ "query": query, "variables": { "n": name, "f": null } });
+    let parts = [
+        ("name=\"operations\"".to_owned(), operations.to_string()),
+        ("name=\"map\"".to_owned(), json!({ "0": ["variables.f"] }).to_string()),
+        (format!("name=\"0\"; filename=\"{name}.csv\"\r\nContent-Type: text/csv"), csv.to_owned()),
+    ];
+    let mut body = String::new();
+    for (disposition, content) in &parts {
+        let head = format!("--{UPLOAD_BOUNDARY}\r\nContent-Disposition: form-data; {disposition}\r\n\r\n");
+        body.push_str(&format!("{head}{content}\r\n"));
+    }
+    body.push_str(&format!("--{UPLOAD_BOUNDARY}--\r\n"));
+    let request = Request::post("/graphql")
+        .header("content-type", format!("multipart/form-data; boundary={UPLOAD_BOUNDARY}"))
+        .header("accept", "application/graphql-response+json")
+        .header("apollo-require-preflight", "true")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::from(body))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (status, _, bytes) = app.send(request).await;
+    let answer: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{status}: {e}"));
+    let id = answer.pointer("/data/uploadDataset/datasetId").and_then(Value::as_str);
+    let id = Uuid::parse_str(id.unwrap_or_else(|| panic!("no dataset: {answer}"))).unwrap_or_else(|e| panic!("{e}"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = must(dataset::Entity::find_by_id(id).one(&app.db.conn).await);
+        if found.as_ref().is_some_and(|d| d.status == "READY") {
+            return id;
+        }
+        assert!(Instant::now() < deadline, "{name} did not load: {found:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether dataset `id`'s table is still there (PostgreSQL: in
+/// `information_schema.tables`; SQLite: its file), and its kept upload.
+async fn dataset_storage(app: &TestApp, backend: Backend, id: Uuid) -> (bool, bool) {
+    let table = match backend {
+        Backend::Sqlite => storage::sqlite_path(&app.db.dir, id).exists(),
+        Backend::Postgres => {
+            let sql = "SELECT CAST(count(*) AS BIGINT) AS n FROM information_schema.tables \
+                       WHERE table_schema = $1 AND table_name = $2";
+            let values: [sea_orm::Value; 2] = [storage::SCHEMA.into(), format!("ds_{}", id.simple()).into()];
+            let statement = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
+            let row = must(app.db.conn.query_one_raw(statement).await);
+            row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0) > 0
+        }
+    };
+    (table, source::source_path(&app.db.dir, id).exists())
+}
+
+/// `shop/redact` takes the shop's account's datasets (their rows, every
+/// job, the table or its file, the kept upload) and saved workflows;
+/// another account's dataset stays whole.
+async fn shop_redact_erases_datasets_and_workflows(backend: Backend) {
+    let (app, _fake) = shopify_app(backend).await;
+    let (token, _, user) = app.register("owner@redact-datasets.example").await;
+    let store = install(&app, &token).await;
+    let account = store.account_id;
+    let user_id: Uuid = user.parse().unwrap_or_else(|e| panic!("user id {user}: {e}"));
+    let mine = loaded_dataset(&app, &token, "Spend", "day,spend\n2026-01-01,3.5\n2026-01-02,4\n").await;
+    let (stranger, _, _) = app.register("stranger@redact-datasets.example").await;
+    let theirs = loaded_dataset(&app, &stranger, "Stock", "sku,stock\nA-1,5\nB-2,0\n").await;
+    let now = Utc::now();
+    let saved = workflow::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        account_id: Set(account),
+        name: Set("Weekly digest".into()),
+        description: Set(None),
+        definition: Set(json!({ "inputs": [], "nodes": [], "edges": [] })),
+        created_by: Set(user_id),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    must(workflow::Entity::insert(saved).exec_without_returning(&app.db.conn).await);
+    let db = &app.db.conn;
+    assert_eq!(dataset_storage(&app, backend, mine).await, (true, true));
+    assert!(must(job::Entity::find().filter(job::Column::AccountId.eq(account)).count(db).await) > 0);
+
+    let redact = json!({ "shop_id": 1, "shop_domain": SHOP });
+    assert_eq!(webhook(&app, "shop/redact", "d-1", &redact).await, StatusCode::OK);
+
+    let datasets = dataset::Entity::find().filter(dataset::Column::AccountId.eq(account));
+    assert_eq!(must(datasets.count(db).await), 0);
+    assert_eq!(must(job::Entity::find().filter(job::Column::AccountId.eq(account)).count(db).await), 0);
+    assert_eq!(must(workflow::Entity::find().filter(workflow::Column::AccountId.eq(account)).count(db).await), 0);
+    assert_eq!(dataset_storage(&app, backend, mine).await, (false, false), "the table or the upload is left");
+    let query = "query($id: ID!) { dataset(id: $id) { id } }";
+    let gone = app.gql(query, json!({ "id": mine.to_string() }), Some(&token)).await;
+    assert_eq!(gone.code(), Some("NOT_FOUND"), "{}", gone.body);
+
+    // The other account's dataset is theirs, whole.
+    assert!(must(dataset::Entity::find_by_id(theirs).one(db).await).is_some());
+    assert_eq!(dataset_storage(&app, backend, theirs).await, (true, true));
+    let query = "query($id: ID!) { dataset(id: $id) { status } }";
+    let still = app.gql(query, json!({ "id": theirs.to_string() }), Some(&stranger)).await.ok();
+    assert_eq!(still.data("/dataset/status"), &json!("READY"));
 }
