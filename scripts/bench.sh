@@ -19,6 +19,16 @@ datasets() {
         || pip install --quiet pandas 2>/dev/null || pip install --quiet --break-system-packages pandas || true
     cargo bench --locked -p alatar-tests --bench datasets
 }
+# Dashboards (issue 15): a 6-chart dashboard read (≤ 1 s) and exported as
+# PNG and PDF (≤ 3 s) on both engines; `bash scripts/bench.sh dashboards`.
+dashboards() {
+    bash scripts/services.sh
+    cargo bench --locked -p alatar-tests --bench dashboards
+}
+if [ "${1:-}" = dashboards ]; then
+    dashboards
+    exit 0
+fi
 if [ "${1:-}" = datasets ]; then
     datasets
     exit 0

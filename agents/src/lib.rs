@@ -19,11 +19,14 @@
 //!   plan is the workflow's graph.
 //! - [`datasets`]: uploaded tables (CSV, JSON, NDJSON, Parquet) loaded and profiled
 //!   by jobs on the `Datasets` queue, and read-only SQL over them.
+//! - [`dashboards`]: charts over query results, as Vega-Lite specs and as
+//!   SVG, composed on a grid into pages exported as PNG or PDF.
 //! - [`write`]: write transactions (`BEGIN IMMEDIATE` on SQLite), retried
 //!   when another writer was in the way.
 
 pub mod actions;
 pub mod breaker;
+pub mod dashboards;
 pub mod datasets;
 mod department;
 pub mod departments;

@@ -21,6 +21,7 @@ mod m20261202_000014_scope_chunk_fts;
 mod m20261202_000015_create_datasets;
 mod m20261202_000016_dataset_insights;
 mod m20261202_000017_create_ml_models;
+mod m20261203_000018_create_dashboards;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_create_datasets::Migration),
             Box::new(m20261202_000016_dataset_insights::Migration),
             Box::new(m20261202_000017_create_ml_models::Migration),
+            Box::new(m20261203_000018_create_dashboards::Migration),
         ]
     }
 }

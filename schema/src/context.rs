@@ -33,6 +33,8 @@ pub struct AppState {
     pub throttle: Arc<crate::auth::AuthThrottle>,
     /// Read-only SQL over datasets: validation, execution, result cache.
     pub dataset_sql: Arc<alatar_agents::datasets::sql::DatasetSql>,
+    /// Signs the download links of exported dashboards.
+    pub downloads: alatar_agents::dashboards::download::DownloadSigner,
 }
 
 /// What the bearer token asserts, put into request data (or, over a

@@ -4,6 +4,7 @@ mod account;
 mod actions;
 mod analysis;
 mod chat;
+mod dashboards;
 mod dataset_insights;
 mod dataset_sql;
 mod datasets;
@@ -22,6 +23,7 @@ pub use account::{AccountMutation, AccountQuery, AccountSubscription};
 pub use actions::{ActionMutation, ActionQuery, ActionSubscription};
 pub use analysis::{AnalysisMutation, AnalysisQuery, AnalysisSubscription};
 pub use chat::{ChatMutation, ChatQuery, ChatSubscription};
+pub use dashboards::{DashboardMutation, DashboardQuery, DashboardSubscription};
 pub use dataset_insights::DatasetInsightsMutation;
 pub use dataset_sql::DatasetSqlQuery;
 pub use datasets::{DatasetMutation, DatasetQuery, DatasetSubscription};
@@ -42,6 +44,7 @@ pub struct Query(
     DatasetQuery,
     DatasetSqlQuery,
     MlModelQuery,
+    DashboardQuery,
 );
 
 /// Root mutation.
@@ -57,6 +60,7 @@ pub struct Mutation(
     DatasetMutation,
     DatasetInsightsMutation,
     MlModelMutation,
+    DashboardMutation,
 );
 
 /// Root subscription.
@@ -68,6 +72,7 @@ pub struct Subscription(
     KnowledgeSubscription,
     ChatSubscription,
     DatasetSubscription,
+    DashboardSubscription,
 );
 
 /// An `ID` argument as a UUID, or `BAD_USER_INPUT` naming `field`.

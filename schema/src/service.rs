@@ -6,6 +6,7 @@ pub mod actions;
 pub mod analysis;
 pub mod dataset_insights;
 pub mod dataset_sql;
+pub mod dashboards;
 pub mod datasets;
 pub mod email;
 pub mod events;

@@ -43,6 +43,8 @@ pub struct Config {
     pub knowledge: KnowledgeSection,
     /// Datasets: how large an uploaded file may be.
     pub datasets: DatasetsSection,
+    /// Dashboards: how long an export's download link works.
+    pub dashboards: DashboardsSection,
     /// Access and refresh tokens.
     pub jwt: JwtConfig,
     /// GraphQL limits and features.
@@ -180,6 +182,21 @@ impl Default for DatasetsSection {
             sql_cache_ttl_secs: alatar_agents::datasets::sql::cache::DEFAULT_TTL.as_secs(),
             training_time_limit_secs: alatar_agents::datasets::settings::DEFAULT_TRAINING_TIME_LIMIT.as_secs(),
         }
+    }
+}
+
+/// Dashboards.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DashboardsSection {
+    /// Seconds an exported dashboard's signed download link works (and its
+    /// file is kept); 900.
+    pub export_ttl_secs: u64,
+}
+
+impl Default for DashboardsSection {
+    fn default() -> Self {
+        Self { export_ttl_secs: alatar_agents::dashboards::download::DEFAULT_EXPORT_TTL.as_secs() }
     }
 }
 
@@ -709,6 +726,7 @@ impl Default for Config {
             shopify: ShopifySection::default(),
             knowledge: KnowledgeSection::default(),
             datasets: DatasetsSection::default(),
+            dashboards: DashboardsSection::default(),
             jwt: JwtConfig::default(),
             graphql: GraphqlConfig::default(),
             rate_limit: RateLimitConfig::default(),
@@ -913,6 +931,9 @@ impl Config {
         }
         if !(1..=86_400).contains(&self.datasets.training_time_limit_secs) {
             return bad("datasets.training_time_limit_secs", "must be between 1 and 86400");
+        }
+        if !(10..=604_800).contains(&self.dashboards.export_ttl_secs) {
+            return bad("dashboards.export_ttl_secs", "must be between 10 and 604800");
         }
         if self.jwt.access_ttl_secs == 0 || self.jwt.refresh_ttl_secs == 0 {
             return bad("jwt.access_ttl_secs", "token lifetimes must be positive");

@@ -1,6 +1,7 @@
 //! Routes and the middleware every request passes through.
 
 mod auth;
+mod exports;
 mod graphql;
 mod multipart;
 mod negotiate;
@@ -60,6 +61,8 @@ pub struct Shared {
     pub graphql: Arc<GraphqlConfig>,
     /// The most bytes an uploaded dataset file may have (`datasets.max_upload_bytes`).
     pub dataset_upload_bytes: usize,
+    /// Checks the signed links of exported dashboards (`/exports/{id}`).
+    pub downloads: alatar_agents::dashboards::download::DownloadSigner,
     /// Bearer token verification.
     pub auth: Arc<Authenticator>,
     /// Parsed documents of the operations clients repeat.
@@ -76,6 +79,7 @@ pub fn router(state: HttpState, metrics: MetricsAccess) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/health", get(ops::health))
         .route("/readyz", get(ops::ready))
+        .route("/exports/{id}", get(exports::download))
         .route("/shopify/callback", get(shopify::callback))
         .route("/shopify/webhooks", post(shopify::webhook));
     let routes = match metrics {

@@ -435,6 +435,10 @@ impl Application {
             Some(secret) => secret.clone(),
             None => embedded_jwt_secret(&config)?,
         };
+        let downloads = alatar_agents::dashboards::download::DownloadSigner::new(
+            secrecy::ExposeSecret::expose_secret(&secret).as_bytes(),
+            Duration::from_secs(config.dashboards.export_ttl_secs),
+        );
         let tokens = TokenKeys::new(TokenConfig {
             secret,
             issuer: config.jwt.issuer.clone(),
@@ -503,6 +507,7 @@ impl Application {
             membership,
             throttle,
             dataset_sql,
+            downloads: downloads.clone(),
         };
         // A PostgreSQL deployment is production: development aids off unless asked for.
         let graphql = config.graphql.clone().for_deployment(config.uses_postgres());
@@ -537,6 +542,7 @@ impl Application {
             metrics,
             graphql: Arc::new(graphql),
             dataset_upload_bytes: config.datasets.max_upload_bytes,
+            downloads,
             // The same limits as the schema's guard, which checks after it.
             documents: Arc::new(alatar_schema::DocumentCache::new(&limits)),
             trusted_proxies: config.http.trusted_proxies.clone(),

@@ -182,11 +182,23 @@ impl TestApp {
         bytes: &[u8],
         selection: &str,
     ) -> Gql {
+        let query =
+            format!("mutation($c: ID!, $f: Upload!) {{ uploadDocument(collectionId: $c, file: $f) {{ {selection} }} }}");
+        self.upload(token, &query, json!({ "c": collection, "f": null }), filename, bytes).await
+    }
+
+    /// `uploadDataset` named `name` as a GraphQL multipart request, `bytes`
+    /// as `filename`; `selection` is what the mutation asks of the job.
+    pub async fn upload_dataset(&self, token: &str, name: &str, filename: &str, bytes: &[u8], selection: &str) -> Gql {
+        let query = format!("mutation($n: String!, $f: Upload!) {{ uploadDataset(name: $n, file: $f) {{ {selection} }} }}");
+        self.upload(token, &query, json!({ "n": name, "f": null }), filename, bytes).await
+    }
+
+    /// A GraphQL multipart request of `query` with `variables`, whose
+    /// `f` is the file `bytes` named `filename`.
+    async fn upload(&self, token: &str, query: &str, variables: Value, filename: &str, bytes: &[u8]) -> Gql {
         const BOUNDARY: &str = "alatar-test-upload-boundary-41b7";
-        let operations = json!({
-            "query": format!("mutation($c: ID!, $f: Upload!) {{ uploadDocument(collectionId: $c, file: $f) {{ {selection} }} }}"),
-            "variables": { "c": collection, "f": null },
-        });
+        let operations = json!({ "query": query, "variables": variables });
         let parts: [(String, Vec<u8>); 3] = [
             ("name=\"operations\"".into(), operations.to_string().into_bytes()),
             ("name=\"map\"".into(), json!({ "0": ["variables.f"] }).to_string().into_bytes()),

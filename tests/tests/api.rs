@@ -9,6 +9,7 @@ mod api {
     mod client_gone;
     mod compliance;
     mod connections;
+    mod dashboards;
     mod datasets;
     mod datasets_department;
     mod datasets_insights;

@@ -488,6 +488,8 @@ async fn finish(
         version = profile.version,
         "dataset loaded"
     );
+    // Dashboards first: their charts re-read the rows now visible.
+    p.bus.publish(&[jobs::dataset_event(scope.account_id(), dataset.id, Some(dataset.version + 1))]).await;
     jobs::announce(p, scope, job.id).await;
     Ok(Outcome::Done)
 }

@@ -36,6 +36,24 @@ use crate::write::begin_write;
 /// `payload` `{jobId, datasetId, status, progress, error, cancelRequested}`.
 pub const JOB_UPDATED: &str = "JOB_UPDATED";
 
+/// The event kind of a dataset whose rows changed (a load committed a new
+/// version, or it was deleted); `request_id` carries the dataset's id, so
+/// dashboards showing it hear it (`dashboardUpdates`).
+pub const DATASET_UPDATED: &str = "DATASET_UPDATED";
+
+/// The bus event saying dataset `dataset_id` of `account_id` changed.
+pub fn dataset_event(account_id: Uuid, dataset_id: Uuid, version: Option<i32>) -> Event {
+    Event {
+        id: Uuid::now_v7(),
+        account_id,
+        request_id: dataset_id,
+        sequence: 0,
+        kind: DATASET_UPDATED.to_owned(),
+        payload: json!({ "datasetId": dataset_id, "version": version }),
+        created_at: Utc::now(),
+    }
+}
+
 /// The queue message that runs `job`, by its kind.
 pub fn message(job: &job::Model) -> Message {
     match JobKind::parse(&job.kind) {

@@ -227,6 +227,8 @@ pub async fn delete_dataset(p: &Pipeline, scope: AccountScope, viewer: &AccessCl
     for job_id in cancelled {
         jobs::announce(p, scope, job_id).await;
     }
+    // Dashboards showing it now show it missing.
+    p.bus.publish(&[jobs::dataset_event(scope.account_id(), id, None)]).await;
     Ok(())
 }
 

@@ -29,10 +29,11 @@ use alatar_agents::workflows::erase::erase_workflows;
 use alatar_agents::write::begin_write;
 use alatar_entity::{
     AccountScope, ScopeSession, agent_task, analysis_event, analysis_request, analysis_result, audit_entry,
-    compliance_request, oauth_state, proposed_action, shopify_cache, shopify_credential, store, tool_call,
+    compliance_request, dashboard, oauth_state, proposed_action, shopify_cache, shopify_credential, store, tool_call,
     webhook_delivery,
 };
 
+use super::dashboards::exports as dashboard_exports;
 use super::shopify::ShopifyService;
 
 mod compliance;
@@ -118,22 +119,39 @@ pub async fn receive(db: &DatabaseConnection, svc: &ShopifyService, delivery: De
     let erased = process(&tx, delivery.topic, delivery.shop, &payload).await?;
     tx.commit().await?;
     // Only now: a rolled-back erasure must keep the files its rows name.
-    for dataset_id in erased {
+    for dataset_id in erased.datasets {
         datasets_erase::remove_files(&svc.data_dir, dataset_id).await;
+    }
+    for account_id in erased.exports_of {
+        let dir = dashboard_exports::account_dir(&svc.data_dir, account_id);
+        if let Err(e) = tokio::fs::remove_dir_all(&dir).await
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %dir.display(), error = %e, "could not remove an account's dashboard exports");
+        }
     }
     tracing::info!(topic = delivery.topic, shop = delivery.shop, webhook_id = delivery.webhook_id, "webhook processed");
     Ok(Outcome::Processed)
 }
 
-/// Processes a verified delivery inside `db` (its transaction); the ids of
-/// the datasets it erased, whose files go once that committed.
-async fn process<C: ScopeSession>(db: &C, topic: &str, shop: &str, payload: &Value) -> Result<Vec<Uuid>, DbErr> {
+/// What an erasure leaves to remove from disk once its transaction committed.
+#[derive(Debug, Default)]
+struct Erased {
+    /// Datasets whose SQLite files and uploads go.
+    datasets: Vec<Uuid>,
+    /// Accounts whose exported dashboard files go.
+    exports_of: Vec<Uuid>,
+}
+
+/// Processes a verified delivery inside `db` (its transaction); what it
+/// erased whose files go once that committed.
+async fn process<C: ScopeSession>(db: &C, topic: &str, shop: &str, payload: &Value) -> Result<Erased, DbErr> {
     if topic == "shop/redact" {
         return erase_shop(db, shop).await;
     }
     let Some((scope, credential)) = AccountScope::of_shop(db, shop).await? else {
         // Not (or no longer) linked: nothing of it is here.
-        return Ok(Vec::new());
+        return Ok(Erased::default());
     };
     let store_id = credential.store_id;
     match topic {
@@ -229,7 +247,7 @@ async fn process<C: ScopeSession>(db: &C, topic: &str, shop: &str, payload: &Val
         }
         other => tracing::info!(topic = other, "webhook topic needs no action"),
     }
-    Ok(Vec::new())
+    Ok(Erased::default())
 }
 
 fn customer_id(payload: &Value) -> Option<u64> {
@@ -242,14 +260,16 @@ fn customer_id(payload: &Value) -> Option<u64> {
 /// audit records, credentials, cache, compliance requests, nonces and the
 /// webhook records themselves — and those accounts' document collections
 /// (documents, files, chunks, vectors), datasets (rows, jobs, models,
-/// PostgreSQL tables) and saved workflows, which are the account's, not
-/// one store's. The ids of the erased datasets, whose SQLite files and
-/// uploads go once the transaction committed.
-async fn erase_shop<C: ScopeSession>(db: &C, shop: &str) -> Result<Vec<Uuid>, DbErr> {
+/// PostgreSQL tables), dashboards (charts, share links, exports) and saved
+/// workflows, which are the account's, not one store's. What has files
+/// (datasets' SQLite files and uploads, exported dashboards) that go once
+/// the transaction committed.
+async fn erase_shop<C: ScopeSession>(db: &C, shop: &str) -> Result<Erased, DbErr> {
     // A system erasure across accounts, keyed by the verified shop domain.
     let stores: Vec<store::Model> = store::Entity::find().filter(store::Column::ShopDomain.eq(shop)).all(db).await?;
     let accounts: std::collections::BTreeSet<Uuid> = stores.iter().map(|s| s.account_id).collect();
     let mut datasets = Vec::new();
+    let mut exports_of = Vec::new();
     for account_id in accounts {
         let scope = AccountScope::new(account_id);
         let erased = erase_collections(db, scope).await?;
@@ -275,6 +295,10 @@ async fn erase_shop<C: ScopeSession>(db: &C, shop: &str) -> Result<Vec<Uuid>, Db
         // Their runs are the stores' analysis requests, erased below.
         let workflows = erase_workflows(db, scope).await?;
         tracing::info!(shop, %account_id, workflows, "shop's workflows erased");
+        // Their charts, links and exports go with them (foreign keys).
+        let dashboards = scope.delete_many::<dashboard::Entity>().exec(&scope.on(db)).await?.rows_affected;
+        tracing::info!(shop, %account_id, dashboards, "shop's dashboards erased");
+        exports_of.push(account_id);
     }
     for found in &stores {
         let scope = AccountScope::new(found.account_id);
@@ -353,5 +377,5 @@ async fn erase_shop<C: ScopeSession>(db: &C, shop: &str) -> Result<Vec<Uuid>, Db
     oauth_state::Entity::delete_many().filter(oauth_state::Column::ShopDomain.eq(shop)).exec(db).await?;
     webhook_delivery::Entity::delete_many().filter(webhook_delivery::Column::ShopDomain.eq(shop)).exec(db).await?;
     tracing::info!(shop, stores = stores.len(), "shop erased");
-    Ok(datasets)
+    Ok(Erased { datasets, exports_of })
 }

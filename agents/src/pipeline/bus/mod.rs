@@ -119,6 +119,13 @@ impl Hub {
         channels.entry(request_id).or_insert_with(|| broadcast::channel(256).0).subscribe()
     }
 
+    /// How many live receivers this process has for `key` (a request, a
+    /// job, a dataset, a dashboard): a client gone must leave none behind.
+    pub fn watchers(&self, key: Uuid) -> usize {
+        let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        channels.get(&key).map_or(0, broadcast::Sender::receiver_count)
+    }
+
     /// Live action status changes of one account.
     pub fn subscribe_actions(&self, account_id: Uuid) -> broadcast::Receiver<Arc<Event>> {
         let mut accounts = self.accounts.lock().unwrap_or_else(|p| p.into_inner());
