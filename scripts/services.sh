@@ -242,6 +242,12 @@ else
     wait_for 120 "RabbitMQ" rabbit_ok
     log "RabbitMQ is up"
 fi
+# A delivery is acknowledged when its work is done, and a model training may
+# run for its whole 30-minute limit (datasets.training_time_limit_secs):
+# RabbitMQ's consumer_timeout (30 minutes by default) would close the
+# channel under it. An hour, for channels opened from now on.
+$SUDO rabbitmqctl -q eval 'application:set_env(rabbit, consumer_timeout, 3600000).' >/dev/null 2>&1 \
+    || log "could not raise RabbitMQ's consumer_timeout; keep it above datasets.training_time_limit_secs"
 
 # ------------------------------------------------------------- Node.js + npm
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then

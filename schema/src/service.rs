@@ -4,9 +4,9 @@
 pub mod accounts;
 pub mod actions;
 pub mod analysis;
+pub mod dashboards;
 pub mod dataset_insights;
 pub mod dataset_sql;
-pub mod dashboards;
 pub mod datasets;
 pub mod email;
 pub mod events;

@@ -787,6 +787,7 @@ impl Default for RateLimitConfig {
                 "runSql".into(),
                 "trainModel".into(),
                 "predict".into(),
+                "exportDashboard".into(),
             ],
             auth: AuthLimitConfig::default(),
         }

@@ -30,12 +30,42 @@ const ROWS: usize = 20_000;
 const RUNS: usize = 10;
 
 const CHARTS: [(&str, &str, &str, [u32; 4]); 6] = [
-    ("Revenue by channel", "BAR", "SELECT channel, SUM(revenue) AS revenue FROM data GROUP BY channel ORDER BY channel", [0, 0, 6, 4]),
-    ("Spend and revenue by country", "BAR", "SELECT country, SUM(spend) AS spend, SUM(revenue) AS revenue FROM data GROUP BY country ORDER BY country", [6, 0, 6, 4]),
-    ("Daily spend and revenue", "LINE", "SELECT day, SUM(spend) AS spend, SUM(revenue) AS revenue FROM data GROUP BY day ORDER BY day", [0, 4, 12, 4]),
-    ("Spend against revenue", "SCATTER", "SELECT spend, revenue FROM data WHERE revenue IS NOT NULL LIMIT 2000", [0, 8, 6, 4]),
-    ("Orders by channel", "PIE", "SELECT channel, COUNT(*) AS orders FROM data GROUP BY channel ORDER BY channel", [6, 8, 6, 4]),
-    ("Top campaigns", "TABLE", "SELECT campaign, COUNT(*) AS orders, SUM(revenue) AS revenue FROM data GROUP BY campaign ORDER BY revenue DESC", [0, 12, 12, 4]),
+    (
+        "Revenue by channel",
+        "BAR",
+        "SELECT channel, SUM(revenue) AS revenue FROM data GROUP BY channel ORDER BY channel",
+        [0, 0, 6, 4],
+    ),
+    (
+        "Spend and revenue by country",
+        "BAR",
+        "SELECT country, SUM(spend) AS spend, SUM(revenue) AS revenue FROM data GROUP BY country ORDER BY country",
+        [6, 0, 6, 4],
+    ),
+    (
+        "Daily spend and revenue",
+        "LINE",
+        "SELECT day, SUM(spend) AS spend, SUM(revenue) AS revenue FROM data GROUP BY day ORDER BY day",
+        [0, 4, 12, 4],
+    ),
+    (
+        "Spend against revenue",
+        "SCATTER",
+        "SELECT spend, revenue FROM data WHERE revenue IS NOT NULL LIMIT 2000",
+        [0, 8, 6, 4],
+    ),
+    (
+        "Orders by channel",
+        "PIE",
+        "SELECT channel, COUNT(*) AS orders FROM data GROUP BY channel ORDER BY channel",
+        [6, 8, 6, 4],
+    ),
+    (
+        "Top campaigns",
+        "TABLE",
+        "SELECT campaign, COUNT(*) AS orders, SUM(revenue) AS revenue FROM data GROUP BY campaign ORDER BY revenue DESC",
+        [0, 12, 12, 4],
+    ),
 ];
 
 const LOAD: &str = "query($id: ID!) { dashboard(id: $id) { name visualizations { id rows spec svg error } } }";
@@ -82,7 +112,10 @@ fn stats(label: &str, mut ms: Vec<f64>, target_ms: f64) {
     ms.sort_by(f64::total_cmp);
     let (p50, p95, max) = (percentile(&ms, 0.5), percentile(&ms, 0.95), ms[ms.len() - 1]);
     let verdict = if max <= target_ms { "within" } else { "OVER" };
-    println!("{label}: n={} p50 {p50:.0} ms, p95 {p95:.0} ms, max {max:.0} ms ({verdict} the {target_ms:.0} ms target)", ms.len());
+    println!(
+        "{label}: n={} p50 {p50:.0} ms, p95 {p95:.0} ms, max {max:.0} ms ({verdict} the {target_ms:.0} ms target)",
+        ms.len()
+    );
 }
 
 fn text(value: &Value, pointer: &str) -> String {
@@ -93,9 +126,11 @@ async fn bench(backend: Backend) {
     let app = TestApp::new(backend).await;
     let (token, _, _) = app.register("bench@dashboards.example").await;
     let job = app.upload_dataset(&token, "Sales", "sales.csv", &sales(), "id datasetId").await.ok();
-    let (job_id, dataset) = (text(&job.body, "/data/uploadDataset/id"), text(&job.body, "/data/uploadDataset/datasetId"));
+    let (job_id, dataset) =
+        (text(&job.body, "/data/uploadDataset/id"), text(&job.body, "/data/uploadDataset/datasetId"));
     loop {
-        let found = app.gql("query($id: ID!) { job(id: $id) { status error } }", json!({ "id": job_id }), Some(&token)).await;
+        let found =
+            app.gql("query($id: ID!) { job(id: $id) { status error } }", json!({ "id": job_id }), Some(&token)).await;
         match found.data("/job/status").as_str() {
             Some("COMPLETED") => break,
             Some("FAILED" | "CANCELLED") => panic!("the load ended: {}", found.body),
@@ -107,8 +142,13 @@ async fn bench(backend: Backend) {
     for (title, chart_type, sql, [x, y, w, h]) in CHARTS {
         let input = json!({ "title": title, "chartType": chart_type, "datasetId": dataset, "sql": sql,
             "position": { "x": x, "y": y, "w": w, "h": h } });
-        app.gql("mutation($d: ID!, $i: VisualizationInput!) { addVisualization(dashboardId: $d, input: $i) { id } }",
-            json!({ "d": dashboard, "i": input }), Some(&token)).await.ok();
+        app.gql(
+            "mutation($d: ID!, $i: VisualizationInput!) { addVisualization(dashboardId: $d, input: $i) { id } }",
+            json!({ "d": dashboard, "i": input }),
+            Some(&token),
+        )
+        .await
+        .ok();
     }
     let engine = match backend {
         Backend::Sqlite => "SQLite",

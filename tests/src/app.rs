@@ -182,15 +182,17 @@ impl TestApp {
         bytes: &[u8],
         selection: &str,
     ) -> Gql {
-        let query =
-            format!("mutation($c: ID!, $f: Upload!) {{ uploadDocument(collectionId: $c, file: $f) {{ {selection} }} }}");
+        let query = format!(
+            "mutation($c: ID!, $f: Upload!) {{ uploadDocument(collectionId: $c, file: $f) {{ {selection} }} }}"
+        );
         self.upload(token, &query, json!({ "c": collection, "f": null }), filename, bytes).await
     }
 
     /// `uploadDataset` named `name` as a GraphQL multipart request, `bytes`
     /// as `filename`; `selection` is what the mutation asks of the job.
     pub async fn upload_dataset(&self, token: &str, name: &str, filename: &str, bytes: &[u8], selection: &str) -> Gql {
-        let query = format!("mutation($n: String!, $f: Upload!) {{ uploadDataset(name: $n, file: $f) {{ {selection} }} }}");
+        let query =
+            format!("mutation($n: String!, $f: Upload!) {{ uploadDataset(name: $n, file: $f) {{ {selection} }} }}");
         self.upload(token, &query, json!({ "n": name, "f": null }), filename, bytes).await
     }
 

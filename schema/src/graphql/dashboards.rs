@@ -209,14 +209,15 @@ impl VisualizationInput {
     }
 }
 
-/// A chart on a dashboard, drawn from its source as it is now.
-pub struct Visualization {
+/// A chart on a dashboard, drawn from its source as it is now (an
+/// analysis's own charts are `Visualization`).
+pub struct DashboardVisualization {
     model: visualization::Model,
     grid: Grid,
     drawn: OnceCell<Result<ChartData, Broken>>,
 }
 
-impl Visualization {
+impl DashboardVisualization {
     fn new(model: visualization::Model, grid: Grid) -> Arc<Self> {
         Arc::new(Self { model, grid, drawn: OnceCell::new() })
     }
@@ -261,7 +262,7 @@ impl Visualization {
 }
 
 #[Object]
-impl Visualization {
+impl DashboardVisualization {
     async fn id(&self) -> ID {
         ID(self.model.id.to_string())
     }
@@ -381,7 +382,7 @@ impl DashboardShare {
 /// A dashboard of the account.
 pub struct Dashboard {
     model: dashboard::Model,
-    charts: OnceCell<Vec<Arc<Visualization>>>,
+    charts: OnceCell<Vec<Arc<DashboardVisualization>>>,
 }
 
 impl Dashboard {
@@ -389,13 +390,13 @@ impl Dashboard {
         Self { model, charts: OnceCell::new() }
     }
 
-    async fn charts(&self, ctx: &Context<'_>) -> ApiResult<&Vec<Arc<Visualization>>> {
+    async fn charts(&self, ctx: &Context<'_>) -> ApiResult<&Vec<Arc<DashboardVisualization>>> {
         self.charts
             .get_or_try_init(|| async {
                 let scope = AccountScope::new(self.model.account_id);
                 let grid = Layout::of(&self.model).grid();
                 let rows = service::visualizations_of(&ctx.state().pipeline, scope, self.model.id).await?;
-                Ok(rows.into_iter().map(|v| Visualization::new(v, grid)).collect())
+                Ok(rows.into_iter().map(|v| DashboardVisualization::new(v, grid)).collect())
             })
             .await
     }
@@ -413,7 +414,7 @@ impl Dashboard {
         layout_of(Layout::of(&self.model))
     }
     /// Its charts, in the order they were added.
-    async fn visualizations(&self, ctx: &Context<'_>) -> Result<Vec<Arc<Visualization>>> {
+    async fn visualizations(&self, ctx: &Context<'_>) -> Result<Vec<Arc<DashboardVisualization>>> {
         Ok(self.charts(ctx).await?.clone())
     }
     /// The charts that cannot be drawn now, with why (a deleted dataset, a
@@ -456,7 +457,7 @@ impl Dashboard {
 }
 
 /// A chart as a share link shows it: no ids, no SQL, no sources.
-pub struct SharedVisualization(Arc<Visualization>);
+pub struct SharedVisualization(Arc<DashboardVisualization>);
 
 #[Object]
 impl SharedVisualization {
@@ -540,7 +541,7 @@ pub struct DashboardUpdate {
     pub reason: DashboardUpdateReason,
     /// The chart that changed or has new rows, as it now is (its `rows`,
     /// `svg` and `spec` read now).
-    pub visualization: Option<Arc<Visualization>>,
+    pub visualization: Option<Arc<DashboardVisualization>>,
     /// The chart removed.
     pub removed_visualization_id: Option<ID>,
     /// When the change was heard.
@@ -638,7 +639,7 @@ impl DashboardMutation {
         ctx: &Context<'_>,
         dashboard_id: ID,
         input: VisualizationInput,
-    ) -> Result<Arc<Visualization>> {
+    ) -> Result<Arc<DashboardVisualization>> {
         let viewer = ctx.viewer()?;
         let dashboard_id = parse_id("dashboardId", &dashboard_id)?;
         let state = ctx.state();
@@ -661,7 +662,7 @@ impl DashboardMutation {
         ctx: &Context<'_>,
         id: ID,
         input: VisualizationInput,
-    ) -> Result<Arc<Visualization>> {
+    ) -> Result<Arc<DashboardVisualization>> {
         let viewer = ctx.viewer()?;
         let id = parse_id("id", &id)?;
         let state = ctx.state();
@@ -741,9 +742,9 @@ async fn visualization_on_its_grid(
     ctx: &Context<'_>,
     scope: AccountScope,
     saved: visualization::Model,
-) -> Result<Arc<Visualization>> {
+) -> Result<Arc<DashboardVisualization>> {
     let dashboard = service::get_dashboard(&ctx.state().pipeline, scope, saved.dashboard_id).await?;
-    Ok(Visualization::new(saved, Layout::of(&dashboard).grid()))
+    Ok(DashboardVisualization::new(saved, Layout::of(&dashboard).grid()))
 }
 
 /// Dashboard subscriptions.
@@ -778,7 +779,7 @@ impl DashboardSubscription {
                 Ok(DashboardUpdate {
                     dashboard_id: ID(update.dashboard_id.to_string()),
                     reason: update.reason.into(),
-                    visualization: update.visualization.map(|v| Visualization::new(v, grid)),
+                    visualization: update.visualization.map(|v| DashboardVisualization::new(v, grid)),
                     removed_visualization_id: update.removed_visualization_id.map(|id| ID(id.to_string())),
                     at: update.at,
                 })

@@ -51,7 +51,9 @@ pub async fn download(
     };
     let bytes = match tokio::fs::read(&export.path).await {
         Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return refuse(StatusCode::NOT_FOUND, "the export is gone"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return refuse(StatusCode::NOT_FOUND, "the export is gone");
+        }
         Err(e) => {
             tracing::error!(error = %e, export_id = %id, "could not read an exported file");
             return refuse(StatusCode::INTERNAL_SERVER_ERROR, "internal error");

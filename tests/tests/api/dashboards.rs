@@ -96,7 +96,8 @@ async fn loaded(app: &TestApp, token: &str, name: &str) -> String {
 async fn settled(app: &TestApp, token: &str, id: &str) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let found = app.gql("query($id: ID!) { job(id: $id) { status error } }", json!({ "id": id }), Some(token)).await;
+        let found =
+            app.gql("query($id: ID!) { job(id: $id) { status error } }", json!({ "id": id }), Some(token)).await;
         match found.data("/job/status").as_str() {
             Some("COMPLETED") => return,
             Some("FAILED" | "CANCELLED") => panic!("job {id} ended: {}", found.body),
@@ -139,8 +140,13 @@ async fn sales_dashboard(app: &TestApp, token: &str, dataset: &str) -> (String, 
     let line = add(app, token, &dashboard, sql_chart("Orders by month", "LINE", dataset, BY_MONTH, 6, 0)).await.ok();
     let spec = json!({ "data": { "values": [
         { "channel": "online", "share": 1 }, { "channel": "retail", "share": 1 }, { "channel": "wholesale", "share": 2 } ] } });
-    let pie = add(app, token, &dashboard, json!({ "title": "Channels", "chartType": "PIE", "spec": spec,
-        "position": { "x": 0, "y": 4, "w": 4, "h": 4 } }))
+    let pie = add(
+        app,
+        token,
+        &dashboard,
+        json!({ "title": "Channels", "chartType": "PIE", "spec": spec,
+        "position": { "x": 0, "y": 4, "w": 4, "h": 4 } }),
+    )
     .await
     .ok();
     let ids = [bar, line, pie].iter().map(|a| text(a, "/addVisualization/id")).collect();
@@ -158,7 +164,8 @@ async fn charts_draw_their_data_and_report_broken_ones(backend: Backend) {
     let dashboard = text(&made, "/createDashboard/id");
 
     // Revenue by region, as summed here from the raw rows.
-    let bar = add(&app, &owner, &dashboard, sql_chart("Revenue by region", "BAR", &dataset, BY_REGION, 0, 0)).await.ok();
+    let bar =
+        add(&app, &owner, &dashboard, sql_chart("Revenue by region", "BAR", &dataset, BY_REGION, 0, 0)).await.ok();
     let chart = bar.data("/addVisualization");
     assert_eq!(chart["columns"], json!(["region", "revenue"]));
     assert_eq!(chart["encoding"], json!({ "x": "region", "y": ["revenue"] }));
@@ -181,12 +188,18 @@ async fn charts_draw_their_data_and_report_broken_ones(backend: Backend) {
     let refused = [
         (sql_chart("Writes", "BAR", &dataset, "DELETE FROM data", 0, 4), "sql"),
         (sql_chart("Missing", "BAR", &dataset, "SELECT nope FROM data", 0, 4), "sql"),
-        (json!({ "title": "No source", "chartType": "BAR", "position": { "x": 0, "y": 4, "w": 6, "h": 4 } }), "datasetId"),
+        (
+            json!({ "title": "No source", "chartType": "BAR", "position": { "x": 0, "y": 4, "w": 6, "h": 4 } }),
+            "datasetId",
+        ),
         (sql_chart("Off the grid", "BAR", &dataset, BY_REGION, 8, 4), "position"),
         (sql_chart("Unknown dataset", "BAR", &Uuid::now_v7().to_string(), BY_REGION, 0, 4), "datasetId"),
         (sql_chart("", "BAR", &dataset, BY_REGION, 0, 4), "title"),
-        (json!({ "title": "Bad spec", "chartType": "PIE", "spec": { "data": 1 },
-                 "position": { "x": 0, "y": 4, "w": 6, "h": 4 } }), "spec"),
+        (
+            json!({ "title": "Bad spec", "chartType": "PIE", "spec": { "data": 1 },
+                 "position": { "x": 0, "y": 4, "w": 6, "h": 4 } }),
+            "spec",
+        ),
     ];
     for (input, field) in refused {
         let answer = add(&app, &owner, &dashboard, input.clone()).await;
@@ -199,7 +212,8 @@ async fn charts_draw_their_data_and_report_broken_ones(backend: Backend) {
     assert_eq!((answer.code(), field_of(&answer)), (Some("BAD_USER_INPUT"), json!("encoding")), "{}", answer.body);
 
     let line = add(&app, &owner, &dashboard, sql_chart("Orders by month", "LINE", &dataset, BY_MONTH, 6, 0)).await.ok();
-    let orders: Vec<i64> = line.data("/addVisualization/rows")
+    let orders: Vec<i64> = line
+        .data("/addVisualization/rows")
         .as_array()
         .map(|rows| rows.iter().filter_map(|r| r[1].as_i64()).collect())
         .unwrap_or_default();
@@ -208,7 +222,11 @@ async fn charts_draw_their_data_and_report_broken_ones(backend: Backend) {
 
     // Moved and renamed; then removed.
     let moved = app
-        .gql(UPDATE, json!({ "id": line_id, "i": { "title": "Orders", "position": { "x": 0, "y": 4, "w": 12, "h": 3 } } }), Some(&owner))
+        .gql(
+            UPDATE,
+            json!({ "id": line_id, "i": { "title": "Orders", "position": { "x": 0, "y": 4, "w": 12, "h": 3 } } }),
+            Some(&owner),
+        )
         .await
         .ok();
     assert_eq!(moved.data("/updateVisualization/title"), &json!("Orders"));
@@ -324,6 +342,14 @@ async fn share_links_open_a_read_only_view_until_revoked(backend: Backend) {
     assert_eq!(app.gql(SHARED, json!({ "t": other }), None).await.ok().data("/sharedDashboard"), &Value::Null);
 }
 
+/// With `ALATAR_KEEP_EXPORTS=<dir>`, the exported files are kept there to
+/// be looked at.
+fn keep(bytes: &[u8], extension: &str) {
+    if let Ok(dir) = std::env::var("ALATAR_KEEP_EXPORTS") {
+        must(std::fs::write(std::path::Path::new(&dir).join(format!("dashboard.{extension}")), bytes));
+    }
+}
+
 async fn get(app: &TestApp, url: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
     app.send_from_elsewhere(must(Request::get(url).body(Body::empty()))).await
 }
@@ -351,6 +377,7 @@ async fn exports_download_behind_signed_expiring_links(backend: Backend) {
     assert!(headers["content-disposition"].to_str().unwrap_or_default().starts_with("attachment"));
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(export["bytes"], json!(bytes.len()));
+    keep(&bytes, "png");
     let image = resvg::tiny_skia::Pixmap::decode_png(&bytes).unwrap_or_else(|e| panic!("{e}"));
     // The page is 1,200 px wide, drawn at twice that; 8 rows of 80 px and the title.
     assert_eq!(image.width(), 2400);
@@ -364,6 +391,7 @@ async fn exports_download_behind_signed_expiring_links(backend: Backend) {
     let (status, headers, bytes) = get(&app, &text(&pdf, "/exportDashboard/url")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["content-type"], "application/pdf");
+    keep(&bytes, "pdf");
     let document = lopdf::Document::load_mem(&bytes).unwrap_or_else(|e| panic!("{e}"));
     let pages = document.get_pages();
     assert_eq!(pages.len(), 1);
@@ -391,7 +419,11 @@ async fn exports_download_behind_signed_expiring_links(backend: Backend) {
 
     // The files go with their dashboard.
     let dir = app.db.dir.join("exports");
-    let files = || std::fs::read_dir(&dir).map(|d| d.flatten().flat_map(|a| std::fs::read_dir(a.path()).into_iter().flatten()).count()).unwrap_or(0);
+    let files = || {
+        std::fs::read_dir(&dir)
+            .map(|d| d.flatten().flat_map(|a| std::fs::read_dir(a.path()).into_iter().flatten()).count())
+            .unwrap_or(0)
+    };
     assert_eq!(files(), 2);
     app.gql(DELETE, json!({ "id": dashboard }), Some(&owner)).await.ok();
     assert_eq!(get(&app, &url).await.0, StatusCode::NOT_FOUND);
@@ -417,7 +449,8 @@ async fn subscribe(port: u16, token: &str, dashboard: &str) -> Socket {
     assert!(matches!(&ack, Some(Ok(Message::Text(t))) if t.contains("connection_ack")), "{ack:?}");
     let query = "subscription($id: ID!) { dashboardUpdates(id: $id) {
         dashboardId reason at removedVisualizationId visualization { id title rows error } } }";
-    let subscribe = json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": { "id": dashboard } } });
+    let subscribe =
+        json!({ "id": "1", "type": "subscribe", "payload": { "query": query, "variables": { "id": dashboard } } });
     must(socket.send(Message::Text(subscribe.to_string().into())).await);
     socket
 }
@@ -466,7 +499,10 @@ async fn updates_push_new_rows_when_the_dataset_reloads(backend: Backend) {
     settled(&app, &owner, &text(&reload, "/setColumnType/id")).await;
     let (first, arrived) = next_update(&mut socket).await;
     let (second, _) = next_update(&mut socket).await;
-    let found = app.gql("query($id: ID!) { dataset(id: $id) { version updatedAt } }", json!({ "id": dataset }), Some(&owner)).await.ok();
+    let found = app
+        .gql("query($id: ID!) { dataset(id: $id) { version updatedAt } }", json!({ "id": dataset }), Some(&owner))
+        .await
+        .ok();
     assert_eq!(found.data("/dataset/version"), &json!(2));
     let committed: DateTime<Utc> = must(serde_json::from_value(found.data("/dataset/updatedAt").clone()));
     let heard: DateTime<Utc> = must(serde_json::from_value(first["at"].clone()));
@@ -475,7 +511,8 @@ async fn updates_push_new_rows_when_the_dataset_reloads(backend: Backend) {
     eprintln!("dashboardUpdates: heard {hear} ms, delivered {deliver} ms after the reload's commit");
     assert!(hear <= 100, "the change was heard {hear} ms after the commit");
     assert!(deliver <= 1000, "the new rows arrived {deliver} ms after the commit");
-    let mut updated: Vec<String> = [&first, &second].iter().map(|u| u["visualization"]["id"].as_str().unwrap_or_default().to_owned()).collect();
+    let mut updated: Vec<String> =
+        [&first, &second].iter().map(|u| u["visualization"]["id"].as_str().unwrap_or_default().to_owned()).collect();
     updated.sort();
     let mut expected = vec![charts[0].clone(), charts[1].clone()];
     expected.sort();

@@ -20,8 +20,11 @@
 //! one), reading included. Past it the job ends `FAILED`, saying so, and
 //! the thread is told to stop: a model is registered only when every family
 //! has been scored, so a partial search never passes for a complete one.
-//! (RabbitMQ's own `consumer_timeout`, 30 minutes by default, must not be
-//! shorter than the limit.)
+//! (RabbitMQ's own `consumer_timeout`, 30 minutes by default, must be
+//! longer than the limit: the delivery is acknowledged when the job ends.
+//! `scripts/services.sh` and `docker/compose.yaml` set it to an hour; were
+//! it shorter, the broker would close the channel and redeliver, and the
+//! redelivery would find the job past its limit and fail it.)
 //!
 //! The data or the request at fault (too few rows, too many classes, every
 //! family failing) ends the job `FAILED` with the reason (P21). A transient

@@ -139,4 +139,3 @@ pub async fn for_download(db: &DatabaseConnection, id: Uuid) -> ApiResult<Option
     // the link's signature over this id, checked by the caller.
     dashboard_export::Entity::find_by_id(id).one(db).await.map_err(ApiError::internal)
 }
-

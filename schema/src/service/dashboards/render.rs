@@ -135,9 +135,9 @@ async fn query(
             let columns = answer.rows.columns.iter().map(|c| c.name.clone()).collect();
             Ok(Ok((columns, answer.rows.rows.clone())))
         }
-        Err(SqlError::Execute(e @ (ExecuteError::Query(_) | ExecuteError::Unsupported { .. } | ExecuteError::Timeout(_)))) => {
-            Ok(Err(Broken::new("sql", e.to_string())))
-        }
+        Err(SqlError::Execute(
+            e @ (ExecuteError::Query(_) | ExecuteError::Unsupported { .. } | ExecuteError::Timeout(_)),
+        )) => Ok(Err(Broken::new("sql", e.to_string()))),
         Err(e @ (SqlError::Refused(_) | SqlError::Unanswerable(_))) => Ok(Err(Broken::new("sql", e.to_string()))),
         Err(SqlError::Execute(e)) => Err(ApiError::internal(e)),
     }
@@ -157,7 +157,10 @@ async fn analysis_chart(
         .await
         .map_err(ApiError::internal)?;
     let Some(result) = found else {
-        return Ok(Err(Broken::new("analysisRequestId", "the analysis has no answer: it was deleted or has not finished")));
+        return Ok(Err(Broken::new(
+            "analysisRequestId",
+            "the analysis has no answer: it was deleted or has not finished",
+        )));
     };
     let body: AnalysisBody = serde_json::from_value(result.body).unwrap_or_default();
     let count = body.visualizations.len();

@@ -55,7 +55,11 @@ pub async fn share_dashboard(
 }
 
 /// A dashboard's share links, revoked ones included, oldest first.
-pub async fn shares_of(p: &Pipeline, scope: AccountScope, dashboard_id: Uuid) -> ApiResult<Vec<dashboard_share::Model>> {
+pub async fn shares_of(
+    p: &Pipeline,
+    scope: AccountScope,
+    dashboard_id: Uuid,
+) -> ApiResult<Vec<dashboard_share::Model>> {
     scope
         .find::<dashboard_share::Entity>()
         .filter(dashboard_share::Column::DashboardId.eq(dashboard_id))

@@ -113,8 +113,8 @@ fn source_of(input: &VisualizationInput) -> ApiResult<Source> {
                     .and_then(Value::as_u64)
                     .and_then(|n| usize::try_from(n).ok())
                     .ok_or_else(|| {
-                        ApiError::bad_input("spec", "with an analysis, spec is {\"visualization\": n}, its chart's index")
-                    })?,
+                    ApiError::bad_input("spec", "with an analysis, spec is {\"visualization\": n}, its chart's index")
+                })?,
             };
             Ok(Source::Analysis { request_id, index })
         }
@@ -150,7 +150,9 @@ fn source_of(input: &VisualizationInput) -> ApiResult<Source> {
 fn source_columns(source: &Source) -> (Option<Uuid>, Option<Uuid>, Option<String>, Option<Value>) {
     match source {
         Source::Sql { dataset_id, sql } => (Some(*dataset_id), None, Some(sql.clone()), None),
-        Source::Analysis { request_id, index } => (None, Some(*request_id), None, Some(json!({ "visualization": index }))),
+        Source::Analysis { request_id, index } => {
+            (None, Some(*request_id), None, Some(json!({ "visualization": index })))
+        }
         Source::Spec(spec) => (None, None, None, Some(spec.clone())),
     }
 }
@@ -266,8 +268,14 @@ pub async fn update_visualization(
         .col_expr(visualization::Column::AnalysisRequestId, Expr::value(analysis_request_id))
         .col_expr(visualization::Column::Sql, Expr::value(statement))
         .col_expr(visualization::Column::Spec, Expr::value(spec))
-        .col_expr(visualization::Column::Encoding, Expr::value(serde_json::to_value(&encoding).map_err(ApiError::internal)?))
-        .col_expr(visualization::Column::Position, Expr::value(serde_json::to_value(position).map_err(ApiError::internal)?))
+        .col_expr(
+            visualization::Column::Encoding,
+            Expr::value(serde_json::to_value(&encoding).map_err(ApiError::internal)?),
+        )
+        .col_expr(
+            visualization::Column::Position,
+            Expr::value(serde_json::to_value(position).map_err(ApiError::internal)?),
+        )
         .col_expr(visualization::Column::UpdatedAt, Expr::value(Utc::now()))
         .filter(visualization::Column::Id.eq(id))
         .exec(&scope.on(&p.db))
