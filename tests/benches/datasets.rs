@@ -14,6 +14,8 @@
 //! - `ask`: `askDataset` answered offline (the deterministic translator),
 //!   distinct questions so none is cached, over the 1M rows and over a
 //!   10,000-row export (target p95 ≤ 50 ms).
+//! - `insights`: `datasetInsights` over the 1M rows, from the mutation to
+//!   its job's end with the insights stored (P26: within 5 s), counted.
 //!
 //! Run: `bash scripts/bench.sh datasets` (or `cargo bench -p alatar-tests
 //! --bench datasets` with the services running; the pandas side runs when
@@ -45,6 +47,9 @@ const PROFILE: &str = "query($id: ID!) { dataset(id: $id) { rowCount byteSize
         columns { name type count nullCount uniqueCount min max mean stdDev quartiles { q1 median q3 }
             topValues { value count } } } } }";
 const RUN: &str = "query($d: ID!, $s: String!) { runSql(datasetId: $d, sql: $s) { rowCount cached executionTimeMs } }";
+const INSIGHTS: &str = "mutation($d: ID!) { datasetInsights(datasetId: $d) { id status } }";
+const STORED_INSIGHTS: &str = "query($id: ID!) { dataset(id: $id) { insights {
+    anomalies { column } trends { column } recommendations { action } } } }";
 const ASK: &str = "query($d: ID!, $q: String!) { askDataset(datasetId: $d, question: $q) { sql rowCount cached } }";
 
 /// xorshift64*: the same file every run.
@@ -248,6 +253,33 @@ async fn run_sql(app: &TestApp, token: &str, dataset: &str, label: &str) {
     stats(&format!("{label} runSql aggregate"), ms, Some(2_000.0));
 }
 
+/// `datasetInsights` to its job's end, with what it found.
+async fn insights(app: &TestApp, token: &str, dataset: &str, label: &str) {
+    let started = Instant::now();
+    let queued = app.gql(INSIGHTS, json!({ "d": dataset }), Some(token)).await.ok();
+    let job = queued.data("/datasetInsights/id").as_str().unwrap_or_else(|| panic!("no job: {}", queued.body)).to_owned();
+    loop {
+        let found = app.gql(JOB, json!({ "id": job }), Some(token)).await.ok();
+        match found.data("/job/status").as_str().unwrap_or_default() {
+            "COMPLETED" => break,
+            "FAILED" | "CANCELLED" => panic!("the insights job ended: {}", found.body),
+            _ => {}
+        }
+        assert!(started.elapsed() < Duration::from_secs(600), "no insights after 10 minutes");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let took = started.elapsed();
+    let stored = app.gql(STORED_INSIGHTS, json!({ "id": dataset }), Some(token)).await.ok();
+    let count = |key: &str| stored.data(&format!("/dataset/insights/{key}")).as_array().map_or(0, Vec::len);
+    println!(
+        "{label} datasetInsights: {:.2} s to the job's end (P26 target ≤ 5 s): {} anomalies, {} trends, {} recommendations",
+        took.as_secs_f64(),
+        count("anomalies"),
+        count("trends"),
+        count("recommendations")
+    );
+}
+
 /// Distinct questions in the offline grammar.
 async fn ask(app: &TestApp, token: &str, dataset: &str, label: &str) {
     let mut ms = Vec::new();
@@ -304,6 +336,7 @@ async fn engine(backend: Backend, big: &Path, small: &Path, bytes: u64, rows: us
         compare(&profile.data("/dataset/profile").clone(), &theirs);
     }
     run_sql(&app, &token, &dataset, &label).await;
+    insights(&app, &token, &dataset, &format!("{label} {rows} rows")).await;
     ask(&app, &token, &dataset, &format!("{label} {rows} rows")).await;
     let (small_dataset, ..) = ingest(&app, &token, "Export", small).await;
     ask(&app, &token, &small_dataset, &format!("{label} 10k rows")).await;

@@ -176,6 +176,15 @@ async fn embed(model: &MiniLm) {
         chunks.len(),
         chunks.len() as f64 / elapsed
     );
+    // What every search pays first: one short question.
+    let questions: Vec<String> = (0..200).map(|i| format!("which mugs ship to Berlin in {} days?", i % 9 + 2)).collect();
+    let mut ms = Vec::with_capacity(questions.len());
+    for question in &questions {
+        let started = Instant::now();
+        model.embed(std::slice::from_ref(question)).await.unwrap_or_else(|e| panic!("{e}"));
+        ms.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    stats("embed, one short question", ms);
     let Ok(python) = std::env::var("ALATAR_BENCH_PYTHON") else {
         println!("embed, sentence-transformers: skipped (set ALATAR_BENCH_PYTHON)");
         return;

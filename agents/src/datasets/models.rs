@@ -60,6 +60,11 @@ pub use spec::{SpecError, TrainSpec};
 /// scores, few enough that five folds of a random forest fit well inside
 /// the time limit and the rows fit in memory.
 pub const MAX_TRAINING_ROWS: usize = 100_000;
+/// Values (rows × encoded columns) the encoded training matrix may hold:
+/// it is copied per fold and per family (80 MB a copy as `f64`), so a
+/// table of many wide text features is sampled to fewer rows instead of
+/// taking the worker's memory.
+pub const MAX_TRAINING_CELLS: usize = 10_000_000;
 /// Distinct target values a classification may have at most.
 pub const MAX_CLASSES: usize = 50;
 /// Categories one text feature is one-hot encoded over at most; the

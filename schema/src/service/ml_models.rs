@@ -8,6 +8,8 @@
 //! another account's model is `NOT_FOUND`, for reading and predicting
 //! alike.
 
+use std::sync::{Arc, Mutex, OnceLock};
+
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::Value;
 use uuid::Uuid;
@@ -137,12 +139,71 @@ pub async fn get_model(p: &Pipeline, scope: AccountScope, id: Uuid) -> ApiResult
         .ok_or(ApiError::NotFound("model"))
 }
 
-/// Predicts with one of the account's models for `features`, a JSON object
-/// of feature names and values: an unknown name or a value not of its
-/// feature's type is `BAD_USER_INPUT` (field `features`) naming it; a
-/// missing or null feature is filled as training filled nulls and listed.
-pub async fn predict(p: &Pipeline, scope: AccountScope, id: Uuid, features: Value) -> ApiResult<Prediction> {
-    let artifact: Option<String> = scope
+/// Loaded models, by id: a model never changes once registered, and
+/// reading and parsing its artifact (up to tens of megabytes of JSON) on
+/// every `predict` made each call cost what a load costs. Bounded to a few
+/// models; an id is only looked up here after the caller's scoped query
+/// found it, so a deleted or foreign model is never served from it.
+struct Loaded {
+    models: std::collections::HashMap<Uuid, Arc<Artifact>>,
+    order: std::collections::VecDeque<Uuid>,
+}
+
+/// Models kept loaded at most.
+const LOADED_MODELS: usize = 16;
+
+fn loaded() -> &'static Mutex<Loaded> {
+    static LOADED: OnceLock<Mutex<Loaded>> = OnceLock::new();
+    LOADED.get_or_init(|| {
+        Mutex::new(Loaded { models: std::collections::HashMap::new(), order: std::collections::VecDeque::new() })
+    })
+}
+
+/// One load at a time: parsing a large artifact is memory and CPU, and
+/// many callers of one new model should wait for the first load.
+fn loading_slot() -> &'static tokio::sync::Mutex<()> {
+    static SLOT: OnceLock<tokio::sync::Mutex<()>> = OnceLock::new();
+    SLOT.get_or_init(|| tokio::sync::Mutex::new(()))
+}
+
+fn cached(id: Uuid) -> Option<Arc<Artifact>> {
+    loaded().lock().unwrap_or_else(|p| p.into_inner()).models.get(&id).cloned()
+}
+
+fn remember(id: Uuid, artifact: Arc<Artifact>) {
+    let mut kept = loaded().lock().unwrap_or_else(|p| p.into_inner());
+    if kept.models.insert(id, artifact).is_none() {
+        kept.order.push_back(id);
+    }
+    while kept.order.len() > LOADED_MODELS {
+        if let Some(oldest) = kept.order.pop_front() {
+            kept.models.remove(&oldest);
+        }
+    }
+}
+
+/// Model `id` of the account, loaded (from memory when it was lately).
+async fn artifact(p: &Pipeline, scope: AccountScope, id: Uuid) -> ApiResult<Arc<Artifact>> {
+    let found: Option<Uuid> = scope
+        .find::<ml_model::Entity>()
+        .select_only()
+        .column(ml_model::Column::Id)
+        .filter(ml_model::Column::Id.eq(id))
+        .into_tuple()
+        .one(&scope.on(&p.db))
+        .await
+        .map_err(ApiError::internal)?;
+    if found.is_none() {
+        return Err(ApiError::NotFound("model"));
+    }
+    if let Some(artifact) = cached(id) {
+        return Ok(artifact);
+    }
+    let _slot = loading_slot().lock().await;
+    if let Some(artifact) = cached(id) {
+        return Ok(artifact);
+    }
+    let text: Option<String> = scope
         .find::<ml_model::Entity>()
         .select_only()
         .column(ml_model::Column::Artifact)
@@ -151,9 +212,24 @@ pub async fn predict(p: &Pipeline, scope: AccountScope, id: Uuid, features: Valu
         .one(&scope.on(&p.db))
         .await
         .map_err(ApiError::internal)?;
-    let Some(text) = artifact else { return Err(ApiError::NotFound("model")) };
+    let Some(text) = text else { return Err(ApiError::NotFound("model")) };
     // Reading a large model (a forest's trees) is work: off the runtime.
-    let outcome = tokio::task::spawn_blocking(move || Artifact::load(&text).and_then(|a| a.predict(&features)))
+    let artifact = tokio::task::spawn_blocking(move || Artifact::load(&text))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let artifact = Arc::new(artifact);
+    remember(id, artifact.clone());
+    Ok(artifact)
+}
+
+/// Predicts with one of the account's models for `features`, a JSON object
+/// of feature names and values: an unknown name or a value not of its
+/// feature's type is `BAD_USER_INPUT` (field `features`) naming it; a
+/// missing or null feature is filled as training filled nulls and listed.
+pub async fn predict(p: &Pipeline, scope: AccountScope, id: Uuid, features: Value) -> ApiResult<Prediction> {
+    let artifact = artifact(p, scope, id).await?;
+    let outcome = tokio::task::spawn_blocking(move || artifact.predict(&features))
         .await
         .map_err(ApiError::internal)?;
     match outcome {

@@ -263,3 +263,32 @@ fn a_spike_month_is_an_anomaly_and_steady_lines_are_trends() {
     let none = trends::find(None, &no_date, &overview);
     assert!(none.trends.is_empty() && none.note.contains("no date or timestamp column"), "{}", none.note);
 }
+
+#[test]
+fn a_rising_line_whose_last_period_dips_says_so_instead_of_rose_by_a_fall() {
+    // A clear rise over twelve months, with a last month below the first.
+    let start = |m: u32| NaiveDate::from_ymd_opt(2025, m, 1).unwrap_or_default();
+    let values = [120.0, 140.0, 150.0, 165.0, 170.0, 185.0, 195.0, 205.0, 220.0, 230.0, 240.0, 95.0];
+    let points = values
+        .iter()
+        .zip(1u32..)
+        .map(|(v, m)| Point { start: start(m), index: i64::from(m) - 1, value: *v })
+        .collect();
+    let table = PeriodTable {
+        grain: Grain::Month,
+        sql: "SELECT … FROM data GROUP BY 1 ORDER BY 1".to_owned(),
+        date_column: "day".to_owned(),
+        periods: 12,
+        series: vec![Series { column: "revenue".to_owned(), points }],
+    };
+    let columns = Columns { measures: vec!["revenue".into()], date: Some("day".into()), notes: vec![] };
+    let overview = Overview { rows: 365, span: None, measures: vec![], sql: "SELECT count(*) FROM data".into() };
+    let found = trends::find(Some(&table), &columns, &overview);
+    let Some(trend) = found.trends.first() else { panic!("no trend: {}", found.note) };
+    assert_eq!(trend.direction, TrendDirection::Up);
+    // The figures stay the periods' own: (95 − 120) / 120.
+    assert!(trend.change.is_some_and(|c| (c - (95.0 - 120.0) / 120.0).abs() < 1e-12), "{:?}", trend.change);
+    let said = &trend.explanation;
+    assert!(said.contains("rose along its line, though 2025-12 averaged 95 against 120 in 2025-01"), "{said}");
+    assert!(!said.contains("rose from"), "{said}");
+}

@@ -191,14 +191,31 @@ fn trend(table: &PeriodTable, series: &Series, line: &Line, first: &Point, last:
     let verb = if direction == TrendDirection::Up { "rose" } else { "fell" };
     let by = change.map(|c| format!(" ({})", percent(c))).unwrap_or_default();
     let sign = if line.slope > 0.0 { "+" } else { "" };
+    // The line decides the direction; a noisy series can end below where
+    // it began while its line rises (or the other way). Then the two end
+    // periods are told apart from the trend instead of "rose … (−20 %)".
+    let ends_agree = change.is_none_or(|c| (c >= 0.0) == (line.slope > 0.0));
+    let movement = if ends_agree {
+        format!(
+            "{verb} from {} in {} to {} in {}{by}, about",
+            figure(first.value),
+            grain.label(first.start),
+            figure(last.value),
+            grain.label(last.start),
+        )
+    } else {
+        format!(
+            "{verb} along its line, though {} averaged {} against {} in {}{by}: about",
+            grain.label(last.start),
+            figure(last.value),
+            figure(first.value),
+            grain.label(first.start),
+        )
+    };
     let explanation = format!(
-        "The average `{}` per row {verb} from {} in {} to {} in {}{by}, about {sign}{} a {} along {steady} line \
-         (R² {} over {n} {}s); at that pace the next {} would average {}.",
+        "The average `{}` per row {movement} {sign}{} a {} along {steady} line (R² {} over {n} {}s); at that pace \
+         the next {} would average {}.",
         series.column,
-        figure(first.value),
-        grain.label(first.start),
-        figure(last.value),
-        grain.label(last.start),
         figure(line.slope),
         grain.noun(),
         figure(line.r_squared),

@@ -206,7 +206,16 @@ pub fn train(set: &TrainingSet, families: &[Family], watch: &dyn Watch) -> Resul
                         ProblemType::Classification => scores.f1,
                         ProblemType::Regression => scores.rmse,
                     };
-                    fold_scores.push(objective.unwrap_or(f64::NAN));
+                    // A score that is not finite (an error that overflowed)
+                    // fails the family: stored, it would be JSON null, and
+                    // the candidates could no longer be read back.
+                    let Some(objective) = objective.filter(|o| o.is_finite()) else {
+                        failure = Some(format!("fold {} of {k}: its score was not finite", fold + 1));
+                        done += k - fold - 1;
+                        watch.advanced(done, total);
+                        break;
+                    };
+                    fold_scores.push(objective);
                     scored.push(scores);
                 }
                 Err(e) => {

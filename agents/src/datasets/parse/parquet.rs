@@ -27,10 +27,13 @@
 //! short (it must start and end with `PAR1`, and every column chunk must
 //! lie inside it), an unreadable footer, a type the reader cannot convert
 //! (`plan`), or a row group whose data does not decode (the column whose
-//! pages fail, when one does). Some malformed input trips the crate's
+//! pages fail, when one does). Sizes the file declares are bounded before
+//! the crate sees them (`bounds`: a lying footer or page header would make
+//! it allocate what it cannot, which aborts). Some malformed input trips the crate's
 //! assertions instead of its errors: every call into it runs under
 //! `catch_unwind`, and such a panic fails the file like an error.
 
+mod bounds;
 mod cells;
 mod plan;
 
@@ -163,6 +166,8 @@ impl Opened {
             ));
         }
         let footer = |why: &str| ParseError::Invalid(format!("the Parquet file's footer could not be read: {why}"));
+        // Bounds first: the crate trusts the sizes the file declares.
+        bounds::read_footer(&mut file, size).and_then(|bytes| bounds::check_footer(&bytes)).map_err(|why| footer(&why))?;
         let reader = match guarded(|| SerializedFileReader::new(file)) {
             Ok(Ok(reader)) => reader,
             Ok(Err(e)) => return Err(footer(&e.to_string())),
@@ -175,6 +180,8 @@ impl Opened {
         };
         let opened = Self { reader, plan, size };
         opened.check_chunks()?;
+        let mut headers = File::open(path)?;
+        bounds::check_pages(&mut headers, opened.reader.metadata()).map_err(ParseError::Invalid)?;
         Ok(opened)
     }
 

@@ -404,6 +404,28 @@ fn a_file_cut_short_fails_saying_so() {
 }
 
 #[test]
+fn a_footer_claiming_billions_of_entries_is_refused_before_the_reader_allocates() {
+    let path = scratch("lying.parquet");
+    // Field 1 of FileMetaData (version) given as a list of 2³¹ − 1 integers.
+    let footer = [0x19, 0xf5, 0xff, 0xff, 0xff, 0xff, 0x07, 0x02, 0x00];
+    let mut bytes = PARQUET_MAGIC.to_vec();
+    bytes.extend(footer);
+    bytes.extend((footer.len() as u32).to_le_bytes());
+    bytes.extend(PARQUET_MAGIC);
+    std::fs::write(&path, &bytes).unwrap_or_else(|e| panic!("{e}"));
+    let message = column_types(&path).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.starts_with("the Parquet file's footer could not be read"), "{message}");
+    assert!(message.contains("2147483647 elements"), "{message}");
+    // A footer longer than the file.
+    let len = bytes.len();
+    bytes[len - 8..len - 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap_or_else(|e| panic!("{e}"));
+    let message = column_types(&path).err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(message.contains("claims 4294967295 bytes"), "{message}");
+    let _ = std::fs::remove_dir_all(path.parent().unwrap_or(&path));
+}
+
+#[test]
 fn a_corrupt_column_chunk_names_its_row_group_and_column() {
     let path = scratch("corrupt.parquet");
     write(&path, &samples(20), 10, Compression::SNAPPY);
