@@ -257,7 +257,8 @@ async fn run_sql(app: &TestApp, token: &str, dataset: &str, label: &str) {
 async fn insights(app: &TestApp, token: &str, dataset: &str, label: &str) {
     let started = Instant::now();
     let queued = app.gql(INSIGHTS, json!({ "d": dataset }), Some(token)).await.ok();
-    let job = queued.data("/datasetInsights/id").as_str().unwrap_or_else(|| panic!("no job: {}", queued.body)).to_owned();
+    let job =
+        queued.data("/datasetInsights/id").as_str().unwrap_or_else(|| panic!("no job: {}", queued.body)).to_owned();
     loop {
         let found = app.gql(JOB, json!({ "id": job }), Some(token)).await.ok();
         match found.data("/job/status").as_str().unwrap_or_default() {

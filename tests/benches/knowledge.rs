@@ -177,7 +177,8 @@ async fn embed(model: &MiniLm) {
         chunks.len() as f64 / elapsed
     );
     // What every search pays first: one short question.
-    let questions: Vec<String> = (0..200).map(|i| format!("which mugs ship to Berlin in {} days?", i % 9 + 2)).collect();
+    let questions: Vec<String> =
+        (0..200).map(|i| format!("which mugs ship to Berlin in {} days?", i % 9 + 2)).collect();
     let mut ms = Vec::with_capacity(questions.len());
     for question in &questions {
         let started = Instant::now();

@@ -229,9 +229,7 @@ async fn artifact(p: &Pipeline, scope: AccountScope, id: Uuid) -> ApiResult<Arc<
 /// missing or null feature is filled as training filled nulls and listed.
 pub async fn predict(p: &Pipeline, scope: AccountScope, id: Uuid, features: Value) -> ApiResult<Prediction> {
     let artifact = artifact(p, scope, id).await?;
-    let outcome = tokio::task::spawn_blocking(move || artifact.predict(&features))
-        .await
-        .map_err(ApiError::internal)?;
+    let outcome = tokio::task::spawn_blocking(move || artifact.predict(&features)).await.map_err(ApiError::internal)?;
     match outcome {
         Ok(prediction) => Ok(prediction),
         Err(PredictError::Input(e)) => Err(ApiError::bad_input("features", e.to_string())),

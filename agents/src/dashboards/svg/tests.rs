@@ -88,8 +88,7 @@ fn polygon_area(element: &str) -> f64 {
         })
         .collect();
     let n = points.len();
-    (0..n).map(|i| points[i].0 * points[(i + 1) % n].1 - points[(i + 1) % n].0 * points[i].1).sum::<f64>().abs()
-        / 2.0
+    (0..n).map(|i| points[i].0 * points[(i + 1) % n].1 - points[(i + 1) % n].0 * points[i].1).sum::<f64>().abs() / 2.0
 }
 
 #[test]

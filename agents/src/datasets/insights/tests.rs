@@ -266,19 +266,24 @@ fn a_spike_month_is_an_anomaly_and_steady_lines_are_trends() {
 
 #[test]
 fn a_rising_line_whose_last_period_dips_says_so_instead_of_rose_by_a_fall() {
-    // A clear rise over twelve months, with a last month below the first.
-    let start = |m: u32| NaiveDate::from_ymd_opt(2025, m, 1).unwrap_or_default();
-    let values = [120.0, 140.0, 150.0, 165.0, 170.0, 185.0, 195.0, 205.0, 220.0, 230.0, 240.0, 95.0];
-    let points = values
-        .iter()
-        .zip(1u32..)
-        .map(|(v, m)| Point { start: start(m), index: i64::from(m) - 1, value: *v })
-        .collect();
+    // A clear rise over two years, with a last month below the first.
+    let start =
+        |i: u32| NaiveDate::from_ymd_opt(2024 + i32::try_from(i / 12).unwrap_or(0), i % 12 + 1, 1).unwrap_or_default();
+    let value = |i: u32| {
+        if i == 0 {
+            120.0
+        } else if i == 23 {
+            119.0
+        } else {
+            120.0 + 30.0 * f64::from(i)
+        }
+    };
+    let points = (0u32..24).map(|i| Point { start: start(i), index: i64::from(i), value: value(i) }).collect();
     let table = PeriodTable {
         grain: Grain::Month,
         sql: "SELECT … FROM data GROUP BY 1 ORDER BY 1".to_owned(),
         date_column: "day".to_owned(),
-        periods: 12,
+        periods: 24,
         series: vec![Series { column: "revenue".to_owned(), points }],
     };
     let columns = Columns { measures: vec!["revenue".into()], date: Some("day".into()), notes: vec![] };
@@ -286,9 +291,9 @@ fn a_rising_line_whose_last_period_dips_says_so_instead_of_rose_by_a_fall() {
     let found = trends::find(Some(&table), &columns, &overview);
     let Some(trend) = found.trends.first() else { panic!("no trend: {}", found.note) };
     assert_eq!(trend.direction, TrendDirection::Up);
-    // The figures stay the periods' own: (95 − 120) / 120.
-    assert!(trend.change.is_some_and(|c| (c - (95.0 - 120.0) / 120.0).abs() < 1e-12), "{:?}", trend.change);
+    // The figures stay the periods' own: (119 − 120) / 120.
+    assert!(trend.change.is_some_and(|c| (c - (119.0 - 120.0) / 120.0).abs() < 1e-12), "{:?}", trend.change);
     let said = &trend.explanation;
-    assert!(said.contains("rose along its line, though 2025-12 averaged 95 against 120 in 2025-01"), "{said}");
+    assert!(said.contains("rose along its line, though 2025-12 averaged 119 against 120 in 2024-01"), "{said}");
     assert!(!said.contains("rose from"), "{said}");
 }

@@ -167,7 +167,9 @@ impl Opened {
         }
         let footer = |why: &str| ParseError::Invalid(format!("the Parquet file's footer could not be read: {why}"));
         // Bounds first: the crate trusts the sizes the file declares.
-        bounds::read_footer(&mut file, size).and_then(|bytes| bounds::check_footer(&bytes)).map_err(|why| footer(&why))?;
+        bounds::read_footer(&mut file, size)
+            .and_then(|bytes| bounds::check_footer(&bytes))
+            .map_err(|why| footer(&why))?;
         let reader = match guarded(|| SerializedFileReader::new(file)) {
             Ok(Ok(reader)) => reader,
             Ok(Err(e)) => return Err(footer(&e.to_string())),
