@@ -137,7 +137,12 @@ fn stats(label: &str, mut ms: Vec<f64>) -> (f64, f64) {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     assert!(MiniLm::is_present(&minilm_dir()), "run `bash scripts/model.sh` first");
-    let model = Arc::new(MiniLm::open(minilm_dir(), MiniLmOptions::default()).await.unwrap_or_else(|e| panic!("{e}")));
+    // `ALATAR_BENCH_BATCH` tries another batch size than the default.
+    let mut options = MiniLmOptions::default();
+    if let Some(batch) = std::env::var("ALATAR_BENCH_BATCH").ok().and_then(|b| b.parse().ok()) {
+        options.batch_size = batch;
+    }
+    let model = Arc::new(MiniLm::open(minilm_dir(), options).await.unwrap_or_else(|e| panic!("{e}")));
     if only("embed") {
         embed(&model).await;
     }

@@ -246,10 +246,19 @@ async fn attempt(
         .collect();
     let target_kind = columns.iter().find(|c| c.name == spec.target_column).map_or(ColumnType::Text, |c| c.kind);
     let progress = Arc::new(Progress::default());
+    // A training thread told to stop finishes the fit in hand first, after
+    // its job has ended and its delivery been settled: the permit it holds
+    // to its end keeps such threads from piling up beside new trainings.
+    let Ok(Ok(permit)) = tokio::time::timeout_at(deadline, training_threads().acquire_owned()).await else {
+        return Ok(Outcome::Refused(over_limit(limit)));
+    };
     let task = {
         let (progress, target) = (progress.clone(), spec.target_column.clone());
         let problem = spec.problem_type;
-        tokio::task::spawn_blocking(move || build(sample.rows, &features, &target, target_kind, problem, &*progress))
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            build(sample.rows, &features, &target, target_kind, problem, &*progress)
+        })
     };
     let built = match follow(p, scope, job.id, &progress, task, deadline).await? {
         Followed::Finished(Ok(built)) => built,
@@ -258,6 +267,15 @@ async fn attempt(
         Followed::TimedOut => return Ok(Outcome::Refused(over_limit(limit))),
     };
     register(p, scope, job, dataset, &spec, built, started).await
+}
+
+/// Training threads at once in this process (each uses every core its
+/// fits can; two keep one training from waiting behind a long one).
+const TRAINING_THREADS: usize = 2;
+
+fn training_threads() -> Arc<tokio::sync::Semaphore> {
+    static PERMITS: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| Arc::new(tokio::sync::Semaphore::new(TRAINING_THREADS))).clone()
 }
 
 /// Shared between the training thread and the job: whether to stop, and
