@@ -80,19 +80,20 @@ impl Layout {
     }
 }
 
-/// A name: trimmed, 1 to 200 characters, no control characters.
-fn parse_name(raw: &str) -> ApiResult<String> {
-    let name = raw.trim();
-    if name.is_empty() {
-        return Err(ApiError::bad_input("name", "must not be empty"));
+/// A dashboard's name or a chart's title (`field`): trimmed, 1 to 200
+/// characters, no control characters.
+fn parse_label(field: &'static str, raw: &str) -> ApiResult<String> {
+    let label = raw.trim();
+    if label.is_empty() {
+        return Err(ApiError::bad_input(field, "must not be empty"));
     }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return Err(ApiError::bad_input("name", format!("must be at most {MAX_NAME_CHARS} characters")));
+    if label.chars().count() > MAX_NAME_CHARS {
+        return Err(ApiError::bad_input(field, format!("must be at most {MAX_NAME_CHARS} characters")));
     }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::bad_input("name", "must not contain control characters"));
+    if label.chars().any(char::is_control) {
+        return Err(ApiError::bad_input(field, "must not contain control characters"));
     }
-    Ok(name.to_owned())
+    Ok(label.to_owned())
 }
 
 /// Makes an empty dashboard.
@@ -104,7 +105,7 @@ pub async fn create_dashboard(
     layout: Option<Layout>,
 ) -> ApiResult<dashboard::Model> {
     may_edit(viewer, "viewers cannot create dashboards")?;
-    let name = parse_name(name)?;
+    let name = parse_label("name", name)?;
     let layout = layout.unwrap_or_default().checked()?;
     let now = Utc::now();
     dashboard::Entity::insert(dashboard::ActiveModel {
@@ -173,7 +174,7 @@ pub async fn update_dashboard(
     layout: Option<Layout>,
 ) -> ApiResult<dashboard::Model> {
     may_edit(viewer, "viewers cannot change dashboards")?;
-    let name = name.map(parse_name).transpose()?;
+    let name = name.map(|n| parse_label("name", n)).transpose()?;
     let layout = layout.map(Layout::checked).transpose()?;
     let found = get_dashboard(p, scope, id).await?;
     let mut update = scope

@@ -20,12 +20,11 @@ use alatar_entity::{AccountScope, visualization};
 
 use super::render::{self, Source};
 use super::updates::{self, Reason};
-use super::{Layout, get_dashboard, touch};
+use super::{Layout, get_dashboard, parse_label, touch};
 use crate::auth::AccessClaims;
 use crate::error::{ApiError, ApiResult};
 use crate::service::knowledge::may_edit;
 
-const MAX_TITLE_CHARS: usize = 200;
 const MAX_SQL_BYTES: usize = 20_000;
 /// An inline spec's JSON at most (its rows are drawn on every view).
 const MAX_SPEC_BYTES: usize = 1024 * 1024;
@@ -73,20 +72,6 @@ pub fn encoding_of(v: &visualization::Model) -> Encoding {
 /// `v`'s chart type (a bar chart if the stored text is unknown).
 pub fn chart_type_of(v: &visualization::Model) -> ChartType {
     ChartType::parse(&v.chart_type).unwrap_or(ChartType::Bar)
-}
-
-fn parse_title(raw: &str) -> ApiResult<String> {
-    let title = raw.trim();
-    if title.is_empty() {
-        return Err(ApiError::bad_input("title", "must not be empty"));
-    }
-    if title.chars().count() > MAX_TITLE_CHARS {
-        return Err(ApiError::bad_input("title", format!("must be at most {MAX_TITLE_CHARS} characters")));
-    }
-    if title.chars().any(char::is_control) {
-        return Err(ApiError::bad_input("title", "must not contain control characters"));
-    }
-    Ok(title.to_owned())
 }
 
 /// The one source `input` names, checked for shape (not yet for data).
@@ -184,7 +169,7 @@ pub async fn add_visualization(
 ) -> ApiResult<visualization::Model> {
     may_edit(viewer, "viewers cannot change dashboards")?;
     let dashboard = get_dashboard(p, scope, dashboard_id).await?;
-    let title = parse_title(input.title.as_deref().unwrap_or_default())?;
+    let title = parse_label("title", input.title.as_deref().unwrap_or_default())?;
     let chart_type = input.chart_type.ok_or_else(|| ApiError::bad_input("chartType", "is required"))?;
     let position = input.position.ok_or_else(|| ApiError::bad_input("position", "is required"))?;
     Layout::of(&dashboard).grid().validate(&position).map_err(|e| ApiError::bad_input("position", e.to_string()))?;
@@ -250,7 +235,7 @@ pub async fn update_visualization(
     let current = get_visualization(p, scope, id).await?;
     let dashboard = get_dashboard(p, scope, current.dashboard_id).await?;
     let title = match &input.title {
-        Some(title) => parse_title(title)?,
+        Some(title) => parse_label("title", title)?,
         None => current.title.clone(),
     };
     let chart_type = input.chart_type.unwrap_or_else(|| chart_type_of(&current));
