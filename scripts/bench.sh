@@ -25,6 +25,17 @@ dashboards() {
     bash scripts/services.sh
     cargo bench --locked -p alatar-tests --bench dashboards
 }
+# Market (issue 16): the indicators' math on one core (≥ 1M ticks/s) and
+# ingestTicks → RabbitMQ partitions → Redis + PostgreSQL end to end
+# (≥ 20,000 ticks/s, visible p99 ≤ 50 ms); `bash scripts/bench.sh market`.
+market() {
+    bash scripts/services.sh
+    cargo bench --locked -p alatar-tests --bench market
+}
+if [ "${1:-}" = market ]; then
+    market
+    exit 0
+fi
 if [ "${1:-}" = dashboards ]; then
     dashboards
     exit 0

@@ -32,6 +32,7 @@ mod department;
 pub mod departments;
 pub mod knowledge;
 pub mod llm;
+pub mod market;
 pub mod pipeline;
 pub mod plan;
 pub mod progress;

@@ -22,6 +22,8 @@ mod m20261202_000015_create_datasets;
 mod m20261202_000016_dataset_insights;
 mod m20261202_000017_create_ml_models;
 mod m20261203_000018_create_dashboards;
+mod m20261203_000019_create_market;
+mod m20261203_000020_create_repository_analyses;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -48,6 +50,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000016_dataset_insights::Migration),
             Box::new(m20261202_000017_create_ml_models::Migration),
             Box::new(m20261203_000018_create_dashboards::Migration),
+            Box::new(m20261203_000019_create_market::Migration),
+            Box::new(m20261203_000020_create_repository_analyses::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ mod dataset_insights;
 mod dataset_sql;
 mod datasets;
 mod knowledge;
+mod market;
 mod ml_models;
 mod shopify;
 mod types;
@@ -28,6 +29,7 @@ pub use dataset_insights::DatasetInsightsMutation;
 pub use dataset_sql::DatasetSqlQuery;
 pub use datasets::{DatasetMutation, DatasetQuery, DatasetSubscription};
 pub use knowledge::{KnowledgeMutation, KnowledgeQuery, KnowledgeSubscription};
+pub use market::{MarketMutation, MarketQuery, MarketSubscription};
 pub use ml_models::{MlModelMutation, MlModelQuery};
 pub use shopify::{ShopifyMutation, form_pairs};
 pub use workflow::{WorkflowMutation, WorkflowQuery};
@@ -45,6 +47,7 @@ pub struct Query(
     DatasetSqlQuery,
     MlModelQuery,
     DashboardQuery,
+    MarketQuery,
 );
 
 /// Root mutation.
@@ -61,6 +64,7 @@ pub struct Mutation(
     DatasetInsightsMutation,
     MlModelMutation,
     DashboardMutation,
+    MarketMutation,
 );
 
 /// Root subscription.
@@ -73,6 +77,7 @@ pub struct Subscription(
     ChatSubscription,
     DatasetSubscription,
     DashboardSubscription,
+    MarketSubscription,
 );
 
 /// An `ID` argument as a UUID, or `BAD_USER_INPUT` naming `field`.

@@ -11,6 +11,7 @@ pub mod datasets;
 pub mod email;
 pub mod events;
 pub mod knowledge;
+pub mod market;
 pub mod members;
 pub mod membership;
 pub mod ml_models;

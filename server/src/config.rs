@@ -45,6 +45,8 @@ pub struct Config {
     pub datasets: DatasetsSection,
     /// Dashboards: how long an export's download link works.
     pub dashboards: DashboardsSection,
+    /// Market data: tick partitions, batch size, the session's time zone.
+    pub market: MarketSection,
     /// Access and refresh tokens.
     pub jwt: JwtConfig,
     /// GraphQL limits and features.
@@ -197,6 +199,47 @@ pub struct DashboardsSection {
 impl Default for DashboardsSection {
     fn default() -> Self {
         Self { export_ttl_secs: alatar_agents::dashboards::download::DEFAULT_EXPORT_TTL.as_secs() }
+    }
+}
+
+/// Market data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MarketSection {
+    /// Tick partitions (queues `alatar.market.ticks.N`); a symbol always
+    /// goes to the same one. Change it only with the queues drained; 4.
+    pub partitions: u16,
+    /// Most ticks one `ingestTicks` call (or feed message) may carry; 5,000.
+    pub max_batch: usize,
+    /// How far past the server's clock a tick's time may be, in seconds; 60.
+    pub max_future_secs: u64,
+    /// IANA time zone of the exchange: a trading session (VWAP's reset, a
+    /// day bar) is a calendar day there; `America/New_York`.
+    pub session_time_zone: String,
+}
+
+impl Default for MarketSection {
+    fn default() -> Self {
+        let d = alatar_agents::market::settings::MarketSettings::default();
+        Self {
+            partitions: d.partitions,
+            max_batch: d.max_batch,
+            max_future_secs: d.max_future.as_secs(),
+            session_time_zone: d.session_time_zone.name().to_owned(),
+        }
+    }
+}
+
+impl MarketSection {
+    /// The agents' settings (the time zone checked by [`Config::validate`]).
+    pub fn settings(&self) -> alatar_agents::market::settings::MarketSettings {
+        let d = alatar_agents::market::settings::MarketSettings::default();
+        alatar_agents::market::settings::MarketSettings {
+            partitions: self.partitions,
+            max_batch: self.max_batch,
+            max_future: std::time::Duration::from_secs(self.max_future_secs),
+            session_time_zone: self.session_time_zone.parse().unwrap_or(d.session_time_zone),
+        }
     }
 }
 
@@ -727,6 +770,7 @@ impl Default for Config {
             knowledge: KnowledgeSection::default(),
             datasets: DatasetsSection::default(),
             dashboards: DashboardsSection::default(),
+            market: MarketSection::default(),
             jwt: JwtConfig::default(),
             graphql: GraphqlConfig::default(),
             rate_limit: RateLimitConfig::default(),
@@ -935,6 +979,18 @@ impl Config {
         }
         if !(10..=604_800).contains(&self.dashboards.export_ttl_secs) {
             return bad("dashboards.export_ttl_secs", "must be between 10 and 604800");
+        }
+        if !(1..=256).contains(&self.market.partitions) {
+            return bad("market.partitions", "must be between 1 and 256");
+        }
+        if !(1..=100_000).contains(&self.market.max_batch) {
+            return bad("market.max_batch", "must be between 1 and 100000");
+        }
+        if self.market.max_future_secs > 86_400 {
+            return bad("market.max_future_secs", "must be at most 86400");
+        }
+        if self.market.session_time_zone.parse::<chrono_tz::Tz>().is_err() {
+            return bad("market.session_time_zone", "must be an IANA time zone such as America/New_York");
         }
         if self.jwt.access_ttl_secs == 0 || self.jwt.refresh_ttl_secs == 0 {
             return bad("jwt.access_ttl_secs", "token lifetimes must be positive");

@@ -20,6 +20,8 @@ use alatar_agents::knowledge::ingest::Chunking;
 use alatar_agents::knowledge::search::vector::index_for;
 use alatar_agents::knowledge::search::{Semantic, VectorRetriever};
 use alatar_agents::llm::{ChatClient, ChatConfig, Llm, ModelAnalyst, ModelRouter, OfflineModel};
+use alatar_agents::market::Market;
+use alatar_agents::market::latest::{LatestIndicators, MemoryLatest, RedisLatest};
 use alatar_agents::pipeline::{
     EventBus, LinkedStores, MemoryBus, MemoryQueue, Pipeline, PipelineConfig, Queue, RabbitQueue, RedisBus,
     StoreResolver, Worker,
@@ -196,7 +198,18 @@ pub fn build_pipeline(
             training_time_limit: Duration::from_secs(config.datasets.training_time_limit_secs),
         },
         dataset_sql,
+        market: build_market(config, redis.map(|(_, manager)| manager)),
     }
+}
+
+/// Market data: the latest indicators in Redis when there is one (every
+/// instance reads the same), else in this process.
+fn build_market(config: &Config, redis: Option<&redis::aio::ConnectionManager>) -> Arc<Market> {
+    let latest: Arc<dyn LatestIndicators> = match redis {
+        Some(connection) => Arc::new(RedisLatest::new(connection.clone())),
+        None => Arc::new(MemoryLatest::default()),
+    };
+    Market::new(config.market.settings(), latest)
 }
 
 /// The member cache every authenticated operation reads its caller through,

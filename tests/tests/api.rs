@@ -34,6 +34,7 @@ mod api {
     mod limits;
     mod llm;
     mod login_security;
+    mod market;
     mod membership;
     mod multipart;
     mod oauth;

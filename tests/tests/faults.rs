@@ -1,8 +1,9 @@
 //! Fault tests against the real RabbitMQ, PostgreSQL and Redis: a broker
 //! restart with 200 requests in flight, a worker killed mid-work, Redis
-//! unreachable for a while. They run one at a time (their own test binary,
-//! serialised by a lock) and restore every service they disturb, also when
-//! they fail, through guards that act on drop.
+//! unreachable for a while, ticks accepted while the broker is down. They
+//! run one at a time (their own test binary, serialised by a lock) and
+//! restore every service they disturb, also when they fail, through guards
+//! that act on drop.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,10 +11,12 @@ use std::time::{Duration, Instant};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
+use alatar_agents::market::indicators::IndicatorSet;
+use alatar_agents::market::tick::Tick;
 use alatar_agents::pipeline::Pipeline;
 use alatar_agents::pipeline::bus::kind;
 use alatar_agents::pipeline::lifecycle::{NewRequest, submit};
-use alatar_entity::{AnalysisStatus, analysis_event, analysis_request};
+use alatar_entity::{AnalysisStatus, analysis_event, analysis_request, market_outbox};
 use alatar_tests::{TestApp, TestDb, event_sequences};
 
 /// One fault test at a time: they stop and slow the machine's shared services.
@@ -244,4 +247,63 @@ async fn redis_outage_loses_no_events_for_subscribers() {
         assert_eq!(replay, (1..=total).collect::<Vec<_>>());
     }
     assert_exactly_once(&p.db, &all).await;
+}
+
+/// The latest indicators of `symbol` once `ticks` of its ticks are applied.
+async fn ticks_applied(p: &Pipeline, account_id: Uuid, symbol: &str, ticks: u64, within: Duration) -> IndicatorSet {
+    let deadline = Instant::now() + within;
+    loop {
+        let latest = p.market.latest.latest(account_id, &[symbol.to_owned()]).await.ok();
+        if let Some(set) = latest.into_iter().flatten().flatten().next()
+            && set.ticks == ticks
+        {
+            return set;
+        }
+        assert!(Instant::now() < deadline, "{symbol} never reached {ticks} applied ticks");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticks_accepted_while_the_broker_is_down_arrive_in_order() {
+    let _serial = SERIAL.lock().await;
+    let (app, _) = TestApp::production(true).await;
+    let p = app.pipeline().clone();
+    let (account_id, _, _) = alatar_tests::demo_tenant(&p.db).await;
+    let start = chrono::Utc::now() - chrono::TimeDelta::hours(1);
+    let ticks: Vec<Tick> = (0..200)
+        .map(|i| Tick {
+            symbol: "OUTAGE".into(),
+            price: 100.0 + ((i * 13 % 29) as f64 - 14.0) / 10.0,
+            volume: (i % 7 + 1) as f64,
+            time: start + chrono::TimeDelta::seconds(5 * i),
+        })
+        .collect();
+    let accept = |batch: &[Tick]| {
+        let (p, batch) = (p.clone(), batch.to_vec());
+        async move { must_accept(&p, account_id, batch).await }
+    };
+    accept(&ticks[..50]).await;
+    ticks_applied(&p, account_id, "OUTAGE", 50, Duration::from_secs(30)).await;
+    {
+        let _outage = BrokerOutage::begin();
+        for batch in ticks[50..].chunks(50) {
+            accept(batch).await;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let waiting = market_outbox::Entity::find().count(&p.db).await.unwrap_or_default();
+        assert!(waiting >= 3, "accepted ticks wait in the outbox while the broker is down ({waiting} rows)");
+    }
+    let set = ticks_applied(&p, account_id, "OUTAGE", 200, Duration::from_secs(90)).await;
+    // In order: the SMA and VWAP of every tick in time order, computed here.
+    let last: Vec<f64> = ticks[180..].iter().map(|t| t.price).collect();
+    let sma = last.iter().sum::<f64>() / 20.0;
+    assert!(set.sma20.is_some_and(|s| (s - sma).abs() < 1e-9), "{:?} vs {sma}", set.sma20);
+    assert_eq!(set.as_of, ticks[199].time);
+    let waiting = market_outbox::Entity::find().count(&p.db).await.unwrap_or_default();
+    assert_eq!(waiting, 0, "the outbox drained");
+}
+
+async fn must_accept(p: &Pipeline, account_id: Uuid, ticks: Vec<Tick>) {
+    alatar_agents::market::ingest::accept(p, account_id, ticks).await.unwrap_or_else(|e| panic!("accept: {e}"));
 }

@@ -40,6 +40,7 @@ use crate::knowledge::embed::Embedder;
 use crate::knowledge::ingest::Chunking;
 use crate::knowledge::search::VectorRetriever;
 use crate::llm::Llm;
+use crate::market::Market;
 
 /// Tunables, from configuration.
 #[derive(Debug, Clone)]
@@ -109,6 +110,9 @@ pub struct Pipeline {
     /// the one path for the API's `askDataset`/`runSql` and the analyst
     /// team's `sql.query` alike.
     pub dataset_sql: Arc<DatasetSql>,
+    /// Market data: tick partitions, the latest indicators, the relay's
+    /// wake-up.
+    pub market: Arc<Market>,
 }
 
 /// How long one handled message took.

@@ -47,6 +47,10 @@ impl Worker {
             queues.push(datasets);
         }
         p.queue.declare(&queues).await?;
+        // Market ticks: a queue per partition, each handled in order.
+        let partitions = p.market.queues();
+        p.queue.declare_ordered(&partitions.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+        p.queue.declare_feed(crate::market::feed::FEED).await?;
         if resume {
             let n = resume_unfinished(&p).await?;
             if n > 0 {
@@ -71,6 +75,14 @@ impl Worker {
             let _ = relay.await;
         });
         tasks.spawn(expire_forever(p.clone()));
+        let ticks = crate::market::relay::spawn(p.clone());
+        tasks.spawn(async move {
+            let _ = ticks.await;
+        });
+        for index in 0..p.market.settings.partitions {
+            tasks.spawn(crate::market::consume::consume_forever(p.clone(), index));
+        }
+        tasks.spawn(crate::market::feed::consume_forever(p.clone()));
         for queue in queues {
             let role = if queue == DEAD_LETTER_QUEUE { Role::DeadLetters } else { Role::Work };
             tasks.spawn(consume_forever(p.clone(), queue, role));

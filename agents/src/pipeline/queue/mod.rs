@@ -60,6 +60,19 @@ pub trait Consumer: Send {
 pub trait Queue: Send + Sync {
     /// Declares the queues (idempotent).
     async fn declare(&self, queues: &[&str]) -> anyhow::Result<()>;
+    /// Declares queues whose messages must be handled in order: at most
+    /// one consumer receives from each at a time (RabbitMQ's single active
+    /// consumer; the others wait as standbys). Embedded, a queue has one
+    /// consumer anyway.
+    async fn declare_ordered(&self, queues: &[&str]) -> anyhow::Result<()> {
+        self.declare(queues).await
+    }
+    /// Declares `queue` (ordered) and an exchange of the same name that
+    /// other systems publish to, bound to it. Embedded there is no
+    /// exchange; the queue alone is declared.
+    async fn declare_feed(&self, queue: &str) -> anyhow::Result<()> {
+        self.declare_ordered(&[queue]).await
+    }
     /// Publishes and waits for the broker's confirm.
     async fn publish(&self, queue: &str, message_id: Uuid, body: &[u8]) -> anyhow::Result<()>;
     /// Starts consuming with at most `prefetch` unacknowledged deliveries.

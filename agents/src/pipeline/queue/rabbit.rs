@@ -156,6 +156,35 @@ impl Queue for RabbitQueue {
         Ok(())
     }
 
+    async fn declare_ordered(&self, queues: &[&str]) -> anyhow::Result<()> {
+        self.declare(&[]).await?;
+        let (_connection, channel) = self.open().await?;
+        let durable = QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() };
+        for queue in queues {
+            let mut args = self.work_queue_arguments();
+            args.insert(ShortString::from("x-single-active-consumer"), AMQPValue::Boolean(true));
+            channel.queue_declare(self.name(queue), durable, args).await?;
+        }
+        Ok(())
+    }
+
+    async fn declare_feed(&self, queue: &str) -> anyhow::Result<()> {
+        self.declare_ordered(&[queue]).await?;
+        let (_connection, channel) = self.open().await?;
+        let durable = ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() };
+        channel.exchange_declare(self.name(queue), ExchangeKind::Fanout, durable, FieldTable::default()).await?;
+        channel
+            .queue_bind(
+                self.name(queue),
+                self.name(queue),
+                "".into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok(())
+    }
+
     async fn publish(&self, queue: &str, message_id: Uuid, body: &[u8]) -> anyhow::Result<()> {
         let channel = self.publisher_channel().await?;
         let properties = BasicProperties::default()
