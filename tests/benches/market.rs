@@ -143,9 +143,21 @@ async fn end_to_end() -> String {
     for sender in 0..SENDERS {
         let (app, token) = (app.clone(), token.clone());
         let work = batches(sender, base);
+        // `ALATAR_BENCH_RATE` ticks/s in all (paced per sender), or as
+        // fast as the senders go when unset: the latter measures
+        // throughput, the former latency below saturation.
+        let pace = std::env::var("ALATAR_BENCH_RATE")
+            .ok()
+            .and_then(|r| r.parse::<f64>().ok())
+            .map(|rate| Duration::from_secs_f64((BATCH * SENDERS) as f64 / rate));
         senders.push(tokio::spawn(async move {
             let mut answered = Vec::new();
+            let mut next = tokio::time::Instant::now();
             for (ticks, last) in work {
+                if let Some(pace) = pace {
+                    tokio::time::sleep_until(next).await;
+                    next += pace;
+                }
                 app.gql(INGEST, json!({ "t": ticks }), Some(&token)).await.ok();
                 answered.push((Instant::now(), last));
             }
@@ -199,8 +211,8 @@ async fn end_to_end() -> String {
         p.market.settings.partitions,
         sent.as_secs_f64(),
         (visible - started).as_secs_f64(),
-        percentile(&latencies, 50.0),
-        percentile(&latencies, 99.0),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or(f64::NAN),
         latencies.len(),
         answered.len(),
