@@ -26,6 +26,7 @@
 
 pub mod actions;
 pub mod breaker;
+pub mod code;
 pub mod dashboards;
 pub mod datasets;
 mod department;

@@ -1,15 +1,20 @@
 //! Intents, periods and plans: what the orchestrator decides before any
 //! department works. The offline rules live here; a model-written plan has
 //! the same shape and is validated against it. `plan/datasets.rs` fits a
-//! plan to the uploaded datasets a question names.
+//! plan to the uploaded datasets a question names, `plan/market.rs` to the
+//! share prices it asks about.
 
+mod code;
 mod datasets;
+mod market;
 mod period;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+pub use code::code_question;
 pub use datasets::{NamedDatasets, asks_about_store};
+pub use market::{MarketQuestion, market_question};
 pub use period::{Granularity, Period};
 
 use crate::Department;
@@ -263,8 +268,16 @@ impl Plan {
     /// narrative waits for, so the answer is written once everything is
     /// gathered. Proposals never depend on it: no document text reaches
     /// the department that drafts store changes.
-    pub fn with_documents(mut self) -> Plan {
-        if self.steps.iter().any(|s| s.department == Department::Knowledge) {
+    pub fn with_documents(self) -> Plan {
+        self.with_first(Department::Knowledge, KNOWLEDGE_WITH_DATA)
+    }
+
+    /// This plan with a `department` step first, needing nothing, that the
+    /// narrative waits for and proposals never depend on: what it reads
+    /// (documents, uploaded cells, share prices) informs the answer's
+    /// words but never drafts a store change. Added once.
+    fn with_first(mut self, department: Department, objective: &str) -> Plan {
+        if self.steps.iter().any(|s| s.department == department) {
             return self;
         }
         for step in &mut self.steps {
@@ -275,9 +288,17 @@ impl Plan {
                 step.depends_on.push(0);
             }
         }
-        let knowledge =
-            PlanStep { department: Department::Knowledge, objective: KNOWLEDGE_WITH_DATA.into(), depends_on: vec![] };
-        self.steps.insert(0, knowledge);
+        self.steps.insert(0, PlanStep { department, objective: objective.to_owned(), depends_on: vec![] });
+        self
+    }
+
+    /// This plan with only the steps of `kept` departments, each needing
+    /// nothing (those read sources of their own, never each other).
+    fn keeping(mut self, kept: &[Department]) -> Plan {
+        self.steps.retain(|s| kept.contains(&s.department));
+        for step in &mut self.steps {
+            step.depends_on.clear();
+        }
         self
     }
 

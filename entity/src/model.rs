@@ -9,6 +9,8 @@ pub mod audit_entry;
 pub mod chat_message;
 pub mod chat_session;
 pub mod chunk_embedding;
+pub mod code_edge;
+pub mod code_node;
 pub mod collection;
 pub mod compliance_request;
 pub mod dashboard;

@@ -4,6 +4,7 @@ mod account;
 mod actions;
 mod analysis;
 mod chat;
+mod code;
 mod dashboards;
 mod dataset_insights;
 mod dataset_sql;
@@ -24,6 +25,7 @@ pub use account::{AccountMutation, AccountQuery, AccountSubscription};
 pub use actions::{ActionMutation, ActionQuery, ActionSubscription};
 pub use analysis::{AnalysisMutation, AnalysisQuery, AnalysisSubscription};
 pub use chat::{ChatMutation, ChatQuery, ChatSubscription};
+pub use code::{CodeMutation, CodeQuery};
 pub use dashboards::{DashboardMutation, DashboardQuery, DashboardSubscription};
 pub use dataset_insights::DatasetInsightsMutation;
 pub use dataset_sql::DatasetSqlQuery;
@@ -48,6 +50,7 @@ pub struct Query(
     MlModelQuery,
     DashboardQuery,
     MarketQuery,
+    CodeQuery,
 );
 
 /// Root mutation.
@@ -65,6 +68,7 @@ pub struct Mutation(
     MlModelMutation,
     DashboardMutation,
     MarketMutation,
+    CodeMutation,
 );
 
 /// Root subscription.

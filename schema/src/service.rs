@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod actions;
 pub mod analysis;
+pub mod code;
 pub mod dashboards;
 pub mod dataset_insights;
 pub mod dataset_sql;

@@ -47,6 +47,8 @@ pub struct Config {
     pub dashboards: DashboardsSection,
     /// Market data: tick partitions, batch size, the session's time zone.
     pub market: MarketSection,
+    /// Repository analysis: allowed sources, clone limits.
+    pub code: CodeSection,
     /// Access and refresh tokens.
     pub jwt: JwtConfig,
     /// GraphQL limits and features.
@@ -226,6 +228,54 @@ impl Default for MarketSection {
             max_batch: d.max_batch,
             max_future_secs: d.max_future.as_secs(),
             session_time_zone: d.session_time_zone.name().to_owned(),
+        }
+    }
+}
+
+/// Repository analysis (`analyzeRepository`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CodeSection {
+    /// Allow `file://` repository URLs (repositories on this machine); false.
+    pub allow_local_repositories: bool,
+    /// Allow hosts that resolve to loopback or private addresses (SSRF
+    /// protection off); false.
+    pub allow_private_addresses: bool,
+    /// Longest a clone may take, in seconds; 120.
+    pub clone_timeout_secs: u64,
+    /// Largest checkout, in MB on disk; 500.
+    pub max_repository_mb: u64,
+    /// Most files read from a checkout; 20,000.
+    pub max_files: usize,
+    /// Largest file whose text is read, in KB; 1,024.
+    pub max_file_kb: u64,
+}
+
+impl Default for CodeSection {
+    fn default() -> Self {
+        let d = alatar_agents::code::settings::CodeSettings::default();
+        Self {
+            allow_local_repositories: d.allow_local_repositories,
+            allow_private_addresses: d.allow_private_addresses,
+            clone_timeout_secs: d.clone_timeout.as_secs(),
+            max_repository_mb: d.max_repository_bytes / (1024 * 1024),
+            max_files: d.max_files,
+            max_file_kb: d.max_file_bytes / 1024,
+        }
+    }
+}
+
+impl CodeSection {
+    /// The agents' settings, checkouts made under `data_dir/repositories`.
+    pub fn settings(&self, data_dir: &std::path::Path) -> alatar_agents::code::settings::CodeSettings {
+        alatar_agents::code::settings::CodeSettings {
+            allow_local_repositories: self.allow_local_repositories,
+            allow_private_addresses: self.allow_private_addresses,
+            clone_timeout: std::time::Duration::from_secs(self.clone_timeout_secs),
+            max_repository_bytes: self.max_repository_mb.saturating_mul(1024 * 1024),
+            max_files: self.max_files,
+            max_file_bytes: self.max_file_kb.saturating_mul(1024),
+            work_dir: data_dir.join("repositories"),
         }
     }
 }
@@ -771,6 +821,7 @@ impl Default for Config {
             datasets: DatasetsSection::default(),
             dashboards: DashboardsSection::default(),
             market: MarketSection::default(),
+            code: CodeSection::default(),
             jwt: JwtConfig::default(),
             graphql: GraphqlConfig::default(),
             rate_limit: RateLimitConfig::default(),
@@ -979,6 +1030,12 @@ impl Config {
         }
         if !(10..=604_800).contains(&self.dashboards.export_ttl_secs) {
             return bad("dashboards.export_ttl_secs", "must be between 10 and 604800");
+        }
+        if !(1..=3_600).contains(&self.code.clone_timeout_secs) {
+            return bad("code.clone_timeout_secs", "must be between 1 and 3600");
+        }
+        if self.code.max_repository_mb == 0 || self.code.max_files == 0 || self.code.max_file_kb == 0 {
+            return bad("code", "max_repository_mb, max_files and max_file_kb must be positive");
         }
         if !(1..=256).contains(&self.market.partitions) {
             return bad("market.partitions", "must be between 1 and 256");

@@ -199,6 +199,7 @@ pub fn build_pipeline(
         },
         dataset_sql,
         market: build_market(config, redis.map(|(_, manager)| manager)),
+        code: config.code.settings(&config.data_dir),
     }
 }
 

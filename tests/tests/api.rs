@@ -7,6 +7,7 @@ mod api {
     pub mod analysis;
     mod binary;
     mod client_gone;
+    mod code;
     mod compliance;
     mod connections;
     mod dashboards;

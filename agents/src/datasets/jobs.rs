@@ -59,6 +59,7 @@ pub fn message(job: &job::Model) -> Message {
     match JobKind::parse(&job.kind) {
         Some(JobKind::Insights) => Message::DatasetInsights { account_id: job.account_id, job_id: job.id },
         Some(JobKind::Training) => Message::TrainModel { account_id: job.account_id, job_id: job.id },
+        Some(JobKind::RepositoryAnalysis) => Message::AnalyzeRepository { account_id: job.account_id, job_id: job.id },
         Some(JobKind::Ingestion) | None => Message::IngestDataset { account_id: job.account_id, job_id: job.id },
     }
 }

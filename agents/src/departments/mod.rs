@@ -6,11 +6,15 @@
 //! registered in [`Departments`]; the orchestrator only reads the plan and
 //! never names a department itself. `Knowledge` reads the merchant's
 //! documents through the task's [`Library`], `Datasets` their uploaded
-//! tables through its [`Catalog`].
+//! tables through its [`Catalog`], `Market` their share prices through its
+//! [`Quotes`], `Code` their analysed repositories through its
+//! [`Repositories`].
 
+mod code;
 mod data_retrieval;
 mod datasets;
 mod knowledge;
+mod market;
 mod qualitative;
 mod quantitative;
 mod recommendation;
@@ -26,18 +30,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::Department;
+use crate::code::repositories::Repositories;
 use crate::datasets::catalog::Catalog;
 use crate::knowledge::library::Library;
 use crate::llm::{Llm, Narrative};
+use crate::market::quotes::Quotes;
 use crate::plan::{Intent, Period};
 use crate::result::{KeyFigure, ProposalDraft, Provenance, Recommendation, Visualization};
 use crate::store::StoreData;
 use crate::tools::{TaskFailure, ToolRunner};
 use crate::workflows::NodeContext;
 
+pub use code::{CodeAgent, CodeFindings, NO_REPOSITORIES};
 pub use data_retrieval::DataRetrievalAgent;
 pub use datasets::{DatasetFindings, DatasetQuery, DatasetsAgent, NO_DATASETS};
 pub use knowledge::{DocumentFindings, KnowledgeAgent, NO_DOCUMENTS};
+pub use market::{MarketAgent, MarketFindings, NO_QUOTES, named as market_named};
 pub use qualitative::QualitativeAgent;
 pub use quantitative::QuantitativeAgent;
 pub use recommendation::RecommendationAgent;
@@ -67,6 +75,11 @@ pub struct TaskContext {
     pub library: Option<Arc<dyn Library>>,
     /// The request's account's uploaded datasets; `None` where none can be read.
     pub datasets: Option<Arc<dyn Catalog>>,
+    /// The request's account's share prices; `None` where none can be read.
+    pub market: Option<Arc<dyn Quotes>>,
+    /// The request's account's analysed repositories; `None` where none
+    /// can be read.
+    pub code: Option<Arc<dyn Repositories>>,
 }
 
 impl TaskContext {
@@ -103,15 +116,18 @@ pub trait DepartmentAgent: Send + Sync {
 pub struct Departments(HashMap<Department, Arc<dyn DepartmentAgent>>);
 
 impl Departments {
-    /// The four analysis departments, `Knowledge`, `Datasets` and `Workflow`.
+    /// The four analysis departments, `Knowledge`, `Datasets`, `Market`,
+    /// `Code` and `Workflow`.
     pub fn standard() -> Self {
-        let agents: [Arc<dyn DepartmentAgent>; 7] = [
+        let agents: [Arc<dyn DepartmentAgent>; 9] = [
             Arc::new(DataRetrievalAgent),
             Arc::new(QuantitativeAgent),
             Arc::new(QualitativeAgent),
             Arc::new(RecommendationAgent),
             Arc::new(KnowledgeAgent),
             Arc::new(DatasetsAgent),
+            Arc::new(MarketAgent),
+            Arc::new(CodeAgent),
             Arc::new(WorkflowAgent),
         ];
         Self(agents.into_iter().map(|a| (a.department(), a)).collect())

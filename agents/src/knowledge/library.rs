@@ -177,6 +177,8 @@ pub async fn has_ingested_documents(db: &DatabaseConnection, scope: AccountScope
         .select_only()
         .column(document::Column::Id)
         .filter(document::Column::Status.eq(DocumentStatus::Ingested))
+        // A repository's code index is no document of the merchant's.
+        .filter(document::Column::ContentType.ne(crate::code::index::CONTENT_TYPE))
         .into_tuple()
         .one(&scope.on(db))
         .await?;
@@ -198,8 +200,13 @@ fn merge(mut hits: Vec<search::SearchHit>, first: usize) -> Vec<search::SearchHi
 impl Library for DatabaseLibrary {
     async fn collections(&self) -> Result<Vec<Shelf>, LibraryError> {
         let on = self.scope.on(&self.db);
-        let collections =
-            self.scope.find::<collection::Entity>().order_by_asc(collection::Column::Name).all(&on).await?;
+        let collections = self
+            .scope
+            .find::<collection::Entity>()
+            .filter(collection::Column::RepositoryId.is_null())
+            .order_by_asc(collection::Column::Name)
+            .all(&on)
+            .await?;
         let ingested: Vec<Uuid> = self
             .scope
             .find::<document::Entity>()
@@ -223,7 +230,13 @@ impl Library for DatabaseLibrary {
     async fn search(&self, collection: Option<Uuid>, query: &str, first: usize) -> Result<Found, LibraryError> {
         let first = first.clamp(1, search::MAX_FIRST);
         let on = self.scope.on(&self.db);
-        let mut targets = self.scope.find::<collection::Entity>().order_by_asc(collection::Column::Id);
+        // The merchant's documents only: a repository's code index is read
+        // by the `Code` department.
+        let mut targets = self
+            .scope
+            .find::<collection::Entity>()
+            .filter(collection::Column::RepositoryId.is_null())
+            .order_by_asc(collection::Column::Id);
         if let Some(id) = collection {
             targets = targets.filter(collection::Column::Id.eq(id));
         }

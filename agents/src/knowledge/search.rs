@@ -170,6 +170,20 @@ pub async fn search(
     collection: &collection::Model,
     query: SearchQuery,
 ) -> anyhow::Result<DocumentSearch> {
+    let meaning = query.text.clone();
+    search_with_meaning(db, retrievers, collection, query, &meaning).await
+}
+
+/// [`search`] with the vector retriever embedding `meaning` instead of
+/// the full-text query (code search reads identifiers as `or`-ed words,
+/// which mean less to a model than the question as asked).
+pub async fn search_with_meaning(
+    db: &DatabaseConnection,
+    retrievers: Retrievers<'_>,
+    collection: &collection::Model,
+    query: SearchQuery,
+    meaning: &str,
+) -> anyhow::Result<DocumentSearch> {
     let query = SearchQuery {
         text: query::clean(&query.text.chars().take(MAX_QUERY_CHARS).collect::<String>()),
         first: query.first.clamp(1, MAX_FIRST),
@@ -183,7 +197,9 @@ pub async fn search(
         vector = Some(ready);
     }
     let plan = plan(query.mode, vector.is_some());
-    let lists = candidates(db, &retrievers, vector, &plan, &query).await?;
+    let meaning =
+        SearchQuery { text: query::clean(&meaning.chars().take(MAX_QUERY_CHARS).collect::<String>()), ..query.clone() };
+    let lists = candidates(db, &retrievers, vector, &plan, (&query, &meaning)).await?;
     let mut fused = reciprocal_rank_fusion(&lists, RRF_K);
     fused.truncate(query.first);
     let hits = hits(db, &query, &fused).await?;
@@ -196,7 +212,7 @@ async fn candidates(
     retrievers: &Retrievers<'_>,
     vector: Option<&dyn VectorRetriever>,
     plan: &Plan,
-    query: &SearchQuery,
+    (query, meaning): (&SearchQuery, &SearchQuery),
 ) -> anyhow::Result<Vec<(Retriever, Vec<Candidate>)>> {
     let fusing = plan.used == SearchMode::Hybrid;
     let depth = if fusing { query.first.max(FUSION_DEPTH) } else { query.first };
@@ -216,7 +232,7 @@ async fn candidates(
     };
     let by_meaning = async {
         match vector.filter(|_| matches!(plan.used, SearchMode::Vector | SearchMode::Hybrid)) {
-            Some(vector) => vector.candidates(db, query, depth).await.map(Some),
+            Some(vector) => vector.candidates(db, meaning, depth).await.map(Some),
             None => Ok(None),
         }
     };

@@ -99,7 +99,7 @@ pub enum Applied {
 
 /// The indicators of one symbol after its latest applied tick (see the
 /// module documentation).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IndicatorSet {
     /// The symbol.

@@ -21,9 +21,11 @@ use super::Pipeline;
 use super::bus::kind;
 use super::journal::append;
 use crate::Department;
+use crate::code::repositories::{AccountRepositories, Repositories};
 use crate::datasets::catalog::{Catalog, DatabaseCatalog};
 use crate::departments::TaskContext;
 use crate::knowledge::library::{DatabaseLibrary, Library};
+use crate::market::quotes::{AccountQuotes, Quotes};
 use crate::plan::Plan;
 use crate::store::StoreError;
 use crate::tools::{ErrorBudget, FailedAttempt, ProgressSink, TaskFailure, ToolProgress, ToolRunner};
@@ -400,6 +402,8 @@ async fn work(
                 model: Some(request.model.clone()),
                 library: Some(library),
                 datasets: Some(Arc::new(DatabaseCatalog::new(p, scope)) as Arc<dyn Catalog>),
+                market: Some(Arc::new(AccountQuotes::new(p.db.clone(), scope, p.market.clone())) as Arc<dyn Quotes>),
+                code: Some(Arc::new(AccountRepositories::new(p.clone(), scope)) as Arc<dyn Repositories>),
             };
             agent.work(&context, &mut runner).await?
         }

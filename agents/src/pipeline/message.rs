@@ -93,6 +93,14 @@ pub enum Message {
         /// The job.
         job_id: Uuid,
     },
+    /// Code: clone and analyse a repository (`code::job`). On the `Code`
+    /// department's queue; does nothing once the job has ended.
+    AnalyzeRepository {
+        /// The job's account.
+        account_id: Uuid,
+        /// The job.
+        job_id: Uuid,
+    },
 }
 
 impl Message {
@@ -106,6 +114,7 @@ impl Message {
             Message::IngestDataset { .. } | Message::DatasetInsights { .. } | Message::TrainModel { .. } => {
                 Department::Datasets.queue_name()
             }
+            Message::AnalyzeRepository { .. } => Department::Code.queue_name(),
         }
     }
 
@@ -120,7 +129,8 @@ impl Message {
             | Message::SummarizeDocument { .. }
             | Message::IngestDataset { .. }
             | Message::DatasetInsights { .. }
-            | Message::TrainModel { .. } => None,
+            | Message::TrainModel { .. }
+            | Message::AnalyzeRepository { .. } => None,
         }
     }
 
@@ -132,7 +142,8 @@ impl Message {
             }
             Message::IngestDataset { job_id, .. }
             | Message::DatasetInsights { job_id, .. }
-            | Message::TrainModel { job_id, .. } => *job_id,
+            | Message::TrainModel { job_id, .. }
+            | Message::AnalyzeRepository { job_id, .. } => *job_id,
             other => other.request_id().unwrap_or_default(),
         }
     }

@@ -113,6 +113,8 @@ pub struct Pipeline {
     /// Market data: tick partitions, the latest indicators, the relay's
     /// wake-up.
     pub market: Arc<Market>,
+    /// Where repositories may be cloned from and how much of one is read.
+    pub code: crate::code::settings::CodeSettings,
 }
 
 /// How long one handled message took.

@@ -6,6 +6,7 @@
 //! waiting and failing are the same DAG machinery.
 
 mod datasets;
+mod sources;
 mod workflow;
 
 use std::collections::HashSet;
@@ -149,6 +150,10 @@ async fn plan(p: &Pipeline, request: &analysis_request::Model) -> anyhow::Result
     };
     // The uploaded datasets are read when the question names one of them.
     let plan = datasets::fit(p, request, plan).await?;
+    // Share prices are read when the question asks how shares moved.
+    let plan = sources::fit(p, request.account_id, &request.prompt, plan).await?;
+    // The analysed repositories' code when the question is about it.
+    let plan = sources::fit_code(p, request.account_id, &request.prompt, plan).await?;
     if let Err(e) = plan.validate() {
         end(p, request, AnalysisStatus::Failed, Some(&format!("the plan was rejected: {e}"))).await?;
         return Ok(());
@@ -427,8 +432,8 @@ fn reviewed(request: &analysis_request::Model, figures: Vec<KeyFigure>, recorded
 /// An analysis's answer from its departments' outputs: figures and
 /// citations only with recorded tool calls behind them; from the
 /// `Knowledge` task nothing but its sections, citations and warnings, and
-/// from the `Datasets` task nothing but its figures, sections, warnings
-/// and its sentence added to the summary.
+/// from the `Datasets`, `Market` and `Code` tasks nothing but their figures,
+/// sections, warnings and their sentences added to the summary.
 fn review(
     request: &analysis_request::Model,
     tasks: &[agent_task::Model],
@@ -442,11 +447,15 @@ fn review(
     for task in tasks {
         let Some(output) = &task.output else { continue };
         let c: Contribution = serde_json::from_value(output.clone()).unwrap_or_default();
-        if task.department == Department::Datasets.name() {
+        let read_only = [Department::Datasets, Department::Market, Department::Code];
+        if read_only.iter().any(|d| d.name() == task.department) {
             // Figures computed by SQL over the merchant's own table (each
-            // citing its `sql.query` call), their tables and warnings. The
-            // cells are untrusted, like document text: no advice, chart or
-            // proposal is taken from this task.
+            // citing its `sql.query` call), or read from the share prices
+            // they follow (each citing its `stocks.*` call), or found in
+            // their analysed code (citing its `code.search` call), their
+            // tables and warnings. Cells, symbols and code are the
+            // merchant's input: no advice, chart or proposal is taken from
+            // these tasks.
             body.key_figures.extend(reviewed(request, c.figures, recorded));
             dataset_sections.extend(c.sections);
             body.warnings.extend(c.warnings);

@@ -41,10 +41,13 @@ impl Worker {
         if !queues.contains(&knowledge) {
             queues.push(knowledge);
         }
-        // So do dataset jobs on the Datasets queue.
-        let datasets = Department::Datasets.queue_name();
-        if !queues.contains(&datasets) {
-            queues.push(datasets);
+        // So do dataset jobs on the Datasets queue, and repository
+        // analyses on the Code queue.
+        for department in [Department::Datasets, Department::Code] {
+            let queue = department.queue_name();
+            if !queues.contains(&queue) {
+                queues.push(queue);
+            }
         }
         p.queue.declare(&queues).await?;
         // Market ticks: a queue per partition, each handled in order.
@@ -161,6 +164,9 @@ async fn handle(p: &Pipeline, queue: &str, role: Role, delivery: Delivery) {
                 "train_model",
                 crate::datasets::models::job::run(p, *account_id, *job_id).await.map(|()| Duration::ZERO),
             ),
+            Message::AnalyzeRepository { account_id, job_id } => {
+                ("analyze_repository", crate::code::job::run(p, *account_id, *job_id).await.map(|()| Duration::ZERO))
+            }
         },
     };
     if let (Some(observer), Ok(tools)) = (&p.observer, &outcome) {
@@ -200,6 +206,9 @@ async fn dead_letter(p: &Pipeline, message: &Message) -> anyhow::Result<()> {
     }
     if let Message::TrainModel { account_id, job_id } = message {
         return crate::datasets::models::job::give_up(p, *account_id, *job_id).await;
+    }
+    if let Message::AnalyzeRepository { account_id, job_id } = message {
+        return crate::code::job::give_up(p, *account_id, *job_id).await;
     }
     let Some(request_id) = message.request_id() else { return Ok(()) };
     let Some(request) = analysis_request::Entity::find_by_id(request_id).one(&p.db).await? else {

@@ -19,7 +19,7 @@
 //! without the mentions, `Knowledge` leaves a plan that named it for that
 //! word alone.
 
-use super::{DocumentFocus, Plan, PlanStep};
+use super::{DocumentFocus, Plan};
 use crate::Department;
 
 /// Words that ask about the shop itself.
@@ -103,32 +103,14 @@ impl Plan {
     /// narrative waits for, as [`Plan::with_documents`] does for
     /// `Knowledge`. Proposals never depend on it: no cell of an uploaded
     /// file reaches the department that drafts store changes.
-    pub fn with_datasets(mut self, objective: &str) -> Plan {
-        if self.steps.iter().any(|s| s.department == Department::Datasets) {
-            return self;
-        }
-        for step in &mut self.steps {
-            for d in &mut step.depends_on {
-                *d += 1;
-            }
-            if step.department == Department::QualitativeAnalysis {
-                step.depends_on.push(0);
-            }
-        }
-        let datasets =
-            PlanStep { department: Department::Datasets, objective: objective.to_owned(), depends_on: vec![] };
-        self.steps.insert(0, datasets);
-        self
+    pub fn with_datasets(self, objective: &str) -> Plan {
+        self.with_first(Department::Datasets, objective)
     }
 
     /// `Datasets` alone (beside `Knowledge`, when the plan consults the
     /// documents too): the store's departments are left out.
-    pub fn with_datasets_alone(mut self, objective: &str) -> Plan {
-        self.steps.retain(|s| s.department == Department::Knowledge);
-        for step in &mut self.steps {
-            step.depends_on.clear();
-        }
-        self.with_datasets(objective)
+    pub fn with_datasets_alone(self, objective: &str) -> Plan {
+        self.keeping(&[Department::Knowledge]).with_datasets(objective)
     }
 
     /// Fits the plan to the datasets the question names (`None`: none);

@@ -2,10 +2,13 @@
 //! inactivity timeout (long reads report progress) and retries by
 //! [`ToolRunner`], every call recorded. The store's (`shopify.*`), the
 //! statistics (`stats.*`), the documents' (`rag.*`), the datasets'
-//! (`datasets.*`, `sql.query`) and `propose_action`.
+//! (`datasets.*`, `sql.query`), the market's (`stocks.*`), the
+//! code's (`github.analyze`, `code.*`) and `propose_action`.
 
+pub mod code;
 pub mod datasets;
 mod langchain;
+pub mod market;
 pub mod propose;
 pub mod rag;
 mod runner;
@@ -20,11 +23,19 @@ use serde_json::Value;
 
 use crate::breaker::CircuitOpen;
 
+pub use code::{
+    AnalysedRepository, CodeGraph, CodeGraphInput, CodeGraphOutput, CodeSearch, CodeSearchInput, CodeSearchOutput,
+    FoundNode, GithubAnalyze, GithubAnalyzeInput, GithubAnalyzeOutput, NodeRef,
+};
 pub use datasets::{
     DatasetSchema, DatasetsProfile, DatasetsProfileInput, DatasetsProfileOutput, DatasetsSchema, DatasetsSchemaInput,
     DatasetsSchemaOutput, SqlQuery, SqlQueryInput, SqlQueryOutput,
 };
 pub use langchain::{CallLog, LangchainTool};
+pub use market::{
+    HistoryInterval, StocksHistory, StocksHistoryInput, StocksHistoryOutput, StocksIndicators, StocksIndicatorsInput,
+    StocksIndicatorsOutput, SymbolIndicators,
+};
 pub use propose::{
     DiscountParameters, ProductUpdateParameters, ProposeAction, ProposeInput, ProposeOutput, ProposeTool,
 };

@@ -25,6 +25,10 @@ pub struct Model {
     pub created_at: ChronoDateTimeUtc,
     /// Last rename or model change.
     pub updated_at: ChronoDateTimeUtc,
+    /// The repository analysis whose code index it is; such a collection
+    /// is no merchant's: hidden from `collections`, chat and the
+    /// `Knowledge` department, deleted with its analysis.
+    pub repository_id: Option<Uuid>,
 }
 
 /// Relations are expressed by foreign keys in the migration.

@@ -1,4 +1,4 @@
-//! `jobs`: long work run on the `Datasets` department's queue, one row per
+//! `jobs`: long work run on a department's queue (`Datasets`', `Code`'s), one row per
 //! job (`QUEUED → RUNNING → COMPLETED | FAILED | CANCELLED`), with its
 //! progress, its error and whether cancelling it was asked for.
 
@@ -16,6 +16,10 @@ pub enum JobKind {
     /// Trains models of several families on a dataset with k-fold
     /// cross-validation and registers the best (`ml_models`).
     Training,
+    /// Clones a repository and analyses it: files, languages, manifests,
+    /// licences, the code graph and its index, README and licence advice
+    /// (`repository_analyses`; no dataset).
+    RepositoryAnalysis,
 }
 
 impl JobKind {
@@ -25,12 +29,15 @@ impl JobKind {
             Self::Ingestion => "INGESTION",
             Self::Insights => "INSIGHTS",
             Self::Training => "TRAINING",
+            Self::RepositoryAnalysis => "REPOSITORY_ANALYSIS",
         }
     }
 
     /// The kind stored as `text`.
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Ingestion, Self::Insights, Self::Training].into_iter().find(|k| k.as_str() == text)
+        [Self::Ingestion, Self::Insights, Self::Training, Self::RepositoryAnalysis]
+            .into_iter()
+            .find(|k| k.as_str() == text)
     }
 }
 
@@ -92,7 +99,8 @@ pub struct Model {
     pub id: Uuid,
     /// Owning account (tenant).
     pub account_id: Uuid,
-    /// [`JobKind`] as text: `INGESTION`, `INSIGHTS` or `TRAINING`.
+    /// [`JobKind`] as text: `INGESTION`, `INSIGHTS`, `TRAINING` or
+    /// `REPOSITORY_ANALYSIS`.
     pub kind: String,
     /// [`JobStatus`] as text.
     pub status: String,

@@ -79,6 +79,9 @@ pub enum JobType {
     /// Trains several model families on a dataset with cross-validation
     /// and registers the best (`trainModel`, then `mlModels`).
     Training,
+    /// Clones and analyses a repository (`analyzeRepository`, then
+    /// `repositoryAnalysis`).
+    RepositoryAnalysis,
 }
 
 /// Where a job stands.

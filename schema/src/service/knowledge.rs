@@ -92,17 +92,20 @@ pub async fn create_collection(
         embedding_dimension: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
+        repository_id: Set(None),
     })
     .exec_with_returning(&p.db)
     .await
     .map_err(|e| name_taken(e, &name))
 }
 
-/// One of the account's collections.
+/// One of the account's collections (a repository analysis's code index
+/// is none of them).
 pub async fn collection(p: &Pipeline, scope: AccountScope, id: Uuid) -> ApiResult<collection::Model> {
     scope
         .find::<collection::Entity>()
         .filter(collection::Column::Id.eq(id))
+        .filter(collection::Column::RepositoryId.is_null())
         .one(&scope.on(&p.db))
         .await
         .map_err(ApiError::internal)?
@@ -116,7 +119,7 @@ pub async fn collections(
     before_id: Option<Uuid>,
     limit: u64,
 ) -> ApiResult<Vec<collection::Model>> {
-    let mut query = scope.find::<collection::Entity>();
+    let mut query = scope.find::<collection::Entity>().filter(collection::Column::RepositoryId.is_null());
     if let Some(before) = before_id {
         query = query.filter(collection::Column::Id.lt(before));
     }

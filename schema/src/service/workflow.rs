@@ -82,6 +82,7 @@ async fn checked(p: &Pipeline, scope: AccountScope, raw: &Value) -> ApiResult<De
             .select_only()
             .column(collection::Column::Id)
             .filter(collection::Column::Id.is_in(ids))
+            .filter(collection::Column::RepositoryId.is_null())
             .into_tuple()
             .all(&scope.on(&p.db))
             .await

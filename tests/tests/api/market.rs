@@ -364,7 +364,68 @@ async fn updates_stream_each_new_set(backend: Backend) {
     }
 }
 
+/// "How have my suppliers' shares moved …?" plans `Market` alone; each
+/// symbol's move equals the last tick's price over the first tick's in the
+/// period, computed here, and cites the `stocks.history` call.
+async fn the_market_department_reads_the_moves(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let (token, _, _) = app.register("moves@example.com").await;
+    let start = Utc::now() - TimeDelta::days(4);
+    let prices: [(&str, [f64; 4]); 2] = [("SHOP", [100.0, 104.0, 99.5, 112.25]), ("ACME", [40.0, 39.0, 41.0, 36.8])];
+    let mut ticks = Vec::new();
+    for (symbol, series) in prices {
+        for (i, price) in series.iter().enumerate() {
+            let raw = Raw { price: *price, volume: 10.0, time: start + TimeDelta::hours(7 * i as i64) };
+            ticks.push(tick_json(symbol, &raw));
+        }
+    }
+    app.gql(INGEST, json!({ "t": ticks }), Some(&token)).await.ok();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let last = app.gql(INDICATORS, json!({ "s": "ACME" }), Some(&token)).await.ok();
+        if last.data("/stockIndicators/ticks") == &json!(4) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the ticks were not applied: {}", last.body);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let store = app.gql("mutation { connectDemoStore(name: \"Demo\") { id } }", json!({}), Some(&token)).await.ok();
+    let store = store.data("/connectDemoStore/id").clone();
+    let submit = "mutation($p: String!, $s: ID!) { submitAnalysisRequest(prompt: $p, storeId: $s) { id } }";
+    let prompt = "How have my suppliers' shares moved over the last 7 days?";
+    let id = app.gql(submit, json!({ "p": prompt, "s": store }), Some(&token)).await.ok();
+    let id = id.data("/submitAnalysisRequest/id").clone();
+    let query = "query($id: ID!) { analysisRequest(id: $id) { status tasks { department toolCalls { id tool input } }
+        result { summary keyFigures { key value unit provenance { toolCallId tool query } } } } }";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let request = loop {
+        let found = app.gql(query, json!({ "id": id }), Some(&token)).await.ok().data("/analysisRequest").clone();
+        if found["status"] == "COMPLETED" {
+            break found;
+        }
+        assert!(found["status"] != "FAILED" && Instant::now() < deadline, "{found}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(request["tasks"].as_array().map(Vec::len), Some(1), "{request}");
+    assert_eq!(request["tasks"][0]["department"], "Market");
+    let figures = request["result"]["keyFigures"].as_array().cloned().unwrap_or_default();
+    for (symbol, series) in prices {
+        let key = format!("stock_{}_change", symbol.to_lowercase());
+        let figure = figures.iter().find(|f| f["key"] == key.as_str()).unwrap_or_else(|| panic!("no {key}: {request}"));
+        let want = ((series[3] / series[0] - 1.0) * 100.0 * 100.0).round() / 100.0;
+        assert_eq!(figure["value"], json!(want), "{symbol}");
+        assert_eq!(figure["unit"], "%");
+        let cited = &figure["provenance"][0];
+        assert_eq!((cited["tool"].clone(), cited["query"]["symbol"].clone()), (json!("stocks.history"), json!(symbol)));
+        let calls = request["tasks"][0]["toolCalls"].as_array().cloned().unwrap_or_default();
+        assert!(calls.iter().any(|c| c["id"] == cited["toolCallId"]), "recorded");
+    }
+    let summary = request["result"]["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains("SHOP +12.25 %") && summary.contains("ACME -8.00 %"), "{summary}");
+}
+
 on_both_backends! {
+    department => the_market_department_reads_the_moves;
     indicators_naive => indicators_match_a_naive_computation_across_a_new_york_session;
     bad_entries => a_bad_entry_refuses_the_batch_by_its_index;
     history => history_folds_minutes_like_the_raw_ticks;

@@ -108,6 +108,8 @@ fn task(prompt: &str) -> TaskContext {
         model: None,
         library: None,
         datasets: Some(Arc::new(SpendCatalog)),
+        market: None,
+        code: None,
     }
 }
 
