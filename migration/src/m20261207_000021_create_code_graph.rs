@@ -161,6 +161,9 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         if manager.get_database_backend() == DbBackend::Postgres {
             db.execute_unprepared(POSTGRES_COLLECTION).await?;
+            // `REPOSITORY_ANALYSIS` is longer than the 16 characters the
+            // first job kinds needed (SQLite does not enforce the length).
+            db.execute_unprepared(r#"ALTER TABLE "jobs" ALTER COLUMN "kind" TYPE varchar(32)"#).await?;
             db.execute_unprepared("SELECT alatar_protect_tenant_table('code_nodes'::regclass);").await?;
             db.execute_unprepared("SELECT alatar_protect_tenant_table('code_edges'::regclass);").await?;
         } else {

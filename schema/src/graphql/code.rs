@@ -338,10 +338,11 @@ impl CodeQuery {
         ctx: &Context<'_>,
         repository_id: ID,
         query: String,
-        #[graphql(default = 10)] first: i32,
-        #[graphql(default = 0)] expand: i32,
+        #[graphql(desc = "Search hits, 1 to 50; 10 when absent or null.")] first: Option<i32>,
+        #[graphql(desc = "Hops of expansion, 0 to 3; 0 when absent or null.")] expand: Option<i32>,
     ) -> Result<CodeSearchResult> {
         let id = parse_id("repositoryId", &repository_id)?;
+        let (first, expand) = (first.unwrap_or(10), expand.unwrap_or(0));
         let found = service::search(&ctx.state().pipeline, ctx.scope()?, id, &query, first, expand).await?;
         let mode = |m: AgentMode| CodeSearchMode::from(m);
         Ok(CodeSearchResult {

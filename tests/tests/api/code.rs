@@ -209,11 +209,27 @@ async fn analysis_reads_the_tree_as_written(backend: Backend) {
     );
     assert_eq!(add["node"]["endLine"], json!(11));
     assert_eq!(add["hops"], json!(0));
-    // Expansion brings the callee in over CALLS, with the path.
-    let count = hit(&search, "assets/cart.updateCartCount");
-    if count["hops"] == json!(1) {
-        assert_eq!(count["path"][0]["kind"], "CALLS");
-    }
+    // Expansion: `rate` has no word of the query; it comes in one hop
+    // from a hit (its caller `cost`, or its file), with that edge.
+    let search_cost = app.gql(SEARCH, json!({ "r": id, "q": "cost", "e": 1 }), Some(&token)).await.ok();
+    let search_cost = search_cost.data("/searchCode").clone();
+    let rate = hit(&search_cost, "crate::rate");
+    assert_eq!(rate["hops"], json!(1), "{search_cost}");
+    let step = &rate["path"][0];
+    let hits_ids: Vec<&Value> = search_cost["hits"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|h| h["hops"] == json!(0))
+        .map(|h| &h["node"]["id"])
+        .collect();
+    assert!(hits_ids.contains(&&step["from"]), "the path starts at a hit: {rate}");
+    assert_eq!(step["to"], rate["node"]["id"]);
+    let via = (step["kind"].as_str(), step["reversed"].as_bool());
+    assert!(matches!(via, (Some("CALLS" | "CONTAINS"), Some(false))), "{rate}");
+    let direct = app.gql(SEARCH, json!({ "r": id, "q": "cost", "e": 0 }), Some(&token)).await.ok();
+    let direct = direct.data("/searchCode/hits").as_array().cloned().unwrap_or_default();
+    assert!(direct.iter().all(|h| h["node"]["qualifiedName"] != "crate::rate"), "no expansion, no rate");
     let node = app.gql(NODE, json!({ "id": add["node"]["id"] }), Some(&token)).await.ok().data("/codeNode").clone();
     assert_eq!(node["callees"], json!([{ "qualifiedName": "assets/cart.updateCartCount" }]), "{node}");
     assert_eq!(node["parent"]["qualifiedName"], "assets/cart.Cart");
