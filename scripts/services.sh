@@ -7,6 +7,7 @@
 #   - Redis (127.0.0.1:6379)
 #   - RabbitMQ (127.0.0.1:5672, guest/guest)
 #   - Node.js + npm (for the graphql-http conformance audit in tests/graphql-http)
+#   - git (repository analysis clones with it)
 #
 # Idempotent: services that are already running are used as they are, and
 # nothing is installed when it is already present. Must run as root (or with
@@ -255,6 +256,15 @@ if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
 else
     apt_install nodejs npm
     log "installed Node.js $(node --version)"
+fi
+
+# ------------------------------------------------------------- git
+# `analyzeRepository` clones with the system git.
+if command -v git >/dev/null 2>&1; then
+    log "$(git --version) present"
+else
+    apt_install git ca-certificates
+    log "installed $(git --version)"
 fi
 
 log "all services ready"

@@ -275,6 +275,7 @@ pub fn build_shopify(
         state_ttl: Duration::from_secs(s.state_ttl_secs),
         timestamp_tolerance: Duration::from_secs(s.timestamp_tolerance_secs),
         data_dir: config.data_dir.clone(),
+        market: None,
     }))
 }
 
@@ -485,6 +486,7 @@ impl Application {
             embedding,
         );
         pipeline.observer = Some(metrics.clone());
+        let shopify = shopify.map(|s| ShopifyService { market: Some(pipeline.market.clone()), ..s });
         // Chat answers are written by the `serve` process that took their
         // message, never by a worker, so this runs here whether or not a
         // worker does: an answer still `STREAMING` from before this process

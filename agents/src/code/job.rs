@@ -40,6 +40,7 @@ use super::report::{self, RepositoryReport};
 use super::source;
 use super::walk;
 use crate::datasets::jobs::{self, Control};
+use crate::llm::ReadmeBrief;
 use crate::pipeline::Pipeline;
 use crate::write::begin_write;
 
@@ -235,7 +236,8 @@ async fn attempt(
         api: &api,
         existing_readme: existing,
     };
-    let readme = readme::template(&input);
+    let draft = readme::template(&input);
+    let (readme, readme_by) = written_readme(p, &title, &input, &draft).await;
     let graph_stats = json!({
         "nodes": indexed.nodes,
         "edges": indexed.edges,
@@ -246,10 +248,40 @@ async fn attempt(
         "parseSeconds": parse_secs,
         "parseErrors": built.parse_errors.iter().take(20).map(|(path, why)| json!({"path": path, "error": why})).collect::<Vec<_>>(),
         "filesSkipped": tree.skipped,
+        "readmeWrittenBy": readme_by,
     });
     let licence = serde_json::to_value(&recommendation)?;
     complete(p, scope, job, analysis.id, &commit, &report, graph_stats, readme, licence).await?;
     Ok(Ok(()))
+}
+
+/// The README: the model's when one is configured and its draft passes
+/// (`llm::readme::validate`), the template's `draft` otherwise; and who
+/// wrote it (a model's id, or `template`).
+async fn written_readme(p: &Pipeline, title: &str, input: &ReadmeInput<'_>, draft: &str) -> (String, String) {
+    let dependencies: Vec<String> = input
+        .dependencies
+        .iter()
+        .take(60)
+        .map(|d| format!("{} {}{}", d.name, d.version.as_deref().unwrap_or(""), if d.dev { " (dev)" } else { "" }))
+        .collect();
+    let api: Vec<String> = input.api.iter().map(|(name, signature, _)| format!("{name}: {signature}")).collect();
+    let brief = ReadmeBrief {
+        name: title,
+        languages: input.languages,
+        tree: input.tree,
+        dependencies: &dependencies,
+        api: &api,
+        draft,
+    };
+    match p.llm.write_readme(&brief).await {
+        Ok(Some(written)) => (written.text, written.model),
+        Ok(None) => (draft.to_owned(), "template".to_owned()),
+        Err(e) => {
+            tracing::warn!(repository = %title, error = %e, "the model's README was not used; the template's is kept");
+            (draft.to_owned(), "template".to_owned())
+        }
+    }
 }
 
 /// Whether a declaration reads as public (`pub fn`, `export`, a Python or

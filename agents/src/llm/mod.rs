@@ -11,6 +11,7 @@ pub mod dataset_sql;
 pub mod documents;
 mod model;
 mod offline;
+pub mod readme;
 mod router;
 
 use async_trait::async_trait;
@@ -28,6 +29,7 @@ pub use dataset_sql::{SqlDraft, SqlQuestion, SqlResultBrief};
 pub use documents::{Claim, DocumentAnswer, DocumentPassage, DocumentQuestion};
 pub use model::ModelAnalyst;
 pub use offline::OfflineModel;
+pub use readme::{ReadmeBrief, WrittenReadme};
 pub use router::{ModelRouter, Task};
 
 /// Why the model could not answer.
@@ -152,6 +154,14 @@ pub trait Llm: Send + Sync {
     /// caller then uses the offline translator.
     async fn write_sql(&self, question: &SqlQuestion<'_>, model: Option<&str>) -> Result<Option<SqlDraft>, LlmError> {
         let _ = (question, model);
+        Ok(None)
+    }
+    /// Writes a repository's README from its analysis (its facts are
+    /// untrusted data: see [`readme`]); the caller validated nothing more
+    /// than [`readme::validate`] did. `Ok(None)` when this model writes no
+    /// README, as the offline one: the caller then keeps the template's.
+    async fn write_readme(&self, brief: &ReadmeBrief<'_>) -> Result<Option<WrittenReadme>, LlmError> {
+        let _ = brief;
         Ok(None)
     }
     /// Explains a query's result in words, using only its figures.

@@ -208,6 +208,14 @@ impl Llm for ModelAnalyst {
         super::dataset_sql::draft(&self.client, model, question).await.map(Some)
     }
 
+    async fn write_readme(&self, brief: &super::ReadmeBrief<'_>) -> Result<Option<super::WrittenReadme>, LlmError> {
+        // Not the user's model: an analysis is the account's, written in
+        // the background; the writing model.
+        let size = super::readme::prompt(brief).len();
+        let model = self.router.pick(None, Task::Write, size);
+        super::readme::write(&self.client, model, brief).await.map(Some)
+    }
+
     async fn explain_sql_result(
         &self,
         result: &super::SqlResultBrief<'_>,

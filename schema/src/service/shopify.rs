@@ -59,6 +59,10 @@ pub struct ShopifyService {
     /// The data directory, where uploaded datasets' files live: `shop/redact`
     /// removes them once its erasure committed (the rows say which).
     pub data_dir: std::path::PathBuf,
+    /// The market stages, whose latest indicators (Redis, or this process)
+    /// `shop/redact` erases once its erasure committed; set once the
+    /// pipeline is built.
+    pub market: Option<std::sync::Arc<alatar_agents::market::Market>>,
 }
 
 impl ShopifyService {

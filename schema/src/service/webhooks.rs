@@ -29,8 +29,8 @@ use alatar_agents::workflows::erase::erase_workflows;
 use alatar_agents::write::begin_write;
 use alatar_entity::{
     AccountScope, ScopeSession, agent_task, analysis_event, analysis_request, analysis_result, audit_entry,
-    compliance_request, dashboard, oauth_state, proposed_action, shopify_cache, shopify_credential, store, tool_call,
-    webhook_delivery,
+    compliance_request, dashboard, oauth_state, proposed_action, repository_analysis, shopify_cache,
+    shopify_credential, stock_bar, store, tool_call, webhook_delivery,
 };
 
 use super::dashboards::exports as dashboard_exports;
@@ -123,6 +123,11 @@ pub async fn receive(db: &DatabaseConnection, svc: &ShopifyService, delivery: De
         datasets_erase::remove_files(&svc.data_dir, dataset_id).await;
     }
     for account_id in erased.exports_of {
+        if let Some(market) = &svc.market
+            && let Err(e) = market.latest.erase(account_id).await
+        {
+            tracing::warn!(%account_id, error = %e, "could not erase an account's latest market indicators");
+        }
         let dir = dashboard_exports::account_dir(&svc.data_dir, account_id);
         if let Err(e) = tokio::fs::remove_dir_all(&dir).await
             && e.kind() != std::io::ErrorKind::NotFound
@@ -139,7 +144,8 @@ pub async fn receive(db: &DatabaseConnection, svc: &ShopifyService, delivery: De
 struct Erased {
     /// Datasets whose SQLite files and uploads go.
     datasets: Vec<Uuid>,
-    /// Accounts whose exported dashboard files go.
+    /// Accounts whose exported dashboard files go, and whose latest
+    /// market indicators.
     exports_of: Vec<Uuid>,
 }
 
@@ -260,8 +266,10 @@ fn customer_id(payload: &Value) -> Option<u64> {
 /// audit records, credentials, cache, compliance requests, nonces and the
 /// webhook records themselves — and those accounts' document collections
 /// (documents, files, chunks, vectors), datasets (rows, jobs, models,
-/// PostgreSQL tables), dashboards (charts, share links, exports) and saved
-/// workflows, which are the account's, not one store's. What has files
+/// PostgreSQL tables), dashboards (charts, share links, exports), saved
+/// workflows, repository analyses (code graphs and their indexes) and
+/// market data (minute bars, latest indicators), which are the account's,
+/// not one store's. What has files
 /// (datasets' SQLite files and uploads, exported dashboards) that go once
 /// the transaction committed.
 async fn erase_shop<C: ScopeSession>(db: &C, shop: &str) -> Result<Erased, DbErr> {
@@ -298,6 +306,12 @@ async fn erase_shop<C: ScopeSession>(db: &C, shop: &str) -> Result<Erased, DbErr
         // Their charts, links and exports go with them (foreign keys).
         let dashboards = scope.delete_many::<dashboard::Entity>().exec(&scope.on(db)).await?.rows_affected;
         tracing::info!(shop, %account_id, dashboards, "shop's dashboards erased");
+        // Repository analyses with their code graphs and indexes (foreign
+        // keys; their jobs went with the datasets'), and the share prices'
+        // minute bars; the latest indicators go once this commits.
+        let repositories = scope.delete_many::<repository_analysis::Entity>().exec(&scope.on(db)).await?.rows_affected;
+        let bars = scope.delete_many::<stock_bar::Entity>().exec(&scope.on(db)).await?.rows_affected;
+        tracing::info!(shop, %account_id, repositories, bars, "shop's repository analyses and market history erased");
         exports_of.push(account_id);
     }
     for found in &stores {

@@ -337,7 +337,41 @@ async fn the_code_department_cites_nodes_by_name_and_line(backend: Backend) {
     assert!(request["result"]["proposedActions"].is_null(), "no store change from code");
 }
 
+/// With the local embedder, the nodes' chunks get vectors in the
+/// Knowledge index and `searchCode` runs hybrid: a question in words the
+/// code never uses still finds the cart's `add` by meaning.
+async fn code_search_is_hybrid_with_the_local_embedder(backend: Backend) {
+    if !alatar_tests::minilm_present() {
+        return;
+    }
+    let app = TestApp::with_config(backend, |c| {
+        c.code.allow_local_repositories = true;
+        alatar_tests::with_local_embeddings(c);
+    })
+    .await;
+    let (token, _, _) = app.register("vectors@code.example").await;
+    let root = scratch_dir();
+    let (dir, _) = repository(&root);
+    let analysis = analysed(&app, &token, &format!("file://{}", dir.display()), None).await;
+    assert_eq!(analysis["job"]["status"], "COMPLETED", "{analysis}");
+    let embedded = analysis["report"]["graph"]["embeddedChunks"].as_i64().unwrap_or_default();
+    assert_eq!(Some(embedded), analysis["nodeCount"].as_i64(), "every node's chunk has a vector");
+    let query = "where does the shopping basket get a new product";
+    let found = app.gql(SEARCH, json!({ "r": analysis["id"], "q": query }), Some(&token)).await.ok();
+    let found = found.data("/searchCode").clone();
+    assert_eq!(found["usedMode"], "HYBRID", "{found}");
+    let top: Vec<&str> = found["hits"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .take(3)
+        .filter_map(|h| h["node"]["qualifiedName"].as_str())
+        .collect();
+    assert!(top.iter().any(|n| n.starts_with("assets/cart")), "the cart code ranks in the top three: {top:?}");
+}
+
 on_both_backends! {
+    hybrid => code_search_is_hybrid_with_the_local_embedder;
     analysis_reads => analysis_reads_the_tree_as_written;
     refusals => refusals_and_tenancy;
     code_department => the_code_department_cites_nodes_by_name_and_line;

@@ -22,7 +22,8 @@ use alatar_agents::shopify::cache;
 use alatar_agents::shopify::signature::{sign_body, sign_query};
 use alatar_entity::{
     ActionStatus, AnalysisStatus, TaskStatus, agent_task, analysis_event, analysis_request, analysis_result,
-    audit_entry, compliance_request, dataset, job, proposed_action, shopify_cache, store, tool_call, workflow,
+    audit_entry, compliance_request, dataset, job, proposed_action, repository_analysis, shopify_cache, stock_bar,
+    store, tool_call, workflow,
 };
 use alatar_tests::fake_shopify::{APP_KEY, APP_SECRET, FakeShopify, GOOD_CODE};
 use alatar_tests::{Backend, TestApp, TestDb, demo_tenant, on_both_backends};
@@ -444,7 +445,8 @@ async fn dataset_storage(app: &TestApp, backend: Backend, id: Uuid) -> (bool, bo
 }
 
 /// `shop/redact` takes the shop's account's datasets (their rows, every
-/// job, the table or its file, the kept upload) and saved workflows;
+/// job, the table or its file, the kept upload), saved workflows,
+/// repository analyses and market data (bars and latest indicators);
 /// another account's dataset stays whole.
 async fn shop_redact_erases_datasets_and_workflows(backend: Backend) {
     let (app, _fake) = shopify_app(backend).await;
@@ -467,9 +469,23 @@ async fn shop_redact_erases_datasets_and_workflows(backend: Backend) {
         updated_at: Set(now),
     };
     must(workflow::Entity::insert(saved).exec_without_returning(&app.db.conn).await);
+    // Share prices and an analysed repository of the account.
+    let ticks = json!([{ "symbol": "SHOP", "price": 101.5, "volume": 3.0, "time": (now - chrono::TimeDelta::minutes(5)).to_rfc3339() }]);
+    let ingest = "mutation($t: [TickInput!]!) { ingestTicks(ticks: $t) { accepted } }";
+    app.gql(ingest, json!({ "t": ticks }), Some(&token)).await.ok();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while app.gql("{ stockSymbols }", json!({}), Some(&token)).await.ok().data("/stockSymbols") != &json!(["SHOP"]) {
+        assert!(Instant::now() < deadline, "the tick was not applied");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (analysis, analysis_job) =
+        alatar_agents::code::queued(account, user_id, "https://github.com/Shopify/dawn", None, None);
+    must(alatar_agents::code::insert(&app.db.conn, &analysis, &analysis_job).await);
     let db = &app.db.conn;
     assert_eq!(dataset_storage(&app, backend, mine).await, (true, true));
     assert!(must(job::Entity::find().filter(job::Column::AccountId.eq(account)).count(db).await) > 0);
+    let bars = stock_bar::Entity::find().filter(stock_bar::Column::AccountId.eq(account));
+    assert_eq!(must(bars.clone().count(db).await), 1);
 
     let redact = json!({ "shop_id": 1, "shop_domain": SHOP });
     assert_eq!(webhook(&app, "shop/redact", "d-1", &redact).await, StatusCode::OK);
@@ -478,6 +494,11 @@ async fn shop_redact_erases_datasets_and_workflows(backend: Backend) {
     assert_eq!(must(datasets.count(db).await), 0);
     assert_eq!(must(job::Entity::find().filter(job::Column::AccountId.eq(account)).count(db).await), 0);
     assert_eq!(must(workflow::Entity::find().filter(workflow::Column::AccountId.eq(account)).count(db).await), 0);
+    let analyses = repository_analysis::Entity::find().filter(repository_analysis::Column::AccountId.eq(account));
+    assert_eq!(must(analyses.count(db).await), 0, "repository analyses go");
+    assert_eq!(must(bars.count(db).await), 0, "minute bars go");
+    let symbols = app.gql("{ stockSymbols }", json!({}), Some(&token)).await.ok();
+    assert_eq!(symbols.data("/stockSymbols"), &json!([]), "latest indicators go");
     assert_eq!(dataset_storage(&app, backend, mine).await, (false, false), "the table or the upload is left");
     let query = "query($id: ID!) { dataset(id: $id) { id } }";
     let gone = app.gql(query, json!({ "id": mine.to_string() }), Some(&token)).await;
