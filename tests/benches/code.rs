@@ -229,7 +229,15 @@ async fn analyze_and_search(dir: &Path) {
     let analysis = loop {
         let found = app.gql(ANALYSIS, json!({ "id": id }), Some(&token)).await.ok().data("/repositoryAnalysis").clone();
         match found["job"]["status"].as_str() {
-            Some("COMPLETED") => break found,
+            // `job` resolves after the row was read: read it again.
+            Some("COMPLETED") => {
+                break app
+                    .gql(ANALYSIS, json!({ "id": id }), Some(&token))
+                    .await
+                    .ok()
+                    .data("/repositoryAnalysis")
+                    .clone();
+            }
             Some("FAILED" | "CANCELLED") => panic!("the analysis failed: {found}"),
             _ => {}
         }
@@ -238,6 +246,7 @@ async fn analyze_and_search(dir: &Path) {
     };
     let total = started.elapsed().as_secs_f64();
     let graph = &analysis["report"]["graph"];
+    println!("analyze stages (s): {}", graph["seconds"]);
     println!(
         "analyze: {FILES} files end to end in {total:.1} s (target ≤ 60 s): {} nodes, {} edges ({} resolved), {} chunks \
          embedded; parse in the job {:.2} s",

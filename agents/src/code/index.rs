@@ -12,7 +12,8 @@
 //! qualified name, the name split into words (`addToCart`, `add_to_cart`
 //! → `add to cart`: full text then finds "cart" in an identifier), its
 //! file and line, its doc comment and signature, then its source (capped
-//! at [`CHUNK_CHARS`]).
+//! at [`CHUNK_CHARS`]). Full text reads all of it; the embedder its head
+//! ([`EMBEDDED_CHARS`]).
 //!
 //! Storing is idempotent: a redelivered analysis first removes what an
 //! earlier attempt stored (its collection with its chunks and vectors,
@@ -45,6 +46,13 @@ pub const CONTENT_TYPE: &str = "text/x-source-code";
 pub const CHUNK_CHARS: usize = 2_000;
 /// Longest source stored per node, in bytes.
 pub const SOURCE_BYTES: usize = 16 * 1024;
+/// Characters of a chunk's text the embedder reads: its head (kind,
+/// qualified name and its words, location, doc, signature). A node's
+/// meaning is in its names and doc far more than in its body, and the
+/// embedder's cost grows with every token: the head embeds five to ten
+/// times faster than the first 256 tokens of the body would (see
+/// BENCHMARKS.md, "Code"). Full text still reads the whole chunk.
+pub const EMBEDDED_CHARS: usize = 240;
 /// Rows per insert statement.
 const INSERT_BATCH: usize = 500;
 /// Chunks per embedding call.
@@ -295,7 +303,7 @@ pub async fn embed_next(
     let pending = vectors::unembedded(&p.db, scope, among, &space, *after, EMBED_BATCH).await?;
     let Some(last) = pending.last() else { return Ok(0) };
     *after = last.chunk_id;
-    let texts: Vec<String> = pending.iter().map(|c| c.text.clone()).collect();
+    let texts: Vec<String> = pending.iter().map(|c| c.text.chars().take(EMBEDDED_CHARS).collect()).collect();
     let computed = embedder.embed(&texts).await?;
     if computed.len() != texts.len() || computed.iter().any(|v| v.len() != space.dimension) {
         anyhow::bail!("the embedder answered {} vectors for {} code chunks", computed.len(), texts.len());

@@ -47,6 +47,16 @@ use crate::write::begin_write;
 /// Public items listed in a library's README API section, at most.
 const API_ITEMS: usize = 30;
 
+/// Wall time of each stage, in seconds, reported with the graph.
+#[derive(Debug, Default)]
+struct Stages {
+    clone: f64,
+    read: f64,
+    parse: f64,
+    store: f64,
+    embed: f64,
+}
+
 /// A repository's short name from its URL (`owner/repo`).
 pub fn title_of(url: &str) -> String {
     let trimmed = url.trim().trim_end_matches('/').trim_end_matches(".git");
@@ -94,14 +104,7 @@ async fn refuse(
 /// nothing to do.
 pub async fn run(p: &Pipeline, account_id: Uuid, job_id: Uuid) -> anyhow::Result<()> {
     let scope = AccountScope::new(account_id);
-    let Some(found) = jobs::find(p, scope, job_id).await? else { return Ok(()) };
-    if found.status().is_terminal() {
-        return Ok(());
-    }
-    if found.cancel_requested {
-        jobs::stop(p, scope, &found, JobStatus::Cancelled, None, "cancelled").await?;
-        return Ok(());
-    }
+    let Some(found) = jobs::pending(p, scope, job_id).await? else { return Ok(()) };
     let Some(analysis) = analysis_of(&p.db, scope, job_id).await? else {
         jobs::fail(p, scope, &found, "the analysis was deleted").await?;
         return Ok(());
@@ -132,7 +135,7 @@ async fn step(p: &Pipeline, scope: AccountScope, job: &job::Model, progress: i32
     match jobs::report(p, scope, job.id, progress).await? {
         Control::Continue => Ok(true),
         Control::Cancel => {
-            jobs::stop(p, scope, job, JobStatus::Cancelled, None, "cancelled").await?;
+            jobs::cancelled(p, scope, job).await?;
             Ok(false)
         }
         _ => Ok(false),
@@ -155,6 +158,8 @@ async fn attempt(
     if !step(p, scope, job, 2).await? {
         return Ok(Ok(()));
     }
+    let mut stages = Stages::default();
+    let clone_started = Instant::now();
     let checkout = match clone::clone(&source, analysis.reference.as_deref(), settings).await {
         Ok(checkout) => checkout,
         Err(e @ CloneError::Io(_)) => return Err(e.into()),
@@ -163,6 +168,8 @@ async fn attempt(
     if !step(p, scope, job, 15).await? {
         return Ok(Ok(()));
     }
+    stages.clone = clone_started.elapsed().as_secs_f64();
+    let read_started = Instant::now();
     let title = title_of(&analysis.url);
     let (root, read_settings, name) = (checkout.dir.clone(), settings.clone(), title.clone());
     let (tree, report) = tokio::task::spawn_blocking(move || {
@@ -176,15 +183,19 @@ async fn attempt(
     if !step(p, scope, job, 30).await? {
         return Ok(Ok(()));
     }
+    stages.read = read_started.elapsed().as_secs_f64();
     let parse_started = Instant::now();
     let files = std::sync::Arc::new(tree.files);
     let parsing = files.clone();
     let built = tokio::task::spawn_blocking(move || graph::build(&parsing)).await?;
-    let parse_secs = parse_started.elapsed().as_secs_f64();
+    stages.parse = parse_started.elapsed().as_secs_f64();
     if !step(p, scope, job, 45).await? {
         return Ok(Ok(()));
     }
+    let store_started = Instant::now();
     let indexed = index::store(p, scope, analysis.id, (&title, &commit), &built, &files).await?;
+    stages.store = store_started.elapsed().as_secs_f64();
+    let embed_started = Instant::now();
     let mut embedded = 0usize;
     if let Some(embedder) = &p.embedder {
         let mut after = Uuid::nil();
@@ -201,6 +212,7 @@ async fn attempt(
         }
     }
     index::finish(p, scope, &indexed).await?;
+    stages.embed = embed_started.elapsed().as_secs_f64();
     if !step(p, scope, job, 95).await? {
         return Ok(Ok(()));
     }
@@ -245,7 +257,9 @@ async fn attempt(
         "embeddedChunks": embedded,
         "filesParsed": built.files_parsed,
         "bytesParsed": built.bytes_parsed,
-        "parseSeconds": parse_secs,
+        "parseSeconds": stages.parse,
+        "seconds": { "clone": stages.clone, "read": stages.read, "parse": stages.parse, "store": stages.store,
+            "embed": stages.embed },
         "parseErrors": built.parse_errors.iter().take(20).map(|(path, why)| json!({"path": path, "error": why})).collect::<Vec<_>>(),
         "filesSkipped": tree.skipped,
         "readmeWrittenBy": readme_by,

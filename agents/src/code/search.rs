@@ -161,32 +161,33 @@ pub async fn search_code(
         min_score: None,
         document_ids: None,
     };
-    // The vector retriever embeds the question as asked, not the `or` list.
-    let found = search::search_with_meaning(&p.db, p.retrievers(), &collection, query, text).await?;
-    let chunk_ids: Vec<Uuid> = found.hits.iter().map(|h| h.chunk.id).collect();
+    // The vector retriever embeds the question as asked, not the `or`
+    // list; each fused chunk is read as its node (one query), not as a
+    // document's chunk.
+    let (_, plan, fused) = search::fuse(&p.db, p.retrievers(), &collection, query, text).await?;
+    let chunk_ids: Vec<Uuid> = fused.iter().map(|f| f.chunk_id).collect();
     let by_chunk = scope
         .find::<code_node::Entity>()
         .filter(code_node::Column::RepositoryId.eq(repository_id))
         .filter(code_node::Column::ChunkId.is_in(chunk_ids))
         .all(&scope.on(&p.db))
         .await?;
-    let mut hits: Vec<CodeHit> = found
-        .hits
+    let mut hits: Vec<CodeHit> = fused
         .iter()
-        .filter_map(|h| {
-            let node = by_chunk.iter().find(|n| n.chunk_id == Some(h.chunk.id))?;
+        .filter_map(|f| {
+            let node = by_chunk.iter().find(|n| n.chunk_id == Some(f.chunk_id))?;
             Some(CodeHit {
                 node: node.clone(),
-                score: h.score,
-                text_score: h.text_score,
-                vector_score: h.vector_score,
+                score: f.score,
+                text_score: f.text_score,
+                vector_score: f.vector_score,
                 path: Vec::new(),
             })
         })
         .collect();
     let expanded = expansion(p, scope, repository_id, &hits, expand.min(MAX_EXPAND)).await?;
     hits.extend(expanded);
-    Ok(CodeSearch { plan: found.plan, hits })
+    Ok(CodeSearch { plan, hits })
 }
 
 /// The nodes `hops` hops from `hits` (see the module doc).

@@ -66,14 +66,7 @@ enum Outcome {
 /// do (ended already, or moved on by another delivery).
 pub async fn run(p: &Pipeline, account_id: Uuid, job_id: Uuid) -> anyhow::Result<()> {
     let scope = AccountScope::new(account_id);
-    let Some(found) = jobs::find(p, scope, job_id).await? else { return Ok(()) };
-    if found.status().is_terminal() {
-        return Ok(());
-    }
-    if found.cancel_requested {
-        jobs::cancelled(p, scope, &found).await?;
-        return Ok(());
-    }
+    let Some(found) = jobs::pending(p, scope, job_id).await? else { return Ok(()) };
     let dataset = match found.dataset_id {
         Some(id) => scope.find::<dataset::Entity>().filter(dataset::Column::Id.eq(id)).one(&scope.on(&p.db)).await?,
         None => None,

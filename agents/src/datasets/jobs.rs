@@ -105,6 +105,21 @@ pub async fn find(p: &Pipeline, scope: AccountScope, id: Uuid) -> Result<Option<
     scope.find::<job::Entity>().filter(job::Column::Id.eq(id)).one(&scope.on(&p.db)).await
 }
 
+/// The job a message names if it is still to be worked: `None` when it is
+/// gone or ended, or when cancelling it was asked for (it is then
+/// cancelled here). Every kind's handler starts with it.
+pub async fn pending(p: &Pipeline, scope: AccountScope, job_id: Uuid) -> Result<Option<job::Model>, DbErr> {
+    let Some(found) = find(p, scope, job_id).await? else { return Ok(None) };
+    if found.status().is_terminal() {
+        return Ok(None);
+    }
+    if found.cancel_requested {
+        cancelled(p, scope, &found).await?;
+        return Ok(None);
+    }
+    Ok(Some(found))
+}
+
 /// The bus event for `job` as it now is.
 pub fn event(job: &job::Model) -> Event {
     Event {

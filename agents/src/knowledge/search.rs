@@ -184,6 +184,21 @@ pub async fn search_with_meaning(
     query: SearchQuery,
     meaning: &str,
 ) -> anyhow::Result<DocumentSearch> {
+    let (query, plan, fused) = fuse(db, retrievers, collection, query, meaning).await?;
+    let hits = hits(db, &query, &fused).await?;
+    Ok(DocumentSearch { plan, hits })
+}
+
+/// The steps of [`search_with_meaning`] short of reading the hits: the
+/// query as cleaned, the plan and the fused ranking (chunk ids and
+/// scores, best first). Code search reads its nodes from these ids.
+pub async fn fuse(
+    db: &DatabaseConnection,
+    retrievers: Retrievers<'_>,
+    collection: &collection::Model,
+    query: SearchQuery,
+    meaning: &str,
+) -> anyhow::Result<(SearchQuery, Plan, Vec<Fused>)> {
     let query = SearchQuery {
         text: query::clean(&query.text.chars().take(MAX_QUERY_CHARS).collect::<String>()),
         first: query.first.clamp(1, MAX_FIRST),
@@ -202,8 +217,7 @@ pub async fn search_with_meaning(
     let lists = candidates(db, &retrievers, vector, &plan, (&query, &meaning)).await?;
     let mut fused = reciprocal_rank_fusion(&lists, RRF_K);
     fused.truncate(query.first);
-    let hits = hits(db, &query, &fused).await?;
-    Ok(DocumentSearch { plan, hits })
+    Ok((query, plan, fused))
 }
 
 /// Each planned retriever's candidates, at or above `min_score`.

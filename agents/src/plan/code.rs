@@ -4,8 +4,9 @@
 //!
 //! A question is about code when it says so ([`REPOSITORY_WORDS`]: "repo",
 //! "repository", "GitHub", "codebase", "source code"), or, when the
-//! account has analysed a repository, when it asks about functions or
-//! code ([`CODE_WORDS`]). Then, judged on the question without those
+//! account has analysed a repository, when it asks about functions,
+//! classes or methods ([`CODE_WORDS`]; "payment methods" is the store's,
+//! so a question asking about the store too keeps the store's plan). Then, judged on the question without those
 //! words: it asks about the store too (`plan::asks_about_store`) → the
 //! planned plan with `Code` first, which the narrative waits for and
 //! proposals never depend on; otherwise `Code` alone ("which functions in
@@ -17,8 +18,9 @@ use crate::Department;
 /// Words that name repositories.
 pub const REPOSITORY_WORDS: &[&str] =
     &["repo", "repos", "repository", "repositories", "codebase", "source code", "github"];
-/// Words about code, read as such when the account has an analysed repository.
-pub const CODE_WORDS: &[&str] = &["function", "functions", "code", "class", "classes"];
+/// Words about code, read as such when the account has an analysed
+/// repository ("code" is not one: a merchant's codes are discount codes).
+pub const CODE_WORDS: &[&str] = &["function", "functions", "class", "classes", "method", "methods"];
 
 /// The objective of the `Code` step.
 const OBJECTIVE: &str = "The functions and types of the analysed repository that bear on the question, each by \
@@ -84,6 +86,7 @@ mod tests {
     #[test]
     fn code_words_need_an_analysed_repository() {
         assert_eq!(code_question("Which discount code worked best?", false), None);
+        assert_eq!(code_question("Which discount code worked best?", true), None, "a merchant's codes are discounts");
         assert!(code_question("Which functions compute the total?", true).is_some());
         assert_eq!(code_question("How did revenue develop?", true), None);
         let base = planned("How did revenue develop?");

@@ -102,14 +102,7 @@ fn stopped(control: Control) -> Outcome {
 /// Handles a `TrainModel` message; `Ok` also when there was nothing to do.
 pub async fn run(p: &Pipeline, account_id: Uuid, job_id: Uuid) -> anyhow::Result<()> {
     let scope = AccountScope::new(account_id);
-    let Some(found) = jobs::find(p, scope, job_id).await? else { return Ok(()) };
-    if found.status().is_terminal() {
-        return Ok(());
-    }
-    if found.cancel_requested {
-        jobs::cancelled(p, scope, &found).await?;
-        return Ok(());
-    }
+    let Some(found) = jobs::pending(p, scope, job_id).await? else { return Ok(()) };
     let Some(spec) = found.input.clone().and_then(|input| serde_json::from_value::<TrainSpec>(input).ok()) else {
         jobs::fail(p, scope, &found, "the training's settings are unreadable: train the model again").await?;
         return Ok(());
