@@ -12,8 +12,8 @@
 //! qualified name, the name split into words (`addToCart`, `add_to_cart`
 //! → `add to cart`: full text then finds "cart" in an identifier), its
 //! file and line, its doc comment and signature, then its source (capped
-//! at [`CHUNK_CHARS`]). Full text reads all of it; the embedder its head
-//! ([`EMBEDDED_CHARS`]).
+//! at [`CHUNK_CHARS`]). Full text reads all of it; the embedder a short
+//! text of names and doc ([`embedding_text`]).
 //!
 //! Storing is idempotent: a redelivered analysis first removes what an
 //! earlier attempt stored (its collection with its chunks and vectors,
@@ -46,20 +46,15 @@ pub const CONTENT_TYPE: &str = "text/x-source-code";
 pub const CHUNK_CHARS: usize = 2_000;
 /// Longest source stored per node, in bytes.
 pub const SOURCE_BYTES: usize = 16 * 1024;
-/// Characters of a chunk's text the embedder reads: its head (kind,
-/// qualified name and its words, location, doc, signature). A node's
-/// meaning is in its names and doc far more than in its body, and the
-/// embedder's cost grows with every token: the head embeds five to ten
-/// times faster than the first 256 tokens of the body would (see
-/// BENCHMARKS.md, "Code"). Full text still reads the whole chunk.
-pub const EMBEDDED_CHARS: usize = 240;
+/// Longest text the embedder reads for a node ([`embedding_text`]).
+pub const EMBEDDED_CHARS: usize = 160;
 /// Rows per insert statement.
 const INSERT_BATCH: usize = 500;
 /// Chunks per embedding call.
 const EMBED_BATCH: usize = 64;
 
 /// What was stored.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Indexed {
     /// Nodes stored.
     pub nodes: usize,
@@ -71,6 +66,8 @@ pub struct Indexed {
     pub collection_id: Uuid,
     /// Its one document, standing for the commit.
     pub document_id: Uuid,
+    /// What the embedder reads for each chunk ([`embedding_text`]).
+    pub embedding_texts: HashMap<Uuid, String>,
 }
 
 /// `name` split into lower-case words at case changes, digits and
@@ -112,6 +109,34 @@ fn source_of(node: &CodeNode, texts: &HashMap<&str, &str>) -> Option<String> {
         end -= 1;
     }
     text.get(start..end).map(str::to_owned)
+}
+
+/// What the embedder reads for `node`: its kind, its name and its
+/// container's in words, and its doc's first sentence (`method add in
+/// assets cart Cart. Adds an item and refreshes the badge.`), at most
+/// [`EMBEDDED_CHARS`]. A node's meaning is in its names and doc far more
+/// than in its body, and the embedder's cost grows with every token: the
+/// whole chunk's first 256 tokens embed at about 12 a second on this
+/// machine, this text several times faster (BENCHMARKS.md, "Code"). Full
+/// text still reads the whole chunk.
+pub fn embedding_text(node: &CodeNode) -> String {
+    let container = node
+        .qualified_name
+        .strip_suffix(node.name.as_str())
+        .map(|c| c.trim_end_matches([':', '.']))
+        .filter(|c| !c.is_empty())
+        .map(words);
+    let mut text = format!("{} {}", node.kind.as_str().to_lowercase(), words(&node.name));
+    if let Some(container) = container {
+        text.push_str(&format!(" in {container}"));
+    }
+    if let Some(doc) = node.doc.as_deref() {
+        let first = doc.split_inclusive(['.', '\n']).next().unwrap_or(doc).trim();
+        if !first.is_empty() {
+            text.push_str(&format!(". {first}"));
+        }
+    }
+    text.chars().take(EMBEDDED_CHARS).collect()
 }
 
 /// The chunk text of `node` (see the module doc).
@@ -211,6 +236,7 @@ pub async fn store(
     .exec_without_returning(&tx)
     .await?;
     let mut chunk_ids = Vec::with_capacity(graph.nodes.len());
+    let mut embedding_texts = HashMap::with_capacity(graph.nodes.len());
     for (batch_index, batch) in graph.nodes.chunks(INSERT_BATCH).enumerate() {
         let mut chunks = Vec::with_capacity(batch.len());
         let mut nodes = Vec::with_capacity(batch.len());
@@ -220,6 +246,7 @@ pub async fn store(
             let text = chunk_text(node, source.as_deref());
             let chunk_id = Uuid::now_v7();
             chunk_ids.push(chunk_id);
+            embedding_texts.insert(chunk_id, embedding_text(node));
             chunks.push(document_chunk::ActiveModel {
                 id: Set(chunk_id),
                 account_id: Set(scope.account_id()),
@@ -280,6 +307,7 @@ pub async fn store(
         resolved: graph.edges.iter().filter(|e| e.to.is_some()).count(),
         collection_id,
         document_id,
+        embedding_texts,
     })
 }
 
@@ -303,7 +331,13 @@ pub async fn embed_next(
     let pending = vectors::unembedded(&p.db, scope, among, &space, *after, EMBED_BATCH).await?;
     let Some(last) = pending.last() else { return Ok(0) };
     *after = last.chunk_id;
-    let texts: Vec<String> = pending.iter().map(|c| c.text.chars().take(EMBEDDED_CHARS).collect()).collect();
+    let texts: Vec<String> = pending
+        .iter()
+        .map(|c| match indexed.embedding_texts.get(&c.chunk_id) {
+            Some(text) => text.clone(),
+            None => c.text.chars().take(EMBEDDED_CHARS).collect(),
+        })
+        .collect();
     let computed = embedder.embed(&texts).await?;
     if computed.len() != texts.len() || computed.iter().any(|v| v.len() != space.dimension) {
         anyhow::bail!("the embedder answered {} vectors for {} code chunks", computed.len(), texts.len());
@@ -328,6 +362,26 @@ pub async fn finish(p: &Pipeline, scope: AccountScope, indexed: &Indexed) -> Res
 #[cfg(test)]
 mod tests {
     use super::words;
+
+    #[test]
+    fn the_embedder_reads_names_and_the_docs_first_sentence() {
+        use crate::code::graph::{CodeNode, NodeKind};
+        let node = CodeNode {
+            key: 0,
+            kind: NodeKind::Method,
+            name: "addToCart".into(),
+            qualified_name: "assets/cart.Cart.addToCart".into(),
+            path: "assets/cart.js".into(),
+            language: "javascript",
+            start_line: 8,
+            end_line: 11,
+            start_byte: 0,
+            end_byte: 0,
+            signature: Some("addToCart(item)".into()),
+            doc: Some("Adds an item. Then refreshes the badge.".into()),
+        };
+        assert_eq!(super::embedding_text(&node), "method add to cart in assets cart cart. Adds an item.");
+    }
 
     #[test]
     fn identifiers_split_into_words() {

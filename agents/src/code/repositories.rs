@@ -61,7 +61,9 @@ impl Repositories for AccountRepositories {
         first: usize,
         expand: usize,
     ) -> anyhow::Result<CodeSearch> {
-        search::search_code(&self.pipeline, self.scope, repository_id, query, first, expand).await
+        search::search_code(&self.pipeline, self.scope, repository_id, query, first, expand)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("repository {repository_id} has no completed analysis"))
     }
 
     async fn neighbourhood(&self, id: Uuid) -> anyhow::Result<Option<Neighbourhood>> {

@@ -15,10 +15,10 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use sea_orm::{ColumnTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 use uuid::Uuid;
 
-use alatar_entity::{AccountScope, code_node, collection};
+use alatar_entity::{AccountScope, code_node, collection, repository_analysis};
 
 use super::index::words;
 use super::neighbours::{CALLS, CONTAINS, edges_touching, nodes};
@@ -126,20 +126,31 @@ pub fn full_text_query(raw: &str) -> String {
     terms.join(" or ")
 }
 
-/// The collection indexing analysis `repository_id`, if stored.
+/// The collection indexing analysis `repository_id`, if the analysis has
+/// completed (one query: the collection, held to completed analyses).
 pub async fn collection_of(
     p: &Pipeline,
     scope: AccountScope,
     repository_id: Uuid,
 ) -> Result<Option<collection::Model>, sea_orm::DbErr> {
+    let completed = repository_analysis::Entity::find()
+        .select_only()
+        .column(repository_analysis::Column::Id)
+        .filter(repository_analysis::Column::Id.eq(repository_id))
+        .filter(repository_analysis::Column::CompletedAt.is_not_null())
+        .filter(repository_analysis::Column::Error.is_null())
+        .into_query();
     scope
         .find::<collection::Entity>()
         .filter(collection::Column::RepositoryId.eq(repository_id))
+        .filter(collection::Column::RepositoryId.in_subquery(completed))
         .one(&scope.on(&p.db))
         .await
 }
 
-/// Searches analysis `repository_id` (known to be the scope's) for `text`.
+/// Searches analysis `repository_id` of the scope for `text`; `None` when
+/// it has no completed analysis of that id (none, another account's, not
+/// completed, failed).
 pub async fn search_code(
     p: &Pipeline,
     scope: AccountScope,
@@ -147,11 +158,8 @@ pub async fn search_code(
     text: &str,
     first: usize,
     expand: usize,
-) -> anyhow::Result<CodeSearch> {
-    let Some(collection) = collection_of(p, scope, repository_id).await? else {
-        let plan = Plan { requested: SearchMode::Hybrid, used: SearchMode::Hybrid, note: None };
-        return Ok(CodeSearch { plan, hits: Vec::new() });
-    };
+) -> anyhow::Result<Option<CodeSearch>> {
+    let Some(collection) = collection_of(p, scope, repository_id).await? else { return Ok(None) };
     let query = SearchQuery {
         scope,
         collection_id: collection.id,
@@ -187,7 +195,7 @@ pub async fn search_code(
         .collect();
     let expanded = expansion(p, scope, repository_id, &hits, expand.min(MAX_EXPAND)).await?;
     hits.extend(expanded);
-    Ok(CodeSearch { plan, hits })
+    Ok(Some(CodeSearch { plan, hits }))
 }
 
 /// The nodes `hops` hops from `hits` (see the module doc).

@@ -118,7 +118,6 @@ pub async fn search(
     first: i32,
     expand: i32,
 ) -> ApiResult<CodeSearch> {
-    let found = analysis(p, scope, repository_id).await?;
     if text.trim().is_empty() {
         return Err(ApiError::bad_input("query", "must not be empty"));
     }
@@ -129,10 +128,16 @@ pub async fn search(
     if !(0..=hops).contains(&expand) {
         return Err(ApiError::bad_input("expand", format!("must be between 0 and {hops}")));
     }
-    if found.completed_at.is_none() || found.error.is_some() {
-        return Err(ApiError::bad_input("repositoryId", "the analysis has not completed: search it once it has"));
+    match search_code(p, scope, repository_id, text, first as usize, expand as usize).await {
+        Ok(Some(found)) => Ok(found),
+        // No completed analysis of this id here: none (or another
+        // account's), or not completed.
+        Ok(None) => {
+            analysis(p, scope, repository_id).await?;
+            Err(ApiError::bad_input("repositoryId", "the analysis has not completed: search it once it has"))
+        }
+        Err(e) => Err(ApiError::internal(e)),
     }
-    search_code(p, scope, repository_id, text, first as usize, expand as usize).await.map_err(ApiError::internal)
 }
 
 /// Node `id` with its neighbours.
