@@ -50,8 +50,9 @@ pub const SOURCE_BYTES: usize = 16 * 1024;
 pub const EMBEDDED_CHARS: usize = 160;
 /// Rows per insert statement.
 const INSERT_BATCH: usize = 500;
-/// Chunks per embedding call.
-const EMBED_BATCH: usize = 64;
+/// Chunks per embedding call: the embedder sorts a call's texts by length
+/// into its own batches, so a larger call pads less.
+const EMBED_BATCH: usize = 256;
 
 /// What was stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -204,6 +204,13 @@ pub async fn fuse(
         first: query.first.clamp(1, MAX_FIRST),
         ..query
     };
+    let meaning =
+        SearchQuery { text: query::clean(&meaning.chars().take(MAX_QUERY_CHARS).collect::<String>()), ..query.clone() };
+    if query.mode == SearchMode::Hybrid
+        && let Some(vector) = retrievers.vector
+    {
+        return fuse_hybrid(db, &retrievers, vector, collection, query, &meaning).await;
+    }
     let mut vector = None;
     if let Some(ready) = retrievers.vector
         && query.mode != SearchMode::FullText
@@ -212,9 +219,50 @@ pub async fn fuse(
         vector = Some(ready);
     }
     let plan = plan(query.mode, vector.is_some());
-    let meaning =
-        SearchQuery { text: query::clean(&meaning.chars().take(MAX_QUERY_CHARS).collect::<String>()), ..query.clone() };
     let lists = candidates(db, &retrievers, vector, &plan, (&query, &meaning)).await?;
+    let mut fused = reciprocal_rank_fusion(&lists, RRF_K);
+    fused.truncate(query.first);
+    Ok((query, plan, fused))
+}
+
+/// [`fuse`] for `HYBRID` with a vector retriever: full text is needed
+/// whether or not the collection has vectors (without them hybrid is full
+/// text), so it runs at once, beside the check for vectors and the vector
+/// search (the query's embedding), instead of after the check. Without
+/// vectors its list is cut to `first`, as a full-text search's is.
+async fn fuse_hybrid(
+    db: &DatabaseConnection,
+    retrievers: &Retrievers<'_>,
+    vector: &dyn VectorRetriever,
+    collection: &collection::Model,
+    query: SearchQuery,
+    meaning: &SearchQuery,
+) -> anyhow::Result<(SearchQuery, Plan, Vec<Fused>)> {
+    let depth = query.first.max(FUSION_DEPTH);
+    let by_words = retrievers.full_text.candidates(db, &query, depth);
+    let by_meaning = async {
+        if vector.ready(db, collection).await? {
+            vector.candidates(db, meaning, depth).await.map(Some)
+        } else {
+            Ok(None)
+        }
+    };
+    let (by_words, by_meaning) = tokio::join!(by_words, by_meaning);
+    let (mut words, by_meaning) = (by_words?, by_meaning?);
+    let keep = |found: Vec<Candidate>| -> Vec<Candidate> {
+        match query.min_score {
+            Some(min) => found.into_iter().filter(|c| c.score >= min).collect(),
+            None => found,
+        }
+    };
+    let plan = plan(SearchMode::Hybrid, by_meaning.is_some());
+    let lists = match by_meaning {
+        Some(found) => vec![(Retriever::FullText, keep(words)), (Retriever::Vector, keep(found))],
+        None => {
+            words.truncate(query.first);
+            vec![(Retriever::FullText, keep(words))]
+        }
+    };
     let mut fused = reciprocal_rank_fusion(&lists, RRF_K);
     fused.truncate(query.first);
     Ok((query, plan, fused))
