@@ -40,8 +40,9 @@ code() {
     bash scripts/services.sh
     bash scripts/model.sh
     command -v ctags >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq universal-ctags; }
-    # The embedder's allocations, as the Docker image runs it (README, "Tuning").
-    MIMALLOC_PURGE_DELAY=1000 cargo bench --locked -p alatar-tests --bench code
+    # Without MIMALLOC_PURGE_DELAY: with it the short code texts embedded
+    # slower here (66.9 s against 53.5 s; BENCHMARKS.md, "Code").
+    cargo bench --locked -p alatar-tests --bench code
 }
 if [ "${1:-}" = code ]; then
     code
