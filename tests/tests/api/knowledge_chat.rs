@@ -685,10 +685,14 @@ async fn fifty_concurrent_sessions_each_end_once(backend: Backend) {
     for sent in sent {
         assert!(sent.body.get("errors").is_none(), "{}", sent.body);
     }
-    for (deltas, ends) in ended {
+    // An answer can be written before its stream is first read on a busy
+    // machine (the whole suite runs at once): that stream then starts from
+    // the stored answer and sees its end only; pieces must reach some.
+    let streamed = ended.iter().filter(|(deltas, _)| *deltas > 0).count();
+    assert!(streamed > 0, "no stream saw a piece of its answer");
+    for (_, ends) in ended {
         assert_eq!(ends.len(), 1, "{ends:?}");
         assert_eq!(ends[0].kind, ChatUpdateKind::Completed, "{ends:?}");
-        assert!(deltas > 0);
         let message = ends[0].message.as_ref().unwrap_or_else(|| panic!("{ends:?}"));
         assert_eq!(message.status, ChatMessageStatus::Complete);
         assert!(message.content.contains("[returns.pdf p. 2]"), "{}", message.content);
