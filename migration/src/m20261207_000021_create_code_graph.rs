@@ -70,13 +70,6 @@ const SQLITE_COLLECTION: &str = r#"ALTER TABLE "collections" ADD COLUMN "reposit
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let account = |table: CodeNodes| {
-            ForeignKey::create()
-                .from(table, CodeNodes::AccountId)
-                .to(Accounts::Table, Accounts::Id)
-                .on_delete(ForeignKeyAction::Cascade)
-                .to_owned()
-        };
         manager
             .create_table(
                 Table::create()
@@ -95,7 +88,12 @@ impl MigrationTrait for Migration {
                     .col(text_null(CodeNodes::Signature))
                     .col(text_null(CodeNodes::Doc))
                     .col(text_null(CodeNodes::Source))
-                    .foreign_key(&mut account(CodeNodes::Table))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(CodeNodes::Table, CodeNodes::AccountId)
+                            .to(Accounts::Table, Accounts::Id)
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .from(CodeNodes::Table, CodeNodes::RepositoryId)

@@ -228,6 +228,28 @@ impl TestApp {
         Gql { status, headers, body }
     }
 
+    /// Connects a demo store, asks `prompt` on it and waits (60 s at most)
+    /// until the analysis is `COMPLETED` or `AWAITING_APPROVAL`; the
+    /// request as `query` (taking `$id`) reads it. Panics if it fails.
+    pub async fn ask_demo_store(&self, token: &str, prompt: &str, query: &str) -> Value {
+        let store = self.gql("mutation { connectDemoStore(name: \"Demo\") { id } }", json!({}), Some(token)).await.ok();
+        let store = store.data("/connectDemoStore/id").clone();
+        let submit = "mutation($p: String!, $s: ID!) { submitAnalysisRequest(prompt: $p, storeId: $s) { id } }";
+        let submitted = self.gql(submit, json!({ "p": prompt, "s": store }), Some(token)).await.ok();
+        let id = submitted.data("/submitAnalysisRequest/id").clone();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let request = self.gql(query, json!({ "id": id }), Some(token)).await.ok().data("/analysisRequest").clone();
+            match request["status"].as_str() {
+                Some("AWAITING_APPROVAL" | "COMPLETED") => return request,
+                Some("FAILED" | "CANCELLED") => panic!("{prompt:?} did not settle: {request}"),
+                _ => {}
+            }
+            assert!(std::time::Instant::now() < deadline, "{prompt:?} did not finish: {request}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// Registers a new owner; returns (access token, refresh token, user id).
     pub async fn register(&self, email: &str) -> (String, String, String) {
         let r = self

@@ -296,26 +296,6 @@ const REQUEST: &str = "query($id: ID!) { analysisRequest(id: $id) { id status pl
     result { summary warnings sections { title body }
       keyFigures { key label value unit provenance { toolCallId tool query } } } } }";
 
-/// Asks `prompt` and waits for the analysis to settle.
-async fn asked(app: &TestApp, token: &str, prompt: &str) -> Value {
-    let store = app.gql("mutation { connectDemoStore(name: \"Demo\") { id } }", json!({}), Some(token)).await.ok();
-    let store = store.data("/connectDemoStore/id").clone();
-    let submit = "mutation($p: String!, $s: ID!) { submitAnalysisRequest(prompt: $p, storeId: $s) { id } }";
-    let submitted = app.gql(submit, json!({ "p": prompt, "s": store }), Some(token)).await.ok();
-    let id = submitted.data("/submitAnalysisRequest/id").clone();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let request = app.gql(REQUEST, json!({ "id": id }), Some(token)).await.ok().data("/analysisRequest").clone();
-        match request["status"].as_str() {
-            Some("AWAITING_APPROVAL" | "COMPLETED") => return request,
-            Some("FAILED" | "CANCELLED") => panic!("{prompt:?} did not settle: {request}"),
-            _ => {}
-        }
-        assert!(Instant::now() < deadline, "{prompt:?} did not finish: {request}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn the_code_department_cites_nodes_by_name_and_line(backend: Backend) {
     let app = local_app(backend).await;
     let (token, _, _) = app.register("agency@code.example").await;
@@ -323,7 +303,7 @@ async fn the_code_department_cites_nodes_by_name_and_line(backend: Backend) {
     let (dir, _) = repository(&root);
     let done = analysed(&app, &token, &format!("file://{}", dir.display()), None).await;
     assert_eq!(done["job"]["status"], "COMPLETED");
-    let request = asked(&app, &token, "Which functions in my theme repo touch the cart?").await;
+    let request = app.ask_demo_store(&token, "Which functions in my theme repo touch the cart?", REQUEST).await;
     let departments: Vec<&str> =
         request["tasks"].as_array().into_iter().flatten().filter_map(|t| t["department"].as_str()).collect();
     assert_eq!(departments, ["Code"], "{request}");

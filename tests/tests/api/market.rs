@@ -389,23 +389,11 @@ async fn the_market_department_reads_the_moves(backend: Backend) {
         assert!(Instant::now() < deadline, "the ticks were not applied: {}", last.body);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let store = app.gql("mutation { connectDemoStore(name: \"Demo\") { id } }", json!({}), Some(&token)).await.ok();
-    let store = store.data("/connectDemoStore/id").clone();
-    let submit = "mutation($p: String!, $s: ID!) { submitAnalysisRequest(prompt: $p, storeId: $s) { id } }";
     let prompt = "How have my suppliers' shares moved over the last 7 days?";
-    let id = app.gql(submit, json!({ "p": prompt, "s": store }), Some(&token)).await.ok();
-    let id = id.data("/submitAnalysisRequest/id").clone();
     let query = "query($id: ID!) { analysisRequest(id: $id) { status tasks { department toolCalls { id tool input } }
         result { summary keyFigures { key value unit provenance { toolCallId tool query } } } } }";
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let request = loop {
-        let found = app.gql(query, json!({ "id": id }), Some(&token)).await.ok().data("/analysisRequest").clone();
-        if found["status"] == "COMPLETED" {
-            break found;
-        }
-        assert!(found["status"] != "FAILED" && Instant::now() < deadline, "{found}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let request = app.ask_demo_store(&token, prompt, query).await;
+    assert_eq!(request["status"], "COMPLETED");
     assert_eq!(request["tasks"].as_array().map(Vec::len), Some(1), "{request}");
     assert_eq!(request["tasks"][0]["department"], "Market");
     let figures = request["result"]["keyFigures"].as_array().cloned().unwrap_or_default();
