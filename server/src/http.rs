@@ -1,6 +1,7 @@
 //! Routes and the middleware every request passes through.
 
 mod auth;
+mod console;
 mod exports;
 mod graphql;
 mod multipart;
@@ -79,6 +80,9 @@ pub fn router(state: HttpState, metrics: MetricsAccess) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/health", get(ops::health))
         .route("/readyz", get(ops::ready))
+        .route("/console", get(console::root))
+        .route("/console/", get(console::index))
+        .route("/console/{*path}", get(console::asset))
         .route("/exports/{id}", get(exports::download))
         .route("/shopify/callback", get(shopify::callback))
         .route("/shopify/webhooks", post(shopify::webhook));

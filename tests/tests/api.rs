@@ -6,6 +6,7 @@ mod api {
     mod accounts;
     pub mod analysis;
     mod binary;
+    mod console;
     mod client_gone;
     mod code;
     mod compliance;

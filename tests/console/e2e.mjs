@@ -1,0 +1,263 @@
+// The console end to end in headless Chromium, against a running `alatar
+// serve` (embedded default): `node e2e.mjs <base-url> <artifact-dir>`.
+// Prints one JSON line of measurements; exits non-zero on the first
+// failed check (with the reason on stderr).
+//
+// A merchant registers, links the demo store, asks the revenue question and
+// watches it run, sees the chart, approves one proposal (the read-only demo
+// store refuses it, and the reason is shown), rejects the other, and sees the
+// request end COMPLETED. A second merchant in another account sees none of
+// it. Along the way: first load size and paint time, every event shown once
+// (also across a reload mid-run), no CSP violation, no console error, the
+// phone width without sideways scrolling, and axe-core on the main views.
+
+import { chromium } from 'playwright-core';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+const [base, artifacts] = process.argv.slice(2);
+if (!base || !artifacts) throw new Error('usage: node e2e.mjs <base-url> <artifact-dir>');
+mkdirSync(artifacts, { recursive: true });
+const require = createRequire(import.meta.url);
+const axePath = require.resolve('axe-core/axe.min.js');
+const QUESTION = 'How did revenue develop over the last 3 months and what should I do?';
+const PASSWORD = 'correct horse battery staple';
+const TIMEOUT = 60_000;
+const report = {};
+
+function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--no-sandbox', '--disable-dev-shm-usage'],
+});
+
+// A page that records CSP violations, console errors and when the first
+// form appeared.
+async function newPage(options = {}) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options });
+  context.setDefaultTimeout(TIMEOUT);
+  const page = await context.newPage();
+  page.problems = [];
+  page.on('console', (m) => { if (m.type() === 'error') page.problems.push(`console: ${m.text()}`); });
+  page.on('pageerror', (e) => page.problems.push(`page error: ${e.message}`));
+  await page.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+    new MutationObserver((_, observer) => {
+      if (document.querySelector('main form, main h1')) {
+        window.__shown = performance.now();
+        observer.disconnect();
+      }
+    }).observe(document, { childList: true, subtree: true });
+  });
+  return page;
+}
+
+async function clean(page, where) {
+  const csp = await page.evaluate(() => window.__csp);
+  check(csp.length === 0, `${where}: CSP violations ${JSON.stringify(csp)}`);
+  // A refused request (the stranger's NOT_FOUND) logs nothing: the console
+  // shows errors in the page, not in the browser's console.
+  const problems = page.problems.filter((p) => !p.includes('the server responded with a status of 4'));
+  check(problems.length === 0, `${where}: ${problems.join('; ')}`);
+}
+
+async function register(page, email, account) {
+  await page.goto(`${base}/console/#/register`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByLabel('Business name').fill(account);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).waitFor();
+}
+
+async function api(page, query, variables = {}) {
+  const token = await page.evaluate(() => {
+    const id = localStorage.getItem('alatar.current');
+    return JSON.parse(localStorage.getItem('alatar.sessions')).find((s) => s.userId === id).accessToken;
+  });
+  const response = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await response.json();
+  check(!body.errors, `api: ${JSON.stringify(body.errors)}`);
+  return body.data;
+}
+
+// Every event of the request is in the timeline exactly once.
+async function everyEventOnce(page, id, where) {
+  const data = await api(page, 'query($id: ID!) { analysisRequest(id: $id) { lastSequence } }', { id });
+  const last = data.analysisRequest.lastSequence;
+  await page.waitForFunction((n) => document.querySelectorAll('.timeline li').length >= n, last);
+  const shown = await page.$$eval('.timeline li', (items) => items.map((li) => Number(li.dataset.sequence)));
+  const expected = Array.from({ length: last }, (_, i) => i + 1);
+  check(JSON.stringify(shown) === JSON.stringify(expected), `${where}: timeline ${JSON.stringify(shown)} is not 1..${last}`);
+  return last;
+}
+
+async function askQuestion(page, question) {
+  await page.getByRole('link', { name: 'Ask' }).click();
+  await page.getByLabel('Your question').fill(question);
+  await page.getByRole('button', { name: 'Ask', exact: true }).click();
+  await page.waitForURL(/#\/runs\/[\w-]+$/);
+  return page.url().split('/').pop();
+}
+
+try {
+  // First load: what the browser fetched and when the sign-in form was painted.
+  const owner = await newPage();
+  await owner.goto(`${base}/console/`);
+  await owner.getByRole('heading', { name: 'Sign in to Alatar' }).waitFor();
+  const load = await owner.evaluate(async () => {
+    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+    const nav = performance.getEntriesByType('navigation')[0];
+    const resources = performance.getEntriesByType('resource').filter((r) => r.name.includes('/console/'));
+    const paint = performance.getEntriesByName('first-contentful-paint')[0];
+    return {
+      files: [nav.name, ...resources.map((r) => r.name)],
+      encoded: nav.encodedBodySize + resources.reduce((n, r) => n + r.encodedBodySize, 0),
+      firstContentfulPaintMs: paint ? paint.startTime : null,
+      formShownMs: window.__shown,
+    };
+  });
+  let gzipped = 0;
+  for (const file of load.files) {
+    const body = Buffer.from(await (await fetch(file)).arrayBuffer());
+    gzipped += gzipSync(body, { level: 9 }).length;
+  }
+  report.firstLoad = { files: load.files.length, bytes: load.encoded, gzipBytes: gzipped, firstContentfulPaintMs: load.firstContentfulPaintMs, formShownMs: load.formShownMs };
+  check(gzipped <= 150 * 1024, `first load ${gzipped} bytes compressed > 150 KB`);
+  check(load.formShownMs <= 1000, `sign-in form shown after ${load.formShownMs} ms > 1 s`);
+  const headers = (await fetch(`${base}/console/`)).headers;
+  check((headers.get('content-security-policy') || '').includes("script-src 'self'"), 'no CSP header');
+
+  // Register, link the demo store.
+  await register(owner, 'owner@console.example', 'Console Shop');
+  await owner.getByRole('link', { name: 'Stores' }).click();
+  await owner.getByRole('button', { name: 'Link the demo store' }).click();
+  await owner.locator('tr[data-store-id]').first().waitFor();
+  const storeRow = await owner.locator('tr[data-store-id]').first().innerText();
+  check(/demo/i.test(storeRow) && /active/i.test(storeRow), `store row: ${storeRow}`);
+
+  // Ask; the run streams in.
+  const started = Date.now();
+  const id = await askQuestion(owner, QUESTION);
+  const run = owner.locator(`article.run[data-request-id="${id}"]`);
+  await run.waitFor();
+  await owner.locator('.timeline li[data-kind="TASK_STARTED"]').first().waitFor();
+  await owner.locator('.timeline li[data-kind="TOOL_RESULT"]').first().waitFor();
+  await owner.locator('article.run[data-status="AWAITING_APPROVAL"]').waitFor();
+  report.runMs = Date.now() - started;
+  report.liveEvents = await owner.locator('.timeline li[data-live]').count();
+  await owner.locator('svg.chart .mark').first().waitFor();
+  report.chartMarks = await owner.locator('svg.chart .mark').count();
+  check(await owner.locator('.team li').count() >= 1, 'no department shown');
+  check(await owner.locator('ol.plan li').count() >= 1, 'no plan shown');
+  // A key figure says where it came from.
+  const figureButton = owner.locator('button.figure').first();
+  await figureButton.click();
+  check(await figureButton.getAttribute('aria-expanded') === 'true', 'figure provenance did not open');
+  check(await owner.locator('.provenance:not([hidden]) code').count() >= 1, 'figure provenance names no tool');
+
+  // Two proposals: approve the first (the demo store refuses it), reject the other.
+  const cards = owner.locator('li.proposal');
+  await cards.nth(1).waitFor();
+  check(await cards.count() === 2, `expected 2 proposals, saw ${await cards.count()}`);
+  const firstId = await cards.nth(0).getAttribute('data-action-id');
+  const secondId = await cards.nth(1).getAttribute('data-action-id');
+  const actions = await api(owner, 'query($r: ID) { proposedActions(requestId: $r) { id parametersHash } }', { r: id });
+  await owner.screenshot({ path: join(artifacts, 'console-run-desktop.png'), fullPage: true });
+  await owner.locator(`li.proposal[data-action-id="${firstId}"] [data-act="approve"]`).click();
+  const failed = owner.locator(`li.proposal[data-action-id="${firstId}"][data-status="FAILED"]`);
+  await failed.waitFor();
+  const reason = await failed.locator('.error').innerText();
+  check(/read-only|demo/i.test(reason), `failure reason not shown: ${reason}`);
+  const second = owner.locator(`li.proposal[data-action-id="${secondId}"]`);
+  await second.getByLabel('Reason').fill('Not this month');
+  await second.locator('[data-act="reject"]').click();
+  await owner.locator(`li.proposal[data-action-id="${secondId}"][data-status="REJECTED"]`).waitFor();
+  await owner.locator('article.run[data-status="COMPLETED"]').waitFor();
+  report.events = await everyEventOnce(owner, id, 'live run');
+  check(actions.proposedActions.length === 2, 'API disagrees on proposals');
+  await owner.screenshot({ path: join(artifacts, 'console-desktop.png'), fullPage: true });
+
+  // A phone: nothing wider than the screen.
+  await owner.setViewportSize({ width: 390, height: 844 });
+  await owner.reload();
+  await owner.locator('article.run[data-status="COMPLETED"]').waitFor();
+  const overflow = await owner.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, `phone width scrolls sideways by ${overflow}px`);
+  await owner.screenshot({ path: join(artifacts, 'console-phone.png'), fullPage: true });
+  await owner.setViewportSize({ width: 1280, height: 800 });
+
+  // Reloaded mid-run, the timeline still holds every event once.
+  const again = await askQuestion(owner, 'Which products sell best?');
+  await owner.reload();
+  await owner.locator(`article.run[data-request-id="${again}"]`).waitFor();
+  await owner.locator('article.run[data-status="AWAITING_APPROVAL"], article.run[data-status="COMPLETED"]').waitFor();
+  report.eventsAfterReload = await everyEventOnce(owner, again, 'reloaded run');
+
+  // Past analyses and the audit log.
+  await owner.getByRole('link', { name: 'Analyses' }).click();
+  await owner.locator(`li[data-request-id="${id}"]`).waitFor();
+  await owner.getByLabel('Status').selectOption('COMPLETED');
+  await owner.locator(`li[data-request-id="${id}"]`).waitFor();
+  await owner.getByRole('link', { name: 'Audit log' }).click();
+  await owner.locator('table.grid tbody tr').first().waitFor();
+  check(/approved|rejected/i.test(await owner.locator('table.grid tbody').innerText()), 'audit log shows no decision');
+  await clean(owner, 'owner');
+
+  // Someone in another account sees none of it.
+  const stranger = await newPage();
+  await register(stranger, 'stranger@console.example', 'Other Shop');
+  await stranger.goto(`${base}/console/#/runs/${id}`);
+  await stranger.getByRole('alert').waitFor();
+  check(/not found/i.test(await stranger.getByRole('alert').innerText()), 'stranger saw the run');
+  check(await stranger.locator('.proposal').count() === 0, 'stranger saw proposals');
+  await stranger.goto(`${base}/console/#/runs`);
+  await stranger.locator('li.empty').waitFor();
+  await stranger.goto(`${base}/console/#/stores`);
+  await stranger.locator('p.empty').waitFor();
+  check(await stranger.locator('nav a', { hasText: 'Audit log' }).count() === 1, 'owner of their own account has an audit link');
+  await clean(stranger, 'stranger');
+
+  // Accessibility: axe-core on the main views (its script injected, so this
+  // context alone bypasses the page's CSP).
+  const a11y = await newPage({ bypassCSP: true });
+  const serious = [];
+  const audit = async (name) => {
+    await a11y.addScriptTag({ path: axePath });
+    const result = await a11y.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+    for (const v of result.violations) {
+      if (v.impact === 'serious' || v.impact === 'critical') serious.push(`${name}: ${v.id} (${v.nodes.length}) ${v.help}`);
+    }
+  };
+  await a11y.goto(`${base}/console/`);
+  await a11y.getByRole('heading', { name: 'Sign in to Alatar' }).waitFor();
+  await audit('sign in');
+  await a11y.getByLabel('Email').fill('owner@console.example');
+  await a11y.getByLabel('Password').fill(PASSWORD);
+  await a11y.getByRole('button', { name: 'Sign in' }).click();
+  await a11y.getByLabel('Your question').waitFor();
+  await audit('ask');
+  await a11y.goto(`${base}/console/#/runs/${id}`);
+  await a11y.locator('article.run[data-status="COMPLETED"] li.proposal').first().waitFor();
+  await audit('run');
+  for (const [view, ready] of [['#/runs', 'li[data-request-id]'], ['#/stores', 'tr[data-store-id]'], ['#/audit', 'table.grid tbody tr'], ['#/library', 'h2']]) {
+    await a11y.goto(`${base}/console/${view}`);
+    await a11y.locator(ready).first().waitFor();
+    await audit(view);
+  }
+  report.axeSerious = serious.length;
+  check(serious.length === 0, `accessibility: ${serious.join('; ')}`);
+  console.log(JSON.stringify(report));
+} finally {
+  await browser.close();
+}
