@@ -67,15 +67,33 @@ async function signOut() {
   go('#/');
 }
 
+// The role and account as they are now (a role may have changed since
+// sign-in), once per user and page load.
+const checked = new Set();
+async function refreshMe(me) {
+  if (checked.has(me.userId)) return me;
+  checked.add(me.userId);
+  try {
+    const data = await gql('{ me { role account { name } } }');
+    session.update(me.userId, { role: data.me.role, accountName: data.me.account.name });
+  } catch { /* shown by the view's own call */ }
+  return session.current() || me;
+}
+
 async function render() {
   for (const fn of leave) fn();
   leave = [];
-  const me = session.current();
+  let me = session.current();
   const hash = location.hash || '#/';
   if (!me || hash === '#/signin' || hash === '#/register') {
     mount(nav);
     mount(who, me ? h('a', { href: '#/', class: 'quiet' }, 'Back') : null);
     authView(main, hash === '#/register' ? 'register' : 'signin', () => go('#/'));
+    return;
+  }
+  me = await refreshMe(me);
+  if (!session.current()) {
+    render();
     return;
   }
   shell(me);
@@ -94,5 +112,4 @@ async function render() {
 }
 
 window.addEventListener('hashchange', render);
-session.onChange(() => {});
 render();

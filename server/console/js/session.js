@@ -7,7 +7,6 @@
 
 const KEY = 'alatar.sessions';
 const CURRENT = 'alatar.current';
-const listeners = new Set();
 
 function load() {
   try {
@@ -30,14 +29,6 @@ export function current() {
   return load().find((s) => s.userId === id) || null;
 }
 
-export function onChange(fn) {
-  listeners.add(fn);
-}
-
-function changed() {
-  for (const fn of listeners) fn(current());
-}
-
 // Keeps an AuthPayload as the current session.
 export function store(payload) {
   const user = payload.user;
@@ -55,13 +46,20 @@ export function store(payload) {
   sessions.push(entry);
   save(sessions);
   localStorage.setItem(CURRENT, user.id);
-  changed();
   return entry;
+}
+
+// Refreshes what the server says now about the user (role, account name).
+export function update(userId, fields) {
+  const sessions = load();
+  const entry = sessions.find((s) => s.userId === userId);
+  if (!entry) return;
+  Object.assign(entry, fields);
+  save(sessions);
 }
 
 export function switchTo(userId) {
   localStorage.setItem(CURRENT, userId);
-  changed();
 }
 
 export function forget(userId) {
@@ -71,7 +69,6 @@ export function forget(userId) {
     if (next) localStorage.setItem(CURRENT, next.userId);
     else localStorage.removeItem(CURRENT);
   }
-  changed();
 }
 
 function fresh(entry) {

@@ -32,7 +32,7 @@ struct Asset {
 /// The files, by their path under `server/console/`; a unit test checks
 /// the list against the directory, so a file added there is not forgotten.
 macro_rules! assets {
-    ($($path:literal => $mime:literal),* $(,)?) => {
+    ($($path:literal => $mime:expr),* $(,)?) => {
         &[$(Asset { path: $path, mime: $mime, bytes: include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/console/", $path)) }),*]
     };
 }

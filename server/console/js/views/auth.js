@@ -8,7 +8,7 @@ export function authView(main, mode, done) {
   const registering = mode === 'register';
   const email = h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true });
   const password = h('input', {
-    type: 'password', name: 'password', required: true, minlength: 12,
+    type: 'password', name: 'password', required: true, minlength: 10,
     autocomplete: registering ? 'new-password' : 'current-password',
   });
   const account = h('input', { type: 'text', name: 'account', autocomplete: 'organization' });
@@ -33,7 +33,7 @@ export function authView(main, mode, done) {
   } },
   h('h1', {}, registering ? 'Create your Alatar account' : 'Sign in to Alatar'),
   field('Email', email),
-  field('Password', password, registering ? 'At least 12 characters.' : null),
+  field('Password', password, registering ? 'At least 10 characters, not a common one.' : null),
   registering ? field('Business name', account, 'Shown to the people you invite.') : null,
   problem,
   submit,

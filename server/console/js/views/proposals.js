@@ -6,7 +6,7 @@
 
 import { h, mount, badge, errorBox, field } from '../dom.js';
 import { gql, subscribe } from '../api.js';
-import { dateTime, json } from '../format.js';
+import { dateTime, json, number } from '../format.js';
 import { onLeave } from '../main.js';
 
 const FIELDS = `id requestId kind parameters parametersHash preview requiredScopes status createdAt expiresAt
@@ -37,14 +37,28 @@ function diff(before, after) {
   return out;
 }
 
+// `averageOrderWithCode` → "Average order with code".
+function words(key) {
+  const spaced = key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
+  return spaced.charAt(0).toUpperCase() + spaced.slice(1);
+}
+
+function effect(value) {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    return h('p', {}, h('strong', {}, 'Expected effect: '), typeof value === 'string' ? value : json(value));
+  }
+  return h('div', {}, h('strong', {}, 'Expected effect'),
+    h('dl', { class: 'effect' }, Object.entries(value).map(([k, v]) => [h('dt', {}, words(k)),
+      h('dd', {}, typeof v === 'number' ? number(v) : typeof v === 'string' ? v : json(v))])));
+}
+
 function preview(action) {
   const p = action.preview || {};
   const changes = Object.entries(p).filter(([, v]) => v && typeof v === 'object' && 'before' in v && 'after' in v);
   return h('div', { class: 'preview' },
     p.summary ? h('p', { class: 'change' }, p.summary) : null,
     changes.map(([name, v]) => h('div', { class: 'diff' }, h('h4', {}, name), h('p', {}, diff(v.before, v.after)))),
-    p.expectedEffect !== undefined ? h('p', {}, h('strong', {}, 'Expected effect: '),
-      typeof p.expectedEffect === 'string' ? p.expectedEffect : json(p.expectedEffect)) : null,
+    p.expectedEffect !== undefined ? effect(p.expectedEffect) : null,
     p.rationale ? h('p', { class: 'muted' }, p.rationale) : null,
     h('details', {}, h('summary', {}, 'Exact parameters'), h('pre', {}, json(action.parameters))));
 }

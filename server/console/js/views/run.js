@@ -59,6 +59,7 @@ export async function runView(main, me, id) {
   const tasks = new Map();
   let status = request.status;
   let answered = false;
+  let answeredAt = null;
 
   const statusBadge = h('span', {});
   const clock = h('span', { class: 'muted' });
@@ -71,7 +72,7 @@ export async function runView(main, me, id) {
   } }, 'Cancel');
   const plan = h('div', { class: 'plan-box' });
   const team = h('ul', { class: 'team', 'aria-label': 'Departments' });
-  const timeline = h('ol', { class: 'timeline', 'aria-live': 'polite', 'aria-label': 'Progress' });
+  const timeline = h('ol', { class: 'timeline', 'aria-live': 'polite', 'aria-label': 'Progress', tabindex: 0 });
   const failure = h('div');
   const answer = h('section', { class: 'answer', 'aria-label': 'Answer' });
   const proposals = h('section', { class: 'proposals', 'aria-label': 'Proposed changes' });
@@ -92,15 +93,16 @@ export async function runView(main, me, id) {
     cancel.hidden = TERMINAL.includes(status) || status === 'AWAITING_APPROVAL';
   };
   const tick = () => {
-    const end = TERMINAL.includes(status) && request.finishedAt ? new Date(request.finishedAt).getTime() : Date.now();
-    clock.textContent = `${elapsed(end - started)}${TERMINAL.includes(status) ? '' : ' so far'}`;
+    if (TERMINAL.includes(status) && request.finishedAt) clock.textContent = `took ${elapsed(new Date(request.finishedAt).getTime() - started)}`;
+    else if (answeredAt) clock.textContent = `answered in ${elapsed(answeredAt - started)}`;
+    else clock.textContent = `${elapsed(Date.now() - started)} so far`;
   };
   const timer = setInterval(tick, 500);
   onLeave(() => clearInterval(timer));
 
   const showTeam = () => mount(team, [...tasks.values()].map((t) => h('li', { dataset: { status: t.status } },
     h('strong', {}, t.department), ' ', badge(t.status), ' ',
-    h('span', { class: 'muted' }, `${t.tools} tool call${t.tools === 1 ? '' : 's'}${t.ms !== null ? ` · ${elapsed(t.ms)}` : ''}`))));
+    h('span', { class: 'muted' }, `${t.tools} tool call${t.tools === 1 ? '' : 's'}${t.tools ? ` · ${elapsed(t.toolMs)} in tools` : ''}`))));
 
   const loadAnswer = async () => {
     if (answered) return;
@@ -119,11 +121,13 @@ export async function runView(main, me, id) {
     seen.add(event.sequence);
     const p = event.payload || {};
     const at = new Date(event.createdAt).getTime();
-    if (p.taskId && !tasks.has(p.taskId) && p.department) tasks.set(p.taskId, { department: p.department, status: 'RUNNING', tools: 0, at, ms: null });
+    if (p.taskId && !tasks.has(p.taskId) && p.department) tasks.set(p.taskId, { department: p.department, status: 'RUNNING', tools: 0, toolMs: 0 });
     const task = tasks.get(p.taskId);
     if (event.kind === 'TOOL_CALL' && task) task.tools += 1;
-    if (event.kind === 'TASK_COMPLETED' && task) { task.status = 'COMPLETED'; task.ms = at - task.at; }
-    if (event.kind === 'TASK_FAILED' && task) { task.status = 'FAILED'; task.ms = at - task.at; }
+    if (event.kind === 'TOOL_RESULT' && task) task.toolMs += Number(p.durationMs) || 0;
+    if (event.kind === 'TASK_COMPLETED' && task) task.status = 'COMPLETED';
+    if (event.kind === 'TASK_FAILED' && task) task.status = 'FAILED';
+    if (event.kind === 'RESULT') answeredAt = at;
     if (event.kind === 'PLAN' && Array.isArray(p.steps)) mount(plan, planList(p.steps));
     if (event.kind === 'STATUS_CHANGED' && (p.status || event.status)) {
       status = p.status || event.status;
@@ -131,7 +135,8 @@ export async function runView(main, me, id) {
       if (status === 'FAILED' && p.reason) mount(failure, h('div', { class: 'error', role: 'alert' }, `The analysis failed: ${p.reason}`));
       showStatus();
     }
-    if (event.kind.startsWith('TASK_') || event.kind === 'TOOL_CALL') showTeam();
+    if (event.kind.startsWith('TASK_') || event.kind.startsWith('TOOL_')) showTeam();
+    tick();
     const item = h('li', { dataset: { sequence: event.sequence, kind: event.kind, live: live ? '1' : undefined } },
       h('span', { class: 'at' }, `+${elapsed(at - started)}`), ' ', describe(event, tasks));
     // Numbers arrive in order; one that does not (a redelivery) goes in its place.
