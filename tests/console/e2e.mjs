@@ -225,6 +225,31 @@ try {
   await owner.getByRole('link', { name: 'Audit log' }).click();
   await owner.locator('table.grid tbody tr').first().waitFor();
   check(/approved|rejected/i.test(await owner.locator('table.grid tbody').innerText()), 'audit log shows no decision');
+  // A collection with one document: chat about it, the answer streamed and then cited.
+  const created = await api(owner, 'mutation { createCollection(name: "Policies") { id } }');
+  const collection = created.createCollection.id;
+  const form = new FormData();
+  form.append('operations', JSON.stringify({ query: 'mutation($c: ID!, $f: Upload!) { uploadDocument(collectionId: $c, file: $f) { id } }', variables: { c: collection, f: null } }));
+  form.append('map', JSON.stringify({ 0: ['variables.f'] }));
+  form.append('0', new Blob(['# Returns\n\nItems can be returned within 30 days of delivery for a full refund. Sale items are final.\n'], { type: 'text/markdown' }), 'returns.md');
+  const token = await owner.evaluate(() => JSON.parse(localStorage.getItem('alatar.sessions')).find((s) => s.userId === localStorage.getItem('alatar.current')).accessToken);
+  const uploaded = await (await fetch(`${base}/graphql`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'x-alatar-csrf': '1' }, body: form })).json();
+  check(!uploaded.errors, `upload: ${JSON.stringify(uploaded.errors)}`);
+  for (let i = 0; ; i += 1) {
+    const d = await api(owner, 'query($id: ID!) { document(id: $id) { status } }', { id: uploaded.data.uploadDocument.id });
+    if (d.document.status === 'INGESTED') break;
+    check(d.document.status !== 'FAILED' && i < 300, `document ${d.document.status}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await owner.getByRole('link', { name: 'Library' }).click();
+  await owner.getByRole('button', { name: 'Chat about it' }).click();
+  await owner.waitForURL(/#\/chats\/[\w-]+$/);
+  await owner.getByLabel('Ask about these documents').fill('How many days do customers have to return items?');
+  await owner.getByRole('button', { name: 'Send' }).click();
+  const answer = owner.locator('li.message.assistant[data-status="COMPLETE"]');
+  await answer.waitFor();
+  check(/30 days/.test(await answer.innerText()), `chat answer: ${await answer.innerText()}`);
+  check(await answer.locator('.citations a', { hasText: 'returns.md' }).count() >= 1, 'chat answer cites nothing');
   await clean(owner, 'owner');
 
   // Someone in another account sees none of it.
@@ -263,7 +288,7 @@ try {
   await a11y.goto(`${base}/console/#/runs/${id}`);
   await a11y.locator('article.run[data-status="COMPLETED"] li.proposal').first().waitFor();
   await audit('run');
-  for (const [view, ready] of [['#/runs', 'li[data-request-id]'], ['#/stores', 'tr[data-store-id]'], ['#/audit', 'table.grid tbody tr'], ['#/library', 'h2']]) {
+  for (const [view, ready] of [['#/runs', 'li[data-request-id]'], ['#/stores', 'tr[data-store-id]'], ['#/audit', 'table.grid tbody tr'], ['#/library', 'h2'], ['#/chats', 'li a']]) {
     await a11y.goto(`${base}/console/${view}`);
     await a11y.locator(ready).first().waitFor();
     await audit(view);

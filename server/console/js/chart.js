@@ -15,8 +15,9 @@ function ticks(max, count = 5) {
   const raw = max / count;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((v) => v >= raw) || raw;
-  const out = [];
-  for (let v = 0; v <= max + step / 2; v += step) out.push(v);
+  // Up to the first tick at or above the largest value, so no mark is cut off.
+  const out = [0];
+  for (let i = 1; out[out.length - 1] < max; i += 1) out.push(i * step);
   return out;
 }
 

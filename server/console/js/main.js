@@ -11,6 +11,7 @@ import { runView } from './views/run.js';
 import { storesView } from './views/stores.js';
 import { auditView } from './views/audit.js';
 import { libraryView, documentView } from './views/library.js';
+import { chatsView, chatView } from './views/chat.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -23,6 +24,8 @@ const ROUTES = [
   { path: /^#\/stores$/, view: storesView, label: 'Stores', href: '#/stores' },
   { path: /^#\/library$/, view: libraryView, label: 'Library', href: '#/library' },
   { path: /^#\/documents\/([\w-]+)$/, view: documentView },
+  { path: /^#\/chats$/, view: chatsView, label: 'Chats', href: '#/chats' },
+  { path: /^#\/chats\/([\w-]+)$/, view: chatView },
   { path: /^#\/audit$/, view: auditView, label: 'Audit log', href: '#/audit', roles: ['OWNER', 'ADMIN'] },
 ];
 

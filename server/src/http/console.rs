@@ -57,6 +57,7 @@ static ASSETS: &[Asset] = assets! {
     "js/views/proposals.js" => JS,
     "js/views/audit.js" => JS,
     "js/views/library.js" => JS,
+    "js/views/chat.js" => JS,
     "vendor/graphql-ws/client.js" => JS,
     "vendor/graphql-ws/common-CGW11Fyb.js" => JS,
     "vendor/graphql-ws/LICENSE.md" => "text/plain; charset=utf-8",

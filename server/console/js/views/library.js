@@ -5,6 +5,7 @@
 import { h, mount, badge, errorBox } from '../dom.js';
 import { gql } from '../api.js';
 import { bytes, dateTime, figure, number } from '../format.js';
+import { startChat } from './chat.js';
 
 const QUERY = `{
   collections(first: 50) { nodes { id name description documentCount updatedAt documents(first: 50) { nodes { id filename status pageCount } } } }
@@ -46,7 +47,8 @@ export async function libraryView(main) {
   const stocks = await indicators(data.stockSymbols);
   mount(main, h('h1', {}, 'Library'),
     section('Documents', data.collections.nodes, 'No collection yet.', (c) => [
-      h('strong', {}, c.name), ` · ${c.documentCount} document${c.documentCount === 1 ? '' : 's'}`,
+      h('strong', {}, c.name), ` · ${c.documentCount} document${c.documentCount === 1 ? '' : 's'} `,
+      h('button', { type: 'button', class: 'quiet', onclick: () => startChat(c.id).catch((e) => mount(main, errorBox(e))) }, 'Chat about it'),
       c.description ? h('div', { class: 'muted' }, c.description) : null,
       h('ul', {}, c.documents.nodes.map((d) => h('li', {}, h('a', { href: `#/documents/${d.id}` }, d.filename), ' ', badge(d.status),
         d.pageCount ? ` · ${d.pageCount} pages` : '')))]),

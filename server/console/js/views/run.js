@@ -25,10 +25,16 @@ function words(kind) {
   return kind.replaceAll('_', ' ').toLowerCase();
 }
 
+// `DataRetrieval` → "Data retrieval".
+function department(name) {
+  const spaced = String(name).replace(/([a-z])([A-Z])/g, '$1 $2');
+  return spaced.charAt(0) + spaced.slice(1).toLowerCase();
+}
+
 // What an event says, in a sentence.
 function describe(event, tasks) {
   const p = event.payload || {};
-  const dept = p.department || (tasks.get(p.taskId) || {}).department || 'A department';
+  const dept = department(p.department || (tasks.get(p.taskId) || {}).department || 'A department');
   switch (event.kind) {
     case 'STATUS_CHANGED': return `Status: ${words(p.status || event.status || '')}${p.reason ? ` — ${p.reason}` : ''}`;
     case 'PLAN': return `Planned ${(p.steps || []).length} step${(p.steps || []).length === 1 ? '' : 's'}${p.intent ? ` (${words(p.intent)})` : ''}`;
@@ -48,7 +54,7 @@ function describe(event, tasks) {
 
 function planList(steps) {
   return h('ol', { class: 'plan' }, steps.map((s) => h('li', {},
-    h('strong', {}, s.department || s.agent || 'Step'), ' ', s.objective || s.goal || '')));
+    h('strong', {}, department(s.department || 'Step')), ' ', s.objective || '')));
 }
 
 export async function runView(main, me, id) {
@@ -93,15 +99,15 @@ export async function runView(main, me, id) {
     cancel.hidden = TERMINAL.includes(status) || status === 'AWAITING_APPROVAL';
   };
   const tick = () => {
-    if (TERMINAL.includes(status) && request.finishedAt) clock.textContent = `took ${elapsed(new Date(request.finishedAt).getTime() - started)}`;
-    else if (answeredAt) clock.textContent = `answered in ${elapsed(answeredAt - started)}`;
+    if (answeredAt) clock.textContent = `answered in ${elapsed(answeredAt - started)}`;
+    else if (TERMINAL.includes(status) && request.finishedAt) clock.textContent = `took ${elapsed(new Date(request.finishedAt).getTime() - started)}`;
     else clock.textContent = `${elapsed(Date.now() - started)} so far`;
   };
   const timer = setInterval(tick, 500);
   onLeave(() => clearInterval(timer));
 
   const showTeam = () => mount(team, [...tasks.values()].map((t) => h('li', { dataset: { status: t.status } },
-    h('strong', {}, t.department), ' ', badge(t.status), ' ',
+    h('strong', {}, department(t.department)), ' ', badge(t.status), ' ',
     h('span', { class: 'muted' }, `${t.tools} tool call${t.tools === 1 ? '' : 's'}${t.tools ? ` · ${elapsed(t.toolMs)} in tools` : ''}`))));
 
   const loadAnswer = async () => {
