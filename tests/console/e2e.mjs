@@ -212,6 +212,26 @@ try {
   const proposals = await owner.locator('li.proposal').evaluateAll((els) => els.map((e) => e.dataset.actionId));
   check(proposals.length === 2, `expected 2 proposals, saw ${proposals.length}`);
   check(await owner.locator('li.proposal .diff ins').count() >= 1, 'the product text change shows no diff');
+  // An analyst of the account sees the proposals but no decision controls,
+  // and the server refuses the decision all the same.
+  const invited = await api(owner, 'mutation { inviteMember(email: "analyst@console.example", role: ANALYST) { token } }');
+  const joined = await (await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: 'mutation($t: String!, $p: String!) { register(email: "analyst@console.example", password: $p, invitationToken: $t) { accessToken } }', variables: { t: invited.inviteMember.token, p: PASSWORD } }) })).json();
+  check(!joined.errors, `analyst: ${JSON.stringify(joined.errors)}`);
+  const analyst = await newPage();
+  await analyst.goto(`${base}/console/#/signin`);
+  await analyst.getByLabel('Email').fill('analyst@console.example');
+  await analyst.getByLabel('Password').fill(PASSWORD);
+  await analyst.getByRole('button', { name: 'Sign in' }).click();
+  await analyst.getByRole('navigation', { name: 'Main' }).waitFor();
+  await analyst.goto(`${base}/console/#/runs/${again}`);
+  await analyst.locator('li.proposal').nth(1).waitFor();
+  check(await analyst.locator('[data-act]').count() === 0, 'an analyst is shown decision controls');
+  check(await analyst.locator('nav a', { hasText: 'Audit log' }).count() === 0, 'an analyst is shown the audit log');
+  const refused = await (await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${joined.data.register.accessToken}` },
+    body: JSON.stringify({ query: 'mutation($id: ID!) { rejectAction(id: $id) { id } }', variables: { id: proposals[0] } }) })).json();
+  check(refused.errors && refused.errors[0].extensions.code === 'FORBIDDEN', `analyst decision: ${JSON.stringify(refused)}`);
+  await clean(analyst, 'analyst');
   for (const other of proposals) await reject(owner, other);
   await owner.locator(`article.run[data-request-id="${again}"][data-status="COMPLETED"]`).waitFor();
   const decided = await api(owner, 'query($r: ID) { proposedActions(requestId: $r) { status decisionReason } }', { r: again });
@@ -265,6 +285,22 @@ try {
   await stranger.locator('p.empty').waitFor();
   check(await stranger.locator('nav a', { hasText: 'Audit log' }).count() === 1, 'owner of their own account has an audit link');
   await clean(stranger, 'stranger');
+
+  // One browser signed in as both: the header switches between them.
+  await owner.getByRole('link', { name: 'Add account' }).click();
+  await owner.getByLabel('Email').fill('stranger@console.example');
+  await owner.getByLabel('Password').fill(PASSWORD);
+  await owner.getByRole('button', { name: 'Sign in' }).click();
+  await owner.getByRole('navigation', { name: 'Main' }).waitFor();
+  const picker = owner.getByLabel('Signed in as');
+  check(await picker.locator('option').count() === 2, 'the switcher does not list both sign-ins');
+  check(/Other Shop/.test(await picker.locator('option:checked').innerText()), 'not switched to the added account');
+  await owner.goto(`${base}/console/#/runs`);
+  await owner.locator('li.empty').waitFor();
+  const ownerOption = await picker.locator('option', { hasText: 'Console Shop' }).getAttribute('value');
+  await picker.selectOption(ownerOption);
+  await owner.goto(`${base}/console/#/runs`);
+  await owner.locator(`li[data-request-id="${id}"]`).waitFor();
 
   // Accessibility: axe-core on the main views (its script injected, so this
   // context alone bypasses the page's CSP).
