@@ -237,6 +237,36 @@ try {
   const decided = await api(owner, 'query($r: ID) { proposedActions(requestId: $r) { status decisionReason } }', { r: again });
   check(decided.proposedActions.every((a) => a.status === 'REJECTED' && a.decisionReason === 'Not this month'), `rejections: ${JSON.stringify(decided)}`);
 
+  // With Shopify configured (the fake, whose grant screen approves at
+  // once): install a shop through OAuth in this browser, ask about it, and
+  // approve its proposal, which runs against the shop, then revert it.
+  if (process.env.E2E_SHOP) {
+    const shop = process.env.E2E_SHOP;
+    await owner.getByRole('link', { name: 'Stores' }).click();
+    await owner.getByLabel('Shopify store').fill(shop);
+    await owner.getByRole('button', { name: 'Connect with Shopify' }).click();
+    await owner.waitForURL(/\/admin\/apps\//);
+    await owner.goto(`${base}/console/#/stores`);
+    const row = owner.locator('tr[data-store-id]', { hasText: shop });
+    await row.waitFor();
+    check(/active/i.test(await row.innerText()), `installed store: ${await row.innerText()}`);
+    const storeId = await row.getAttribute('data-store-id');
+    await owner.getByRole('link', { name: 'Ask' }).click();
+    await owner.getByLabel('Store').selectOption(storeId);
+    await owner.getByLabel('Your question').fill(QUESTION);
+    await owner.getByRole('button', { name: 'Ask', exact: true }).click();
+    await owner.waitForURL(/#\/runs\/[\w-]+$/);
+    await owner.locator('article.run[data-status="AWAITING_APPROVAL"] li.proposal').first().waitFor();
+    const action = await owner.locator('li.proposal').first().getAttribute('data-action-id');
+    await owner.locator(`li.proposal[data-action-id="${action}"] [data-act="approve"]`).click();
+    await owner.locator(`li.proposal[data-action-id="${action}"][data-status="EXECUTED"] [data-act="revert"]`).click();
+    await owner.locator(`li.proposal[data-action-id="${action}"][data-status="REVERTED"]`).waitFor();
+    for (const other of (await owner.locator('li.proposal[data-status="PENDING"]').evaluateAll((els) => els.map((e) => e.dataset.actionId)))) {
+      await reject(owner, other);
+    }
+    report.shopifyInstalled = true;
+  }
+
   // Past analyses and the audit log.
   await owner.getByRole('link', { name: 'Analyses' }).click();
   await owner.locator(`li[data-request-id="${id}"]`).waitFor();

@@ -1,4 +1,5 @@
-//! A fake Shopify for tests (there is no network here): the OAuth token
+//! A fake Shopify for tests (there is no network here): the OAuth grant
+//! screen (a merchant who approves at once, for browser tests), the token
 //! endpoint (code exchange and refresh of expiring offline tokens) and the
 //! GraphQL Admin API for the queries and mutations Alatar uses, with cost
 //! extensions, scripted faults (429, 5xx, `THROTTLED`, slow answers, GraphQL
@@ -263,6 +264,8 @@ impl FakeShopify {
         seed(&mut state);
         let shop = Arc::new(Mutex::new(state));
         let app = Router::new()
+            .route("/{shop}/admin/oauth/authorize", get(authorize))
+            .route("/{shop}/admin/apps/{key}", get(installed))
             .route("/{shop}/admin/oauth/access_token", post(token))
             .route("/{shop}/admin/api/{version}/graphql.json", post(graphql))
             .route("/bulk/{id}", get(bulk_result))
@@ -379,6 +382,41 @@ impl Drop for Unanswered {
             shop.lock().unwrap_or_else(|p| p.into_inner()).token_requests_dropped += 1;
         }
     }
+}
+
+/// `GET /admin/oauth/authorize`: Shopify's grant screen, as a merchant who
+/// approves at once: back to `redirect_uri` with a code and the query
+/// signed with the app's secret, as Shopify sends it.
+async fn authorize(
+    Path(shop): Path<String>,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    if query.get("client_id").map(String::as_str) != Some(APP_KEY) {
+        return (StatusCode::BAD_REQUEST, "unknown client_id").into_response();
+    }
+    let (Some(redirect), Some(state)) = (query.get("redirect_uri"), query.get("state")) else {
+        return (StatusCode::BAD_REQUEST, "redirect_uri and state are required").into_response();
+    };
+    let mut params: Vec<(String, String)> = vec![
+        ("code".into(), GOOD_CODE.into()),
+        ("shop".into(), shop),
+        ("state".into(), state.clone()),
+        ("timestamp".into(), Utc::now().timestamp().to_string()),
+    ];
+    let hmac = alatar_agents::shopify::signature::sign_query(APP_SECRET.as_bytes(), &params);
+    params.push(("hmac".into(), hmac));
+    // Every value is URL-safe as it is (the state is URL-safe base64).
+    let query = params.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+    (StatusCode::FOUND, [(axum::http::header::LOCATION, format!("{redirect}?{query}"))]).into_response()
+}
+
+/// `GET /admin/apps/{key}`: where the install ends, the app inside the admin.
+async fn installed() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        "<!doctype html><title>Installed</title><h1>App installed</h1>",
+    )
+        .into_response()
 }
 
 async fn token(State(shop): State<Arc<Mutex<Shop>>>, Json(body): Json<Value>) -> Response {

@@ -6,11 +6,11 @@ mod api {
     mod accounts;
     pub mod analysis;
     mod binary;
-    mod console;
     mod client_gone;
     mod code;
     mod compliance;
     mod connections;
+    mod console;
     mod dashboards;
     mod datasets;
     mod datasets_department;

@@ -137,7 +137,8 @@ mod tests {
             if path.is_dir() {
                 files(&path, root, out);
             } else {
-                let rel = path.strip_prefix(root).unwrap_or_else(|e| panic!("{e}")).to_string_lossy().replace('\\', "/");
+                let rel =
+                    path.strip_prefix(root).unwrap_or_else(|e| panic!("{e}")).to_string_lossy().replace('\\', "/");
                 out.push(rel);
             }
         }
@@ -148,7 +149,8 @@ mod tests {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("console");
         let mut found = Vec::new();
         files(&root, &root, &mut found);
-        found.retain(|f| !matches!(f.as_str(), "vendor/package.json" | "vendor/package-lock.json" | "vendor/README.md"));
+        found
+            .retain(|f| !matches!(f.as_str(), "vendor/package.json" | "vendor/package-lock.json" | "vendor/README.md"));
         found.sort();
         let mut listed: Vec<String> = ASSETS.iter().map(|a| a.path.to_owned()).collect();
         listed.sort();
@@ -159,7 +161,9 @@ mod tests {
     fn a_known_validator_is_not_modified_and_an_unknown_path_is_not_found() {
         let first = serve("js/main.js", &HeaderMap::new());
         assert_eq!(first.status(), StatusCode::OK);
-        assert!(first.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap_or_default().contains("script-src 'self'"));
+        assert!(
+            first.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap_or_default().contains("script-src 'self'")
+        );
         let etag = first.headers()[header::ETAG].clone();
         let mut again = HeaderMap::new();
         again.insert(header::IF_NONE_MATCH, etag);
