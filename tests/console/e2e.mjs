@@ -307,7 +307,9 @@ try {
   await register(stranger, 'stranger@console.example', 'Other Shop');
   await stranger.goto(`${base}/console/#/runs/${id}`);
   await stranger.getByRole('alert').waitFor();
-  check(/not found/i.test(await stranger.getByRole('alert').innerText()), 'stranger saw the run');
+  const refusal = await stranger.getByRole('alert').innerText();
+  check(/not found/i.test(refusal), 'stranger saw the run');
+  check(/request [0-9a-f-]{36}/.test(refusal), `the error names no request id: ${refusal}`);
   check(await stranger.locator('.proposal').count() === 0, 'stranger saw proposals');
   await stranger.goto(`${base}/console/#/runs`);
   await stranger.locator('li.empty').waitFor();
@@ -331,6 +333,22 @@ try {
   await picker.selectOption(ownerOption);
   await owner.goto(`${base}/console/#/runs`);
   await owner.locator(`li[data-request-id="${id}"]`).waitFor();
+
+  // Signing out forgets each sign-in and its tokens.
+  await owner.getByRole('button', { name: 'Sign out' }).click();
+  await owner.waitForFunction(() => document.querySelectorAll('#who select option').length === 1);
+  check((await owner.evaluate(() => JSON.parse(localStorage.getItem('alatar.sessions')).length)) === 1, 'sign out kept the session');
+  await owner.getByRole('button', { name: 'Sign out' }).click();
+  await owner.getByRole('heading', { name: 'Sign in to Alatar' }).waitFor();
+  check(!(await owner.evaluate(() => localStorage.getItem('alatar.sessions'))).includes('Token'), 'tokens left in storage');
+
+  // By keyboard: focus starts in Email, Tab goes on to Password, then to the button.
+  const focused = () => owner.evaluate(() => document.activeElement.name || document.activeElement.textContent);
+  check(await focused() === 'email', `focus starts at ${await focused()}`);
+  await owner.keyboard.press('Tab');
+  check(await focused() === 'password', `Tab reached ${await focused()}`);
+  await owner.keyboard.press('Tab');
+  check(await focused() === 'Sign in', `Tab reached ${await focused()}`);
 
   // Accessibility: axe-core on the main views (its script injected, so this
   // context alone bypasses the page's CSP).
