@@ -357,7 +357,27 @@ pub async fn finish(p: &Pipeline, scope: AccountScope, indexed: &Indexed) -> Res
         .filter(document::Column::Id.eq(indexed.document_id))
         .exec(&scope.on(&p.db))
         .await?;
+    refresh_statistics(&p.db).await;
     Ok(())
+}
+
+/// On PostgreSQL, fresh planner statistics for the tables an analysis just
+/// filled. Until autovacuum gets to them, the planner takes a new
+/// repository's collection for a row or two, and reads its vectors by the
+/// collection's btree and sorts them all (an exact scan: 9 ms p50 for
+/// 9,001 nodes) rather than walking the HNSW index (about 1 ms); the graph's
+/// expansion reads likewise. `ANALYZE` samples at most 30,000 rows a table,
+/// so it costs about the same on a large table as on a small one. A role
+/// that does not own the tables gets a warning, not an error, and searches
+/// are as fast once autovacuum has run.
+async fn refresh_statistics(db: &sea_orm::DatabaseConnection) {
+    use sea_orm::ConnectionTrait;
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return;
+    }
+    if let Err(e) = db.execute_unprepared("ANALYZE chunk_embeddings, document_chunks, code_nodes, code_edges").await {
+        tracing::warn!(error = %e, "could not refresh the planner's statistics after a repository analysis");
+    }
 }
 
 #[cfg(test)]

@@ -89,6 +89,19 @@ pub trait VectorRetriever: Send + Sync {
         query: &SearchQuery,
         limit: usize,
     ) -> anyhow::Result<Vec<Candidate>>;
+
+    /// [`candidates`](Self::candidates) if `collection` is
+    /// [`ready`](Self::ready), else `None`. An implementation may overlap
+    /// the check with the query's embedding, which does not depend on it.
+    async fn candidates_if_ready(
+        &self,
+        db: &DatabaseConnection,
+        collection: &collection::Model,
+        query: &SearchQuery,
+        limit: usize,
+    ) -> anyhow::Result<Option<Vec<Candidate>>> {
+        if self.ready(db, collection).await? { self.candidates(db, query, limit).await.map(Some) } else { Ok(None) }
+    }
 }
 
 /// The retrievers a search may use.
@@ -240,13 +253,7 @@ async fn fuse_hybrid(
 ) -> anyhow::Result<(SearchQuery, Plan, Vec<Fused>)> {
     let depth = query.first.max(FUSION_DEPTH);
     let by_words = retrievers.full_text.candidates(db, &query, depth);
-    let by_meaning = async {
-        if vector.ready(db, collection).await? {
-            vector.candidates(db, meaning, depth).await.map(Some)
-        } else {
-            Ok(None)
-        }
-    };
+    let by_meaning = vector.candidates_if_ready(db, collection, meaning, depth);
     let (by_words, by_meaning) = tokio::join!(by_words, by_meaning);
     let (mut words, by_meaning) = (by_words?, by_meaning?);
     let keep = |found: Vec<Candidate>| -> Vec<Candidate> {

@@ -49,10 +49,14 @@ export function token(options) {
 // A query or mutation as the current user; an expired token is refreshed
 // once and the call repeated.
 export async function gql(query, variables = {}) {
+  const user = session.current() && session.current().userId;
+  const first = await token();
   try {
-    return await post(query, variables, await token());
+    return await post(query, variables, first);
   } catch (error) {
-    if (error.code !== 'UNAUTHENTICATED' || !session.current()) throw error;
+    // Repeated only for the same user, with a token it refreshed.
+    const now = session.current();
+    if (error.code !== 'UNAUTHENTICATED' || !user || !now || now.userId !== user) throw error;
     return post(query, variables, await token({ force: true }));
   }
 }
@@ -123,7 +127,10 @@ function setStatus(next) {
   status = next;
   for (const fn of statusListeners) fn(status);
 }
+// Calls `fn` with the live connection's status now and on each change;
+// returns the function that stops it.
 export function onStatus(fn) {
   statusListeners.add(fn);
   fn(status);
+  return () => statusListeners.delete(fn);
 }

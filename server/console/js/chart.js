@@ -23,14 +23,15 @@ function ticks(max, count = 5) {
 
 function table(title, rows) {
   const cols = rows.length ? Object.keys(rows[0]) : [];
-  return h('table', { class: 'grid small' }, h('caption', {}, title),
+  return h('div', { class: 'scroll' }, h('table', { class: 'grid small' }, h('caption', {}, title),
     h('thead', {}, h('tr', {}, cols.map((c) => h('th', { scope: 'col' }, c)))),
-    h('tbody', {}, rows.slice(0, 50).map((r) => h('tr', {}, cols.map((c) => h('td', {}, r[c] === null ? '—' : String(r[c])))))));
+    h('tbody', {}, rows.slice(0, 50).map((r) => h('tr', {}, cols.map((c) => h('td', {}, r[c] === null || r[c] === undefined ? '—' : typeof r[c] === 'object' ? JSON.stringify(r[c]) : String(r[c]))))))));
 }
 
 export function chart(viz) {
   const spec = viz.spec || {};
-  const rows = (spec.data && spec.data.values) || viz.data || [];
+  const given = (spec.data && spec.data.values) || viz.data;
+  const rows = Array.isArray(given) ? given.filter((r) => r && typeof r === 'object') : [];
   const enc = spec.encoding || {};
   const mark = typeof spec.mark === 'string' ? spec.mark : (spec.mark && spec.mark.type);
   const xf = enc.x && enc.x.field;

@@ -29,12 +29,23 @@ const ROUTES = [
   { path: /^#\/audit$/, view: auditView, label: 'Audit log', href: '#/audit', roles: ['OWNER', 'ADMIN'] },
 ];
 
-// What the view being shown holds open (subscriptions), closed on leaving it.
+// What the view being shown holds open (subscriptions, timers), closed on
+// leaving it. `box` is the element the view draws in: a view that finishes
+// loading after the merchant has moved on draws into a detached box, and
+// what it would hold open is closed at once.
 let leave = [];
 
-export function onLeave(fn) {
-  leave.push(fn);
+export function onLeave(fn, box) {
+  if (box && !box.isConnected) fn();
+  else leave.push(fn);
 }
+
+// The live connection's status in the header: one element and one listener.
+const live = h('span', { class: 'live', title: 'Live connection' });
+onStatus((st) => {
+  live.dataset.status = st;
+  live.textContent = st === 'live' ? '● live' : st === 'connecting' ? '○ connecting' : '';
+});
 
 export function go(hash) {
   if (location.hash === hash) render();
@@ -49,8 +60,6 @@ function shell(me) {
   const sessions = session.all();
   const picker = h('select', { 'aria-label': 'Signed in as', onchange: (e) => { disconnect(); session.switchTo(e.target.value); go('#/'); } },
     sessions.map((s) => h('option', { value: s.userId, selected: s.userId === me.userId ? true : null }, `${s.email} · ${s.accountName}`)));
-  const live = h('span', { class: 'live', title: 'Live connection' });
-  onStatus((st) => { live.dataset.status = st; live.textContent = st === 'live' ? '● live' : st === 'connecting' ? '○ connecting' : ''; });
   mount(who,
     live,
     h('span', { class: 'role' }, me.role.toLowerCase()),
@@ -62,11 +71,19 @@ function shell(me) {
 async function signOut() {
   const me = session.current();
   if (!me) return;
-  try {
-    await gql('mutation($t: String) { logout(refreshToken: $t) }', { t: me.refreshToken });
-  } catch { /* signed out here whatever the server says */ }
+  // Under the refresh lock, so no tab's refresh stores the user again.
+  await session.exclusive(async () => {
+    const now = session.all().find((x) => x.userId === me.userId) || me;
+    try {
+      await fetch('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${now.accessToken}` },
+        body: JSON.stringify({ query: 'mutation($t: String) { logout(refreshToken: $t) }', variables: { t: now.refreshToken } }),
+      });
+    } catch { /* signed out here whatever the server says */ }
+    session.forget(me.userId, { next: true });
+  });
   disconnect();
-  session.forget(me.userId);
   go('#/');
 }
 
@@ -106,13 +123,32 @@ async function render() {
     return;
   }
   const params = hash.match(route.path).slice(1);
-  try {
-    await route.view(main, me, ...params);
-  } catch (error) {
-    mount(main, errorBox(error));
-  }
+  const box = h('div', { class: 'view' });
+  mount(main, box);
   main.focus({ preventScroll: true });
+  try {
+    await route.view(box, me, ...params);
+  } catch (error) {
+    if (error.code === 'UNAUTHENTICATED' && !session.current()) {
+      render();
+      return;
+    }
+    mount(box, errorBox(error));
+  }
 }
+
+// Links within the page (the skip link, an answer's [1] markers) move the
+// focus instead of the route.
+document.addEventListener('click', (event) => {
+  const link = event.target.closest && event.target.closest('a[href^="#"]:not([href^="#/"])');
+  if (!link) return;
+  const target = document.getElementById(link.getAttribute('href').slice(1));
+  if (!target) return;
+  event.preventDefault();
+  if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
+  target.scrollIntoView({ block: 'start' });
+  target.focus({ preventScroll: true });
+});
 
 window.addEventListener('hashchange', render);
 render();

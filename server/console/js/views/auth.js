@@ -8,7 +8,7 @@ export function authView(main, mode, done) {
   const registering = mode === 'register';
   const email = h('input', { type: 'email', name: 'email', autocomplete: 'username', required: true });
   const password = h('input', {
-    type: 'password', name: 'password', required: true, minlength: 10,
+    type: 'password', name: 'password', required: true, minlength: registering ? 10 : null,
     autocomplete: registering ? 'new-password' : 'current-password',
   });
   const account = h('input', { type: 'text', name: 'account', autocomplete: 'organization' });

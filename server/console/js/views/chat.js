@@ -34,14 +34,23 @@ function bubble(m) {
 }
 
 export async function chatView(main, me, id) {
-  const data = await gql(`query($id: ID!) { chatSession(id: $id) { id title collection { name } messages(first: 50) { nodes { ${MESSAGE} } } } }`, { id });
+  const data = await gql(`query($id: ID!) { chatSession(id: $id) { id title collection { name } } }`, { id });
   const session = data.chatSession;
+  // Every message, oldest first, a page at a time.
+  session.messages = { nodes: [] };
+  for (let after = null, page = 0; page < 40; page += 1) {
+    const more = await gql(`query($id: ID!, $after: String) { chatSession(id: $id) { messages(first: 50, after: $after) { pageInfo { hasNextPage endCursor } nodes { ${MESSAGE} } } } }`, { id, after });
+    const conn = more.chatSession.messages;
+    session.messages.nodes.push(...conn.nodes);
+    if (!conn.pageInfo.hasNextPage) break;
+    after = conn.pageInfo.endCursor;
+  }
   const list = h('ol', { class: 'chat', 'aria-live': 'polite', 'aria-label': 'Messages' });
   const problem = h('div');
   const input = h('textarea', { rows: 2, maxlength: 4000, required: true });
   const send = h('button', { type: 'submit', class: 'primary' }, 'Send');
   const put = (m) => {
-    const old = list.querySelector(`[data-message-id="${m.id}"]`);
+    const old = list.querySelector(`[data-message-id="${CSS.escape(m.id)}"]`);
     const next = bubble(m);
     if (old) old.replaceWith(next);
     else list.append(next);
@@ -70,7 +79,7 @@ export async function chatView(main, me, id) {
       next: (d) => {
         const u = d.chatMessageUpdates;
         if (u.kind === 'DELTA') {
-          let el = list.querySelector(`[data-message-id="${u.messageId}"] .text`);
+          let el = list.querySelector(`[data-message-id="${CSS.escape(u.messageId)}"] .text`);
           if (!el) el = put({ id: u.messageId, role: 'ASSISTANT', content: '', status: 'STREAMING' }).querySelector('.text');
           el.textContent += u.delta || '';
         } else if (u.message) {
@@ -81,6 +90,6 @@ export async function chatView(main, me, id) {
       },
       error: (error) => mount(problem, errorBox(error)),
     });
-  onLeave(stop);
+  onLeave(stop, main);
   input.focus();
 }

@@ -19,23 +19,26 @@ export async function requestList(container, { first = 20, status = null } = {})
   const more = h('div');
   container.append(list, more);
   let after = null;
-  const page = async () => {
+  const page = async (event) => {
+    const button = event && event.currentTarget;
+    if (button) button.disabled = true;
     try {
       const data = await gql(QUERY, { first, after, status: status || null });
       const conn = data.listAnalysisRequests;
       if (!after && !conn.nodes.length) list.append(h('li', { class: 'empty' }, 'No analyses yet.'));
-      for (const r of conn.nodes) {
-        list.append(h('li', { dataset: { requestId: r.id } },
-          h('a', { href: `#/runs/${r.id}` }, r.prompt),
-          h('div', { class: 'meta' }, badge(r.status), ' ', r.store ? r.store.name : '', ' · ', dateTime(r.createdAt))));
-      }
+      const added = conn.nodes.map((r) => h('li', { dataset: { requestId: r.id } },
+        h('a', { href: `#/runs/${r.id}` }, r.prompt),
+        h('div', { class: 'meta' }, badge(r.status), ' ', r.store ? r.store.name : '', ' · ', dateTime(r.createdAt))));
+      list.append(...added);
       after = conn.pageInfo.endCursor;
       mount(more, conn.pageInfo.hasNextPage ? h('button', { type: 'button', onclick: page }, 'Show more') : null);
+      // The button just pressed is gone: the keyboard goes on from the first new row.
+      if (button && added.length) added[0].querySelector('a').focus();
     } catch (error) {
       mount(more, errorBox(error));
     }
   };
-  await page();
+  await page(null);
 }
 
 export async function historyView(main) {

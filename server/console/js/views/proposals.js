@@ -5,11 +5,11 @@
 // reason, or revert an executed one. Each status change arrives live.
 
 import { h, mount, badge, errorBox, field } from '../dom.js';
-import { gql, subscribe } from '../api.js';
+import { gql, onStatus, subscribe } from '../api.js';
 import { dateTime, json, number } from '../format.js';
 import { onLeave } from '../main.js';
 
-const FIELDS = `id requestId kind parameters parametersHash preview requiredScopes status createdAt expiresAt
+const FIELDS = `id requestId kind parameters parametersHash preview requiredScopes status createdAt updatedAt expiresAt
   decidedAt decisionReason outcome executedAt failureReason revertible`;
 
 // Words removed and added between two texts (a longest common subsequence
@@ -102,25 +102,41 @@ function card(action, me, refresh) {
 export async function proposalsView(box, me, requestId) {
   const list = h('ul', { class: 'stack' });
   const actions = new Map();
-  const draw = () => {
-    if (!actions.size) {
-      mount(box);
-      return;
-    }
-    mount(box, h('h2', {}, 'Proposed changes'), list);
-    mount(list, [...actions.values()].map((a) => card(a, me, refresh)));
+  const problem = h('div');
+  // One card per action, redrawn only when that action changes, so a
+  // reason being typed into another card stays as it is.
+  const put = (a) => {
+    const old = list.querySelector(`[data-action-id="${CSS.escape(a.id)}"]`);
+    const previous = actions.get(a.id);
+    actions.set(a.id, a);
+    if (old && previous && previous.status === a.status && previous.updatedAt === a.updatedAt) return;
+    const next = card(a, me, refresh);
+    if (old) old.replaceWith(next);
+    else list.append(next);
+    if (!list.isConnected) mount(box, h('h2', {}, 'Proposed changes'), list, problem);
   };
   const refresh = async () => {
     const data = await gql(`query($r: ID) { proposedActions(requestId: $r) { ${FIELDS} } }`, { r: requestId });
-    for (const a of data.proposedActions) actions.set(a.id, a);
-    draw();
+    for (const a of data.proposedActions) put(a);
   };
   await refresh();
   const stop = subscribe(`subscription($r: ID) { actionUpdates(requestId: $r) { ${FIELDS} } }`, { r: requestId }, {
-    next: (d) => {
-      actions.set(d.actionUpdates.id, d.actionUpdates);
-      draw();
-    },
+    next: (d) => put(d.actionUpdates),
+    error: (error) => mount(problem, errorBox(error)),
   });
-  onLeave(stop);
+  onLeave(stop, box);
+  // Changes made while the connection was down are not replayed: read
+  // them again each time it comes back.
+  let seenLive = false;
+  let down = false;
+  const unwatch = onStatus((st) => {
+    if (st === 'live') {
+      if (down) refresh().catch((error) => mount(problem, errorBox(error)));
+      seenLive = true;
+      down = false;
+    } else if (seenLive) {
+      down = true;
+    }
+  });
+  onLeave(unwatch, box);
 }

@@ -78,7 +78,7 @@ export async function runView(main, me, id) {
   } }, 'Cancel');
   const plan = h('div', { class: 'plan-box' });
   const team = h('ul', { class: 'team', 'aria-label': 'Departments' });
-  const timeline = h('ol', { class: 'timeline', 'aria-live': 'polite', 'aria-label': 'Progress', tabindex: 0 });
+  const timeline = h('ol', { class: 'timeline', 'aria-label': 'Progress', tabindex: 0 });
   const failure = h('div');
   const answer = h('section', { class: 'answer', 'aria-label': 'Answer' });
   const proposals = h('section', { class: 'proposals', 'aria-label': 'Proposed changes' });
@@ -104,7 +104,7 @@ export async function runView(main, me, id) {
     else clock.textContent = `${elapsed(Date.now() - started)} so far`;
   };
   const timer = setInterval(tick, 500);
-  onLeave(() => clearInterval(timer));
+  onLeave(() => clearInterval(timer), main);
 
   const showTeam = () => mount(team, [...tasks.values()].map((t) => h('li', { dataset: { status: t.status } },
     h('strong', {}, department(t.department)), ' ', badge(t.status), ' ',
@@ -154,6 +154,8 @@ export async function runView(main, me, id) {
   showStatus();
   tick();
   for (const event of request.events) apply(event);
+  // Read out what arrives from now on, not the backlog just drawn.
+  timeline.setAttribute('aria-live', 'polite');
   if (request.status === 'FAILED' && request.failureReason && !failure.firstChild) {
     mount(failure, h('div', { class: 'error', role: 'alert' }, `The analysis failed: ${request.failureReason}`));
   }
@@ -163,6 +165,6 @@ export async function runView(main, me, id) {
       next: (d) => apply(d.analysisRequestUpdates, true),
       error: (error) => mount(failure, errorBox(error)),
     });
-    onLeave(stop);
+    onLeave(stop, main);
   }
 }

@@ -16,7 +16,7 @@ export async function storesView(main, me) {
   const problem = h('div');
   const refresh = async () => {
     const stores = await linkedStores();
-    mount(list, stores.length ? h('table', { class: 'grid' },
+    mount(list, stores.length ? h('div', { class: 'scroll' }, h('table', { class: 'grid' },
       h('caption', {}, 'Linked stores'),
       h('thead', {}, h('tr', {}, ['Store', 'Kind', 'Token', 'Scopes', 'Linked'].map((t) => h('th', { scope: 'col' }, t)))),
       h('tbody', {}, stores.map((s) => h('tr', { dataset: { storeId: s.id } },
@@ -24,7 +24,7 @@ export async function storesView(main, me) {
         h('td', {}, s.kind.toLowerCase()),
         h('td', {}, badge(s.tokenStatus), s.tokenExpiresAt ? h('div', { class: 'muted' }, `until ${dateTime(s.tokenExpiresAt)}`) : null),
         h('td', { class: 'scopes' }, s.scopes.join(', ') || '—'),
-        h('td', {}, dateTime(s.linkedAt))))))
+        h('td', {}, dateTime(s.linkedAt)))))))
       : h('p', { class: 'empty' }, 'No store is linked yet. Link the demo store to try Alatar on realistic data.'));
   };
   const manage = me.role === 'OWNER' || me.role === 'ADMIN';
@@ -47,7 +47,9 @@ export async function storesView(main, me) {
     try {
       const data = await gql('mutation($d: String!) { startShopifyOAuth(shopDomain: $d) { authorizationUrl } }', { d: domain.value.trim() });
       // Shopify asks the merchant to approve, then sends them to our callback.
-      location.assign(data.startShopifyOAuth.authorizationUrl);
+      const url = new URL(data.startShopifyOAuth.authorizationUrl);
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('The server gave an address that is not a web page.');
+      location.assign(url.href);
     } catch (error) {
       mount(problem, errorBox(error));
     }
