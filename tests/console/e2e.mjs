@@ -300,6 +300,10 @@ try {
   await answer.waitFor();
   check(/30 days/.test(await answer.innerText()), `chat answer: ${await answer.innerText()}`);
   check(await answer.locator('.citations a', { hasText: 'returns.md' }).count() >= 1, 'chat answer cites nothing');
+  // The citation opens the document's text.
+  await answer.locator('.citations a', { hasText: 'returns.md' }).first().click();
+  await owner.getByRole('heading', { name: 'returns.md' }).waitFor();
+  check(/within 30 days/.test(await owner.locator('.chunk').first().innerText()), 'the cited document shows no text');
   await clean(owner, 'owner');
 
   // Someone in another account sees none of it.

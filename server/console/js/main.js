@@ -23,7 +23,7 @@ const ROUTES = [
   { path: /^#\/runs\/([\w-]+)$/, view: runView },
   { path: /^#\/stores$/, view: storesView, label: 'Stores', href: '#/stores' },
   { path: /^#\/library$/, view: libraryView, label: 'Library', href: '#/library' },
-  { path: /^#\/documents\/([\w-]+)$/, view: documentView },
+  { path: /^#\/documents\/([\w-]+)(?:\/page\/(\d+))?$/, view: documentView },
   { path: /^#\/chats$/, view: chatsView, label: 'Chats', href: '#/chats' },
   { path: /^#\/chats\/([\w-]+)$/, view: chatView },
   { path: /^#\/audit$/, view: auditView, label: 'Audit log', href: '#/audit', roles: ['OWNER', 'ADMIN'] },

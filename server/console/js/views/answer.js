@@ -64,7 +64,7 @@ export async function answerView(box, id) {
       h('ul', {}, r.recommendations.map((x) => h('li', {}, h('strong', {}, x.title), ' — ', x.rationale)))) : null,
     r.citations.length ? h('section', {}, h('h3', {}, 'Sources'),
       h('ol', { class: 'citations' }, r.citations.map((c) => h('li', { id: `cite-${c.marker}` },
-        h('a', { href: `#/documents/${c.documentId}` }, c.filename), c.page ? `, page ${c.page}` : '',
+        h('a', { href: `#/documents/${c.documentId}${c.page ? `/page/${c.page}` : ''}` }, c.filename, c.page ? `, page ${c.page}` : ''),
         h('blockquote', {}, c.quote))))) : null,
     r.writtenBy ? h('p', { class: 'muted' }, `Written by ${r.writtenBy}.`) : null);
 }

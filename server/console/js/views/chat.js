@@ -29,7 +29,7 @@ function bubble(m) {
     h('p', { class: 'text' }, m.content),
     m.error ? h('p', { class: 'error' }, m.error) : null,
     m.citations && m.citations.length ? h('ol', { class: 'citations' }, m.citations.map((c) => h('li', {},
-      h('a', { href: `#/documents/${c.documentId}` }, c.documentFilename), c.page ? `, page ${c.page}` : '',
+      h('a', { href: `#/documents/${c.documentId}${c.page ? `/page/${c.page}` : ''}` }, c.documentFilename, c.page ? `, page ${c.page}` : ''),
       h('blockquote', {}, c.quote)))) : null);
 }
 

@@ -68,7 +68,8 @@ export async function libraryView(main) {
       h('div', { class: 'muted' }, r.error || `${r.files === null ? '—' : r.files} files · ${r.nodeCount} symbols · licence ${r.licenceSpdx || 'none found'} · ${dateTime(r.createdAt)}`)]));
 }
 
-export async function documentView(main, me, id) {
+// A document's text by page; `page` (from a citation) is scrolled to and focused.
+export async function documentView(main, me, id, page) {
   const data = await gql(`query($id: ID!) { document(id: $id) {
     filename status pageCount failureReason summary { text }
     chunks(first: 100) { nodes { ordinal page text } }
@@ -77,6 +78,12 @@ export async function documentView(main, me, id) {
   mount(main, h('h1', {}, d.filename), h('p', {}, badge(d.status), d.pageCount ? ` · ${d.pageCount} pages` : ''),
     d.failureReason ? h('p', { class: 'error' }, d.failureReason) : null,
     d.summary ? h('section', { class: 'card' }, h('h2', {}, 'Summary'), h('p', {}, d.summary.text)) : null,
-    h('section', {}, h('h2', {}, 'Text'), d.chunks.nodes.map((c) => h('div', { class: 'chunk', id: `chunk-${c.ordinal}` },
+    h('section', {}, h('h2', {}, 'Text'), d.chunks.nodes.map((c) => h('div', { class: 'chunk', id: `chunk-${c.ordinal}`, dataset: { page: c.page } },
       c.page ? h('div', { class: 'muted' }, `Page ${c.page}`) : null, h('p', {}, c.text)))));
+  const cited = page && main.querySelector(`.chunk[data-page="${Number(page)}"]`);
+  if (cited) {
+    cited.setAttribute('tabindex', '-1');
+    cited.scrollIntoView({ block: 'start' });
+    cited.focus({ preventScroll: true });
+  }
 }
