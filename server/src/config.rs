@@ -883,6 +883,7 @@ impl Default for RateLimitConfig {
                 "trainModel".into(),
                 "predict".into(),
                 "exportDashboard".into(),
+                "analyzeRepository".into(),
             ],
             auth: AuthLimitConfig::default(),
         }

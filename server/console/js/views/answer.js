@@ -6,14 +6,19 @@ import { gql } from '../api.js';
 import { figure, json } from '../format.js';
 import { chart } from '../chart.js';
 
-const RESULT = `query($id: ID!) { analysisRequest(id: $id) { result {
+// What the answer shows of a result; the run view asks for it with the
+// request when the answer is already written (`analysisRequest` is a
+// heavy operation in the rate limits, so once rather than twice).
+export const RESULT_FIELDS = `result {
   summary writtenBy warnings
   sections { title body }
   keyFigures { key label value unit provenance { toolCallId tool query } }
   visualizations { title chartType data spec }
   recommendations { title rationale }
   citations { marker documentId filename page quote }
-} } }`;
+}`;
+
+const RESULT = `query($id: ID!) { analysisRequest(id: $id) { ${RESULT_FIELDS} } }`;
 
 function keyFigure(f) {
   const sources = f.provenance.map((p) => `${p.tool} ${JSON.stringify(p.query)}`).join('\n');
@@ -46,9 +51,10 @@ function cited(text, citations) {
   return parts;
 }
 
-export async function answerView(box, id) {
-  const data = await gql(RESULT, { id });
-  const r = data.analysisRequest.result;
+// Draws request `id`'s answer in `box`: `given` when the caller has read
+// it already, else read now.
+export async function answerView(box, id, given) {
+  const r = given !== undefined ? given : (await gql(RESULT, { id })).analysisRequest.result;
   if (!r) {
     mount(box);
     return;

@@ -8,7 +8,7 @@ import { h, mount, badge, errorBox, toast } from '../dom.js';
 import { gql, subscribe } from '../api.js';
 import { dateTime, elapsed } from '../format.js';
 import { onLeave } from '../main.js';
-import { answerView } from './answer.js';
+import { answerView, RESULT_FIELDS } from './answer.js';
 import { proposalsView } from './proposals.js';
 
 const TERMINAL = ['COMPLETED', 'FAILED', 'CANCELLED'];
@@ -17,6 +17,7 @@ const EVENT_FIELDS = 'sequence kind payload status createdAt';
 const REQUEST = `query($id: ID!) { analysisRequest(id: $id) {
   id prompt status failureReason createdAt startedAt finishedAt lastSequence store { name }
   events { ${EVENT_FIELDS} }
+  ${RESULT_FIELDS}
 } }`;
 
 const UPDATES = `subscription($id: ID!, $after: Int!) { analysisRequestUpdates(requestId: $id, afterSequence: $after) { ${EVENT_FIELDS} } }`;
@@ -114,7 +115,10 @@ export async function runView(main, me, id) {
     if (answered) return;
     answered = true;
     try {
-      await answerView(answer, id);
+      // The result read with the request, if it was written by then.
+      const known = request.result || undefined;
+      request.result = null;
+      await answerView(answer, id, known);
       await proposalsView(proposals, me, id);
     } catch (error) {
       answered = false;
