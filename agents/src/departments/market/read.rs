@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
 
 use super::{MarketFindings, NO_QUOTES};
 use crate::market::quotes::Quotes;
@@ -39,9 +40,12 @@ pub fn named(prompt: &str, known: &[String]) -> Vec<String> {
     found
 }
 
-/// Midnight UTC starting `day`.
-fn start_of(day: NaiveDate) -> DateTime<Utc> {
-    day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc()
+/// The shop's midnight starting `day` (the period's days are the shop's
+/// days, as every department's are); a midnight a DST change skips starts
+/// at the earliest time that exists.
+fn start_of(day: NaiveDate, zone: Tz) -> DateTime<Utc> {
+    let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    zone.from_local_datetime(&midnight).earliest().map_or_else(|| midnight.and_utc(), |t| t.with_timezone(&Utc))
 }
 
 /// Symbols' keys as figure keys: `BRK.B` → `brk_b`.
@@ -81,9 +85,10 @@ pub(super) async fn answer(
         findings.warnings.push(format!("Only the first {MAX_ANSWERED} symbols are answered; not {}.", rest.join(", ")));
         chosen.truncate(MAX_ANSWERED);
     }
-    let from = start_of(task.period.current.from);
+    let zone = task.store.time_zone();
+    let from = start_of(task.period.current.from, zone);
     // The period may reach past today ("this month"): read to now.
-    let to = start_of(task.period.current.to).min(Utc::now() + chrono::Duration::seconds(1));
+    let to = start_of(task.period.current.to, zone).min(Utc::now() + chrono::Duration::seconds(1));
     let label = task.period.label();
     let mut rows = Vec::new();
     let mut moves = Vec::new();

@@ -170,7 +170,9 @@ async fn moves_are_the_last_close_against_the_first_open_with_their_calls() {
 
     // "This month" is November 2026 up to today, read as daily bars.
     let ranges = account.ranges.lock().map(|r| r.clone()).unwrap_or_default();
-    assert_eq!(ranges[0].1, Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).single().unwrap_or_default());
+    // The period's first day starts at the shop's midnight: the demo shop
+    // keeps New York time, still daylight time (UTC−4) on 1 November 2026.
+    assert_eq!(ranges[0].1, Utc.with_ymd_and_hms(2026, 11, 1, 4, 0, 0).single().unwrap_or_default());
     assert!(ranges.iter().all(|r| r.3 == Interval::Day && r.2 > r.1));
     let answer = findings.answer.unwrap_or_default();
     assert!(answer.contains("SHOP +10.00 %") && answer.contains("ACME -10.00 %"), "{answer}");
