@@ -503,7 +503,9 @@ impl Application {
             // The embedded queue forgets on restart: resume from the database.
             Some(Worker::start(pipeline.clone(), config.amqp_url.is_none()).await?)
         } else {
-            None
+            // No consumers here, but what this instance commits is relayed
+            // by it at once.
+            Some(Worker::relays(pipeline.clone()).await?)
         };
         // With Redis, account events reach subscribers on every instance.
         let events: Arc<dyn AccountEvents> = match &redis_connection {

@@ -22,6 +22,45 @@ pub struct Worker {
     tasks: JoinSet<()>,
 }
 
+/// Declares every queue this pipeline's work travels on (idempotent), and
+/// returns the work queues to consume.
+async fn declare(p: &Pipeline) -> anyhow::Result<Vec<&'static str>> {
+    let mut queues = vec![ORCHESTRATOR_QUEUE, ACTIONS_QUEUE, DEAD_LETTER_QUEUE];
+    queues.extend(p.departments.staffed().into_iter().map(|d| d.queue_name()));
+    // Document ingestion runs on the Knowledge queue whether or not the
+    // department answers questions here.
+    let knowledge = Department::Knowledge.queue_name();
+    if !queues.contains(&knowledge) {
+        queues.push(knowledge);
+    }
+    // So do dataset jobs on the Datasets queue, and repository
+    // analyses on the Code queue.
+    for department in [Department::Datasets, Department::Code] {
+        let queue = department.queue_name();
+        if !queues.contains(&queue) {
+            queues.push(queue);
+        }
+    }
+    p.queue.declare(&queues).await?;
+    // Market ticks: a queue per partition, each handled in order.
+    let partitions = p.market.queues();
+    p.queue.declare_ordered(&partitions.iter().map(String::as_str).collect::<Vec<_>>()).await?;
+    p.queue.declare_feed(crate::market::feed::FEED).await?;
+    Ok(queues)
+}
+
+/// The analysis outbox's relay and the ticks' relay, into `tasks`.
+fn spawn_relays(p: &Pipeline, tasks: &mut JoinSet<()>) {
+    let relay = Relay::spawn(p.clone());
+    tasks.spawn(async move {
+        let _ = relay.await;
+    });
+    let ticks = crate::market::relay::spawn(p.clone());
+    tasks.spawn(async move {
+        let _ = ticks.await;
+    });
+}
+
 #[derive(Clone, Copy)]
 enum Role {
     Work,
@@ -33,27 +72,7 @@ impl Worker {
     /// `resume`, re-issues the work of unfinished requests first (the
     /// embedded queue forgets its messages on restart).
     pub async fn start(p: Pipeline, resume: bool) -> anyhow::Result<Self> {
-        let mut queues = vec![ORCHESTRATOR_QUEUE, ACTIONS_QUEUE, DEAD_LETTER_QUEUE];
-        queues.extend(p.departments.staffed().into_iter().map(|d| d.queue_name()));
-        // Document ingestion runs on the Knowledge queue whether or not the
-        // department answers questions here.
-        let knowledge = Department::Knowledge.queue_name();
-        if !queues.contains(&knowledge) {
-            queues.push(knowledge);
-        }
-        // So do dataset jobs on the Datasets queue, and repository
-        // analyses on the Code queue.
-        for department in [Department::Datasets, Department::Code] {
-            let queue = department.queue_name();
-            if !queues.contains(&queue) {
-                queues.push(queue);
-            }
-        }
-        p.queue.declare(&queues).await?;
-        // Market ticks: a queue per partition, each handled in order.
-        let partitions = p.market.queues();
-        p.queue.declare_ordered(&partitions.iter().map(String::as_str).collect::<Vec<_>>()).await?;
-        p.queue.declare_feed(crate::market::feed::FEED).await?;
+        let queues = declare(&p).await?;
         if resume {
             let n = resume_unfinished(&p).await?;
             if n > 0 {
@@ -73,15 +92,8 @@ impl Worker {
             }
         }
         let mut tasks = JoinSet::new();
-        let relay = Relay::spawn(p.clone());
-        tasks.spawn(async move {
-            let _ = relay.await;
-        });
+        spawn_relays(&p, &mut tasks);
         tasks.spawn(expire_forever(p.clone()));
-        let ticks = crate::market::relay::spawn(p.clone());
-        tasks.spawn(async move {
-            let _ = ticks.await;
-        });
         for index in 0..p.market.settings.partitions {
             tasks.spawn(crate::market::consume::consume_forever(p.clone(), index));
         }
@@ -90,6 +102,20 @@ impl Worker {
             let role = if queue == DEAD_LETTER_QUEUE { Role::DeadLetters } else { Role::Work };
             tasks.spawn(consume_forever(p.clone(), queue, role));
         }
+        Ok(Self { tasks })
+    }
+
+    /// The outbox relays alone, for an instance that serves the API and runs
+    /// no consumers (`pipeline.worker = false`): what its requests, actions
+    /// and ticks commit is published as soon as it commits (each commit wakes
+    /// its own process's relay), not at a worker instance's next sweep. The
+    /// queues are declared first, so nothing is published to a queue that
+    /// does not exist yet. Relays of several instances take turns on the
+    /// same rows (see each relay's module).
+    pub async fn relays(p: Pipeline) -> anyhow::Result<Self> {
+        declare(&p).await?;
+        let mut tasks = JoinSet::new();
+        spawn_relays(&p, &mut tasks);
         Ok(Self { tasks })
     }
 
