@@ -95,14 +95,12 @@ fn serve(path: &str, headers: &HeaderMap) -> Response {
     let Some(i) = ASSETS.iter().position(|a| a.path == path) else {
         return (StatusCode::NOT_FOUND, secured(HeaderMap::new()), "not found").into_response();
     };
-    let asset = &ASSETS[i];
-    let etag = &ETAGS[i];
-    let mut out = HeaderMap::new();
+    let (asset, etag) = (&ASSETS[i], &ETAGS[i]);
+    let mut out = secured(HeaderMap::new());
     out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     if let Ok(value) = HeaderValue::from_str(etag) {
         out.insert(header::ETAG, value);
     }
-    let out = secured(out);
     let fresh = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| {
         v.split(',').any(|tag| {
             let tag = tag.trim();
@@ -112,7 +110,6 @@ fn serve(path: &str, headers: &HeaderMap) -> Response {
     if fresh {
         return (StatusCode::NOT_MODIFIED, out).into_response();
     }
-    let mut out = out;
     out.insert(header::CONTENT_TYPE, HeaderValue::from_static(asset.mime));
     (StatusCode::OK, out, asset.bytes).into_response()
 }

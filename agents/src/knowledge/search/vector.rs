@@ -123,7 +123,7 @@ impl VectorRetriever for Semantic {
         query: &SearchQuery,
         limit: usize,
     ) -> anyhow::Result<Vec<Candidate>> {
-        if limit == 0 || query.text.is_empty() || query.document_ids.as_ref().is_some_and(Vec::is_empty) {
+        if nothing_to_find(query, limit) {
             return Ok(Vec::new());
         }
         let vector = self.embed_query(&query.text).await?;
@@ -137,7 +137,7 @@ impl VectorRetriever for Semantic {
         query: &SearchQuery,
         limit: usize,
     ) -> anyhow::Result<Option<Vec<Candidate>>> {
-        if limit == 0 || query.text.is_empty() || query.document_ids.as_ref().is_some_and(Vec::is_empty) {
+        if nothing_to_find(query, limit) {
             return Ok(self.ready(db, collection).await?.then(Vec::new));
         }
         // The embedding (about 11 ms of CPU) runs while the database says
@@ -148,6 +148,12 @@ impl VectorRetriever for Semantic {
         }
         Ok(Some(self.nearest(db, query, &vector?, limit).await?))
     }
+}
+
+/// A search that can find nothing: no rows asked for, no text, or an empty
+/// list of documents to look in.
+fn nothing_to_find(query: &SearchQuery, limit: usize) -> bool {
+    limit == 0 || query.text.is_empty() || query.document_ids.as_ref().is_some_and(Vec::is_empty)
 }
 
 impl Semantic {
