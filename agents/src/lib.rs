@@ -21,6 +21,7 @@
 //!   by jobs on the `Datasets` queue, and read-only SQL over them.
 //! - [`dashboards`]: charts over query results, as Vega-Lite specs and as
 //!   SVG, composed on a grid into pages exported as PNG or PDF.
+//! - [`mail`]: the `Mailer` port: SMTP, or `.eml` files when embedded.
 //! - [`write`]: write transactions (`BEGIN IMMEDIATE` on SQLite), retried
 //!   when another writer was in the way.
 
@@ -33,6 +34,7 @@ mod department;
 pub mod departments;
 pub mod knowledge;
 pub mod llm;
+pub mod mail;
 pub mod market;
 pub mod pipeline;
 pub mod plan;

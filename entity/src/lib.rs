@@ -16,7 +16,8 @@ pub use model::{
     chunk_embedding, code_edge, code_node, collection, compliance_request, dashboard, dashboard_export,
     dashboard_share, dataset, document, document_chunk, document_file, invitation, job, market_outbox, ml_model,
     oauth_state, outbox_message, proposed_action, refresh_token, repository_analysis, shopify_cache,
-    shopify_credential, stock_bar, store, tool_call, user, user_preferences, visualization, webhook_delivery, workflow,
+    shopify_credential, sign_up, stock_bar, store, tool_call, user, user_preferences, visualization, webhook_delivery,
+    workflow,
 };
 pub use role::{Role, Tier};
 pub use status::{ActionStatus, AnalysisStatus, StoreKind, TaskStatus};

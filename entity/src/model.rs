@@ -31,6 +31,7 @@ pub mod refresh_token;
 pub mod repository_analysis;
 pub mod shopify_cache;
 pub mod shopify_credential;
+pub mod sign_up;
 pub mod stock_bar;
 pub mod store;
 pub mod tool_call;

@@ -25,6 +25,7 @@ mod m20261203_000018_create_dashboards;
 mod m20261203_000019_create_market;
 mod m20261203_000020_create_repository_analyses;
 mod m20261207_000021_create_code_graph;
+mod m20261207_000022_create_sign_ups;
 
 /// Runs every migration in order.
 pub struct Migrator;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000019_create_market::Migration),
             Box::new(m20261203_000020_create_repository_analyses::Migration),
             Box::new(m20261207_000021_create_code_graph::Migration),
+            Box::new(m20261207_000022_create_sign_ups::Migration),
         ]
     }
 }

@@ -29,6 +29,8 @@ pub struct AppState {
     pub members: Arc<MemberCache>,
     /// Carries removals, role and tier changes to every instance's `members`.
     pub membership: Arc<dyn MembershipChanges>,
+    /// Sign-ups confirmed by mail: the mailer, the links' base, whether `register` is refused.
+    pub registrations: crate::service::sign_ups::Registrations,
     /// Throttles logins, registrations and invitations.
     pub throttle: Arc<crate::auth::AuthThrottle>,
     /// Read-only SQL over datasets: validation, execution, result cache.

@@ -19,6 +19,7 @@ pub mod ml_models;
 pub mod preferences;
 pub mod sessions;
 pub mod shopify;
+pub mod sign_ups;
 pub mod webhooks;
 pub mod workflow;
 

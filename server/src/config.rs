@@ -49,6 +49,8 @@ pub struct Config {
     pub market: MarketSection,
     /// Repository analysis: allowed sources, clone limits.
     pub code: CodeSection,
+    /// Mail: sign-ups confirmed by a mailed link.
+    pub mail: MailSection,
     /// Access and refresh tokens.
     pub jwt: JwtConfig,
     /// GraphQL limits and features.
@@ -144,6 +146,61 @@ pub struct MetricsSection {
     /// A bearer token `/metrics` requires, wherever it is served (16+ bytes).
     #[serde(serialize_with = "serialize_secret_opt")]
     pub token: Option<SecretString>,
+}
+
+/// Mail: where sign-up confirmations go and what their links open.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailSection {
+    /// New addresses are confirmed by mail: `signUp` answers the same for
+    /// every address and mails a link, and `register` (which answers at
+    /// once, and so tells a registered address from a new one) is refused.
+    /// On by default; tests and single-user set-ups may turn it off.
+    pub confirm_registrations: bool,
+    /// `smtps://user:pass@host:465`, `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtp://host:25`; unset: each message is written as an
+    /// `.eml` file into `<data_dir>/mail`, and its path is logged.
+    #[serde(serialize_with = "serialize_secret_opt")]
+    pub smtp_url: Option<SecretString>,
+    /// The sender, `Name <address>` or an address.
+    pub from: String,
+    /// The console's URL, which links in mail open. Empty:
+    /// `<shopify.app_url>/console/` when that is set, else this server's
+    /// `listen` address (`localhost` for an unspecified one).
+    pub console_url: String,
+    /// Seconds an SMTP delivery may take.
+    pub timeout_secs: u64,
+}
+
+impl Default for MailSection {
+    fn default() -> Self {
+        Self {
+            confirm_registrations: true,
+            smtp_url: None,
+            from: "Alatar <no-reply@alatar.localhost>".into(),
+            console_url: String::new(),
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl Config {
+    /// Where links in mail point, ending in `/`.
+    pub fn console_url(&self) -> String {
+        let url = if !self.mail.console_url.is_empty() {
+            self.mail.console_url.clone()
+        } else if !self.shopify.app_url.is_empty() {
+            format!("{}/console/", self.shopify.app_url.trim_end_matches('/'))
+        } else {
+            let port = self.listen.port();
+            match self.listen.ip() {
+                ip if ip.is_unspecified() => format!("http://localhost:{port}/console/"),
+                IpAddr::V6(ip) => format!("http://[{ip}]:{port}/console/"),
+                IpAddr::V4(ip) => format!("http://{ip}:{port}/console/"),
+            }
+        };
+        if url.ends_with('/') { url } else { format!("{url}/") }
+    }
 }
 
 /// Knowledge (RAG).
@@ -822,6 +879,7 @@ impl Default for Config {
             dashboards: DashboardsSection::default(),
             market: MarketSection::default(),
             code: CodeSection::default(),
+            mail: MailSection::default(),
             jwt: JwtConfig::default(),
             graphql: GraphqlConfig::default(),
             rate_limit: RateLimitConfig::default(),
@@ -1049,6 +1107,24 @@ impl Config {
         }
         if self.market.session_time_zone.parse::<chrono_tz::Tz>().is_err() {
             return bad("market.session_time_zone", "must be an IANA time zone such as America/New_York");
+        }
+        if alatar_agents::mail::sender(&self.mail.from).is_err() {
+            return bad("mail.from", "must be an address or Name <address>");
+        }
+        if let Some(url) = &self.mail.smtp_url {
+            let url = secrecy::ExposeSecret::expose_secret(url);
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                return bad("mail.smtp_url", "must be an smtp:// or smtps:// URL");
+            }
+        }
+        if !(self.mail.console_url.is_empty()
+            || self.mail.console_url.starts_with("http://")
+            || self.mail.console_url.starts_with("https://"))
+        {
+            return bad("mail.console_url", "must be an http:// or https:// URL");
+        }
+        if !(1..=600).contains(&self.mail.timeout_secs) {
+            return bad("mail.timeout_secs", "must be between 1 and 600");
         }
         if self.jwt.access_ttl_secs == 0 || self.jwt.refresh_ttl_secs == 0 {
             return bad("jwt.access_ttl_secs", "token lifetimes must be positive");

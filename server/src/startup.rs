@@ -35,6 +35,7 @@ use alatar_schema::rate_limit::{InMemoryRateLimiter, RateLimiter, RedisRateLimit
 use alatar_schema::service::events::RedisAccountEvents;
 use alatar_schema::service::members::UNHEARD_TTL;
 use alatar_schema::service::shopify::ShopifyService;
+use alatar_schema::service::sign_ups::Registrations;
 use alatar_schema::service::{
     AccountEvents, InProcessAccountEvents, InProcessMembershipChanges, MemberCache, MembershipChanges,
     RedisMembershipChanges,
@@ -298,6 +299,27 @@ fn build_dataset_sql(
 }
 
 /// The embedded default: a token key generated once and kept in `data_dir`.
+/// SMTP when `mail.smtp_url` is set, else `.eml` files in `<data_dir>/mail`.
+fn build_mailer(config: &Config) -> anyhow::Result<Arc<dyn alatar_agents::mail::Mailer>> {
+    use alatar_agents::mail::{files::FileMailer, sender, smtp::SmtpMailer};
+    let from = sender(&config.mail.from).map_err(|e| anyhow::anyhow!("mail.from: {e}"))?;
+    Ok(match &config.mail.smtp_url {
+        Some(url) => Arc::new(
+            SmtpMailer::new(
+                secrecy::ExposeSecret::expose_secret(url),
+                from,
+                Duration::from_secs(config.mail.timeout_secs),
+            )
+            .map_err(|e| anyhow::anyhow!("mail.smtp_url: {}", redact(&e.to_string())))?,
+        ),
+        None => {
+            let dir = config.data_dir.join("mail");
+            tracing::info!(dir = %dir.display(), "no mail.smtp_url: mail is written as .eml files");
+            Arc::new(FileMailer::new(dir, from))
+        }
+    })
+}
+
 fn embedded_token_key(config: &Config) -> anyhow::Result<String> {
     read_or_create_secret(config, "token-key", TokenCipher::generate_key)
 }
@@ -515,7 +537,13 @@ impl Application {
         let (members, membership) = build_membership(&config, redis_connection.as_ref());
         // The API's SQL over datasets is the pipeline's: one cache, one set of limits.
         let dataset_sql = pipeline.dataset_sql.clone();
+        let registrations = Registrations {
+            mailer: build_mailer(&config)?,
+            console_url: config.console_url(),
+            confirm: config.mail.confirm_registrations,
+        };
         let state = AppState {
+            registrations,
             db: db.clone(),
             tokens: tokens.clone(),
             events,

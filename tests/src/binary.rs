@@ -48,7 +48,8 @@ impl RunningBinary {
     /// Runs `command` (the server, `serve` on port 0) in `dir` with `env`;
     /// waits for the "listening" log line.
     fn spawn(mut command: Command, dir: &Path, env: &[(&str, &str)]) -> Self {
-        command.current_dir(dir).env("ALATAR_LISTEN", "127.0.0.1:0");
+        // Users are made with `register`, as `test_config` has it; `env` may say otherwise.
+        command.current_dir(dir).env("ALATAR_LISTEN", "127.0.0.1:0").env("ALATAR_MAIL__CONFIRM_REGISTRATIONS", "false");
         for (k, v) in env {
             command.env(k, v);
         }

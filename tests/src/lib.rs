@@ -6,6 +6,7 @@ mod binary;
 mod database;
 pub mod fake_llm;
 pub mod fake_shopify;
+pub mod fake_smtp;
 pub mod shopify_schema;
 mod tenant;
 
@@ -84,6 +85,9 @@ pub fn test_config(dir: &std::path::Path) -> alatar_server::Config {
     config.data_dir = dir.to_path_buf();
     config.jwt.secret = Some(TEST_JWT_SECRET.to_owned().into());
     config.knowledge.embeddings.provider = alatar_server::config::EmbeddingProvider::Off;
+    // Tests make their users with `register`, at once; the mailed
+    // confirmation (the default) has tests of its own (`api::sign_up`).
+    config.mail.confirm_registrations = false;
     config
 }
 

@@ -46,6 +46,7 @@ mod api {
     mod row_security;
     mod sdl;
     mod shopify;
+    mod sign_up;
     mod slow_readers;
     mod sqlite_busy;
     mod tenancy;

@@ -1,4 +1,4 @@
-//! Accounts and auth: `me`, `register`, `login`, `refreshToken`, `logout`,
+//! Accounts and auth: `me`, `register`, `signUp`, `confirmSignUp`, `login`, `refreshToken`, `logout`,
 //! `updatePreferences`, `inviteMember`, `removeMember`, `changeMemberRole`,
 //! `accountEvents`.
 
@@ -6,11 +6,13 @@ use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, Su
 use futures_util::{Stream, StreamExt};
 
 use super::parse_id;
-use super::types::{Account, AccountEvent, AuthPayload, Invitation, InvitePayload, Role, User, UserPreferences};
+use super::types::{
+    Account, AccountEvent, AuthPayload, Invitation, InvitePayload, Role, SignUpPayload, User, UserPreferences,
+};
 use crate::auth::ClientAddr;
 use crate::context::ContextExt;
 use crate::error::ApiError;
-use crate::service::{AuthSession, MembershipChange, accounts, preferences, sessions};
+use crate::service::{AuthSession, MembershipChange, accounts, preferences, sessions, sign_ups};
 
 fn payload(session: AuthSession) -> AuthPayload {
     AuthPayload {
@@ -73,6 +75,7 @@ impl AccountMutation {
         invitation_token: Option<String>,
     ) -> Result<AuthPayload> {
         let state = ctx.state();
+        state.registrations.refuse_direct()?;
         let registration = sessions::Registration {
             email: &email,
             password: &password,
@@ -83,6 +86,38 @@ impl AccountMutation {
         Ok(payload(
             sessions::register(&state.db, &state.tokens, state.events.as_ref(), throttle, client, registration).await?,
         ))
+    }
+
+    /// Starts a registration confirmed by mail: a link to create the account
+    /// (or, for an address that has one, a notice) is mailed to `email`.
+    /// The answer is the same for every address, so it never tells who has
+    /// an account; `confirmSignUp` with the link's token finishes it. With
+    /// `invitationToken` the account joined is the inviting one.
+    async fn sign_up(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+        account_name: Option<String>,
+        invitation_token: Option<String>,
+    ) -> Result<SignUpPayload> {
+        let state = ctx.state();
+        let input = sign_ups::SignUp {
+            email: &email,
+            password: &password,
+            account_name: account_name.as_deref(),
+            invitation_token: invitation_token.as_deref(),
+        };
+        let (throttle, client) = (state.throttle.as_ref(), ctx.data_opt::<ClientAddr>().copied());
+        let email = sign_ups::sign_up(&state.db, &state.registrations, throttle, client, input).await?;
+        Ok(SignUpPayload { email: email.as_str().to_owned(), expires_in_hours: sign_ups::LINK_TTL_HOURS as i32 })
+    }
+
+    /// Creates the account of a `signUp` from the token in its mailed link
+    /// and signs its user in. A token works once, for a day.
+    async fn confirm_sign_up(&self, ctx: &Context<'_>, token: String) -> Result<AuthPayload> {
+        let state = ctx.state();
+        Ok(payload(sign_ups::confirm(&state.db, &state.tokens, state.events.as_ref(), &token).await?))
     }
 
     /// Exchanges email and password for tokens.

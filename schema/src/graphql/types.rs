@@ -150,6 +150,17 @@ impl Invitation {
     }
 }
 
+/// What `signUp` answers, the same for every address: a mail is on its way
+/// to `email` if it can be registered, with a link that works for
+/// `expiresInHours`.
+#[derive(SimpleObject)]
+pub struct SignUpPayload {
+    /// The address as it will be stored (trimmed, lower case, NFC).
+    pub email: String,
+    /// How long the mailed link works.
+    pub expires_in_hours: i32,
+}
+
 /// Tokens and the user they were issued to.
 #[derive(SimpleObject)]
 #[graphql(complex)]

@@ -57,13 +57,13 @@ pub struct Registration<'a> {
 /// ARCHITECTURE.md, "Registration does not say who has an account").
 const UNREGISTRABLE: &str = "cannot be registered; use another address, or log in if you have an account";
 
-fn unregistrable() -> ApiError {
+pub(super) fn unregistrable() -> ApiError {
     ApiError::bad_input("email", UNREGISTRABLE)
 }
 
 /// Names that can never receive mail (RFC 2606, RFC 6761); the placeholder
 /// addresses of Shopify members are among them.
-fn is_reserved(email: &Email) -> bool {
+pub(super) fn is_reserved(email: &Email) -> bool {
     let domain = email.domain();
     [".invalid", ".localhost"].iter().any(|tld| domain.ends_with(tld)) || domain == "localhost"
 }
@@ -90,71 +90,124 @@ pub async fn register(
     if is_reserved(&email) {
         return Err(unregistrable());
     }
+    let account_name = account_name(input.account_name)?;
+    let joins = input.invitation_token.map(Joins::Token);
+    let new = NewUser { email: &email, password_hash: &hash, account_name: account_name.as_deref(), joins };
     let now = Utc::now();
-    let (input, email, hash) = (&input, &email, &hash);
+    let new = &new;
     // Runs again when another writer was in the way; it acts only on the
     // database (the event goes out below, once).
-    let (session, account, accepted) =
-        write_transaction(db, |txn| create_user(txn, keys, input, email, hash, now)).await?;
+    let (session, account, accepted) = write_transaction(db, |txn| async move {
+        let created = create_user(&txn, keys, new, now).await?;
+        txn.commit().await?;
+        Ok::<_, ApiError>(created)
+    })
+    .await?;
+    announce_joined(events, &session, &account, accepted.as_ref(), now);
+    Ok(session)
+}
+
+/// Who [`create_user`] creates: from `register`, or from a `signUp` whose
+/// link was followed.
+pub(super) struct NewUser<'a> {
+    /// The address.
+    pub email: &'a Email,
+    /// The password's hash.
+    pub password_hash: &'a str,
+    /// The new account's name, checked by [`account_name`]; `None`: the email's domain.
+    pub account_name: Option<&'a str>,
+    /// The invitation accepted, instead of a new account.
+    pub joins: Option<Joins<'a>>,
+}
+
+/// An invitation, as the caller holds it.
+#[derive(Clone, Copy)]
+pub(super) enum Joins<'a> {
+    /// The secret from `inviteMember`.
+    Token(&'a str),
+    /// An invitation already found by its secret (a pending sign-up's).
+    Invitation(Uuid),
+}
+
+/// A new account's name as given: trimmed, not empty, at most 200 characters.
+pub(super) fn account_name(raw: Option<&str>) -> ApiResult<Option<String>> {
+    match raw.map(str::trim) {
+        Some("") => Err(ApiError::bad_input("accountName", "must not be empty")),
+        Some(n) if n.chars().count() > 200 => Err(ApiError::bad_input("accountName", "must be at most 200 characters")),
+        name => Ok(name.map(str::to_owned)),
+    }
+}
+
+/// The invitation `joins` names, if it can still be accepted by `email`.
+pub(super) async fn open_invitation(
+    txn: &impl sea_orm::ConnectionTrait,
+    joins: Joins<'_>,
+    email: &Email,
+    now: DateTime<Utc>,
+) -> ApiResult<invitation::Model> {
+    // Looked up by its secret, not by tenant: the token is the credential.
+    let found = match joins {
+        Joins::Token(token) => {
+            invitation::Entity::find().filter(invitation::Column::TokenHash.eq(secret::digest(token))).one(txn).await?
+        }
+        Joins::Invitation(id) => invitation::Entity::find_by_id(id).one(txn).await?,
+    };
+    found
+        .filter(|i| i.accepted_at.is_none() && i.expires_at > now && i.email == email.as_str())
+        .ok_or_else(|| ApiError::bad_input("invitationToken", "is invalid, expired or for another email"))
+}
+
+/// Announces a member who joined through an invitation to their account.
+pub(super) fn announce_joined(
+    events: &dyn AccountEvents,
+    session: &AuthSession,
+    account: &account::Model,
+    accepted: Option<&invitation::Model>,
+    at: DateTime<Utc>,
+) {
     if accepted.is_some() {
         events.publish(AccountEvent {
             account_id: account.id,
             kind: AccountEventKind::MemberJoined,
             email: session.user.email.clone(),
-            at: now,
+            at,
         });
     }
-    Ok(session)
 }
 
-/// The writes of [`register`], in `txn`, which it commits: the new user
+/// The writes that create a user, in `txn` (the caller commits): the user
 /// with its account (or accepted invitation), preferences, audit record and
 /// first session.
-async fn create_user(
-    txn: DatabaseTransaction,
+pub(super) async fn create_user(
+    txn: &DatabaseTransaction,
     keys: &TokenKeys,
-    input: &Registration<'_>,
-    email: &Email,
-    hash: &str,
+    new: &NewUser<'_>,
     now: DateTime<Utc>,
 ) -> ApiResult<(AuthSession, account::Model, Option<invitation::Model>)> {
+    let email = new.email;
     // Looked up by email across accounts, as at login: an address is unique service-wide.
-    if user::Entity::find().filter(user::Column::Email.is_in(email.stored_forms())).one(&txn).await?.is_some() {
+    if user::Entity::find().filter(user::Column::Email.is_in(email.stored_forms())).one(txn).await?.is_some() {
         return Err(unregistrable());
     }
-    let (account, role, accepted) = match input.invitation_token {
-        Some(token) => {
-            // Looked up by its secret, not by tenant: the token is the credential.
-            let invite = invitation::Entity::find()
-                .filter(invitation::Column::TokenHash.eq(secret::digest(token)))
-                .one(&txn)
-                .await?
-                .filter(|i| i.accepted_at.is_none() && i.expires_at > now && i.email == email.as_str())
-                .ok_or_else(|| ApiError::bad_input("invitationToken", "is invalid, expired or for another email"))?;
+    let (account, role, accepted) = match new.joins {
+        Some(joins) => {
+            let invite = open_invitation(txn, joins, email, now).await?;
             let account =
-                account::Entity::find_by_id(invite.account_id).one(&txn).await?.ok_or(ApiError::NotFound("account"))?;
+                account::Entity::find_by_id(invite.account_id).one(txn).await?.ok_or(ApiError::NotFound("account"))?;
             let role = invite.role;
             let mut accepted: invitation::ActiveModel = invite.into();
             accepted.accepted_at = Set(Some(now));
-            let accepted = accepted.update(&txn).await?;
+            let accepted = accepted.update(txn).await?;
             (account, role, Some(accepted))
         }
         None => {
-            let name = match input.account_name.map(str::trim) {
-                Some("") => return Err(ApiError::bad_input("accountName", "must not be empty")),
-                Some(n) if n.chars().count() > 200 => {
-                    return Err(ApiError::bad_input("accountName", "must be at most 200 characters"));
-                }
-                Some(n) => n.to_owned(),
-                None => email.domain().to_owned(),
-            };
             let account = account::ActiveModel {
                 id: Set(Uuid::now_v7()),
-                name: Set(name),
+                name: Set(new.account_name.unwrap_or(email.domain()).to_owned()),
                 tier: Set(Tier::Free),
                 created_at: Set(now),
             }
-            .insert(&txn)
+            .insert(txn)
             .await?;
             (account, Role::Owner, None)
         }
@@ -163,19 +216,19 @@ async fn create_user(
         id: Set(Uuid::now_v7()),
         account_id: Set(account.id),
         email: Set(email.as_str().to_owned()),
-        password_hash: Set(hash.to_owned()),
+        password_hash: Set(new.password_hash.to_owned()),
         role: Set(role),
         created_at: Set(now),
         last_login_at: Set(Some(now)),
         shopify_user_id: Set(None),
     }
-    .insert(&txn)
+    .insert(txn)
     .await
     .map_err(unregistrable_on_unique)?;
-    super::preferences::create_defaults(&txn, &user).await?;
+    super::preferences::create_defaults(txn, &user).await?;
     if let Some(invite) = &accepted {
         audit(
-            &txn,
+            txn,
             account.id,
             Actor::User(user.id),
             "INVITATION_ACCEPTED",
@@ -190,8 +243,7 @@ async fn create_user(
         )
         .await?;
     }
-    let session = issue(&txn, keys, &account, user, Uuid::now_v7()).await?;
-    txn.commit().await?;
+    let session = issue(txn, keys, &account, user, Uuid::now_v7()).await?;
     Ok((session, account, accepted))
 }
 
