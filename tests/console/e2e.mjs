@@ -3,6 +3,9 @@
 // Prints one JSON line of measurements; exits non-zero on the first
 // failed check (with the reason on stderr).
 //
+// Sign-ups are confirmed by mail (the server's default): the server writes
+// its mail as .eml files into E2E_MAIL_DIR, where the test reads the link.
+//
 // A merchant registers, links the demo store, asks the revenue question and
 // watches it run, sees the chart, approves one proposal (the read-only demo
 // store refuses it, and the reason is shown), rejects the other, and sees the
@@ -12,7 +15,7 @@
 // phone width without sideways scrolling, and axe-core on the main views.
 
 import { chromium } from 'playwright-core';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -69,13 +72,33 @@ async function clean(page, where) {
   check(problems.length === 0, `${where}: ${problems.join('; ')}`);
 }
 
+// The confirmation link mailed to `email` (quoted-printable soft breaks undone).
+async function mailedLink(email) {
+  const dir = process.env.E2E_MAIL_DIR;
+  check(dir, 'E2E_MAIL_DIR is not set');
+  for (let i = 0; i < 100; i++) {
+    let names = [];
+    try { names = readdirSync(dir).filter((n) => n.endsWith('.eml')); } catch { /* not yet written */ }
+    for (const name of names) {
+      const mail = readFileSync(join(dir, name), 'utf8').replaceAll('=\r\n', '').replaceAll('=3D', '=');
+      const link = mail.match(/https?:\/\/\S+#\/confirm\/[A-Za-z0-9_-]+/);
+      if (link && mail.split('\r\n').includes(`To: ${email}`)) return link[0];
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`no confirmation mail for ${email}`);
+}
+
 async function register(page, email, account) {
   await page.goto(`${base}/console/#/register`);
   await page.getByLabel('Email').fill(email);
   await page.getByLabel('Password').fill(PASSWORD);
   await page.getByLabel('Business name').fill(account);
   await page.getByRole('button', { name: 'Create account' }).click();
+  await page.getByRole('heading', { name: 'Check your inbox' }).waitFor();
+  await page.goto(await mailedLink(email));
   await page.getByRole('navigation', { name: 'Main' }).waitFor();
+  check(!page.url().includes('/confirm/'), `the link's secret stayed in the address bar: ${page.url()}`);
 }
 
 async function api(page, query, variables = {}) {
@@ -215,8 +238,13 @@ try {
   // An analyst of the account sees the proposals but no decision controls,
   // and the server refuses the decision all the same.
   const invited = await api(owner, 'mutation { inviteMember(email: "analyst@console.example", role: ANALYST) { token } }');
-  const joined = await (await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query: 'mutation($t: String!, $p: String!) { register(email: "analyst@console.example", password: $p, invitationToken: $t) { accessToken } }', variables: { t: invited.inviteMember.token, p: PASSWORD } }) })).json();
+  const anonymousCall = async (query, variables) => (await fetch(`${base}/graphql`, { method: 'POST',
+    headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) })).json();
+  const signedUp = await anonymousCall('mutation($t: String!, $p: String!) { signUp(email: "analyst@console.example", password: $p, invitationToken: $t) { email } }',
+    { t: invited.inviteMember.token, p: PASSWORD });
+  check(!signedUp.errors, `analyst: ${JSON.stringify(signedUp.errors)}`);
+  const secret = (await mailedLink('analyst@console.example')).split('#/confirm/')[1];
+  const joined = await anonymousCall('mutation($t: String!) { confirmSignUp(token: $t) { accessToken } }', { t: secret });
   check(!joined.errors, `analyst: ${JSON.stringify(joined.errors)}`);
   const analyst = await newPage();
   await analyst.goto(`${base}/console/#/signin`);
@@ -228,7 +256,7 @@ try {
   await analyst.locator('li.proposal').nth(1).waitFor();
   check(await analyst.locator('[data-act]').count() === 0, 'an analyst is shown decision controls');
   check(await analyst.locator('nav a', { hasText: 'Audit log' }).count() === 0, 'an analyst is shown the audit log');
-  const refused = await (await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${joined.data.register.accessToken}` },
+  const refused = await (await fetch(`${base}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${joined.data.confirmSignUp.accessToken}` },
     body: JSON.stringify({ query: 'mutation($id: ID!) { rejectAction(id: $id) { id } }', variables: { id: proposals[0] } }) })).json();
   check(refused.errors && refused.errors[0].extensions.code === 'FORBIDDEN', `analyst decision: ${JSON.stringify(refused)}`);
   await clean(analyst, 'analyst');

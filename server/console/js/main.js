@@ -4,7 +4,7 @@
 import { h, mount, errorBox } from './dom.js';
 import * as session from './session.js';
 import { disconnect, gql, onStatus } from './api.js';
-import { authView } from './views/auth.js';
+import { authView, confirmView } from './views/auth.js';
 import { askView } from './views/ask.js';
 import { historyView } from './views/history.js';
 import { runView } from './views/run.js';
@@ -105,6 +105,15 @@ async function render() {
   leave = [];
   let me = session.current();
   const hash = location.hash || '#/';
+  const confirming = hash.match(/^#\/confirm\/([A-Za-z0-9_-]+)$/);
+  if (confirming) {
+    mount(nav);
+    mount(who);
+    // The link's secret leaves the address bar and the history at once.
+    history.replaceState(null, '', '#/confirming');
+    confirmView(main, confirming[1], () => go('#/'));
+    return;
+  }
   if (!me || hash === '#/signin' || hash === '#/register') {
     mount(nav);
     mount(who, me ? h('a', { href: '#/', class: 'quiet' }, 'Back') : null);

@@ -40,8 +40,11 @@ async fn a_merchant_asks_watches_and_decides_in_the_console() {
             ("ALATAR_SHOPIFY__API_SECRET", APP_SECRET),
             ("ALATAR_SHOPIFY__APP_URL", app_url.as_str()),
             ("ALATAR_SHOPIFY__ADMIN_BASE_URL", shopify.base_url.as_str()),
+            // The default: sign-ups confirmed by mail, written as files here.
+            ("ALATAR_MAIL__CONFIRM_REGISTRATIONS", "true"),
         ],
     );
+    let mail_dir = dir.join("data").join("mail");
     let artifacts = concat!(env!("CARGO_MANIFEST_DIR"), "/../target/console");
     let output = tokio::process::Command::new("node")
         .arg(format!("{root}/e2e.mjs"))
@@ -49,6 +52,7 @@ async fn a_merchant_asks_watches_and_decides_in_the_console() {
         .arg(artifacts)
         .env("CHROMIUM", &chromium)
         .env("E2E_SHOP", "console-e2e.myshopify.com")
+        .env("E2E_MAIL_DIR", &mail_dir)
         .output()
         .await
         .unwrap_or_else(|e| panic!("node: {e}"));
