@@ -3,8 +3,11 @@
 //! `file:line`.
 //!
 //! The work: `github.analyze` lists the account's analysed repositories;
-//! the one the question names (by `owner/name` or name) is read, or the
-//! newest when it names none. `code.search` searches it for the question
+//! the one the question names (by URL, `owner/name` or name) is read, or the
+//! newest when it names none. A question that names the URL of a
+//! repository with no analysis starts one (the same job as
+//! `analyzeRepository`) and answers that it has started: the answer about
+//! its code comes when the question is asked again after the job. `code.search` searches it for the question
 //! (hybrid, then one hop over calls and containment), and `code.graph`
 //! reads the callers of the best hits. The answer names the functions
 //! found with their locations; a figure (how many were found) cites the
@@ -16,15 +19,17 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+#[cfg(test)]
+use uuid::Uuid;
 
 use super::{DepartmentAgent, TaskContext};
 use crate::Department;
 use crate::code::job::title_of;
-use crate::code::repositories::Repositories;
+use crate::code::repositories::{Repositories, same_repository};
 use crate::result::{KeyFigure, Section};
 use crate::tools::{
     AnalysedRepository, CodeGraph, CodeGraphInput, CodeSearch, CodeSearchInput, GithubAnalyze, GithubAnalyzeInput,
-    TaskFailure, ToolRunner,
+    StartedAnalysis, TaskFailure, ToolRunner,
 };
 
 /// What the account has not got, said instead of an answer.
@@ -72,9 +77,47 @@ impl DepartmentAgent for CodeAgent {
     }
 }
 
-/// The repository `prompt` names among `listed` (by `owner/name`, then by
-/// name as a whole word), else the newest.
+/// The repository URL `prompt` names, if any: an `https://`, `http://` or
+/// `file://` URL, or `github.com/owner/name` (and GitLab's, Bitbucket's)
+/// without a scheme, read as `https://`. Trailing punctuation is not part of it.
+pub fn named_url(prompt: &str) -> Option<String> {
+    url_word(prompt).map(|(_, url)| url)
+}
+
+/// The word of `prompt` that names a repository URL, with the URL.
+fn url_word(prompt: &str) -> Option<(&str, String)> {
+    const HOSTS: [&str; 3] = ["github.com/", "gitlab.com/", "bitbucket.org/"];
+    let named = |word: &str| -> Option<String> {
+        let word = word.trim_matches(|c: char| matches!(c, '(' | ')' | '<' | '>' | '"' | '\'' | '`' | '[' | ']'));
+        let word = word.trim_end_matches(|c: char| matches!(c, '.' | ',' | ';' | ':' | '!' | '?'));
+        let lower = word.to_lowercase();
+        if ["https://", "http://", "file://"].iter().any(|s| lower.starts_with(s)) && word.len() > 8 {
+            return Some(word.to_owned());
+        }
+        let path = lower.strip_prefix("www.").unwrap_or(&lower);
+        HOSTS
+            .iter()
+            .any(|h| path.starts_with(h) && path[h.len()..].contains('/'))
+            .then(|| format!("https://{}", word.strip_prefix("www.").unwrap_or(word)))
+    };
+    prompt.split_whitespace().find_map(|word| named(word).map(|url| (word, url)))
+}
+
+/// The question as searched: without the URL it names, whose path words
+/// (hosts, owners, scratch directories) are no words of the code.
+fn searched(prompt: &str) -> String {
+    match url_word(prompt) {
+        Some((word, _)) => prompt.replacen(word, " ", 1),
+        None => prompt.to_owned(),
+    }
+}
+
+/// The repository `prompt` names among `listed` (by URL, by `owner/name`,
+/// then by name as a whole word), else the newest.
 pub fn chosen<'a>(prompt: &str, listed: &'a [AnalysedRepository]) -> Option<&'a AnalysedRepository> {
+    if let Some(url) = named_url(prompt) {
+        return listed.iter().find(|r| same_repository(&r.url, &url));
+    }
     let text = prompt.to_lowercase();
     let whole = |word: &str| {
         text.match_indices(word).any(|(at, _)| {
@@ -93,6 +136,24 @@ pub fn chosen<'a>(prompt: &str, listed: &'a [AnalysedRepository]) -> Option<&'a 
         .or_else(|| listed.first())
 }
 
+/// What is said while a repository's first analysis runs.
+fn started_findings(started: &StartedAnalysis) -> CodeFindings {
+    let title = cell(&title_of(&started.url));
+    let what = if started.already_running { "is under way" } else { "has started" };
+    let answer = format!(
+        "The analysis of {title} {what} (job {job}): it clones the repository, reads its languages, dependencies \
+         and licence, and builds its code graph, about a minute for a thousand files. Ask again once it has \
+         completed; repositoryAnalysis(id: \"{id}\") follows it.",
+        job = started.job_id,
+        id = started.repository_id,
+    );
+    CodeFindings {
+        answer: Some(answer),
+        warnings: vec![format!("{title} had no completed analysis yet, so nothing about its code could be said.")],
+        ..CodeFindings::default()
+    }
+}
+
 /// Markdown-safe text of untrusted repository text: one line, no table
 /// or code breaks.
 fn cell(text: &str) -> String {
@@ -104,14 +165,22 @@ async fn answer(
     repositories: Arc<dyn Repositories>,
     tools: &mut ToolRunner,
 ) -> Result<CodeFindings, TaskFailure> {
-    let (listed, _) = tools.call(&GithubAnalyze(repositories.clone()), GithubAnalyzeInput::default()).await?;
+    let url = named_url(&task.prompt);
+    let input = GithubAnalyzeInput { repository: None, url: url.clone() };
+    let (listed, _) = tools.call(&GithubAnalyze(repositories.clone()), input).await?;
+    if let Some(started) = &listed.started {
+        return Ok(started_findings(started));
+    }
+    if let (Some(url), Some(why)) = (&url, &listed.refused) {
+        return Ok(CodeFindings::unanswered(&format!("{} cannot be analysed: {why}.", cell(url))));
+    }
     let Some(repository) = chosen(&task.prompt, &listed.repositories) else {
         return Ok(CodeFindings::unanswered(NO_REPOSITORIES));
     };
     let title = title_of(&repository.url);
     let input = CodeSearchInput {
         repository_id: repository.repository_id,
-        query: task.prompt.clone(),
+        query: searched(&task.prompt),
         first: FIRST,
         expand: 1,
     };
@@ -171,4 +240,48 @@ async fn answer(
         hits.iter().take(5).map(|h| format!("{} ({})", cell(&h.node.qualified_name), cell(&h.node.location))).collect();
     findings.answer = Some(format!("In {title}: {}.", named.join(", ")));
     Ok(findings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_named_in_questions() {
+        let named = |p: &str| named_url(p);
+        assert_eq!(named("Analyse https://github.com/acme/dawn."), Some("https://github.com/acme/dawn".into()));
+        assert_eq!(named("what does github.com/acme/dawn do?"), Some("https://github.com/acme/dawn".into()));
+        assert_eq!(named("see (www.gitlab.com/acme/app)"), Some("https://gitlab.com/acme/app".into()));
+        assert_eq!(named("the repo file:///tmp/theme, please"), Some("file:///tmp/theme".into()));
+        assert_eq!(named("which functions touch github's cart?"), None);
+        assert_eq!(named("github.com alone"), None);
+        assert_eq!(named("my repo dawn"), None);
+        assert_eq!(
+            searched("Which functions in https://github.com/acme/dawn, touch the cart?")
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            ["Which", "functions", "in", "touch", "the", "cart?"]
+        );
+    }
+
+    #[test]
+    fn the_named_url_chooses_the_repository() {
+        let repo = |url: &str| AnalysedRepository {
+            repository_id: Uuid::now_v7(),
+            url: url.into(),
+            commit: None,
+            files: None,
+            languages: Vec::new(),
+            dependencies: 0,
+            licence: None,
+        };
+        let listed = [repo("https://github.com/acme/newest"), repo("https://github.com/Acme/Dawn.git")];
+        let found = chosen("what is in https://github.com/acme/dawn/?", &listed).map(|r| r.url.as_str());
+        assert_eq!(found, Some("https://github.com/Acme/Dawn.git"));
+        assert!(chosen("what is in https://github.com/acme/other?", &listed).is_none(), "not the newest");
+        assert_eq!(
+            chosen("what is in my repo?", &listed).map(|r| r.url.as_str()),
+            Some("https://github.com/acme/newest")
+        );
+    }
 }

@@ -403,7 +403,9 @@ async fn work(
                 library: Some(library),
                 datasets: Some(Arc::new(DatabaseCatalog::new(p, scope)) as Arc<dyn Catalog>),
                 market: Some(Arc::new(AccountQuotes::new(p.db.clone(), scope, p.market.clone())) as Arc<dyn Quotes>),
-                code: Some(Arc::new(AccountRepositories::new(p.clone(), scope)) as Arc<dyn Repositories>),
+                code: Some(
+                    Arc::new(AccountRepositories::new(p.clone(), scope, request.user_id)) as Arc<dyn Repositories>
+                ),
             };
             agent.work(&context, &mut runner).await?
         }

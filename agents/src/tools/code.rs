@@ -1,9 +1,11 @@
 //! Code tools (the `Code` department's) over the [`Repositories`] port,
 //! bound to one account: `github.analyze` reads the stored analyses of the
 //! account's repositories (languages, dependencies, licence, README
-//! sections: `analyzeRepository` made them), `code.search` searches one
-//! repository's code graph (hybrid, then expansion), and `code.graph`
-//! returns a node with its callers, callees and children. All read.
+//! sections: `analyzeRepository` made them) and, given the URL of one it
+//! has not analysed, starts its analysis (a job, as `analyzeRepository`
+//! would, with the same checks); `code.search` searches one repository's
+//! code graph (hybrid, then expansion), and `code.graph` returns a node
+//! with its callers, callees and children. None writes to a store.
 //! Repository text is untrusted: it is returned as data, and whoever puts
 //! it before a model fences it as such.
 
@@ -16,7 +18,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{ToolError, TypedTool};
-use crate::code::repositories::Repositories;
+use crate::code::repositories::{Analysing, Repositories, same_repository};
 use crate::code::search::{MAX_EXPAND, MAX_EXPANDED};
 use alatar_entity::code_node;
 
@@ -32,6 +34,24 @@ pub struct GithubAnalyzeInput {
     /// repository when absent.
     #[serde(default)]
     pub repository: Option<String>,
+    /// A repository's full URL (`https://…`): analysed now when the
+    /// account has no analysis of it, completed or under way.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// An analysis `github.analyze` started, or found under way.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StartedAnalysis {
+    /// The analysis (`repositoryAnalysis(id)`).
+    pub repository_id: Uuid,
+    /// Its job (`job(id)`).
+    pub job_id: Uuid,
+    /// The repository.
+    pub url: String,
+    /// `true`: it was under way already, nothing new was started.
+    pub already_running: bool,
 }
 
 /// An analysed repository.
@@ -60,6 +80,12 @@ pub struct AnalysedRepository {
 pub struct GithubAnalyzeOutput {
     /// Newest first.
     pub repositories: Vec<AnalysedRepository>,
+    /// The analysis of `url` started (or under way), when it had none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<StartedAnalysis>,
+    /// Why `url` could not be analysed (not https, a private address, a viewer asking).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// `github.analyze`.
@@ -94,18 +120,40 @@ impl TypedTool for GithubAnalyze {
     type Output = GithubAnalyzeOutput;
     const NAME: &'static str = "github.analyze";
     const DESCRIPTION: &'static str = "The account's analysed repositories (from analyzeRepository): URL, commit, \
-        languages by bytes, dependency count and recommended licence; filtered by part of a URL or owner/name.";
+        languages by bytes, dependency count and recommended licence; filtered by part of a URL or owner/name. \
+        Given `url`, a repository the account has not analysed is queued for analysis (a job of about a minute).";
 
     async fn call(&self, input: &Self::Input) -> Result<Self::Output, ToolError> {
         let all = self.0.analyses().await.map_err(transient)?;
         let wanted = input.repository.as_deref().map(|r| r.trim().to_lowercase()).filter(|r| !r.is_empty());
         let repositories =
             all.iter().filter(|a| wanted.as_deref().is_none_or(|w| a.url.to_lowercase().contains(w))).map(of).collect();
-        Ok(GithubAnalyzeOutput { repositories })
+        let mut output = GithubAnalyzeOutput { repositories, started: None, refused: None };
+        let Some(url) = input.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) else { return Ok(output) };
+        if all.iter().any(|a| same_repository(&a.url, url)) {
+            return Ok(output);
+        }
+        let started = |a: alatar_entity::repository_analysis::Model, already_running| StartedAnalysis {
+            repository_id: a.id,
+            job_id: a.job_id,
+            url: a.url,
+            already_running,
+        };
+        match self.0.analyse(url).await.map_err(transient)? {
+            Analysing::Queued(a) => output.started = Some(started(a, false)),
+            Analysing::Running(a) => output.started = Some(started(a, true)),
+            Analysing::Refused(why) => output.refused = Some(why),
+        }
+        Ok(output)
     }
 
     fn summarize(output: &Self::Output) -> String {
-        format!("{} analysed repositories", output.repositories.len())
+        match (&output.started, &output.refused) {
+            (Some(s), _) if s.already_running => format!("the analysis of {} is under way", s.url),
+            (Some(s), _) => format!("the analysis of {} started", s.url),
+            (None, Some(why)) => format!("not analysed: {why}"),
+            (None, None) => format!("{} analysed repositories", output.repositories.len()),
+        }
     }
 }
 

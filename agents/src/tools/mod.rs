@@ -25,7 +25,7 @@ use crate::breaker::CircuitOpen;
 
 pub use code::{
     AnalysedRepository, CodeGraph, CodeGraphInput, CodeGraphOutput, CodeSearch, CodeSearchInput, CodeSearchOutput,
-    FoundNode, GithubAnalyze, GithubAnalyzeInput, GithubAnalyzeOutput, NodeRef,
+    FoundNode, GithubAnalyze, GithubAnalyzeInput, GithubAnalyzeOutput, NodeRef, StartedAnalysis,
 };
 pub use datasets::{
     DatasetSchema, DatasetsProfile, DatasetsProfileInput, DatasetsProfileOutput, DatasetsSchema, DatasetsSchemaInput,

@@ -386,7 +386,64 @@ async fn the_readme_is_the_models_when_it_has_every_section(backend: Backend) {
     assert_eq!(second["report"]["graph"]["readmeWrittenBy"], "template");
 }
 
+/// A question naming a repository the account has not analysed starts its
+/// analysis (for the asker, as `analyzeRepository` would) and says so;
+/// asked again after the job, it is answered from the graph. The same
+/// checks hold as for `analyzeRepository`: a private address starts
+/// nothing, and a second ask starts no second job. (Viewers cannot ask;
+/// one demoted while the question runs is refused by `analyse` too.)
+async fn a_question_naming_a_new_repository_starts_its_analysis(backend: Backend) {
+    let app = local_app(backend).await;
+    let (token, _, owner_id) = app.register("agency@start.example").await;
+    let root = scratch_dir();
+    let (dir, _) = repository(&root);
+    let url = format!("file://{}", dir.display());
+    let prompt = format!("Which functions in the repository {url}, my theme, touch the cart?");
+    let first = app.ask_demo_store(&token, &prompt, REQUEST).await;
+    let summary = first["result"]["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains("dawn-fork has started"), "{summary}");
+    let calls = first["tasks"][0]["toolCalls"].as_array().cloned().unwrap_or_default();
+    assert_eq!(calls.iter().filter_map(|c| c["tool"].as_str()).collect::<Vec<_>>(), ["github.analyze"], "{first}");
+    assert_eq!(calls[0]["input"]["url"], url.as_str());
+    let listed = "{ repositoryAnalyses { edges { node { id url job { status } } } } }";
+    let analyses = app.gql(listed, json!({}), Some(&token)).await.ok();
+    let edges = analyses.data("/repositoryAnalyses/edges").as_array().cloned().unwrap_or_default();
+    assert_eq!(edges.len(), 1, "{edges:?}");
+    assert_eq!(edges[0]["node"]["url"], url.as_str());
+    let id = edges[0]["node"]["id"].clone();
+    let stored = <alatar_entity::repository_analysis::Entity as sea_orm::EntityTrait>::find()
+        .all(&app.db.conn)
+        .await
+        .unwrap_or_default();
+    assert_eq!(stored.first().map(|a| a.created_by.to_string()), Some(owner_id.clone()), "the asker's analysis");
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = app.gql(ANALYSIS, json!({ "id": id }), Some(&token)).await.ok().data("/repositoryAnalysis").clone();
+        if found["job"]["status"] == "COMPLETED" {
+            break;
+        }
+        assert!(!matches!(found["job"]["status"].as_str(), Some("FAILED" | "CANCELLED")), "{found}");
+        assert!(Instant::now() < deadline, "the analysis did not end: {found}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let again = app.ask_demo_store(&token, &prompt, REQUEST).await;
+    let summary = again["result"]["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains("assets/cart.Cart.add (assets/cart.js:8)"), "{summary}");
+    let analyses = app.gql(listed, json!({}), Some(&token)).await.ok();
+    assert_eq!(analyses.data("/repositoryAnalyses/edges").as_array().map(Vec::len), Some(1), "no second analysis");
+
+    // A loopback host is refused, as by analyzeRepository.
+    let private = app.ask_demo_store(&token, "Analyse the repo https://127.0.0.1/acme/theme please", REQUEST).await;
+    let summary = private["result"]["summary"].as_str().unwrap_or_default();
+    assert!(summary.contains("cannot be analysed") && summary.contains("non-public"), "{summary}");
+    // Nothing more was started by either.
+    let analyses = app.gql(listed, json!({}), Some(&token)).await.ok();
+    assert_eq!(analyses.data("/repositoryAnalyses/edges").as_array().map(Vec::len), Some(1));
+}
+
 on_both_backends! {
+    question_starts_analysis => a_question_naming_a_new_repository_starts_its_analysis;
     readme_by_model => the_readme_is_the_models_when_it_has_every_section;
     hybrid => code_search_is_hybrid_with_the_local_embedder;
     analysis_reads => analysis_reads_the_tree_as_written;
