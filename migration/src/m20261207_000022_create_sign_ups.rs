@@ -1,12 +1,22 @@
 //! `sign_ups`: registrations waiting for their address to be confirmed by
 //! mail (issue 13: `signUp` answers the same for every address, so the
-//! account is created only when the mailed link is followed). Also a row,
-//! with no token, for each notice mailed to an address that already has an
+//! account is created only when the mailed link is followed, and its
+//! password is chosen then, by whoever holds the mailbox). Also a row, with
+//! no token, for each notice mailed to an address that already has an
 //! account, so that mail to one address can be counted and capped. No
 //! account owns these rows (there is none yet): they are read and written
-//! by system statements only, like `users` at login.
+//! by system statements only, like `users` at login. On PostgreSQL row
+//! security lets only system sessions at them (`alatar_app`, the tenants'
+//! role, is granted nothing).
 
+use sea_orm_migration::sea_orm::DbBackend;
 use sea_orm_migration::{prelude::*, schema::*};
+
+const SYSTEM_ONLY: &str = r#"
+ALTER TABLE sign_ups ENABLE ROW LEVEL SECURITY;
+ALTER TABLE sign_ups FORCE ROW LEVEL SECURITY;
+CREATE POLICY alatar_system ON sign_ups USING (alatar_system_session()) WITH CHECK (alatar_system_session());
+"#;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -17,8 +27,6 @@ enum SignUps {
     Id,
     Email,
     TokenHash,
-    PasswordHash,
-    AccountName,
     InvitationId,
     CreatedAt,
     ExpiresAt,
@@ -36,8 +44,6 @@ impl MigrationTrait for Migration {
                     .col(string_len(SignUps::Email, 254))
                     // Several NULLs (notices) are allowed by a unique index on both engines.
                     .col(string_len_null(SignUps::TokenHash, 64).unique_key())
-                    .col(text_null(SignUps::PasswordHash))
-                    .col(string_len_null(SignUps::AccountName, 200))
                     .col(uuid_null(SignUps::InvitationId))
                     .col(timestamp_with_time_zone(SignUps::CreatedAt))
                     .col(timestamp_with_time_zone(SignUps::ExpiresAt))
@@ -60,6 +66,9 @@ impl MigrationTrait for Migration {
                 Index::create().name("sign_ups_expires").table(SignUps::Table).col(SignUps::ExpiresAt).to_owned(),
             )
             .await?;
+        if manager.get_database_backend() == DbBackend::Postgres {
+            manager.get_connection().execute_unprepared(SYSTEM_ONLY).await?;
+        }
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use alatar_entity::{AccountScope, Role, repository_analysis, user};
+use alatar_entity::{AccountScope, Role, job, repository_analysis, user};
 
 use super::neighbours::{self, Neighbourhood};
 use super::search::{self, CodeSearch};
@@ -106,16 +106,29 @@ impl Repositories for AccountRepositories {
             Some(Role::Viewer) => return Ok(Analysing::Refused("viewers cannot analyse repositories".into())),
             Some(_) => {}
         }
-        let unfinished = self
+        // The newest analysis of the same repository decides: under way
+        // (its job queued or running), failed (said, not tried again: the
+        // merchant retries with analyzeRepository), or none (start one).
+        let newest = self
             .scope
             .find::<repository_analysis::Entity>()
-            .filter(repository_analysis::Column::CompletedAt.is_null())
             .order_by_desc(repository_analysis::Column::Id)
             .limit(MAX_LISTED)
             .all(&on)
-            .await?;
-        if let Some(running) = unfinished.into_iter().find(|a| same_repository(&a.url, url)) {
-            return Ok(Analysing::Running(running));
+            .await?
+            .into_iter()
+            .find(|a| same_repository(&a.url, url));
+        if let Some(newest) = newest {
+            let status = self.scope.find::<job::Entity>().filter(job::Column::Id.eq(newest.job_id)).one(&on).await?;
+            let open = status.as_ref().is_some_and(|j| !j.status().is_terminal());
+            if open {
+                return Ok(Analysing::Running(newest));
+            }
+            if let Some(error) = newest.error.as_deref() {
+                return Ok(Analysing::Refused(format!(
+                    "its last analysis failed ({error}); analyzeRepository tries it again"
+                )));
+            }
         }
         if let Err(refused) = super::source::check(url, &self.pipeline.code).await {
             return Ok(Analysing::Refused(refused.to_string()));

@@ -77,28 +77,43 @@ impl DepartmentAgent for CodeAgent {
     }
 }
 
-/// The repository URL `prompt` names, if any: an `https://`, `http://` or
-/// `file://` URL, or `github.com/owner/name` (and GitLab's, Bitbucket's)
-/// without a scheme, read as `https://`. Trailing punctuation is not part of it.
+/// The repository URL `prompt` names, if any: a GitHub, GitLab or
+/// Bitbucket repository (`https://github.com/owner/name/tree/main`,
+/// `github.com/owner/name`: read as `https://host/owner/name`), another
+/// `https://…/name.git`, or a `file://` path (allowed only where
+/// `code.allow_local_repositories` is). Any other link in a question (an
+/// API, a shop page) names no repository. Trailing punctuation is no part of it.
 pub fn named_url(prompt: &str) -> Option<String> {
     url_word(prompt).map(|(_, url)| url)
 }
 
+/// Longest URL taken, as `analyzeRepository` takes.
+const MAX_URL_CHARS: usize = 2_000;
+
 /// The word of `prompt` that names a repository URL, with the URL.
 fn url_word(prompt: &str) -> Option<(&str, String)> {
-    const HOSTS: [&str; 3] = ["github.com/", "gitlab.com/", "bitbucket.org/"];
+    const FORGES: [&str; 3] = ["github.com", "gitlab.com", "bitbucket.org"];
     let named = |word: &str| -> Option<String> {
         let word = word.trim_matches(|c: char| matches!(c, '(' | ')' | '<' | '>' | '"' | '\'' | '`' | '[' | ']'));
         let word = word.trim_end_matches(|c: char| matches!(c, '.' | ',' | ';' | ':' | '!' | '?'));
-        let lower = word.to_lowercase();
-        if ["https://", "http://", "file://"].iter().any(|s| lower.starts_with(s)) && word.len() > 8 {
+        if word.chars().count() > MAX_URL_CHARS {
+            return None;
+        }
+        let lower = word.to_ascii_lowercase();
+        if lower.starts_with("file://") && word.len() > "file://".len() {
             return Some(word.to_owned());
         }
-        let path = lower.strip_prefix("www.").unwrap_or(&lower);
-        HOSTS
-            .iter()
-            .any(|h| path.starts_with(h) && path[h.len()..].contains('/'))
-            .then(|| format!("https://{}", word.strip_prefix("www.").unwrap_or(word)))
+        let rest = ["https://", "http://"].iter().find_map(|s| lower.strip_prefix(s)).unwrap_or(&lower);
+        let rest = rest.strip_prefix("www.").unwrap_or(rest);
+        let rest = rest.split(['?', '#']).next().unwrap_or_default();
+        let mut parts = rest.split('/');
+        let host = parts.next().unwrap_or_default();
+        if FORGES.contains(&host) {
+            let (owner, name) = (parts.next().filter(|p| !p.is_empty())?, parts.next().filter(|p| !p.is_empty())?);
+            return Some(format!("https://{host}/{owner}/{name}"));
+        }
+        (lower.starts_with("https://") && rest.ends_with(".git"))
+            .then(|| word.split(['?', '#']).next().unwrap_or(word).to_owned())
     };
     prompt.split_whitespace().find_map(|word| named(word).map(|url| (word, url)))
 }
@@ -252,10 +267,20 @@ mod tests {
         assert_eq!(named("Analyse https://github.com/acme/dawn."), Some("https://github.com/acme/dawn".into()));
         assert_eq!(named("what does github.com/acme/dawn do?"), Some("https://github.com/acme/dawn".into()));
         assert_eq!(named("see (www.gitlab.com/acme/app)"), Some("https://gitlab.com/acme/app".into()));
+        let deep = named("in https://GitHub.com/Acme/Dawn/tree/main/assets#readme");
+        assert_eq!(deep, Some("https://github.com/acme/dawn".into()), "a deep link names its repository");
+        assert_eq!(
+            named("clone https://git.example.com/team/theme.git"),
+            Some("https://git.example.com/team/theme.git".into())
+        );
         assert_eq!(named("the repo file:///tmp/theme, please"), Some("file:///tmp/theme".into()));
+        assert_eq!(named("does my repo call https://api.stripe.com/v1/charges?"), None, "an API is no repository");
         assert_eq!(named("which functions touch github's cart?"), None);
         assert_eq!(named("github.com alone"), None);
+        assert_eq!(named("github.com/acme only an owner"), None);
         assert_eq!(named("my repo dawn"), None);
+        assert_eq!(named(&format!("https://github.com/a/{}", "b".repeat(3000))), None, "too long");
+        assert_eq!(named("é https://github.com/ü/ö"), Some("https://github.com/ü/ö".into()));
         assert_eq!(
             searched("Which functions in https://github.com/acme/dawn, touch the cart?")
                 .split_whitespace()

@@ -14,10 +14,6 @@ pub struct Model {
     pub email: String,
     /// SHA-256 of the mailed confirmation secret; `None` for a notice.
     pub token_hash: Option<String>,
-    /// The chosen password's argon2id hash, cleared once confirmed.
-    pub password_hash: Option<String>,
-    /// Name for the new account, when given.
-    pub account_name: Option<String>,
     /// The invitation the registration accepts, when it came with one.
     pub invitation_id: Option<Uuid>,
     /// When `signUp` was asked.

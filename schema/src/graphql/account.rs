@@ -91,33 +91,37 @@ impl AccountMutation {
     /// Starts a registration confirmed by mail: a link to create the account
     /// (or, for an address that has one, a notice) is mailed to `email`.
     /// The answer is the same for every address, so it never tells who has
-    /// an account; `confirmSignUp` with the link's token finishes it. With
-    /// `invitationToken` the account joined is the inviting one.
+    /// an account. `confirmSignUp` with the link's token and a password
+    /// finishes it. With `invitationToken` the account joined is the
+    /// inviting one.
     async fn sign_up(
         &self,
         ctx: &Context<'_>,
         email: String,
-        password: String,
-        account_name: Option<String>,
         invitation_token: Option<String>,
     ) -> Result<SignUpPayload> {
         let state = ctx.state();
-        let input = sign_ups::SignUp {
-            email: &email,
-            password: &password,
-            account_name: account_name.as_deref(),
-            invitation_token: invitation_token.as_deref(),
-        };
+        let input = sign_ups::SignUp { email: &email, invitation_token: invitation_token.as_deref() };
         let (throttle, client) = (state.throttle.as_ref(), ctx.data_opt::<ClientAddr>().copied());
         let email = sign_ups::sign_up(&state.db, &state.registrations, throttle, client, input).await?;
         Ok(SignUpPayload { email: email.as_str().to_owned(), expires_in_hours: sign_ups::LINK_TTL_HOURS as i32 })
     }
 
-    /// Creates the account of a `signUp` from the token in its mailed link
-    /// and signs its user in. A token works once, for a day.
-    async fn confirm_sign_up(&self, ctx: &Context<'_>, token: String) -> Result<AuthPayload> {
+    /// Creates the account of a `signUp` from the token in its mailed link,
+    /// with the password chosen now (and, for a new account, its name), and
+    /// signs its user in. A token works once, for a day; a refused password
+    /// leaves it working.
+    async fn confirm_sign_up(
+        &self,
+        ctx: &Context<'_>,
+        token: String,
+        password: String,
+        account_name: Option<String>,
+    ) -> Result<AuthPayload> {
         let state = ctx.state();
-        Ok(payload(sign_ups::confirm(&state.db, &state.tokens, state.events.as_ref(), &token).await?))
+        let input =
+            sign_ups::Confirmation { token: &token, password: &password, account_name: account_name.as_deref() };
+        Ok(payload(sign_ups::confirm(&state.db, &state.tokens, state.events.as_ref(), input).await?))
     }
 
     /// Exchanges email and password for tokens.

@@ -17,7 +17,11 @@ impl Email {
         // Lower-casing first: NFC after it holds whatever the case mapping produced.
         let email: String = raw.trim().to_lowercase().nfc().collect();
         let bad = || ApiError::bad_input("email", "is not a valid email address");
-        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        // RFC 5322's specials outside a quoted local part, which we do not
+        // take: with them `<victim@x>` or `"a"<victim@x>` would be an
+        // address of its own here and a mailbox for `victim@x` to a mailer.
+        let special = |c: char| matches!(c, '<' | '>' | '"' | '(' | ')' | ',' | ';' | ':' | '[' | ']' | '\\');
+        if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control() || special(c)) {
             return Err(bad());
         }
         let (local, domain) = email.split_once('@').ok_or_else(bad)?;
@@ -59,7 +63,20 @@ mod tests {
     #[test]
     fn normalises_and_rejects() {
         assert_eq!(Email::parse(" Ann@Shop.Example ").map(|e| e.0).ok(), Some("ann@shop.example".into()));
-        for bad in ["", "ann", "ann@", "@shop.example", "ann@shop", "a b@shop.example", "ann@.example", "a@b..c"] {
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@shop.example",
+            "ann@shop",
+            "a b@shop.example",
+            "ann@.example",
+            "a@b..c",
+            "<victim@shop.example>",
+            "a<victim@shop.example>",
+            "\"x\"<victim@shop.example>",
+            "victim@shop.example,other@shop.example",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad} accepted");
         }
     }

@@ -3,17 +3,21 @@
 //! mail, where only they can read it.
 //!
 //! - A new address gets a link (`<console>#/confirm/<secret>`, valid for a
-//!   day); [`confirm`] creates the account from it and returns its first
-//!   session, as `register` would have.
+//!   day); [`confirm`] takes it with the password (and the new account's
+//!   name), creates the account and returns its first session, as
+//!   `register` would have. The password is chosen there, by whoever reads
+//!   the mail: someone who signs up another person's address chooses
+//!   nothing that person's account would keep.
 //! - An address that has an account gets a notice saying so.
 //! - A reserved address (`*.invalid`, `localhost`) gets nothing.
 //! - Past [`MAILS_PER_ADDRESS`] an hour an address gets nothing more, so
 //!   `signUp` cannot be used to flood someone's inbox.
 //!
-//! Every case does the same work before it answers (the password is
-//! checked and hashed, the address is looked up, a row is written) and the
-//! mail leaves after the answer, so neither the answer nor its timing says
-//! which case it was. See ARCHITECTURE.md, "Registration does not say who
+//! A new and a registered address take the same work before the answer
+//! (expired rows purged, the hour's mails counted, the address looked up, a
+//! row written) and the mail leaves after it, so neither the answer nor its
+//! timing says which it was; the reserved and capped cases stop earlier,
+//! which tells nothing about an account. See ARCHITECTURE.md, "Registration does not say who
 //! has an account".
 
 use std::sync::Arc;
@@ -25,7 +29,7 @@ use uuid::Uuid;
 
 use alatar_agents::mail::{Mail, Mailer};
 use alatar_agents::write::write_transaction;
-use alatar_entity::{sign_up, user};
+use alatar_entity::{account, sign_up, user};
 
 use super::sessions::{
     AuthSession, Joins, NewUser, account_name, announce_joined, create_user, is_reserved, open_invitation,
@@ -74,12 +78,19 @@ impl Registrations {
 pub struct SignUp<'a> {
     /// The address to register.
     pub email: &'a str,
-    /// The password to set.
-    pub password: &'a str,
-    /// Name for a new account; defaults to the email's domain.
-    pub account_name: Option<&'a str>,
     /// Token from `inviteMember`: join that account instead.
     pub invitation_token: Option<&'a str>,
+}
+
+/// Input to [`confirm`].
+pub struct Confirmation<'a> {
+    /// The secret of the mailed link.
+    pub token: &'a str,
+    /// The password to set.
+    pub password: &'a str,
+    /// Name for a new account; defaults to the email's domain (ignored
+    /// when the sign-up joins an invitation's account).
+    pub account_name: Option<&'a str>,
 }
 
 /// Records a sign-up and mails its link (or a notice) after the answer;
@@ -92,22 +103,18 @@ pub async fn sign_up(
     input: SignUp<'_>,
 ) -> ApiResult<Email> {
     let email = Email::parse(input.email)?;
-    // What is wrong with the input itself, before it costs an attempt.
-    let password = Password::parse_for(input.password, &email)?;
-    let name = account_name(input.account_name)?;
     throttle.admit_registration(client).await?;
-    let hash = password::hash(password).await?;
     let now = Utc::now();
     // An invitation is checked against the address it was made for; that
     // says nothing the token's holder did not know.
     let invitation = match input.invitation_token {
-        Some(token) => Some(open_invitation(db, Joins::Token(token), &email, now).await?.id),
+        Some(token) => Some(open_invitation(db, Joins::Token(token), &email, now).await?),
         None => None,
     };
     if is_reserved(&email) {
         return Ok(email);
     }
-    // Expired rows go: they hold an address and a password hash for nothing.
+    // Expired rows go: they hold an address for nothing.
     sign_up::Entity::delete_many().filter(sign_up::Column::ExpiresAt.lt(now)).exec(db).await?;
     let recent = sign_up::Entity::find()
         .filter(sign_up::Column::Email.eq(email.as_str()))
@@ -125,17 +132,21 @@ pub async fn sign_up(
         id: Set(Uuid::now_v7()),
         email: Set(email.as_str().to_owned()),
         token_hash: Set(secret.as_deref().map(secret::digest)),
-        password_hash: Set((!registered).then_some(hash)),
-        account_name: Set(name),
-        invitation_id: Set(invitation),
+        invitation_id: Set(invitation.as_ref().map(|i| i.id)),
         created_at: Set(now),
         expires_at: Set(now + Duration::hours(LINK_TTL_HOURS)),
         confirmed_at: Set(None),
     }
     .insert(db)
     .await?;
+    let joining = match &invitation {
+        Some(invite) => account::Entity::find_by_id(invite.account_id).one(db).await?.map(|a| a.name),
+        None => None,
+    };
     let mail = match &secret {
-        Some(secret) => confirmation(&email, &format!("{}#/confirm/{secret}", registrations.console_url)),
+        Some(secret) => {
+            confirmation(&email, &format!("{}#/confirm/{secret}", registrations.console_url), joining.as_deref())
+        }
         None => notice(&email, &format!("{}#/signin", registrations.console_url)),
     };
     let mailer = registrations.mailer.clone();
@@ -150,31 +161,33 @@ pub async fn sign_up(
     Ok(email)
 }
 
-/// Creates the account of the sign-up whose link carried `secret`, once;
-/// returns its first session. A used, expired or unknown secret is one
-/// `BAD_USER_INPUT` on `token`.
+/// Creates the account of the sign-up whose link carried the token, with
+/// the password given now, once; returns its first session. A used,
+/// expired or unknown token is one `BAD_USER_INPUT` on `token`; a refused
+/// password leaves the link working.
 pub async fn confirm(
     db: &DatabaseConnection,
     keys: &TokenKeys,
     events: &dyn AccountEvents,
-    secret: &str,
+    input: Confirmation<'_>,
 ) -> ApiResult<AuthSession> {
     let refused = || ApiError::bad_input("token", "is invalid, already used or expired; sign up again");
     let now = Utc::now();
     let pending = sign_up::Entity::find()
-        .filter(sign_up::Column::TokenHash.eq(secret::digest(secret)))
+        .filter(sign_up::Column::TokenHash.eq(secret::digest(input.token)))
         .one(db)
         .await?
         .filter(|s| s.confirmed_at.is_none() && s.expires_at > now)
         .ok_or_else(refused)?;
-    let (Some(hash), Ok(email)) = (pending.password_hash.as_deref(), Email::parse(&pending.email)) else {
-        return Err(refused());
-    };
-    let (pending, email) = (&pending, &email);
+    let email = Email::parse(&pending.email).map_err(|_| refused())?;
+    let password = Password::parse_for(input.password, &email)?;
+    let name = account_name(input.account_name)?;
+    let hash = password::hash(password).await?;
+    let (pending, email, hash) = (&pending, &email, &hash);
     let new = NewUser {
         email,
         password_hash: hash,
-        account_name: pending.account_name.as_deref(),
+        account_name: name.as_deref(),
         joins: pending.invitation_id.map(Joins::Invitation),
     };
     let new = &new;
@@ -182,7 +195,6 @@ pub async fn confirm(
         // Conditional: of two confirmations at once exactly one takes it.
         let taken = sign_up::Entity::update_many()
             .col_expr(sign_up::Column::ConfirmedAt, sea_orm::sea_query::Expr::value(now))
-            .col_expr(sign_up::Column::PasswordHash, sea_orm::sea_query::Expr::value(Option::<String>::None))
             .filter(sign_up::Column::Id.eq(pending.id))
             .filter(sign_up::Column::ConfirmedAt.is_null())
             .exec(&txn)
@@ -193,6 +205,13 @@ pub async fn confirm(
             return Err(refused());
         }
         let created = create_user(&txn, keys, new, now).await?;
+        // The address's other links are spent with this one.
+        sign_up::Entity::update_many()
+            .col_expr(sign_up::Column::ConfirmedAt, sea_orm::sea_query::Expr::value(now))
+            .filter(sign_up::Column::Email.eq(pending.email.clone()))
+            .filter(sign_up::Column::ConfirmedAt.is_null())
+            .exec(&txn)
+            .await?;
         txn.commit().await?;
         Ok::<_, ApiError>(created)
     })
@@ -202,15 +221,22 @@ pub async fn confirm(
     Ok(session)
 }
 
-fn confirmation(email: &Email, link: &str) -> Mail {
+fn confirmation(email: &Email, link: &str, joining: Option<&str>) -> Mail {
+    // The account's name is its owner's words: one line, no more than it needs.
+    let joining = joining.map(|name| {
+        let name: String = name.chars().filter(|c| !c.is_control()).take(200).collect();
+        format!(", which joins the account \"{name}\" you were invited to")
+    });
     Mail {
         to: email.as_str().to_owned(),
         subject: "Confirm your Alatar account".into(),
         body: format!(
-            "Someone, hopefully you, asked to create an Alatar account for {email}.\n\n\
-             To create it, open this link within {LINK_TTL_HOURS} hours:\n\n{link}\n\n\
+            "Someone, hopefully you, asked to create an Alatar account for {email}{joining}.\n\n\
+             To create it, open this link within {LINK_TTL_HOURS} hours and choose your password there:\n\n\
+             {link}\n\n\
              If it was not you, ignore this message: nothing is created without the link.\n",
             email = email.as_str(),
+            joining = joining.unwrap_or_default(),
         ),
     }
 }

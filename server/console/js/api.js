@@ -5,10 +5,12 @@ import { createClient } from '../vendor/graphql-ws/client.js';
 import * as session from './session.js';
 
 export class ApiError extends Error {
-  constructor(message, code, requestId) {
+  constructor(message, code, requestId, field = null) {
     super(message);
     this.code = code;
     this.requestId = requestId;
+    // The argument a BAD_USER_INPUT is about.
+    this.field = field;
   }
 }
 
@@ -32,7 +34,8 @@ async function post(query, variables, token) {
   }
   if (body.errors && body.errors.length) {
     const first = body.errors[0];
-    throw new ApiError(first.message, (first.extensions && first.extensions.code) || 'ERROR', requestId);
+    const extensions = first.extensions || {};
+    throw new ApiError(first.message, extensions.code || 'ERROR', requestId, extensions.field || null);
   }
   return body.data;
 }

@@ -434,7 +434,7 @@ async fn a_question_naming_a_new_repository_starts_its_analysis(backend: Backend
     assert_eq!(analyses.data("/repositoryAnalyses/edges").as_array().map(Vec::len), Some(1), "no second analysis");
 
     // A loopback host is refused, as by analyzeRepository.
-    let private = app.ask_demo_store(&token, "Analyse the repo https://127.0.0.1/acme/theme please", REQUEST).await;
+    let private = app.ask_demo_store(&token, "Analyse the repo https://127.0.0.1/acme/theme.git please", REQUEST).await;
     let summary = private["result"]["summary"].as_str().unwrap_or_default();
     assert!(summary.contains("cannot be analysed") && summary.contains("non-public"), "{summary}");
     // Nothing more was started by either.

@@ -15,9 +15,9 @@ use alatar_tests::fake_smtp::FakeSmtp;
 use alatar_tests::{Backend, Gql, TestApp};
 
 const PASSWORD: &str = "tulip ledger orbit 7";
-const SIGN_UP: &str = "mutation($e: String!, $p: String!, $a: String, $t: String) { signUp(email: $e, password: $p, accountName: $a, invitationToken: $t) { email expiresInHours } }";
-const CONFIRM: &str =
-    "mutation($t: String!) { confirmSignUp(token: $t) { accessToken refreshToken user { id email role } } }";
+const SIGN_UP: &str =
+    "mutation($e: String!, $t: String) { signUp(email: $e, invitationToken: $t) { email expiresInHours } }";
+const CONFIRM: &str = "mutation($t: String!, $p: String!, $a: String) { confirmSignUp(token: $t, password: $p, accountName: $a) { accessToken refreshToken user { id email role } } }";
 const REGISTER: &str = "mutation($e: String!, $p: String!) { register(email: $e, password: $p) { accessToken } }";
 
 async fn confirming(backend: Backend) -> TestApp {
@@ -25,7 +25,7 @@ async fn confirming(backend: Backend) -> TestApp {
 }
 
 async fn sign_up(app: &TestApp, email: &str, invitation: Option<&str>) -> Gql {
-    app.gql(SIGN_UP, json!({ "e": email, "p": PASSWORD, "a": "Tulip Goods", "t": invitation }), None).await
+    app.gql(SIGN_UP, json!({ "e": email, "t": invitation }), None).await
 }
 
 /// The `.eml` files in `dir`, decoded enough to read (quoted-printable soft
@@ -62,7 +62,11 @@ fn link_token(mail: &str) -> Option<String> {
 }
 
 async fn confirm(app: &TestApp, token: &str) -> Gql {
-    app.gql(CONFIRM, json!({ "t": token }), None).await
+    confirm_with(app, token, PASSWORD).await
+}
+
+async fn confirm_with(app: &TestApp, token: &str, password: &str) -> Gql {
+    app.gql(CONFIRM, json!({ "t": token, "p": password, "a": "Tulip Goods" }), None).await
 }
 
 async fn signed_up(backend: Backend) {
@@ -83,6 +87,11 @@ async fn signed_up(backend: Backend) {
     assert!(sent[0].contains("Subject: Confirm your Alatar account"), "{}", sent[0]);
     let token = link_token(&sent[0]).unwrap_or_else(|| panic!("no link in {}", sent[0]));
     assert_eq!(token.len(), 43, "{token}");
+    // The password is chosen on the link's page: a weak one is refused
+    // there and the link still works.
+    let weak = confirm_with(&app, &token, "password12").await;
+    assert_eq!(weak.code(), Some("BAD_USER_INPUT"), "{}", weak.body);
+    assert_eq!(weak.body["errors"][0]["extensions"]["field"], "password", "{}", weak.body);
     // Nothing exists before the link is followed.
     let early = app
         .gql(
@@ -101,10 +110,32 @@ async fn signed_up(backend: Backend) {
     let again = confirm(&app, &token).await;
     assert_eq!(again.code(), Some("BAD_USER_INPUT"), "a link works once: {}", again.body);
     assert_eq!(confirm(&app, "not-a-token").await.code(), Some("BAD_USER_INPUT"));
-    // The pending row keeps no password hash once used.
     let stored: Vec<alatar_entity::sign_up::Model> =
         <alatar_entity::sign_up::Entity as sea_orm::EntityTrait>::find().all(&app.db.conn).await.unwrap_or_default();
-    assert!(stored.iter().all(|s| s.password_hash.is_none() && s.confirmed_at.is_some()), "{stored:?}");
+    assert!(stored.iter().all(|s| s.confirmed_at.is_some()), "{stored:?}");
+
+    // Someone who signs up another person's address chooses nothing that
+    // person's account keeps: the owner of the mailbox sets the password,
+    // and every other link of the address is spent with the one used.
+    sign_up(&app, "victim@tulip.example", None).await.ok();
+    sign_up(&app, "victim@tulip.example", None).await.ok();
+    let sent = wait_for_mails(&dir, 3).await;
+    let links: Vec<String> =
+        sent.iter().filter(|m| to(m, "victim@tulip.example")).filter_map(|m| link_token(m)).collect();
+    assert_eq!(links.len(), 2, "{sent:?}");
+    confirm_with(&app, &links[1], "victim's own passphrase 9").await.ok();
+    let stale = confirm_with(&app, &links[0], "attacker passphrase 42").await;
+    assert_eq!(stale.code(), Some("BAD_USER_INPUT"), "the other link is spent: {}", stale.body);
+    let login = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }";
+    let owner = app.gql(login, json!({ "e": "victim@tulip.example", "p": "victim's own passphrase 9" }), None).await;
+    assert!(owner.body["errors"].is_null(), "{}", owner.body);
+    let wrong = app.gql(login, json!({ "e": "victim@tulip.example", "p": "attacker passphrase 42" }), None).await;
+    assert_eq!(wrong.code(), Some("BAD_USER_INPUT"), "{}", wrong.body);
+    // A mailbox in address clothing is no address.
+    for disguised in ["<victim@tulip.example>", "a<victim@tulip.example>", "\"x\"<victim@tulip.example>"] {
+        let refused = sign_up(&app, disguised, None).await;
+        assert_eq!(refused.code(), Some("BAD_USER_INPUT"), "{disguised}: {}", refused.body);
+    }
 
     // A registered address and a fresh one: the same answer, word for word.
     let taken = sign_up(&app, "new@tulip.example", None).await.ok();
@@ -122,8 +153,8 @@ async fn signed_up(backend: Backend) {
     keys.dedup();
     assert_eq!(keys.len(), 1);
     // What differs is told only to the address: a notice, not a link.
-    let sent = wait_for_mails(&dir, 3).await;
-    assert_eq!(sent.len(), 3, "the reserved address gets nothing: {sent:?}");
+    let sent = wait_for_mails(&dir, 5).await;
+    assert_eq!(sent.len(), 5, "the reserved address gets nothing: {sent:?}");
     let notice = sent.iter().find(|m| to(m, "new@tulip.example") && m.contains("already has one"));
     let notice = notice.unwrap_or_else(|| panic!("no notice in {sent:?}"));
     assert!(link_token(notice).is_none(), "{notice}");
@@ -134,7 +165,7 @@ async fn signed_up(backend: Backend) {
     for _ in 0..3 {
         sign_up(&app, "flooded@tulip.example", None).await.ok();
     }
-    let sent = wait_for_mails(&dir, 6).await;
+    let sent = wait_for_mails(&dir, 8).await;
     let flooded = sent.iter().filter(|m| to(m, "flooded@tulip.example")).count();
     assert_eq!(flooded, 3);
     sign_up(&app, "flooded@tulip.example", None).await.ok();
@@ -154,8 +185,10 @@ async fn signed_up(backend: Backend) {
     let wrong = sign_up(&app, "other@tulip.example", Some(&invitation)).await;
     assert_eq!(wrong.code(), Some("BAD_USER_INPUT"), "an invitation is for its address: {}", wrong.body);
     sign_up(&app, "analyst@tulip.example", Some(&invitation)).await.ok();
-    let sent = wait_for_mails(&dir, 7).await;
-    let link = sent.iter().find(|m| to(m, "analyst@tulip.example")).and_then(|m| link_token(m));
+    let sent = wait_for_mails(&dir, 9).await;
+    let invited = sent.iter().find(|m| to(m, "analyst@tulip.example"));
+    assert!(invited.is_some_and(|m| m.contains("joins the account \"Tulip Goods\"")), "{invited:?}");
+    let link = invited.and_then(|m| link_token(m));
     let joined = confirm(&app, &link.unwrap_or_default()).await.ok();
     assert_eq!(joined.data("/confirmSignUp/user/role"), "ANALYST");
     let members = app.gql("{ account { members { email } } }", json!({}), Some(&access)).await.ok();
