@@ -13,6 +13,16 @@ use super::super::EmbedError;
 use super::pooling::mean_pool_normalized;
 use super::tokens::{ModelTokenizer, Tokenizers};
 
+/// gemm runs a product on one thread below this much work (rows × columns ×
+/// depth of a block). Its default (48 × 48 × 256) splits even a question's
+/// products (12 × 1,536 × 384) over the cores, where waking the other
+/// thread costs more than it saves and the other core is often busy with
+/// the search's full-text statement: with AVX-512 a 12-token question took
+/// p50 16.1–16.8 ms on one thread against 19.1–19.3 ms on two, while a
+/// batch of 32 × 256 tokens (far above this) ran as fast as before
+/// (BENCHMARKS.md, "Embedding, session 17").
+const ONE_THREAD_BELOW: usize = 50_000_000;
+
 /// The part of `sentence_bert_config.json` that matters here.
 #[derive(Deserialize)]
 struct SentenceBertConfig {
@@ -64,6 +74,8 @@ impl Bert {
         let weights = std::fs::read(&weights_path)
             .map_err(|e| EmbedError::Load { path: weights_path.clone(), reason: e.to_string() })?;
         let device = Device::Cpu;
+        // Process-wide, but gemm's only user here is this model.
+        gemm::set_threading_threshold(ONE_THREAD_BELOW);
         let model = VarBuilder::from_buffered_safetensors(weights, DTYPE, &device)
             .and_then(|vb| BertModel::load(vb, &config))
             .map_err(|e| EmbedError::Load { path: weights_path, reason: e.to_string() })?;
