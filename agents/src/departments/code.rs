@@ -95,7 +95,7 @@ fn url_word(prompt: &str) -> Option<(&str, String)> {
     const FORGES: [&str; 3] = ["github.com", "gitlab.com", "bitbucket.org"];
     let named = |word: &str| -> Option<String> {
         let word = word.trim_matches(|c: char| matches!(c, '(' | ')' | '<' | '>' | '"' | '\'' | '`' | '[' | ']'));
-        let word = word.trim_end_matches(|c: char| matches!(c, '.' | ',' | ';' | ':' | '!' | '?'));
+        let word = word.trim_end_matches(['.', ',', ';', ':', '!', '?']);
         if word.chars().count() > MAX_URL_CHARS {
             return None;
         }
