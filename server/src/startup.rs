@@ -524,10 +524,16 @@ impl Application {
         let worker = if config.pipeline.worker {
             // The embedded queue forgets on restart: resume from the database.
             Some(Worker::start(pipeline.clone(), config.amqp_url.is_none()).await?)
-        } else {
+        } else if config.amqp_url.is_some() {
             // No consumers here, but what this instance commits is relayed
-            // by it at once.
+            // by it at once to the broker the workers consume.
             Some(Worker::relays(pipeline.clone()).await?)
+        } else {
+            // The in-process queue has no consumer in this process and
+            // reaches no other: relaying into it would take messages from
+            // the outbox that a worker sharing the database (or this
+            // server's next start) must deliver.
+            None
         };
         // With Redis, account events reach subscribers on every instance.
         let events: Arc<dyn AccountEvents> = match &redis_connection {
